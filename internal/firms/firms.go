@@ -133,7 +133,6 @@ func ParseCSV(r io.Reader, regions *region.Table) ([]Firm, error) {
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		line, _ := cr.FieldPos(0)
 		if err != nil {
 			var pe *csv.ParseError
 			if errors.As(err, &pe) && errors.Is(pe.Err, csv.ErrFieldCount) {
@@ -144,6 +143,9 @@ func ParseCSV(r io.Reader, regions *region.Table) ([]Firm, error) {
 			errs = append(errs, fmt.Errorf("read csv: %w", err))
 			break
 		}
+		// Only after a successful Read: FieldPos panics when the record
+		// failed to parse in its first field.
+		line, _ := cr.FieldPos(0)
 		if len(rec) != len(head) {
 			errs = append(errs, &LineError{Line: line, Err: fmt.Errorf("has %d fields, the header has %d", len(rec), len(head))})
 			continue
@@ -232,7 +234,7 @@ func parseRow(rec []string, cols colIndex, regions *region.Table) (Firm, *LineEr
 		if err := regions.CheckCounty(f.Region); err != nil {
 			return bad("region", "%v", err)
 		}
-	} else if len(f.Region) != 6 || region.LevelOf(f.Region) != region.County {
+	} else if !isDigits(f.Region, 6) || region.LevelOf(f.Region) != region.County {
 		return bad("region", "region %q is not a 6-digit county code", f.Region)
 	}
 	if len(f.Industry) != 1 || f.Industry[0] < 'A' || f.Industry[0] > 'T' {
@@ -264,6 +266,18 @@ func parseRow(rec []string, cols colIndex, regions *region.Table) (Firm, *LineEr
 		return bad("enrolled_to", "enrolled_to %s is not after enrolled_from %s", f.EnrolledTo.Format(time.DateOnly), f.EnrolledFrom.Format(time.DateOnly))
 	}
 	return f, nil
+}
+
+func isDigits(s string, n int) bool {
+	if len(s) != n {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 func contains(list []string, s string) bool {

@@ -14,16 +14,16 @@ import (
 // Reason codes, stable: they appear in `validate` output, in the DLQ headers,
 // in the rejects table and in the gateway's problem details.
 const (
-	ReasonMalformedJSON       = "malformed_json"
-	ReasonUnknownField        = "unknown_field"
-	ReasonMissingField        = "missing_field"
-	ReasonUnsupportedSchema   = "unsupported_schema_version"
-	ReasonInvalidFirmID       = "invalid_firm_id"
-	ReasonUnknownFirm         = "unknown_firm"
-	ReasonInvalidPeriod       = "invalid_period"
-	ReasonFuturePeriod        = "future_period"
-	ReasonOutOfRange          = "out_of_range"
-	ReasonTooLarge            = "too_large"
+	ReasonMalformedJSON     = "malformed_json"
+	ReasonUnknownField      = "unknown_field"
+	ReasonMissingField      = "missing_field"
+	ReasonUnsupportedSchema = "unsupported_schema_version"
+	ReasonInvalidFirmID     = "invalid_firm_id"
+	ReasonUnknownFirm       = "unknown_firm"
+	ReasonInvalidPeriod     = "invalid_period"
+	ReasonFuturePeriod      = "future_period"
+	ReasonOutOfRange        = "out_of_range"
+	ReasonTooLarge          = "too_large"
 )
 
 // Problem says why a report was refused. It is an error.
@@ -86,7 +86,42 @@ func Decode(data []byte, now time.Time) (Report, *Problem) {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return Report{}, problem(ReasonMalformedJSON, "", "data after the JSON object")
 	}
+	if p := checkKeys(data); p != nil {
+		return Report{}, p
+	}
 	return w.validate(now)
+}
+
+// wireFields are the top-level keys of schema version 1, spelled exactly.
+var wireFields = map[string]bool{
+	"schema_version": true, "firm_id": true, "period": true, "headcount": true, "vacancies": true,
+	"hires": true, "separations": true, "revision": true, "reported_at": true, "note": true,
+}
+
+// checkKeys closes two gaps left by encoding/json on data it has already
+// decoded without error: a top-level null (which decodes into nothing) and
+// keys that differ from a field only in case ("Firm_ID"), which encoding/json
+// matches case-insensitively even with DisallowUnknownFields.
+func checkKeys(data []byte) *Problem {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return problem(ReasonMalformedJSON, "", "a report must be a JSON object, got null")
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return problem(ReasonMalformedJSON, "", "%s", strings.TrimPrefix(err.Error(), "json: "))
+		}
+		key, _ := tok.(string)
+		if !wireFields[key] {
+			return problem(ReasonUnknownField, key, "field %q is not part of schema version %d", key, SchemaVersion)
+		}
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return problem(ReasonMalformedJSON, key, "%s", strings.TrimPrefix(err.Error(), "json: "))
+		}
+	}
+	return nil
 }
 
 func jsonProblem(err error) *Problem {
@@ -284,7 +319,7 @@ func Encode(r Report) ([]byte, error) {
 	o := out{SchemaVersion: SchemaVersion, FirmID: r.FirmID, Period: r.Period.String(),
 		Headcount: r.Headcount, Vacancies: r.Vacancies, Hires: r.Hires, Revision: max(r.Revision, 1), Note: r.Note}
 	if !r.ReportedAt.IsZero() {
-		o.ReportedAt = r.ReportedAt.Format(time.RFC3339)
+		o.ReportedAt = r.ReportedAt.Format(time.RFC3339Nano) // RFC3339 would drop fractional seconds
 	}
 	for i, v := range r.Separations.Values() {
 		if v > 0 {

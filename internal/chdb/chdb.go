@@ -1,0 +1,156 @@
+// Package chdb owns layoffwatch's ClickHouse access: connecting over the
+// native protocol, the versioned schema migrations, and the batch writers
+// and readers of the tables. Every statement here runs on ClickHouse 18.16
+// (tests, CI, demo) and 25.8 LTS (production): no window functions, no TTL,
+// no LowCardinality, no server-side query parameters; inserts go through
+// PrepareBatch with an explicit column list.
+//
+// It does not decide what a report means (internal/report) or when to write
+// it (ingest).
+package chdb
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+)
+
+// Options says how to reach ClickHouse.
+type Options struct {
+	Addr         string        `help:"ClickHouse native-protocol address (host:port)." default:"127.0.0.1:19000" name:"clickhouse-addr"`
+	Database     string        `help:"ClickHouse database." default:"layoffwatch" name:"clickhouse-database"`
+	User         string        `help:"ClickHouse user." default:"default" name:"clickhouse-user"`
+	Password     string        `help:"ClickHouse password (prefer --clickhouse-password-file)." name:"clickhouse-password"`
+	PasswordFile string        `help:"File holding the ClickHouse password." name:"clickhouse-password-file" type:"path"`
+	DialTimeout  time.Duration `help:"ClickHouse dial timeout." default:"5s" name:"clickhouse-dial-timeout"`
+	Cluster      string        `help:"ClickHouse cluster name: create replicated and distributed tables ON CLUSTER." name:"clickhouse-cluster"`
+}
+
+// Validate checks the options without network I/O.
+func (o Options) Validate() error {
+	if o.Addr == "" {
+		return fmt.Errorf("clickhouse address is empty")
+	}
+	if !validIdent(o.Database) {
+		return fmt.Errorf("clickhouse database %q must be letters, digits and _", o.Database)
+	}
+	if o.Cluster != "" && !validIdent(o.Cluster) {
+		return fmt.Errorf("clickhouse cluster %q must be letters, digits and _", o.Cluster)
+	}
+	return nil
+}
+
+func validIdent(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i, c := range s {
+		if c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (i > 0 && c >= '0' && c <= '9') {
+			continue
+		}
+		return false
+	}
+	return true
+}
+
+func (o Options) password() (string, error) {
+	if o.PasswordFile == "" {
+		return o.Password, nil
+	}
+	b, err := os.ReadFile(o.PasswordFile)
+	if err != nil {
+		return "", fmt.Errorf("read clickhouse password file: %w", err)
+	}
+	return strings.TrimRight(string(b), "\r\n"), nil
+}
+
+// Client is a connection pool to one database.
+type Client struct {
+	conn driver.Conn
+	opts Options
+	log  *slog.Logger
+}
+
+// Open connects to ClickHouse and checks the connection. With createDB the
+// database is created first when missing.
+func Open(ctx context.Context, opts Options, log *slog.Logger, createDB bool) (*Client, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	pw, err := opts.password()
+	if err != nil {
+		return nil, err
+	}
+	if createDB {
+		admin, err := dial(opts, pw, "default", log)
+		if err != nil {
+			return nil, err
+		}
+		err = admin.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+opts.Database+onCluster(opts.Cluster))
+		_ = admin.Close()
+		if err != nil {
+			return nil, fmt.Errorf("create database %s: %w", opts.Database, err)
+		}
+	}
+	conn, err := dial(opts, pw, opts.Database, log)
+	if err != nil {
+		return nil, err
+	}
+	if err := conn.Ping(ctx); err != nil {
+		_ = conn.Close()
+		return nil, fmt.Errorf("ping clickhouse at %s: %w", opts.Addr, err)
+	}
+	return &Client{conn: conn, opts: opts, log: log}, nil
+}
+
+func dial(opts Options, pw, db string, log *slog.Logger) (driver.Conn, error) {
+	conn, err := clickhouse.Open(&clickhouse.Options{
+		Protocol:     clickhouse.Native,
+		Addr:         []string{opts.Addr},
+		Auth:         clickhouse.Auth{Database: db, Username: opts.User, Password: pw},
+		DialTimeout:  opts.DialTimeout,
+		MaxOpenConns: 8,
+		MaxIdleConns: 4,
+		Compression:  &clickhouse.Compression{Method: clickhouse.CompressionLZ4},
+		ClientInfo:   clickhouse.ClientInfo{Products: []struct{ Name, Version string }{{Name: "layoffwatch", Version: "1"}}},
+		Logger:       log.With("component", "clickhouse-go"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open clickhouse at %s: %w", opts.Addr, err)
+	}
+	return conn, nil
+}
+
+func onCluster(cluster string) string {
+	if cluster == "" {
+		return ""
+	}
+	return " ON CLUSTER " + cluster
+}
+
+// Close closes the pool.
+func (c *Client) Close() error { return c.conn.Close() }
+
+// Conn exposes the driver connection for queries this package does not wrap.
+func (c *Client) Conn() driver.Conn { return c.conn }
+
+// Database is the database the client works in.
+func (c *Client) Database() string { return c.opts.Database }
+
+// Ping checks the server answers.
+func (c *Client) Ping(ctx context.Context) error { return c.conn.Ping(ctx) }
+
+// ServerVersion returns the server's version string.
+func (c *Client) ServerVersion() (string, error) {
+	v, err := c.conn.ServerVersion()
+	if err != nil {
+		return "", fmt.Errorf("server version: %w", err)
+	}
+	return fmt.Sprintf("%d.%d.%d", v.Version.Major, v.Version.Minor, v.Version.Patch), nil
+}

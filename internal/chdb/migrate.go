@@ -1,0 +1,179 @@
+package chdb
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strconv"
+	"strings"
+	"text/template"
+	"time"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// Migration is one numbered schema change.
+type Migration struct {
+	Version    uint32
+	Name       string
+	Statements []string
+}
+
+// Migrations returns the embedded migrations rendered for cluster (empty:
+// single server), in version order.
+func Migrations(cluster string) ([]Migration, error) {
+	entries, err := fs.ReadDir(migrationFS, "migrations")
+	if err != nil {
+		return nil, fmt.Errorf("read migrations: %w", err)
+	}
+	data := struct{ OnCluster string }{onCluster(cluster)}
+	funcs := template.FuncMap{"engine": func(engine, table string) string { return engineFor(cluster, engine, table) }}
+	var out []Migration
+	for _, e := range entries {
+		num, name, ok := strings.Cut(strings.TrimSuffix(e.Name(), ".sql"), "_")
+		v, err := strconv.ParseUint(num, 10, 32)
+		if !ok || err != nil {
+			return nil, fmt.Errorf("migration file %s: name must be NNNN_name.sql", e.Name())
+		}
+		raw, err := migrationFS.ReadFile("migrations/" + e.Name())
+		if err != nil {
+			return nil, fmt.Errorf("read migration %s: %w", e.Name(), err)
+		}
+		tmpl, err := template.New(e.Name()).Funcs(funcs).Parse(string(raw))
+		if err != nil {
+			return nil, fmt.Errorf("parse migration %s: %w", e.Name(), err)
+		}
+		var buf bytes.Buffer
+		if err := tmpl.Execute(&buf, data); err != nil {
+			return nil, fmt.Errorf("render migration %s: %w", e.Name(), err)
+		}
+		out = append(out, Migration{Version: uint32(v), Name: name, Statements: splitStatements(buf.String())})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Version < out[j].Version })
+	for i := 1; i < len(out); i++ {
+		if out[i].Version == out[i-1].Version {
+			return nil, fmt.Errorf("two migrations have version %d", out[i].Version)
+		}
+	}
+	return out, nil
+}
+
+// splitStatements splits on semicolons that end a line and drops comment-only
+// lines; the migration files keep one statement per semicolon.
+func splitStatements(sql string) []string {
+	var out []string
+	var cur strings.Builder
+	for _, line := range strings.Split(sql, "\n") {
+		trim := strings.TrimSpace(line)
+		if trim == "" || strings.HasPrefix(trim, "--") {
+			continue
+		}
+		cur.WriteString(line)
+		cur.WriteByte('\n')
+		if strings.HasSuffix(trim, ";") {
+			out = append(out, strings.TrimSuffix(strings.TrimSpace(cur.String()), ";"))
+			cur.Reset()
+		}
+	}
+	if s := strings.TrimSpace(cur.String()); s != "" {
+		out = append(out, s)
+	}
+	return out
+}
+
+// MigrateResult says what Migrate did.
+type MigrateResult struct {
+	Applied []Migration
+	Current uint32
+}
+
+// Migrate applies every migration newer than the database's schema version.
+// Statements are idempotent (IF NOT EXISTS), so a migration interrupted half
+// way is simply applied again.
+func (c *Client) Migrate(ctx context.Context) (MigrateResult, error) {
+	var res MigrateResult
+	all, err := Migrations(c.opts.Cluster)
+	if err != nil {
+		return res, err
+	}
+	ddl := "CREATE TABLE IF NOT EXISTS schema_migrations" + onCluster(c.opts.Cluster) +
+		" (version UInt32, name String, applied_at DateTime) ENGINE = " + engineFor(c.opts.Cluster, "MergeTree()", "schema_migrations") + " ORDER BY version"
+	if err := c.conn.Exec(ctx, ddl); err != nil {
+		return res, fmt.Errorf("create schema_migrations: %w", err)
+	}
+	current, err := c.SchemaVersion(ctx)
+	if err != nil {
+		return res, err
+	}
+	res.Current = current
+	for _, m := range all {
+		if m.Version <= current {
+			continue
+		}
+		for i, stmt := range m.Statements {
+			if err := c.conn.Exec(ctx, stmt); err != nil {
+				return res, fmt.Errorf("migration %04d_%s statement %d: %w", m.Version, m.Name, i+1, err)
+			}
+		}
+		b, err := c.conn.PrepareBatch(ctx, "INSERT INTO schema_migrations (version, name, applied_at)")
+		if err != nil {
+			return res, fmt.Errorf("record migration %d: %w", m.Version, err)
+		}
+		if err := b.Append(m.Version, m.Name, time.Now().UTC()); err != nil {
+			_ = b.Abort()
+			return res, fmt.Errorf("record migration %d: %w", m.Version, err)
+		}
+		if err := b.Send(); err != nil {
+			return res, fmt.Errorf("record migration %d: %w", m.Version, err)
+		}
+		res.Applied = append(res.Applied, m)
+		res.Current = m.Version
+	}
+	return res, nil
+}
+
+// engineFor returns engine, or on a cluster its Replicated twin, which takes
+// the ZooKeeper path and replica name before the engine's own arguments.
+func engineFor(cluster, engine, table string) string {
+	if cluster == "" {
+		return engine
+	}
+	name, args, _ := strings.Cut(engine, "(")
+	args = strings.TrimSuffix(args, ")")
+	zk := fmt.Sprintf("'/clickhouse/tables/{shard}/{database}/%s', '{replica}'", table)
+	if args != "" {
+		zk += ", " + args
+	}
+	return "Replicated" + name + "(" + zk + ")"
+}
+
+// SchemaVersion returns the newest applied migration (0: none).
+func (c *Client) SchemaVersion(ctx context.Context) (uint32, error) {
+	var v uint32
+	if err := c.conn.QueryRow(ctx, "SELECT max(version) FROM schema_migrations").Scan(&v); err != nil {
+		return 0, fmt.Errorf("read schema version: %w", err)
+	}
+	return v, nil
+}
+
+// RequireSchema fails unless every embedded migration has been applied, so a
+// component never writes into a schema older than it expects.
+func (c *Client) RequireSchema(ctx context.Context) error {
+	all, err := Migrations(c.opts.Cluster)
+	if err != nil {
+		return err
+	}
+	want := all[len(all)-1].Version
+	got, err := c.SchemaVersion(ctx)
+	if err != nil {
+		return fmt.Errorf("%w (run `layoffwatch migrate` first)", err)
+	}
+	if got < want {
+		return fmt.Errorf("database %s has schema version %d, this build needs %d: run `layoffwatch migrate`", c.opts.Database, got, want)
+	}
+	return nil
+}

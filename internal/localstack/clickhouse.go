@@ -1,0 +1,226 @@
+package localstack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"html"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+// ClickHouseOptions configures a local ClickHouse server.
+type ClickHouseOptions struct {
+	Dir      string // data, config and logs live here; created if missing
+	TCPPort  int    // native protocol; 0: a free port
+	HTTPPort int    // 0: a free port (the HTTP interface is not used by layoffwatch)
+	Binary   string // empty: clickhouse-server or clickhouse from PATH
+	// MaxMemory caps the server's memory for queries, in bytes (default 4 GiB).
+	MaxMemory int64
+}
+
+// ClickHouse is a server process the project started.
+type ClickHouse struct {
+	opts ClickHouseOptions
+	cmd  *exec.Cmd
+	done chan error
+	log  *slog.Logger
+}
+
+// ErrNoClickHouse means no ClickHouse server binary is installed.
+var ErrNoClickHouse = errors.New("no ClickHouse server binary found (clickhouse-server or clickhouse): run `make deps` to install Debian's clickhouse-server package")
+
+// FindClickHouse returns the command that runs a server: clickhouse-server,
+// or `clickhouse server` from the single-binary distribution.
+func FindClickHouse(binary string) ([]string, error) {
+	if binary != "" {
+		return []string{binary}, nil
+	}
+	for _, cand := range []string{"clickhouse-server", "/usr/sbin/clickhouse-server", "/usr/bin/clickhouse-server"} {
+		if p, err := exec.LookPath(cand); err == nil {
+			return []string{p}, nil
+		}
+	}
+	if p, err := exec.LookPath("clickhouse"); err == nil {
+		return []string{p, "server"}, nil
+	}
+	return nil, ErrNoClickHouse
+}
+
+// NewClickHouse prepares a server in opts.Dir; Start runs it.
+func NewClickHouse(opts ClickHouseOptions, log *slog.Logger) (*ClickHouse, error) {
+	if opts.Dir == "" {
+		return nil, errors.New("clickhouse dir is empty")
+	}
+	dir, err := filepath.Abs(opts.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse dir: %w", err)
+	}
+	opts.Dir = dir
+	if opts.MaxMemory == 0 {
+		opts.MaxMemory = 4 << 30
+	}
+	for _, p := range []*int{&opts.TCPPort, &opts.HTTPPort} {
+		if *p == 0 {
+			if *p, err = FreePort(); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &ClickHouse{opts: opts, log: log}, nil
+}
+
+// Addr is the native-protocol address.
+func (c *ClickHouse) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(c.opts.TCPPort)) }
+
+// Dir is the server's directory.
+func (c *ClickHouse) Dir() string { return c.opts.Dir }
+
+func (c *ClickHouse) config() string {
+	d := html.EscapeString(c.opts.Dir)
+	return fmt.Sprintf(`<?xml version="1.0"?>
+<!-- Written by layoffwatch: a ClickHouse server for tests and the demo, on loopback only. -->
+<yandex>
+  <logger>
+    <level>warning</level>
+    <log>%[1]s/log/server.log</log>
+    <errorlog>%[1]s/log/error.log</errorlog>
+    <size>50M</size>
+    <count>2</count>
+  </logger>
+  <listen_host>127.0.0.1</listen_host>
+  <tcp_port>%[2]d</tcp_port>
+  <http_port>%[3]d</http_port>
+  <path>%[1]s/data/</path>
+  <tmp_path>%[1]s/tmp/</tmp_path>
+  <user_files_path>%[1]s/user_files/</user_files_path>
+  <format_schema_path>%[1]s/format_schemas/</format_schema_path>
+  <mark_cache_size>268435456</mark_cache_size>
+  <uncompressed_cache_size>268435456</uncompressed_cache_size>
+  <max_concurrent_queries>200</max_concurrent_queries>
+  <max_connections>1024</max_connections>
+  <default_profile>default</default_profile>
+  <default_database>default</default_database>
+  <timezone>UTC</timezone>
+  <mlock_executable>false</mlock_executable>
+  <users>
+    <default>
+      <password></password>
+      <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
+      <profile>default</profile>
+      <quota>default</quota>
+    </default>
+  </users>
+  <profiles>
+    <default>
+      <max_memory_usage>%[4]d</max_memory_usage>
+      <log_queries>0</log_queries>
+    </default>
+  </profiles>
+  <quotas><default></default></quotas>
+</yandex>
+`, d, c.opts.TCPPort, c.opts.HTTPPort, c.opts.MaxMemory)
+}
+
+// Start writes the config, starts the server and waits until it answers.
+func (c *ClickHouse) Start(ctx context.Context) error {
+	if c.cmd != nil {
+		return errors.New("clickhouse already running")
+	}
+	argv, err := FindClickHouse(c.opts.Binary)
+	if err != nil {
+		return err
+	}
+	for _, sub := range []string{"data", "tmp", "log", "user_files", "format_schemas"} {
+		if err := os.MkdirAll(filepath.Join(c.opts.Dir, sub), 0o750); err != nil {
+			return fmt.Errorf("clickhouse dir: %w", err)
+		}
+	}
+	cfg := filepath.Join(c.opts.Dir, "config.xml")
+	if err := os.WriteFile(cfg, []byte(c.config()), 0o600); err != nil {
+		return fmt.Errorf("write clickhouse config: %w", err)
+	}
+	out, err := os.OpenFile(filepath.Join(c.opts.Dir, "log", "stdout.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("clickhouse log: %w", err)
+	}
+	cmd := exec.Command(argv[0], append(argv[1:], "--config-file="+cfg)...) //nolint:gosec // the binary is found on PATH or given by the operator
+	cmd.Dir = c.opts.Dir
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+	if err := cmd.Start(); err != nil {
+		_ = out.Close()
+		return fmt.Errorf("start %s: %w", argv[0], err)
+	}
+	c.cmd = cmd
+	c.done = make(chan error, 1)
+	go func() { c.done <- cmd.Wait(); _ = out.Close() }()
+	c.log.Info("clickhouse starting", "addr", c.Addr(), "dir", c.opts.Dir, "pid", cmd.Process.Pid)
+	return c.waitReady(ctx)
+}
+
+func (c *ClickHouse) waitReady(ctx context.Context) error {
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		conn, err := net.DialTimeout("tcp", c.Addr(), 500*time.Millisecond)
+		if err == nil {
+			_ = conn.Close()
+			return nil
+		}
+		select {
+		case err := <-c.done:
+			c.cmd = nil
+			tail, _ := os.ReadFile(filepath.Join(c.opts.Dir, "log", "error.log"))
+			if len(tail) > 2000 {
+				tail = tail[len(tail)-2000:]
+			}
+			return fmt.Errorf("clickhouse exited during start-up (%v); %s/log/error.log ends:\n%s", err, c.opts.Dir, tail)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("clickhouse did not listen on %s within 60s; see %s/log", c.Addr(), c.opts.Dir)
+		}
+	}
+}
+
+// Stop shuts the server down gracefully (SIGTERM, then SIGKILL after 30s).
+func (c *ClickHouse) Stop() error { return c.signal(syscall.SIGTERM, 30*time.Second) }
+
+// Kill stops the server at once, as a crash would.
+func (c *ClickHouse) Kill() error { return c.signal(syscall.SIGKILL, 10*time.Second) }
+
+func (c *ClickHouse) signal(sig syscall.Signal, wait time.Duration) error {
+	if c.cmd == nil {
+		return nil
+	}
+	_ = syscall.Kill(-c.cmd.Process.Pid, sig)
+	select {
+	case <-c.done:
+	case <-time.After(wait):
+		_ = syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL)
+		<-c.done
+	}
+	c.cmd = nil
+	return nil
+}
+
+// FreePort asks the kernel for a free loopback TCP port.
+func FreePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("find a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}

@@ -1,0 +1,144 @@
+// Package testenv gives integration tests real servers: a ClickHouse server
+// started once per test binary (or the one named by
+// LAYOFFWATCH_TEST_CLICKHOUSE_ADDR, which `make test` starts for all
+// packages), a fresh database per test, and an embedded Kafka broker per test.
+// A missing server is a test failure, never a skip.
+package testenv
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/layoffwatch/layoffwatch/internal/chdb"
+	"github.com/layoffwatch/layoffwatch/internal/localstack"
+)
+
+// AddrEnv names a running ClickHouse server for tests to use.
+const AddrEnv = "LAYOFFWATCH_TEST_CLICKHOUSE_ADDR"
+
+var (
+	once      sync.Once
+	shared    *localstack.ClickHouse
+	sharedDir string
+	addr      string
+	startErr  error
+	dbSeq     atomic.Int64
+)
+
+// Main runs the tests and stops the ClickHouse server this binary started.
+// Call it from TestMain: func TestMain(m *testing.M) { testenv.Main(m) }.
+func Main(m *testing.M) {
+	code := m.Run()
+	if shared != nil {
+		_ = shared.Stop()
+		_ = os.RemoveAll(sharedDir)
+	}
+	os.Exit(code)
+}
+
+// ClickHouseAddr returns the address of the shared test server, starting it
+// on first use.
+func ClickHouseAddr(t testing.TB) string {
+	t.Helper()
+	once.Do(func() {
+		if a := os.Getenv(AddrEnv); a != "" {
+			addr = a
+			return
+		}
+		sharedDir, startErr = os.MkdirTemp("", "layoffwatch-test-clickhouse-")
+		if startErr != nil {
+			return
+		}
+		shared, startErr = localstack.NewClickHouse(localstack.ClickHouseOptions{Dir: sharedDir, MaxMemory: 2 << 30}, nil)
+		if startErr != nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+		defer cancel()
+		if startErr = shared.Start(ctx); startErr != nil {
+			shared = nil
+			return
+		}
+		addr = shared.Addr()
+	})
+	if startErr != nil {
+		t.Fatalf("test ClickHouse server: %v", startErr)
+	}
+	return addr
+}
+
+// ClickHouseOptions returns options for a fresh, empty database on the
+// shared test server; the database is dropped when the test ends.
+func ClickHouseOptions(t testing.TB) chdb.Options {
+	t.Helper()
+	a := ClickHouseAddr(t)
+	name := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
+			return r
+		}
+		return '_'
+	}, t.Name())
+	if len(name) > 40 {
+		name = name[:40]
+	}
+	db := fmt.Sprintf("t_%d_%d_%s", os.Getpid(), dbSeq.Add(1), name)
+	opts := chdb.Options{Addr: a, Database: db, User: "default", DialTimeout: 5 * time.Second}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		c, err := chdb.Open(ctx, chdb.Options{Addr: a, Database: "default", User: "default", DialTimeout: 5 * time.Second}, slog.New(slog.DiscardHandler), false)
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		_ = c.Conn().Exec(ctx, "DROP DATABASE IF EXISTS "+db)
+	})
+	return opts
+}
+
+// ClickHouse returns a client on a fresh, migrated database.
+func ClickHouse(t testing.TB) *chdb.Client {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	c, err := chdb.Open(ctx, ClickHouseOptions(t), Logger(t), true)
+	if err != nil {
+		t.Fatalf("open clickhouse: %v", err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	if _, err := c.Migrate(ctx); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	return c
+}
+
+// Kafka starts an embedded broker for the test.
+func Kafka(t testing.TB, opts localstack.KafkaOptions) *localstack.Kafka {
+	t.Helper()
+	k, err := localstack.StartKafka(opts, nil)
+	if err != nil {
+		t.Fatalf("embedded kafka: %v", err)
+	}
+	t.Cleanup(k.Close)
+	return k
+}
+
+// Logger logs to the test's output.
+func Logger(t testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Helper()
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
