@@ -149,12 +149,12 @@ func jsonProblem(err error) *Problem {
 
 func jsonKind(goType string) string {
 	switch {
+	case strings.HasPrefix(goType, "map"): // first: map[string]int64 contains "int"
+		return "an object"
 	case strings.Contains(goType, "int"):
 		return "an integer"
 	case strings.Contains(goType, "string"):
 		return "a string"
-	case strings.HasPrefix(goType, "map"):
-		return "an object"
 	default:
 		return goType
 	}

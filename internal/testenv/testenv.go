@@ -18,6 +18,8 @@ import (
 
 	"github.com/layoffwatch/layoffwatch/internal/chdb"
 	"github.com/layoffwatch/layoffwatch/internal/localstack"
+	"github.com/layoffwatch/layoffwatch/internal/obs"
+	"github.com/layoffwatch/layoffwatch/internal/report"
 )
 
 // AddrEnv names a running ClickHouse server for tests to use.
@@ -132,7 +134,7 @@ func Kafka(t testing.TB, opts localstack.KafkaOptions) *localstack.Kafka {
 
 // Logger logs to the test's output.
 func Logger(t testing.TB) *slog.Logger {
-	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	return slog.New(obs.QuietOldServer(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})))
 }
 
 type testWriter struct{ t testing.TB }
@@ -141,4 +143,11 @@ func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Helper()
 	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
+}
+
+// FirmID returns a valid unified social credit code for firm number n of
+// county region (6 digits).
+func FirmID(region string, n int) string {
+	body := fmt.Sprintf("91%s%09d", region, n)
+	return body + string(report.CreditCheckChar(body))
 }

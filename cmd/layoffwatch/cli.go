@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os/signal"
+	"syscall"
+
+	"github.com/alecthomas/kong"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/layoffwatch/layoffwatch/internal/obs"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// env is what every subcommand gets: I/O, a logger, a metrics registry and
+// the process context, which ends on SIGINT or SIGTERM.
+type env struct {
+	ctx    context.Context
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+	log    *slog.Logger
+	reg    *prometheus.Registry
+}
+
+type cli struct {
+	LogLevel  string `help:"Log level: debug, info, warn, error." default:"info"`
+	LogFormat string `help:"Log format: text or json." default:"text" enum:"text,json"`
+
+	Validate validateCmd `cmd:"" help:"Check reports (JSON lines) offline against the firm registry; one verdict per line."`
+	Migrate  migrateCmd  `cmd:"" help:"Create or upgrade the ClickHouse schema."`
+	Ingest   ingestCmd   `cmd:"" help:"Consume the reports topic into ClickHouse."`
+	Firms    firmsCmd    `cmd:"" help:"Manage the registry of monitored firms."`
+	Simulate simulateCmd `cmd:"" help:"Generate a synthetic province: firms.csv and monthly reports."`
+	Local    localCmd    `cmd:"" help:"Run the pipeline on the embedded defaults (embedded Kafka, local ClickHouse) and tell the demo story."`
+	Version  versionCmd  `cmd:"" help:"Print the version."`
+}
+
+// exitError carries an exit status other than 1.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	var c cli
+	parser, err := kong.New(&c,
+		kong.Name("layoffwatch"),
+		kong.Description("Early warning of large-scale layoffs: monthly reports of monitored firms → Kafka → ClickHouse → risk-plan detector → alerts.\nEvery flag can also be set by an environment variable LAYOFFWATCH_<FLAG> (shown in --help)."),
+		kong.DefaultEnvars("LAYOFFWATCH"),
+		kong.UsageOnError(),
+		kong.Writers(stdout, stderr),
+		kong.Exit(func(code int) { panic(exitError{code}) }),
+	)
+	if err != nil {
+		fmt.Fprintln(stderr, "layoffwatch:", err)
+		return 2
+	}
+	code := func() (code int) {
+		defer func() {
+			if r := recover(); r != nil {
+				e, ok := r.(exitError)
+				if !ok {
+					panic(r)
+				}
+				code = e.code
+			}
+		}()
+		kctx, err := parser.Parse(args)
+		if err != nil {
+			parser.Errorf("%s", err)
+			return 2
+		}
+		log, err := obs.NewLogger(stderr, c.LogFormat, c.LogLevel)
+		if err != nil {
+			fmt.Fprintln(stderr, "layoffwatch:", err)
+			return 2
+		}
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+		defer stop()
+		e := &env{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr, log: log, reg: obs.NewRegistry()}
+		if err := kctx.Run(e); err != nil {
+			var ee exitError
+			if errors.As(err, &ee) {
+				return ee.code
+			}
+			fmt.Fprintln(stderr, "layoffwatch:", err)
+			return 1
+		}
+		return 0
+	}()
+	return code
+}
+
+type versionCmd struct{}
+
+func (versionCmd) Run(e *env) error {
+	_, err := fmt.Fprintln(e.stdout, "layoffwatch", version)
+	return err
+}

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/layoffwatch/layoffwatch/internal/firms"
+	"github.com/layoffwatch/layoffwatch/internal/region"
+	"github.com/layoffwatch/layoffwatch/internal/report"
+)
+
+type validateCmd struct {
+	Firms   string    `help:"Registry CSV of monitored firms." required:"" type:"existingfile"`
+	Reports string    `arg:"" optional:"" default:"-" help:"Reports as JSON lines; - or nothing reads standard input."`
+	Now     time.Time `help:"Judge future periods against this time instead of the clock (RFC 3339)." hidden:""`
+}
+
+// verdict is one output line.
+type verdict struct {
+	Line    int    `json:"line"`
+	OK      bool   `json:"ok"`
+	Reason  string `json:"reason,omitempty"`
+	Field   string `json:"field,omitempty"`
+	Message string `json:"message,omitempty"`
+}
+
+func (c *validateCmd) Run(e *env) error {
+	f, err := os.Open(c.Firms)
+	if err != nil {
+		return fmt.Errorf("open firms: %w", err)
+	}
+	list, err := firms.ParseCSV(f, region.Gansu())
+	_ = f.Close()
+	if err != nil {
+		return fmt.Errorf("firms %s: %w", c.Firms, err)
+	}
+	reg := firms.NewRegistry(list)
+	in := e.stdin
+	if c.Reports != "-" {
+		rf, err := os.Open(c.Reports)
+		if err != nil {
+			return fmt.Errorf("open reports: %w", err)
+		}
+		defer rf.Close()
+		in = rf
+	}
+	now := c.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	out := bufio.NewWriter(e.stdout)
+	enc := json.NewEncoder(out)
+	enc.SetEscapeHTML(false)
+	bad := 0
+	err = eachLine(in, func(n int, line []byte, tooLong bool) error {
+		v := verdict{Line: n, OK: true}
+		var prob *report.Problem
+		if tooLong {
+			prob = &report.Problem{Reason: report.ReasonTooLarge, Message: fmt.Sprintf("line is longer than %d bytes", report.MaxMessageBytes)}
+		} else {
+			_, prob = report.Validate(line, now, reg)
+		}
+		if prob != nil {
+			bad++
+			v = verdict{Line: n, Reason: prob.Reason, Field: prob.Field, Message: prob.Message}
+		}
+		return enc.Encode(v)
+	})
+	if ferr := out.Flush(); err == nil {
+		err = ferr
+	}
+	if err != nil {
+		return err
+	}
+	if bad > 0 {
+		return exitError{1}
+	}
+	return nil
+}
+
+// eachLine calls fn for every line of r (without its line ending). A line
+// longer than report.MaxMessageBytes is not kept: fn gets tooLong instead.
+func eachLine(r io.Reader, fn func(n int, line []byte, tooLong bool) error) error {
+	br := bufio.NewReaderSize(r, 64<<10)
+	var buf []byte
+	for n := 1; ; n++ {
+		buf = buf[:0]
+		tooLong := false
+		for {
+			chunk, err := br.ReadSlice('\n')
+			if !tooLong {
+				buf = append(buf, chunk...)
+				if len(buf) > report.MaxMessageBytes+2 {
+					tooLong, buf = true, buf[:0]
+				}
+			}
+			if errors.Is(err, bufio.ErrBufferFull) {
+				continue
+			}
+			if errors.Is(err, io.EOF) {
+				if len(buf) == 0 && !tooLong {
+					return nil
+				}
+				break
+			}
+			if err != nil {
+				return fmt.Errorf("read reports: %w", err)
+			}
+			break
+		}
+		line := buf
+		if k := len(line); k > 0 && line[k-1] == '\n' {
+			line = line[:k-1]
+		}
+		if k := len(line); k > 0 && line[k-1] == '\r' {
+			line = line[:k-1]
+		}
+		if err := fn(n, line, tooLong || len(line) > report.MaxMessageBytes); err != nil {
+			return err
+		}
+	}
+}

@@ -1,0 +1,295 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/layoffwatch/layoffwatch/internal/chdb"
+	"github.com/layoffwatch/layoffwatch/internal/report"
+)
+
+// source is what the pipeline needs of a Kafka consumer; *kafka.Reader is one.
+type source interface {
+	FetchMessage(ctx context.Context) (kafka.Message, error)
+	CommitMessages(ctx context.Context, msgs ...kafka.Message) error
+}
+
+// store is what the pipeline needs of ClickHouse; *chdb.Client is one.
+type store interface {
+	InsertReports(ctx context.Context, rows *chdb.ReportRows) error
+	InsertRejects(ctx context.Context, rows []chdb.Reject) error
+}
+
+// deadLetters receives refused messages; *kafka.Writer is one.
+type deadLetters interface {
+	WriteMessages(ctx context.Context, msgs ...kafka.Message) error
+}
+
+// rejectPayloadLimit caps the payload kept in the rejects table for a message
+// refused as too large (the DLQ keeps the whole message).
+const rejectPayloadLimit = 4 << 10
+
+// batch is what one insert and one commit cover.
+type batch struct {
+	rows    chdb.ReportRows
+	rejects []chdb.Reject
+	dlq     []kafka.Message
+	// last holds, per topic and partition, the message with the highest offset
+	// seen: committing it commits everything before it on that partition.
+	last     map[topicPartition]kafka.Message
+	messages int
+	first    time.Time
+}
+
+type topicPartition struct {
+	topic     string
+	partition int
+}
+
+func (b *batch) reset() {
+	b.rows.Reset()
+	clear(b.rejects)
+	b.rejects = b.rejects[:0]
+	clear(b.dlq)
+	b.dlq = b.dlq[:0]
+	clear(b.last)
+	b.messages = 0
+}
+
+// pipeline moves messages from the source to the store:
+//
+//	Kafka ──fetch──▶ collect (decode, validate, batch) ──chan──▶ flush ──▶ ClickHouse
+//	                                                              │  └──▶ DLQ topic + rejects
+//	                                                              └──▶ commit offsets (after both)
+//
+// collect fills the next batch while flush writes the previous one; flush
+// handles batches strictly in order, so offsets are committed in order and
+// only after ClickHouse acknowledged every row they cover.
+type pipeline struct {
+	src      source
+	store    store
+	dlq      deadLetters
+	firms    interface{ Has(string) bool }
+	m        *metrics
+	log      *slog.Logger
+	now      func() time.Time
+	rows     int
+	wait     time.Duration
+	grace    time.Duration
+	backoff  backoff
+	dlqTopic string
+}
+
+// run consumes until ctx ends, then flushes and commits what it has read
+// (within the grace period) and returns. A nil error means everything read
+// was written and committed.
+func (p *pipeline) run(ctx context.Context) error {
+	full := make(chan *batch, 1)
+	free := make(chan *batch, 2)
+	for range 2 {
+		free <- &batch{last: make(map[topicPartition]kafka.Message)}
+	}
+	// The flush side outlives ctx by at most the grace period.
+	wctx, wcancel := context.WithCancel(context.Background())
+	defer wcancel()
+	stop := context.AfterFunc(ctx, func() {
+		t := time.AfterFunc(p.grace, wcancel)
+		context.AfterFunc(wctx, func() { t.Stop() })
+	})
+	defer stop()
+
+	collectErr := make(chan error, 1)
+	go func() { collectErr <- p.collect(ctx, full, free) }()
+	var flushErr error
+	for b := range full {
+		if flushErr == nil {
+			flushErr = p.flush(wctx, b)
+		}
+		b.reset()
+		free <- b
+	}
+	if err := <-collectErr; err != nil {
+		return err
+	}
+	return flushErr
+}
+
+// collect fetches and validates messages into batches of at most p.rows
+// messages, closing a batch p.wait after its first message.
+func (p *pipeline) collect(ctx context.Context, full chan<- *batch, free <-chan *batch) error {
+	defer close(full)
+	for {
+		var b *batch
+		select {
+		case b = <-free:
+		case <-ctx.Done():
+			return nil
+		}
+		err := p.fill(ctx, b)
+		if b.messages > 0 {
+			full <- b
+		}
+		if err != nil || ctx.Err() != nil {
+			return err
+		}
+	}
+}
+
+func (p *pipeline) fill(ctx context.Context, b *batch) error {
+	fctx := ctx
+	for b.messages < p.rows {
+		msg, err := p.src.FetchMessage(fctx)
+		if err != nil {
+			switch {
+			case ctx.Err() != nil:
+				return nil
+			case errors.Is(err, context.DeadlineExceeded):
+				return nil // the batch's time is up
+			default:
+				return fmt.Errorf("fetch message: %w", err)
+			}
+		}
+		if b.messages == 0 {
+			b.first = p.now()
+			var cancel context.CancelFunc
+			fctx, cancel = context.WithDeadline(ctx, b.first.Add(p.wait))
+			defer cancel()
+		}
+		p.add(b, msg)
+	}
+	return nil
+}
+
+func (p *pipeline) add(b *batch, msg kafka.Message) {
+	b.messages++
+	tp := topicPartition{msg.Topic, msg.Partition}
+	if prev, ok := b.last[tp]; !ok || msg.Offset > prev.Offset {
+		b.last[tp] = msg
+	}
+	r, prob := report.Validate(msg.Value, p.now(), p.firms)
+	if prob == nil && len(msg.Key) > 0 && string(msg.Key) != r.FirmID {
+		prob = &report.Problem{Reason: report.ReasonInvalidFirmID, Field: "firm_id",
+			Message: fmt.Sprintf("message key %q is not the report's firm_id %s", truncate(string(msg.Key), 64), r.FirmID)}
+	}
+	if prob == nil {
+		b.rows.Add(r, b.first, int32(msg.Partition), msg.Offset)
+		return
+	}
+	firm := r.FirmID
+	if firm == "" && len(msg.Key) == 18 {
+		firm = string(msg.Key)
+	}
+	payload := msg.Value
+	if len(payload) > rejectPayloadLimit && prob.Reason == report.ReasonTooLarge {
+		payload = payload[:rejectPayloadLimit]
+	}
+	b.rejects = append(b.rejects, chdb.Reject{
+		ReceivedAt: b.first, Topic: msg.Topic, Partition: int32(msg.Partition), Offset: msg.Offset,
+		Key: string(msg.Key), Reason: prob.Reason, Field: prob.Field, Message: prob.Message,
+		FirmID: firm, Payload: string(payload), PayloadBytes: uint32(len(msg.Value)),
+	})
+	b.dlq = append(b.dlq, kafka.Message{
+		Key: msg.Key, Value: msg.Value,
+		Headers: []kafka.Header{
+			{Key: "reason", Value: []byte(prob.Reason)},
+			{Key: "field", Value: []byte(prob.Field)},
+			{Key: "message", Value: []byte(prob.Message)},
+			{Key: "source_topic", Value: []byte(msg.Topic)},
+			{Key: "source_partition", Value: []byte(strconv.Itoa(msg.Partition))},
+			{Key: "source_offset", Value: []byte(strconv.FormatInt(msg.Offset, 10))},
+		},
+	})
+	p.m.rejected.WithLabelValues(prob.Reason).Inc()
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// flush writes a batch and then commits its offsets. Writes are retried with
+// backoff until they succeed or ctx ends; nothing is committed before every
+// write succeeded, so an error here loses nothing: the batch is read again.
+func (p *pipeline) flush(ctx context.Context, b *batch) error {
+	p.m.consumed.Add(float64(b.messages))
+	if b.rows.Len() > 0 {
+		err := p.retry(ctx, "insert_reports", func(ctx context.Context) error {
+			start := time.Now()
+			if err := p.store.InsertReports(ctx, &b.rows); err != nil {
+				return err
+			}
+			p.m.insertSeconds.Observe(time.Since(start).Seconds())
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		p.m.inserted.Add(float64(b.rows.Len()))
+		p.m.lastInsert.SetToCurrentTime()
+	}
+	if len(b.dlq) > 0 {
+		if err := p.retry(ctx, "dlq", func(ctx context.Context) error { return p.dlq.WriteMessages(ctx, b.dlq...) }); err != nil {
+			return err
+		}
+		if err := p.retry(ctx, "insert_rejects", func(ctx context.Context) error { return p.store.InsertRejects(ctx, b.rejects) }); err != nil {
+			return err
+		}
+	}
+	commit := make([]kafka.Message, 0, len(b.last))
+	for _, m := range b.last {
+		commit = append(commit, m)
+	}
+	if err := p.retry(ctx, "commit", func(ctx context.Context) error { return p.src.CommitMessages(ctx, commit...) }); err != nil {
+		return err
+	}
+	for tp, m := range b.last {
+		if m.HighWaterMark > 0 {
+			p.m.lag.WithLabelValues(tp.topic, strconv.Itoa(tp.partition)).Set(float64(max(m.HighWaterMark-m.Offset-1, 0)))
+		}
+	}
+	p.m.batches.Inc()
+	p.log.Debug("batch committed", "messages", b.messages, "reports", b.rows.Len(), "rejects", len(b.rejects))
+	return nil
+}
+
+func (p *pipeline) retry(ctx context.Context, step string, fn func(context.Context) error) error {
+	for attempt := 1; ; attempt++ {
+		err := fn(ctx)
+		if err == nil {
+			if attempt > 1 {
+				p.log.Info("recovered", "step", step, "attempts", attempt)
+			}
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("%s: gave up at shutdown after %d attempts (nothing committed, the batch will be read again): %w", step, attempt, err)
+		}
+		p.m.retries.WithLabelValues(step).Inc()
+		wait := p.backoff.delay(attempt)
+		p.log.Warn("write failed, retrying", "step", step, "attempt", attempt, "retry_in", wait, "err", err)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s: gave up at shutdown after %d attempts (nothing committed, the batch will be read again): %w", step, attempt, err)
+		case <-time.After(wait):
+		}
+	}
+}
+
+// backoff doubles from min to max.
+type backoff struct{ min, max time.Duration }
+
+func (b backoff) delay(attempt int) time.Duration {
+	d := b.min
+	for i := 1; i < attempt && d < b.max; i++ {
+		d *= 2
+	}
+	return min(d, b.max)
+}

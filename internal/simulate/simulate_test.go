@@ -1,0 +1,667 @@
+package simulate
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"io"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/layoffwatch/layoffwatch/internal/firms"
+	"github.com/layoffwatch/layoffwatch/internal/region"
+	"github.com/layoffwatch/layoffwatch/internal/report"
+)
+
+func newSim(t testing.TB, opts Options) *Simulation {
+	t.Helper()
+	s, err := New(opts)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return s
+}
+
+func collect(s *Simulation) []report.Report {
+	out := make([]report.Report, 0, s.Count())
+	for r := range s.Reports {
+		out = append(out, r)
+	}
+	return out
+}
+
+// afterLastWindow is a clock after the reporting window of s's last period.
+func afterLastWindow(s *Simulation) time.Time {
+	end := s.End().Add(1)
+	return time.Date(end.Year(), end.Month(), 6, 12, 0, 0, 0, report.Shanghai())
+}
+
+// fm names a firm-month.
+type fm struct {
+	firm   string
+	period report.Period
+}
+
+// latest keeps the newest revision of every firm-month.
+func latest(reports []report.Report) map[fm]report.Report {
+	out := make(map[fm]report.Report, len(reports))
+	for _, r := range reports {
+		k := fm{r.FirmID, r.Period}
+		if old, ok := out[k]; !ok || r.Revision > old.Revision {
+			out[k] = r
+		}
+	}
+	return out
+}
+
+func TestOptionsValidate(t *testing.T) {
+	tests := []struct {
+		name    string
+		change  func(*Options)
+		wantErr string
+	}{
+		{name: "defaults", change: func(*Options) {}},
+		{name: "no firms", change: func(o *Options) { o.Firms = 0 }, wantErr: "firms must be"},
+		{name: "too many firms", change: func(o *Options) { o.Firms = MaxFirms + 1 }, wantErr: "firms must be"},
+		{name: "no months", change: func(o *Options) { o.Months = 0 }, wantErr: "months must be"},
+		{name: "negative layoffs", change: func(o *Options) { o.Layoffs = -1 }, wantErr: "layoffs must not be negative"},
+		{name: "layoffs need months", change: func(o *Options) { o.Months = 5 }, wantErr: "at least 6 months"},
+		{name: "no layoffs in short run", change: func(o *Options) { o.Months, o.Layoffs = 1, 0 }},
+		{name: "start before 2000", change: func(o *Options) { o.Start = report.NewPeriod(1999, time.December) }, wantErr: "start"},
+		{name: "revisions above half", change: func(o *Options) { o.Revisions = 0.6 }, wantErr: "revisions must be"},
+		{name: "missing rate NaN", change: func(o *Options) { o.MissingRate = math.NaN() }, wantErr: "missing rate must be"},
+		{name: "missing rate negative", change: func(o *Options) { o.MissingRate = -0.1 }, wantErr: "missing rate must be"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := DefaultOptions()
+			tt.change(&o)
+			_, err := New(o)
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Fatalf("New: %v", err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Fatalf("New: error %v, want one containing %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestTooFewFirmsForEvents(t *testing.T) {
+	o := DefaultOptions()
+	o.Firms = 30
+	if _, err := New(o); err == nil || !strings.Contains(err.Error(), "plant event") {
+		t.Fatalf("New with 30 firms and 12 events: error %v, want a plant event error", err)
+	}
+	o.Layoffs = 0
+	newSim(t, o)
+}
+
+// digest hashes everything a simulation writes.
+func digest(t *testing.T, opts Options) [32]byte {
+	t.Helper()
+	s := newSim(t, opts)
+	h := sha256.New()
+	if err := firms.WriteCSV(h, s.Firms()); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteEventsJSONL(h, s.Events()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := WriteJSONL(h, s.Reports); err != nil {
+		t.Fatal(err)
+	}
+	var sum [32]byte
+	copy(sum[:], h.Sum(nil))
+	return sum
+}
+
+func TestDeterministic(t *testing.T) {
+	o := DefaultOptions()
+	o.Firms = 500
+	o.Layoffs = 4
+	a, b := digest(t, o), digest(t, o)
+	if a != b {
+		t.Fatal("same seed gave different output")
+	}
+	o.Seed++
+	if c := digest(t, o); c == a {
+		t.Fatal("different seeds gave identical output")
+	}
+}
+
+func TestReportsRunTwice(t *testing.T) {
+	o := DefaultOptions()
+	o.Firms = 200
+	o.Layoffs = 0
+	s := newSim(t, o)
+	var a, b bytes.Buffer
+	if _, err := WriteJSONL(&a, s.Reports); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := WriteJSONL(&b, s.Reports); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(a.Bytes(), b.Bytes()) {
+		t.Fatal("a second pass over Reports differs from the first")
+	}
+}
+
+func TestReportsDecode(t *testing.T) {
+	s := newSim(t, DefaultOptions())
+	now := afterLastWindow(s)
+	loc := report.Shanghai()
+	var (
+		n    int
+		last report.Period
+		sent = map[fm]time.Time{}
+	)
+	for r := range s.Reports {
+		n++
+		b, err := report.Encode(r)
+		if err != nil {
+			t.Fatalf("encode %s %s: %v", r.FirmID, r.Period, err)
+		}
+		got, prob := report.Decode(b, now)
+		if prob != nil {
+			t.Fatalf("decode %s: %v", b, prob)
+		}
+		if !got.ReportedAt.Equal(r.ReportedAt) {
+			t.Fatalf("reported_at %v after round trip, want %v", got.ReportedAt, r.ReportedAt)
+		}
+		got.ReportedAt = r.ReportedAt
+		if got != r {
+			t.Fatalf("round trip changed the report:\n got %+v\nwant %+v", got, r)
+		}
+		if r.Period < last {
+			t.Fatalf("period %s after %s: reports are not in period order", r.Period, last)
+		}
+		last = r.Period
+		// the reporting window: the 25th to the 5th of the next month
+		y, m := r.Period.Year(), r.Period.Month()
+		opens := time.Date(y, m, 25, 0, 0, 0, 0, loc)
+		closes := time.Date(y, m+1, 6, 0, 0, 0, 0, loc)
+		if r.ReportedAt.Before(opens) || !r.ReportedAt.Before(closes) {
+			t.Fatalf("%s %s reported at %v, outside its window", r.FirmID, r.Period, r.ReportedAt)
+		}
+		k := fm{r.FirmID, r.Period}
+		switch r.Revision {
+		case 1:
+			if _, dup := sent[k]; dup {
+				t.Fatalf("%s %s sent twice as revision 1", r.FirmID, r.Period)
+			}
+			sent[k] = r.ReportedAt
+		case 2:
+			orig, ok := sent[k]
+			if !ok {
+				t.Fatalf("%s %s: revision 2 before its original", r.FirmID, r.Period)
+			}
+			if !r.ReportedAt.After(orig) {
+				t.Fatalf("%s %s: revision 2 at %v is not after the original at %v", r.FirmID, r.Period, r.ReportedAt, orig)
+			}
+		default:
+			t.Fatalf("%s %s: revision %d", r.FirmID, r.Period, r.Revision)
+		}
+	}
+	if n != s.Count() {
+		t.Fatalf("Reports yielded %d, Count says %d", n, s.Count())
+	}
+}
+
+func TestRates(t *testing.T) {
+	o := DefaultOptions()
+	o.Revisions, o.MissingRate = 0.05, 0.03
+	s := newSim(t, o)
+	var originals, corrections int
+	for r := range s.Reports {
+		if r.Revision == 1 {
+			originals++
+		} else {
+			corrections++
+		}
+	}
+	expected := 0 // firm-months in the sample
+	for _, f := range s.Firms() {
+		for p := s.Options().Start; p <= s.End(); p++ {
+			if f.EnrolledIn(p) {
+				expected++
+			}
+		}
+	}
+	missing := 1 - float64(originals)/float64(expected)
+	if math.Abs(missing-o.MissingRate) > 0.01 {
+		t.Errorf("missing share %.4f, want about %.4f", missing, o.MissingRate)
+	}
+	if rev := float64(corrections) / float64(originals); math.Abs(rev-o.Revisions) > 0.01 {
+		t.Errorf("corrected share %.4f, want about %.4f", rev, o.Revisions)
+	}
+}
+
+func TestFirmIDs(t *testing.T) {
+	s := newSim(t, DefaultOptions())
+	table := region.Gansu()
+	ids, names := map[string]bool{}, map[string]bool{}
+	for _, f := range s.Firms() {
+		if err := report.CheckFirmID(f.ID); err != nil {
+			t.Fatalf("firm %s: %v", f.ID, err)
+		}
+		if f.ID[:2] != "91" || f.ID[2:8] != f.Region {
+			t.Errorf("firm %s: characters 3–8 are not its county %s", f.ID, f.Region)
+		}
+		if !orgCodeValid(f.ID[8:17]) {
+			t.Errorf("firm %s: organisation code %s has a wrong check character", f.ID, f.ID[8:17])
+		}
+		if err := table.CheckCounty(f.Region); err != nil {
+			t.Errorf("firm %s: %v", f.ID, err)
+		}
+		if ids[f.ID] || names[f.Name] {
+			t.Errorf("firm %s %s: id or name repeated", f.ID, f.Name)
+		}
+		ids[f.ID], names[f.Name] = true, true
+		if !strings.HasSuffix(f.Name, "公司") {
+			t.Errorf("firm %s: name %q", f.ID, f.Name)
+		}
+	}
+	// the registry round-trips through the CSV format
+	var buf bytes.Buffer
+	if err := firms.WriteCSV(&buf, s.Firms()); err != nil {
+		t.Fatal(err)
+	}
+	back, err := firms.ParseCSV(&buf, table)
+	if err != nil {
+		t.Fatalf("ParseCSV of the simulated registry: %v", err)
+	}
+	if len(back) != len(ids) {
+		t.Fatalf("ParseCSV read %d firms, want %d", len(back), len(ids))
+	}
+}
+
+// orgCodeValid checks a GB 11714 organisation code.
+func orgCodeValid(code string) bool {
+	w := [8]int{3, 7, 9, 10, 5, 8, 4, 2}
+	sum := 0
+	for i := range 8 {
+		c := code[i]
+		v := int(c - '0')
+		if c >= 'A' {
+			v = int(c-'A') + 10
+		}
+		sum += v * w[i]
+	}
+	want := byte('0' + (11-sum%11)%11)
+	if (11-sum%11)%11 == 10 {
+		want = 'X'
+	}
+	return code[8] == want
+}
+
+func TestSampleShape(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		firms int
+		seed  int64
+	}{
+		{name: "small", firms: 60, seed: 7},
+		{name: "default", firms: 2000, seed: 1},
+		{name: "other seed", firms: 2000, seed: 99},
+		{name: "large", firms: 20000, seed: 3},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			o := DefaultOptions()
+			o.Firms, o.Seed, o.Layoffs = tt.firms, tt.seed, 0
+			list := newSim(t, o).Firms()
+			if len(list) != tt.firms {
+				t.Fatalf("%d firms, want %d", len(list), tt.firms)
+			}
+			var manuf, state, sme int
+			industries, prefs := map[string]int{}, map[string]int{}
+			for _, f := range list {
+				if f.BaselineHeadcount < 100 {
+					t.Errorf("firm %s enrolled with %d staff, the floor is 100", f.ID, f.BaselineHeadcount)
+				}
+				if f.Industry == "C" {
+					manuf++
+				}
+				if f.Ownership == "state" {
+					state++
+				}
+				if f.BaselineHeadcount < 300 {
+					sme++
+				}
+				industries[f.Industry]++
+				prefs[f.Prefecture()]++
+			}
+			n := float64(len(list))
+			if s := float64(manuf) / n; s > 0.40 {
+				t.Errorf("manufacturing %.1f%%, at most 40%%", 100*s)
+			}
+			if s := float64(state) / n; s > 1.0/3 {
+				t.Errorf("state-owned %.1f%%, at most a third", 100*s)
+			}
+			if s := float64(sme) / n; s < 0.60 {
+				t.Errorf("SMEs %.1f%%, at least 60%%", 100*s)
+			}
+			if len(industries) < 5 {
+				t.Errorf("%d industries, at least 5", len(industries))
+			}
+			if len(prefs) != 14 {
+				t.Errorf("firms in %d prefectures, want all 14", len(prefs))
+			}
+			for p, c := range prefs {
+				if p != "620100" && c >= prefs["620100"] {
+					t.Errorf("prefecture %s has %d firms, Lanzhou %d: Lanzhou should lead", p, c, prefs["620100"])
+				}
+			}
+		})
+	}
+}
+
+func TestEnrolment(t *testing.T) {
+	o := DefaultOptions()
+	o.MissingRate = 0
+	s := newSim(t, o)
+	byID := map[string]firms.Firm{}
+	joiners := 0
+	for _, f := range s.Firms() {
+		byID[f.ID] = f
+		if report.PeriodOf(f.EnrolledFrom) > s.Options().Start {
+			joiners++
+		}
+	}
+	if joiners == 0 {
+		t.Error("no firm joins the sample during the run")
+	}
+	seen := map[fm]bool{}
+	for r := range s.Reports {
+		f := byID[r.FirmID]
+		if !f.EnrolledIn(r.Period) {
+			t.Fatalf("%s reports for %s outside its enrolment %v–%v", r.FirmID, r.Period, f.EnrolledFrom, f.EnrolledTo)
+		}
+		seen[fm{r.FirmID, r.Period}] = true
+	}
+	// with no missing reports every enrolled firm-month is there
+	for _, f := range byID {
+		for p := s.Options().Start; p <= s.End(); p++ {
+			if f.EnrolledIn(p) && !seen[fm{f.ID, p}] {
+				t.Fatalf("%s enrolled in %s but sent no report", f.ID, p)
+			}
+		}
+	}
+}
+
+func TestEventsVisible(t *testing.T) {
+	s := newSim(t, DefaultOptions())
+	events := s.Events()
+	if len(events) != DefaultOptions().Layoffs {
+		t.Fatalf("%d events, want %d", len(events), DefaultOptions().Layoffs)
+	}
+	reports := latest(collect(s))
+	kinds := map[EventKind]int{}
+	firmsUsed := map[string]bool{}
+	for _, e := range events {
+		kinds[e.Kind]++
+		t.Run(string(e.Kind)+"/"+e.Period.String()+"/"+e.Region, func(t *testing.T) {
+			for _, ef := range e.Firms {
+				if firmsUsed[ef.FirmID] {
+					t.Errorf("firm %s is in two events", ef.FirmID)
+				}
+				firmsUsed[ef.FirmID] = true
+				before, ok := reports[fm{ef.FirmID, e.Period.Add(-1)}]
+				if !ok || before.Headcount != ef.Before {
+					t.Fatalf("%s %s: report %+v, want headcount %d", ef.FirmID, e.Period.Add(-1), before, ef.Before)
+				}
+				lastP := e.Period.Add(e.Months - 1)
+				after, ok := reports[fm{ef.FirmID, lastP}]
+				if !ok || after.Headcount != ef.After {
+					t.Fatalf("%s %s: report %+v, want headcount %d", ef.FirmID, lastP, after, ef.After)
+				}
+				if ef.FirmID[2:8] != e.Region {
+					t.Errorf("firm %s is not in the event's county %s", ef.FirmID, e.Region)
+				}
+				cut := int(ef.Before) - int(ef.After)
+				switch e.Kind {
+				case MassLayoff:
+					if ef.Before < 600 || cut < 300 {
+						t.Errorf("mass layoff %d → %d: want a firm of ≥ 600 cutting ≥ 300", ef.Before, ef.After)
+					}
+					if after.Separations.EconomicLayoff < 300 {
+						t.Errorf("mass layoff: %d economic layoffs reported", after.Separations.EconomicLayoff)
+					}
+				case Closure:
+					if ef.Before < 600 || ef.After != 0 || after.Separations.ClosureBankruptcy == 0 {
+						t.Errorf("closure %d → %d (%+v): want ≥ 600 to 0", ef.Before, ef.After, after.Separations)
+					}
+					for p := e.Period.Add(1); p <= s.End(); p++ {
+						if _, ok := reports[fm{ef.FirmID, p}]; ok {
+							t.Errorf("closed firm %s reports for %s", ef.FirmID, p)
+						}
+					}
+				case CountyCluster:
+					if share := float64(cut) / float64(ef.Before); share <= 0.30 {
+						t.Errorf("cluster member %s cut %.1f%%, want > 30%%", ef.FirmID, 100*share)
+					}
+				case Gradual:
+					prev := ef.Before
+					for k := range e.Months {
+						r := reports[fm{ef.FirmID, e.Period.Add(k)}]
+						step := float64(int(prev)-int(r.Headcount)) / float64(prev)
+						if step < 0.06 || step >= 0.10 {
+							t.Errorf("gradual month %d cut %.1f%%, want about 8%% and under 10%%", k+1, 100*step)
+						}
+						prev = r.Headcount
+					}
+					if share := float64(cut) / float64(ef.Before); share < 0.20 {
+						t.Errorf("gradual cut %.1f%% over %d months, want ≥ 20%%", 100*share, e.Months)
+					}
+				}
+			}
+			if e.Kind == CountyCluster && len(e.Firms) < 5 {
+				t.Errorf("county cluster of %d firms, want ≥ 5", len(e.Firms))
+			}
+		})
+	}
+	for _, k := range eventOrder {
+		if kinds[k] == 0 {
+			t.Errorf("no %s event planted", k)
+		}
+	}
+}
+
+// TestNoBackgroundMassLayoffs checks that outside planted events no firm
+// reports an economic layoff large enough to cross art. 41 of the Labor
+// Contract Law (≥ 20 people, or ≥ 10% of staff), so planted events stand out.
+func TestNoBackgroundMassLayoffs(t *testing.T) {
+	s := newSim(t, DefaultOptions())
+	planted := map[string]bool{}
+	for _, e := range s.Events() {
+		for _, f := range e.Firms {
+			planted[f.FirmID] = true
+		}
+	}
+	reports := latest(collect(s))
+	for k, r := range reports {
+		if planted[k.firm] {
+			continue
+		}
+		prev, ok := reports[fm{k.firm, k.period.Add(-1)}]
+		n := r.Separations.EconomicLayoff
+		if n >= 20 || ok && float64(n) >= 0.1*float64(prev.Headcount) || r.Separations.ClosureBankruptcy > 0 {
+			t.Errorf("%s %s: background layoff of %d (%+v)", k.firm, k.period, n, r.Separations)
+		}
+	}
+}
+
+func TestConstructionWinterDip(t *testing.T) {
+	o := DefaultOptions()
+	o.Layoffs = 0
+	s := newSim(t, o)
+	reports := latest(collect(s))
+	start := s.Options().Start // 2024-11
+	oct := report.NewPeriod(2025, time.October)
+	feb := report.NewPeriod(2026, time.February)
+	jun := report.NewPeriod(2026, time.June)
+	if oct < start || jun > s.End() {
+		t.Fatalf("default run %s–%s does not cover Oct 2025 – Jun 2026", start, s.End())
+	}
+	var sumOct, sumFeb, sumJun float64
+	var otherOct, otherFeb float64
+	for _, f := range s.Firms() {
+		a, okA := reports[fm{f.ID, oct}]
+		b, okB := reports[fm{f.ID, feb}]
+		c, okC := reports[fm{f.ID, jun}]
+		if !okA || !okB || !okC {
+			continue
+		}
+		switch f.Industry {
+		case "E":
+			sumOct += float64(a.Headcount)
+			sumFeb += float64(b.Headcount)
+			sumJun += float64(c.Headcount)
+		case "C", "G", "I":
+			otherOct += float64(a.Headcount)
+			otherFeb += float64(b.Headcount)
+		}
+	}
+	dip := 1 - sumFeb/sumOct
+	if dip < 0.07 || dip > 0.17 {
+		t.Errorf("construction headcount fell %.1f%% from October to February, want 8–15%%", 100*dip)
+	}
+	if rec := sumJun/sumFeb - 1; rec < 0.06 {
+		t.Errorf("construction recovered %.1f%% from February to June, want most of the dip back", 100*rec)
+	}
+	if d := 1 - otherFeb/otherOct; d > 0.04 {
+		t.Errorf("non-seasonal industries fell %.1f%% in winter, want only a small Spring Festival dip", 100*d)
+	}
+}
+
+// TestIdentity checks H(t) = H(t−1) + hires − separations on the newest
+// revision of every firm-month whose previous month was reported, and that
+// the only revision 1 reports breaking it are the ones corrected later.
+func TestIdentity(t *testing.T) {
+	o := DefaultOptions()
+	o.Revisions, o.MissingRate = 0.03, 0.02
+	s := newSim(t, o)
+	all := collect(s)
+	newest := latest(all)
+	balanced := func(r report.Report) (bool, bool) {
+		prev, ok := newest[fm{r.FirmID, r.Period.Add(-1)}]
+		if !ok {
+			return false, false // first report, or the previous one is missing
+		}
+		return int(prev.Headcount)+int(r.Hires)-int(r.Separations.Total()) == int(r.Headcount), true
+	}
+	checked := 0
+	for _, r := range newest {
+		if ok, known := balanced(r); known {
+			checked++
+			if !ok {
+				t.Errorf("%s %s (revision %d): %d + %d − %d ≠ %d", r.FirmID, r.Period, r.Revision,
+					newest[fm{r.FirmID, r.Period.Add(-1)}].Headcount, r.Hires, r.Separations.Total(), r.Headcount)
+			}
+		}
+	}
+	if checked < len(newest)*9/10 {
+		t.Errorf("checked only %d of %d firm-months", checked, len(newest))
+	}
+	for _, r := range all {
+		if r.Revision != 1 {
+			continue
+		}
+		ok, known := balanced(r)
+		corrected := newest[fm{r.FirmID, r.Period}].Revision > 1
+		if known && !ok && !corrected {
+			t.Errorf("%s %s: revision 1 breaks the identity and is never corrected", r.FirmID, r.Period)
+		}
+		if corrected && r.Headcount == newest[fm{r.FirmID, r.Period}].Headcount {
+			t.Errorf("%s %s: correction does not change the headcount", r.FirmID, r.Period)
+		}
+	}
+}
+
+func TestShortName(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"兰州市", "兰州"},
+		{"城关区", "城关"},
+		{"张家川回族自治县", "张家川"},
+		{"积石山保安族东乡族撒拉族自治县", "积石山"},
+		{"东乡族自治县", "东乡"},
+		{"临夏回族自治州", "临夏"},
+		{"甘南藏族自治州", "甘南"},
+		{"阿克塞哈萨克族自治县", "阿克塞"},
+		{"嘉峪关市辖区", "嘉峪关"},
+		{"嘉峪关市", "嘉峪关"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			if got := shortName(tt.in); got != tt.want {
+				t.Errorf("shortName(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestQuotas(t *testing.T) {
+	tests := []struct {
+		name    string
+		n       int
+		weights []int
+		want    []int
+	}{
+		{name: "exact", n: 100, weights: []int{32, 68}, want: []int{32, 68}},
+		{name: "remainder to largest", n: 10, weights: []int{25, 25, 50}, want: []int{3, 2, 5}},
+		{name: "zero", n: 0, weights: []int{1, 2}, want: []int{0, 0}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := quotas(tt.n, tt.weights)
+			for i := range got {
+				if got[i] != tt.want[i] {
+					t.Fatalf("quotas(%d, %v) = %v, want %v", tt.n, tt.weights, got, tt.want)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkReports measures generation alone (no encoding).
+func BenchmarkReports(b *testing.B) {
+	o := DefaultOptions()
+	o.Firms = 10_000
+	s := newSim(b, o)
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		for r := range s.Reports {
+			n += int(r.Headcount & 1)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*s.Count()), "ns/report")
+	_ = n
+}
+
+// BenchmarkWriteJSONL measures generation and encoding.
+func BenchmarkWriteJSONL(b *testing.B) {
+	o := DefaultOptions()
+	o.Firms = 10_000
+	s := newSim(b, o)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := WriteJSONL(io.Discard, s.Reports); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*s.Count()), "ns/report")
+}
+
+func BenchmarkNew(b *testing.B) {
+	o := DefaultOptions()
+	o.Firms = 100_000
+	o.Months = 36
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := New(o); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
