@@ -44,9 +44,14 @@ func newStack(t *testing.T, nFirms int) (*stack, []string) {
 	if err := ch.UpsertFirms(context.Background(), list); err != nil {
 		t.Fatal(err)
 	}
+	opts, _ := newStackOptions(k, chdb.Options{Addr: testenv.ClickHouseAddr(t), Database: ch.Database(), User: "default", DialTimeout: 5 * time.Second})
+	return &stack{kafka: k, ch: ch, opts: opts}, ids
+}
+
+func newStackOptions(k *localstack.Kafka, ch chdb.Options) (ingest.Options, error) {
 	opts := ingest.Options{
 		Kafka:          kafkautil.Options{Brokers: k.Addrs(), Partitions: 3, ReplicationFactor: 1},
-		ClickHouse:     chdb.Options{Addr: testenv.ClickHouseAddr(t), Database: ch.Database(), User: "default", DialTimeout: 5 * time.Second},
+		ClickHouse:     ch,
 		Topic:          "reports",
 		DLQTopic:       "reports.dlq",
 		Group:          "ingest-test",
@@ -56,12 +61,17 @@ func newStack(t *testing.T, nFirms int) (*stack, []string) {
 		ShutdownGrace:  10 * time.Second,
 		CreateTopics:   true,
 	}
-	return &stack{kafka: k, ch: ch, opts: opts}, ids
+	return opts, opts.Validate()
+}
+
+func newTestWriter(brokers []string) *kafka.Writer {
+	return kafkautil.NewWriter(kafkautil.Options{Brokers: brokers}, "reports", slog.New(slog.DiscardHandler))
 }
 
 func produce(t *testing.T, brokers []string, topic string, msgs ...kafka.Message) {
 	t.Helper()
-	w := kafkautil.NewWriter(kafkautil.Options{Brokers: brokers}, topic, slog.New(slog.DiscardHandler))
+	w := newTestWriter(brokers)
+	w.Topic = topic
 	defer w.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

@@ -44,6 +44,10 @@ var (
 	vacancySeasonWinter = [12]float64{0.5, 0.8, 2.0, 1.6, 1.1, 1, 1, 1, 1, 1, 0.8, 0.5}
 )
 
+// attritionShares are the cumulative shares of ordinary separations:
+// resignation 50%, contract expiry 20%, retirement 12%, transfer 8%, other 10%.
+var attritionShares = [5]float64{0.5, 0.7, 0.82, 0.9, 1}
+
 // firmParams are a firm's fixed traits, drawn once in New.
 type firmParams struct {
 	group     group
@@ -133,13 +137,19 @@ func step(seed int64, i int, p *firmParams, per report.Period, st *firmState) mo
 		target -= n
 		st.level = float64(target) / season
 	}
-	// ordinary attrition
-	mean := float64(h0) * p.attrition
-	out.sep.Resignation = uint32(r.poisson(mean * 0.5))
-	out.sep.ContractExpiry = uint32(r.poisson(mean * 0.2))
-	out.sep.Retirement = uint32(r.poisson(mean * 0.12))
-	out.sep.Transfer = uint32(r.poisson(mean * 0.08))
-	out.sep.Other = uint32(r.poisson(mean * 0.1))
+	// ordinary attrition: a Poisson total split by reason (systematic
+	// sampling: one draw, the parts sum to the total)
+	total := float64(r.poisson(float64(h0) * p.attrition))
+	u := r.float()
+	var cut [len(attritionShares)]uint32
+	prev := 0.0
+	for k, cum := range attritionShares {
+		next := math.Floor(total*cum + u)
+		cut[k] = uint32(next - prev)
+		prev = next
+	}
+	out.sep.Resignation, out.sep.ContractExpiry, out.sep.Retirement, out.sep.Transfer, out.sep.Other =
+		cut[0], cut[1], cut[2], cut[3], cut[4]
 
 	hires := target - h0 + int(out.sep.Total())
 	if hires < 0 {
