@@ -68,4 +68,3 @@ func (c *firmsListCmd) Run(e *env) error {
 	}
 	return firms.WriteCSV(e.stdout, list)
 }
-

@@ -125,11 +125,11 @@ func (c *Client) InsertRejects(ctx context.Context, rows []Reject) error {
 	}
 	n := len(rows)
 	var (
-		received                                             = make([]time.Time, 0, n)
-		topic, key, reason, field, msg, firm, payload        = make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
-		partition                                            = make([]int32, 0, n)
-		offset                                               = make([]int64, 0, n)
-		size                                                 = make([]uint32, 0, n)
+		received                                      = make([]time.Time, 0, n)
+		topic, key, reason, field, msg, firm, payload = make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
+		partition                                     = make([]int32, 0, n)
+		offset                                        = make([]int64, 0, n)
+		size                                          = make([]uint32, 0, n)
 	)
 	for _, r := range rows {
 		received = append(received, r.ReceivedAt.UTC())

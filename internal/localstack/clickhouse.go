@@ -80,7 +80,9 @@ func NewClickHouse(opts ClickHouseOptions, log *slog.Logger) (*ClickHouse, error
 }
 
 // Addr is the native-protocol address.
-func (c *ClickHouse) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(c.opts.TCPPort)) }
+func (c *ClickHouse) Addr() string {
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(c.opts.TCPPort))
+}
 
 // Dir is the server's directory.
 func (c *ClickHouse) Dir() string { return c.opts.Dir }

@@ -92,7 +92,9 @@ func NewLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 
 // QuietOldServer wraps h so that clickhouse-go's "unsupported clickhouse
 // version" warning passes once per process.
-func QuietOldServer(h slog.Handler) slog.Handler { return &quietOld{Handler: h, seen: new(atomic.Bool)} }
+func QuietOldServer(h slog.Handler) slog.Handler {
+	return &quietOld{Handler: h, seen: new(atomic.Bool)}
+}
 
 // quietOld lets clickhouse-go's "unsupported clickhouse version" warning
 // through once per process: it is expected against the 18.16 test server and
