@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs what the tests, the benchmarks and `make demo` need beyond Go:
+# Debian's clickhouse-server package (ClickHouse 18.16), which layoffwatch
+# starts itself on loopback ports with its own config and data directory.
+# Needs root (or sudo) when something is missing; does nothing otherwise.
+set -euo pipefail
+
+need=()
+command -v clickhouse-server >/dev/null 2>&1 || [ -x /usr/sbin/clickhouse-server ] || command -v clickhouse >/dev/null 2>&1 || need+=(clickhouse-server)
+
+# Optional extras: EXTRA="prometheus docker-compose chromium" deploy/local/deps.sh
+for pkg in ${EXTRA:-}; do
+  case "$pkg" in
+    prometheus) command -v promtool >/dev/null 2>&1 || need+=(prometheus) ;;
+    *) command -v "$pkg" >/dev/null 2>&1 || need+=("$pkg") ;;
+  esac
+done
+
+[ ${#need[@]} -eq 0 ] && exit 0
+
+echo "deps: installing ${need[*]} from Debian's packages" >&2
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null 2>&1 || { echo "deps: need root to apt-get install ${need[*]}" >&2; exit 1; }
+  sudo="sudo"
+fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+# policy-rc.d keeps the package from starting its own server on port 9000:
+# layoffwatch starts ClickHouse itself, with its own config.
+$sudo sh -c 'printf "#!/bin/sh\nexit 101\n" > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d'
+$sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+echo "deps: done" >&2
