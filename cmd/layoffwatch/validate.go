@@ -57,11 +57,11 @@ func (c *validateCmd) Run(e *env) error {
 	enc := json.NewEncoder(out)
 	enc.SetEscapeHTML(false)
 	bad := 0
-	err = eachLine(in, func(n int, line []byte, tooLong bool) error {
+	err = eachLine(in, func(n int, line []byte, size int) error {
 		v := verdict{Line: n, OK: true}
 		var prob *report.Problem
-		if tooLong {
-			prob = &report.Problem{Reason: report.ReasonTooLarge, Message: fmt.Sprintf("line is longer than %d bytes", report.MaxMessageBytes)}
+		if size > report.MaxMessageBytes {
+			prob = report.TooLarge(size)
 		} else {
 			_, prob = report.Validate(line, now, reg)
 		}
@@ -83,16 +83,22 @@ func (c *validateCmd) Run(e *env) error {
 	return nil
 }
 
-// eachLine calls fn for every line of r (without its line ending). A line
-// longer than report.MaxMessageBytes is not kept: fn gets tooLong instead.
-func eachLine(r io.Reader, fn func(n int, line []byte, tooLong bool) error) error {
+// eachLine calls fn for every line of r without its line ending, with the
+// line's size in bytes. A line longer than report.MaxMessageBytes is not
+// kept: fn gets only its size.
+func eachLine(r io.Reader, fn func(n int, line []byte, size int) error) error {
 	br := bufio.NewReaderSize(r, 64<<10)
 	var buf []byte
 	for n := 1; ; n++ {
 		buf = buf[:0]
-		tooLong := false
+		size, tooLong := 0, false
+		var tail [2]byte // the last two bytes read, for the line ending
 		for {
 			chunk, err := br.ReadSlice('\n')
+			size += len(chunk)
+			for _, c := range chunk[max(len(chunk)-2, 0):] {
+				tail[0], tail[1] = tail[1], c
+			}
 			if !tooLong {
 				buf = append(buf, chunk...)
 				if len(buf) > report.MaxMessageBytes+2 {
@@ -103,7 +109,7 @@ func eachLine(r io.Reader, fn func(n int, line []byte, tooLong bool) error) erro
 				continue
 			}
 			if errors.Is(err, io.EOF) {
-				if len(buf) == 0 && !tooLong {
+				if size == 0 {
 					return nil
 				}
 				break
@@ -113,14 +119,17 @@ func eachLine(r io.Reader, fn func(n int, line []byte, tooLong bool) error) erro
 			}
 			break
 		}
-		line := buf
-		if k := len(line); k > 0 && line[k-1] == '\n' {
-			line = line[:k-1]
+		if tail[1] == '\n' {
+			size--
+			if tail[0] == '\r' {
+				size--
+			}
 		}
-		if k := len(line); k > 0 && line[k-1] == '\r' {
-			line = line[:k-1]
+		line := buf[:0]
+		if !tooLong {
+			line = buf[:size]
 		}
-		if err := fn(n, line, tooLong || len(line) > report.MaxMessageBytes); err != nil {
+		if err := fn(n, line, size); err != nil {
 			return err
 		}
 	}

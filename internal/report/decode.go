@@ -44,6 +44,11 @@ func problem(reason, field, format string, args ...any) *Problem {
 	return &Problem{Reason: reason, Field: field, Message: fmt.Sprintf(format, args...)}
 }
 
+// TooLarge is the problem of a message of n bytes, over MaxMessageBytes.
+func TooLarge(n int) *Problem {
+	return problem(ReasonTooLarge, "", "message has %d bytes, the limit is %d", n, MaxMessageBytes)
+}
+
 // wire mirrors the JSON object; pointers tell a missing field from a zero.
 type wire struct {
 	SchemaVersion *int64           `json:"schema_version"`
@@ -74,7 +79,7 @@ func Shanghai() *time.Location { return shanghai }
 // report has no reported_at. The error is always a *Problem.
 func Decode(data []byte, now time.Time) (Report, *Problem) {
 	if len(data) > MaxMessageBytes {
-		return Report{}, problem(ReasonTooLarge, "", "message has %d bytes, the limit is %d", len(data), MaxMessageBytes)
+		return Report{}, TooLarge(len(data))
 	}
 	var w wire
 	dec := json.NewDecoder(bytes.NewReader(data))
