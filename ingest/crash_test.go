@@ -71,7 +71,7 @@ func newWorkload(t testing.TB, ids []string, nPeriods int, seed uint64) workload
 }
 
 // check asserts that reports_latest holds exactly the wanted rows.
-func (w workload) check(t *testing.T, ch *chdb.Client) {
+func (w workload) check(t testing.TB, ch *chdb.Client) {
 	t.Helper()
 	ctx := context.Background()
 	rows, err := ch.Conn().Query(ctx, "SELECT firm_id, period, revision, headcount, count() FROM reports_latest GROUP BY firm_id, period, revision, headcount")
@@ -117,7 +117,7 @@ func (w workload) check(t *testing.T, ch *chdb.Client) {
 	}
 }
 
-func registerFirms(t *testing.T, ch *chdb.Client, n int) []string {
+func registerFirms(t testing.TB, ch *chdb.Client, n int) []string {
 	t.Helper()
 	ids := make([]string, n)
 	list := make([]firms.Firm, n)
@@ -134,7 +134,7 @@ func registerFirms(t *testing.T, ch *chdb.Client, n int) []string {
 
 // produceSlowly sends msgs in chunks spread over about d, so that the
 // consumer is killed while reports are still flowing.
-func produceSlowly(t *testing.T, brokers []string, msgs []kafka.Message, d time.Duration) <-chan error {
+func produceSlowly(t testing.TB, brokers []string, msgs []kafka.Message, d time.Duration) <-chan error {
 	done := make(chan error, 1)
 	const chunk = 4000
 	pause := d / time.Duration(len(msgs)/chunk+1)
@@ -162,7 +162,7 @@ var (
 )
 
 // binary builds cmd/layoffwatch once per test run.
-func binary(t *testing.T) string {
+func binary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "layoffwatch-bin-")
@@ -189,7 +189,7 @@ type ingestProcess struct {
 	log  string
 }
 
-func startIngestProcess(t *testing.T, bin string, opts ingest.Options, logPath string) *ingestProcess {
+func startIngestProcess(t testing.TB, bin string, opts ingest.Options, logPath string) *ingestProcess {
 	t.Helper()
 	args := []string{"--log-level=info", "ingest",
 		"--kafka-brokers=" + strings.Join(opts.Kafka.Brokers, ","),
@@ -217,7 +217,7 @@ func startIngestProcess(t *testing.T, bin string, opts ingest.Options, logPath s
 	return p
 }
 
-func (p *ingestProcess) signal(t *testing.T, sig syscall.Signal) error {
+func (p *ingestProcess) signal(t testing.TB, sig syscall.Signal) error {
 	t.Helper()
 	_ = p.cmd.Process.Signal(sig)
 	select {

@@ -31,7 +31,7 @@ type stack struct {
 	opts  ingest.Options
 }
 
-func newStack(t *testing.T, nFirms int) (*stack, []string) {
+func newStack(t testing.TB, nFirms int) (*stack, []string) {
 	t.Helper()
 	k := testenv.Kafka(t, localstack.KafkaOptions{Partitions: 3})
 	ch := testenv.ClickHouse(t)
@@ -68,7 +68,7 @@ func newTestWriter(brokers []string) *kafka.Writer {
 	return kafkautil.NewWriter(kafkautil.Options{Brokers: brokers}, "reports", slog.New(slog.DiscardHandler))
 }
 
-func produce(t *testing.T, brokers []string, topic string, msgs ...kafka.Message) {
+func produce(t testing.TB, brokers []string, topic string, msgs ...kafka.Message) {
 	t.Helper()
 	w := newTestWriter(brokers)
 	w.Topic = topic
@@ -93,7 +93,7 @@ func reportMsg(t testing.TB, r report.Report) kafka.Message {
 	return kafka.Message{Key: []byte(r.FirmID), Value: b}
 }
 
-func startIngest(t *testing.T, opts ingest.Options) (stop func() error) {
+func startIngest(t testing.TB, opts ingest.Options) (stop func() error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -116,7 +116,7 @@ func startIngest(t *testing.T, opts ingest.Options) (stop func() error) {
 	return stop
 }
 
-func waitFor(t *testing.T, what string, timeout time.Duration, cond func() (bool, string)) {
+func waitFor(t testing.TB, what string, timeout time.Duration, cond func() (bool, string)) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	var last string
@@ -131,7 +131,7 @@ func waitFor(t *testing.T, what string, timeout time.Duration, cond func() (bool
 	t.Fatalf("timed out after %s waiting for %s; last state: %s", timeout, what, last)
 }
 
-func count(t *testing.T, ch *chdb.Client, query string, args ...any) uint64 {
+func count(t testing.TB, ch *chdb.Client, query string, args ...any) uint64 {
 	t.Helper()
 	var n uint64
 	if err := ch.Conn().QueryRow(context.Background(), query, args...).Scan(&n); err != nil {

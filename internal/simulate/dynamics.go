@@ -79,7 +79,7 @@ func newParams(seed int64, i int, f firms.Firm, start, end report.Period) firmPa
 	r := newRNG(seed, uint64(i), 0, saltParams)
 	p := firmParams{
 		trend:     clamp(-0.005+0.03*r.normal(), -0.08, 0.08) / 12,
-		attrition: r.between(0.006, 0.02),
+		attrition: r.between(0.004, 0.014),
 		vacancy:   r.between(0.003, 0.03),
 		first:     enrolledPeriod(f, start),
 		last:      end,
@@ -87,14 +87,14 @@ func newParams(seed int64, i int, f firms.Firm, start, end report.Period) firmPa
 	switch f.Industry {
 	case "E", "H", "R":
 		p.group, p.amplitude = groupWinter, r.between(0.08, 0.15)
-		p.attrition = r.between(0.012, 0.03)
+		p.attrition = r.between(0.008, 0.02)
 	case "A":
 		p.group, p.amplitude = groupFarm, r.between(0.03, 0.06)
 	default:
 		p.group, p.amplitude = groupSpringFestival, r.between(0.005, 0.02)
 	}
 	base := float64(f.BaselineHeadcount)
-	if p.first == start && !f.EnrolledFrom.IsZero() && report.PeriodOf(f.EnrolledFrom) < start {
+	if f.EnrolledFrom.IsZero() || report.PeriodOf(f.EnrolledFrom) < start {
 		base *= r.between(0.92, 1.08) // drifted since enrolment
 	}
 	p.level0 = base / p.season(p.first.Add(-1).Month())

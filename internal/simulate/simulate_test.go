@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -145,6 +146,30 @@ func TestReportsRunTwice(t *testing.T) {
 	}
 	if !bytes.Equal(a.Bytes(), b.Bytes()) {
 		t.Fatal("a second pass over Reports differs from the first")
+	}
+}
+
+func TestReportsConcurrent(t *testing.T) {
+	o := DefaultOptions()
+	o.Firms = 300
+	o.Layoffs = 4
+	s := newSim(t, o)
+	sums := make([][32]byte, 4)
+	var wg sync.WaitGroup
+	for i := range sums {
+		wg.Go(func() {
+			h := sha256.New()
+			if _, err := WriteJSONL(h, s.Reports); err != nil {
+				t.Error(err)
+			}
+			copy(sums[i][:], h.Sum(nil))
+		})
+	}
+	wg.Wait()
+	for i := range sums {
+		if sums[i] != sums[0] {
+			t.Fatalf("pass %d differs from pass 0", i)
+		}
 	}
 }
 
