@@ -199,7 +199,10 @@ func startIngestProcess(t testing.TB, bin string, opts ingest.Options, logPath s
 		"--batch-wait=" + opts.BatchWait.String(),
 		"--session-timeout=" + opts.SessionTimeout.String(),
 		"--group=" + opts.Group,
-		"--metrics-addr=",
+		"--metrics-addr=" + os.Getenv("INGEST_TEST_METRICS_ADDR"),
+	}
+	if os.Getenv("INGEST_TEST_METRICS_ADDR") != "" {
+		args = append(args, "--pprof")
 	}
 	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {

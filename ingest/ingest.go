@@ -43,6 +43,7 @@ type Options struct {
 	ShutdownGrace  time.Duration `help:"On SIGTERM, how long to keep trying to flush and commit." default:"30s"`
 	Firms          string        `help:"Validate against this registry CSV instead of the ClickHouse firms table." type:"path"`
 	MetricsAddr    string        `help:"Serve /metrics and /healthz here (empty: off)." default:"127.0.0.1:9101"`
+	Pprof          bool          `help:"Serve Go runtime profiles under /debug/pprof/ on the metrics address." hidden:""`
 	CreateTopics   bool          `help:"Create the topics when missing." default:"true" negatable:""`
 }
 
@@ -138,7 +139,7 @@ func Run(ctx context.Context, opts Options, log *slog.Logger, reg *prometheus.Re
 	runCtx, stopRun := context.WithCancel(gctx)
 	g.Go(func() error {
 		defer stopRun()
-		return obs.Serve(runCtx, opts.MetricsAddr, reg, health, log)
+		return obs.Serve(runCtx, opts.MetricsAddr, reg, health, opts.Pprof, log)
 	})
 	g.Go(func() error {
 		defer stopRun() // the pipeline ending stops the metrics server too

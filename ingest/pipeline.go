@@ -93,7 +93,9 @@ func (p *pipeline) run(ctx context.Context) error {
 	full := make(chan *batch, 1)
 	free := make(chan *batch, 2)
 	for range 2 {
-		free <- &batch{last: make(map[topicPartition]kafka.Message)}
+		b := &batch{last: make(map[topicPartition]kafka.Message)}
+		b.rows.Grow(p.rows + chunkSize)
+		free <- b
 	}
 	// The flush side outlives ctx by at most the grace period.
 	wctx, wcancel := context.WithCancel(context.Background())
@@ -120,59 +122,105 @@ func (p *pipeline) run(ctx context.Context) error {
 	return flushErr
 }
 
-// collect fetches and validates messages into batches of at most p.rows
-// messages, closing a batch p.wait after its first message.
-func (p *pipeline) collect(ctx context.Context, full chan<- *batch, free <-chan *batch) error {
-	defer close(full)
+// chunkSize is how many messages the fetch stage hands over at once.
+const chunkSize = 256
+
+// fetch reads messages and hands them to collect in chunks, so that reading
+// from Kafka and decoding run on different cores. A chunk is handed over
+// when full or when no message came for chunkLinger. On ctx's end fetch
+// hands over what it holds and closes out.
+func (p *pipeline) fetch(ctx context.Context, out chan<- []kafka.Message) error {
+	defer close(out)
+	const chunkLinger = 5 * time.Millisecond
 	for {
-		var b *batch
-		select {
-		case b = <-free:
-		case <-ctx.Done():
-			return nil
+		chunk := make([]kafka.Message, 0, chunkSize)
+		fctx := ctx
+		cancel := context.CancelFunc(func() {})
+	fill:
+		for len(chunk) < chunkSize {
+			msg, err := p.src.FetchMessage(fctx)
+			if err != nil {
+				cancel()
+				switch {
+				case ctx.Err() != nil:
+					if len(chunk) > 0 {
+						out <- chunk
+					}
+					return nil
+				case errors.Is(err, context.DeadlineExceeded):
+				default:
+					if len(chunk) > 0 {
+						out <- chunk
+					}
+					return fmt.Errorf("fetch message: %w", err)
+				}
+				break fill // the chunk's linger is over
+			}
+			if len(chunk) == 0 {
+				fctx, cancel = context.WithTimeout(ctx, chunkLinger)
+			}
+			chunk = append(chunk, msg)
 		}
-		err := p.fill(ctx, b)
-		if b.messages > 0 {
-			full <- b
-		}
-		if err != nil || ctx.Err() != nil {
-			return err
+		cancel()
+		if len(chunk) > 0 {
+			out <- chunk
 		}
 	}
 }
 
-func (p *pipeline) fill(ctx context.Context, b *batch) error {
-	fctx := ctx
-	for b.messages < p.rows {
-		msg, err := p.src.FetchMessage(fctx)
-		if err != nil {
-			switch {
-			case ctx.Err() != nil:
-				return nil
-			case errors.Is(err, context.DeadlineExceeded):
-				return nil // the batch's time is up
-			default:
-				return fmt.Errorf("fetch message: %w", err)
+// collect validates messages into batches of about p.rows messages (a chunk
+// is never split), closing a batch p.wait after its first message.
+func (p *pipeline) collect(ctx context.Context, full chan<- *batch, free <-chan *batch) error {
+	defer close(full)
+	chunks := make(chan []kafka.Message, 16)
+	fetchErr := make(chan error, 1)
+	go func() { fetchErr <- p.fetch(ctx, chunks) }()
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	var b *batch
+	for {
+		var timeout <-chan time.Time
+		if b != nil && b.messages > 0 {
+			timeout = timer.C
+		}
+		select {
+		case chunk, ok := <-chunks:
+			if !ok {
+				if b != nil && b.messages > 0 {
+					full <- b
+				}
+				return <-fetchErr
 			}
+			if b == nil {
+				b = <-free
+			}
+			if b.messages == 0 {
+				b.first = p.now()
+				timer.Reset(p.wait)
+			}
+			for _, msg := range chunk {
+				p.add(b, msg)
+			}
+			if b.messages >= p.rows {
+				timer.Stop()
+				full <- b
+				b = nil
+			}
+		case <-timeout:
+			full <- b
+			b = nil
 		}
-		if b.messages == 0 {
-			b.first = p.now()
-			var cancel context.CancelFunc
-			fctx, cancel = context.WithDeadline(ctx, b.first.Add(p.wait))
-			defer cancel()
-		}
-		p.add(b, msg)
 	}
-	return nil
 }
 
 func (p *pipeline) add(b *batch, msg kafka.Message) {
 	b.messages++
 	tp := topicPartition{msg.Topic, msg.Partition}
 	if prev, ok := b.last[tp]; !ok || msg.Offset > prev.Offset {
-		b.last[tp] = msg
+		// keep only what commit needs, not the payload
+		b.last[tp] = kafka.Message{Topic: msg.Topic, Partition: msg.Partition, Offset: msg.Offset, HighWaterMark: msg.HighWaterMark}
 	}
-	r, prob := report.Validate(msg.Value, p.now(), p.firms)
+	r, prob := report.Validate(msg.Value, b.first, p.firms)
 	if prob == nil && len(msg.Key) > 0 && string(msg.Key) != r.FirmID {
 		prob = &report.Problem{Reason: report.ReasonInvalidFirmID, Field: "firm_id",
 			Message: fmt.Sprintf("message key %q is not the report's firm_id %s", truncate(string(msg.Key), 64), r.FirmID)}

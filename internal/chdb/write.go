@@ -3,6 +3,7 @@ package chdb
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -31,6 +32,24 @@ var reportColumns = []string{"firm_id", "period", "revision", "headcount", "vaca
 	"sep_economic_layoff", "sep_closure_bankruptcy", "sep_suspension", "sep_contract_expiry",
 	"sep_resignation", "sep_retirement", "sep_transfer", "sep_other",
 	"reported_at", "note", "ingested_at", "kafka_partition", "kafka_offset"}
+
+// Grow makes room for n more rows without reallocating.
+func (b *ReportRows) Grow(n int) {
+	b.FirmID = slices.Grow(b.FirmID, n)
+	b.Period = slices.Grow(b.Period, n)
+	b.Revision = slices.Grow(b.Revision, n)
+	b.Headcount = slices.Grow(b.Headcount, n)
+	b.Vacancies = slices.Grow(b.Vacancies, n)
+	b.Hires = slices.Grow(b.Hires, n)
+	for i := range b.Sep {
+		b.Sep[i] = slices.Grow(b.Sep[i], n)
+	}
+	b.ReportedAt = slices.Grow(b.ReportedAt, n)
+	b.Note = slices.Grow(b.Note, n)
+	b.IngestedAt = slices.Grow(b.IngestedAt, n)
+	b.Partition = slices.Grow(b.Partition, n)
+	b.Offset = slices.Grow(b.Offset, n)
+}
 
 // Add appends one report with where it came from.
 func (b *ReportRows) Add(r report.Report, ingestedAt time.Time, partition int32, offset int64) {

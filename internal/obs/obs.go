@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	httppprof "net/http/pprof"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -35,7 +36,8 @@ func (h *Health) SetReady(ok bool) { h.ready.Store(ok) }
 
 // Serve runs the metrics and health endpoints on addr until ctx ends. An
 // empty addr serves nothing.
-func Serve(ctx context.Context, addr string, g prometheus.Gatherer, health *Health, log *slog.Logger) error {
+// With pprof set, the runtime profiles are served under /debug/pprof/ too.
+func Serve(ctx context.Context, addr string, g prometheus.Gatherer, health *Health, pprof bool, log *slog.Logger) error {
 	if addr == "" {
 		<-ctx.Done()
 		return nil
@@ -49,6 +51,12 @@ func Serve(ctx context.Context, addr string, g prometheus.Gatherer, health *Heal
 		}
 		_, _ = io.WriteString(w, "ok\n")
 	})
+	if pprof {
+		mux.HandleFunc("/debug/pprof/", httppprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", httppprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", httppprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", httppprof.Trace)
+	}
 	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {

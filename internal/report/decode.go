@@ -1,11 +1,12 @@
 package report
 
 import (
+	"github.com/valyala/fastjson"
+	"math/bits"
+
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -51,16 +52,19 @@ func TooLarge(n int) *Problem {
 
 // wire mirrors the JSON object; pointers tell a missing field from a zero.
 type wire struct {
-	SchemaVersion *int64           `json:"schema_version"`
-	FirmID        *string          `json:"firm_id"`
-	Period        *string          `json:"period"`
-	Headcount     *int64           `json:"headcount"`
-	Vacancies     *int64           `json:"vacancies"`
-	Hires         *int64           `json:"hires"`
-	Separations   map[string]int64 `json:"separations"`
-	Revision      *int64           `json:"revision"`
-	ReportedAt    *string          `json:"reported_at"`
-	Note          *string          `json:"note"`
+	SchemaVersion *int64   `json:"schema_version"`
+	FirmID        *string  `json:"firm_id"`
+	Period        *string  `json:"period"`
+	Headcount     *int64   `json:"headcount"`
+	Vacancies     *int64   `json:"vacancies"`
+	Hires         *int64   `json:"hires"`
+	sepSet        uint8    // which of sep were given, by index in SeparationReasons
+	sep           [8]int64 // separations by index in SeparationReasons
+	Revision      *int64   `json:"revision"`
+	ReportedAt    *string  `json:"reported_at"`
+	Note          *string  `json:"note"`
+
+	ints [6]int64 // storage the int pointers above point into
 }
 
 // shanghai is the bureau's clock; "the month of now" is read on it.
@@ -75,93 +79,233 @@ var shanghai = func() *time.Location {
 // Shanghai returns the Asia/Shanghai location used for periods and deadlines.
 func Shanghai() *time.Location { return shanghai }
 
+// parsers are reused: a fastjson.Parser keeps its buffers between messages,
+// so a valid report decodes without allocating beyond its own strings.
+var parsers fastjson.ParserPool
+
 // Decode parses and validates one message. now is the clock used when the
-// report has no reported_at. The error is always a *Problem.
+// report has no reported_at.
+//
+// JSON is parsed with valyala/fastjson: strict syntax, exact (case-sensitive)
+// keys, and no allocation per message, which matters at ingest rates of
+// hundreds of thousands of reports a second.
 func Decode(data []byte, now time.Time) (Report, *Problem) {
 	if len(data) > MaxMessageBytes {
 		return Report{}, TooLarge(len(data))
 	}
+	p := parsers.Get()
+	defer parsers.Put(p)
+	v, err := p.ParseBytes(data)
+	if err != nil {
+		msg := err.Error()
+		switch {
+		case len(bytes.TrimSpace(data)) == 0:
+			msg = "empty message: a report must be a JSON object"
+		case strings.Contains(msg, "unexpected tail"):
+			msg = "data after the JSON object"
+		case strings.Contains(msg, "unexpected end"):
+			msg = "empty or truncated JSON"
+		default:
+			msg = "invalid JSON: " + strings.TrimPrefix(msg, "cannot parse JSON: ")
+		}
+		return Report{}, problem(ReasonMalformedJSON, "", "%s", msg)
+	}
 	var w wire
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	dec.UseNumber()
-	if err := dec.Decode(&w); err != nil {
-		return Report{}, jsonProblem(err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return Report{}, problem(ReasonMalformedJSON, "", "data after the JSON object")
-	}
-	if p := checkKeys(data); p != nil {
-		return Report{}, p
+	if prob := w.fill(v); prob != nil {
+		return Report{}, prob
 	}
 	return w.validate(now)
 }
 
-// wireFields are the top-level keys of schema version 1, spelled exactly.
-var wireFields = map[string]bool{
-	"schema_version": true, "firm_id": true, "period": true, "headcount": true, "vacancies": true,
-	"hires": true, "separations": true, "revision": true, "reported_at": true, "note": true,
+// field bits, to catch a key given twice
+const (
+	fSchema = 1 << iota
+	fFirm
+	fPeriod
+	fHeadcount
+	fVacancies
+	fHires
+	fSeparations
+	fRevision
+	fReportedAt
+	fNote
+)
+
+// fill copies the parsed object into w, checking keys and JSON types; the
+// rules on values are validate's.
+func (w *wire) fill(v *fastjson.Value) *Problem {
+	if v.Type() != fastjson.TypeObject {
+		return problem(ReasonMalformedJSON, "", "a report must be a JSON object, got %s", kindOf(v))
+	}
+	obj, _ := v.Object()
+	var seen int
+	var prob *Problem
+	obj.Visit(func(k []byte, v *fastjson.Value) {
+		if prob != nil {
+			return
+		}
+		bit, ok := fieldBit(k)
+		if !ok {
+			key := string(k)
+			prob = problem(ReasonUnknownField, key, "field %q is not part of schema version %d", key, SchemaVersion)
+			return
+		}
+		key := fieldNames[bits.TrailingZeros(uint(bit))]
+		if seen&bit != 0 {
+			prob = problem(ReasonMalformedJSON, key, "field %q appears more than once", key)
+			return
+		}
+		seen |= bit
+		if v.Type() == fastjson.TypeNull {
+			return // null is the same as absent
+		}
+		switch bit {
+		case fSchema:
+			w.SchemaVersion, prob = intField(key, v, &w.ints[0])
+		case fFirm:
+			w.FirmID, prob = stringField(key, v)
+		case fPeriod:
+			w.Period, prob = stringField(key, v)
+		case fHeadcount:
+			w.Headcount, prob = intField(key, v, &w.ints[1])
+		case fVacancies:
+			w.Vacancies, prob = intField(key, v, &w.ints[2])
+		case fHires:
+			w.Hires, prob = intField(key, v, &w.ints[3])
+		case fRevision:
+			w.Revision, prob = intField(key, v, &w.ints[4])
+		case fReportedAt:
+			w.ReportedAt, prob = stringField(key, v)
+		case fNote:
+			w.Note, prob = stringField(key, v)
+		case fSeparations:
+			prob = w.fillSeparations(v)
+		}
+	})
+	return prob
 }
 
-// checkKeys closes two gaps left by encoding/json on data it has already
-// decoded without error: a top-level null (which decodes into nothing) and
-// keys that differ from a field only in case ("Firm_ID"), which encoding/json
-// matches case-insensitively even with DisallowUnknownFields.
-func checkKeys(data []byte) *Problem {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return problem(ReasonMalformedJSON, "", "a report must be a JSON object, got null")
+// fieldNames are the keys of schema version 1 in the order of their bits.
+var fieldNames = [...]string{"schema_version", "firm_id", "period", "headcount", "vacancies",
+	"hires", "separations", "revision", "reported_at", "note"}
+
+// fieldBit maps a key of schema version 1, spelled exactly, to its bit.
+// (A switch on string(key) does not allocate.)
+func fieldBit(key []byte) (int, bool) {
+	switch string(key) {
+	case "schema_version":
+		return fSchema, true
+	case "firm_id":
+		return fFirm, true
+	case "period":
+		return fPeriod, true
+	case "headcount":
+		return fHeadcount, true
+	case "vacancies":
+		return fVacancies, true
+	case "hires":
+		return fHires, true
+	case "separations":
+		return fSeparations, true
+	case "revision":
+		return fRevision, true
+	case "reported_at":
+		return fReportedAt, true
+	case "note":
+		return fNote, true
 	}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return problem(ReasonMalformedJSON, "", "%s", strings.TrimPrefix(err.Error(), "json: "))
-		}
-		key, _ := tok.(string)
-		if !wireFields[key] {
-			return problem(ReasonUnknownField, key, "field %q is not part of schema version %d", key, SchemaVersion)
-		}
-		var skip json.RawMessage
-		if err := dec.Decode(&skip); err != nil {
-			return problem(ReasonMalformedJSON, key, "%s", strings.TrimPrefix(err.Error(), "json: "))
-		}
-	}
-	return nil
+	return 0, false
 }
 
-func jsonProblem(err error) *Problem {
-	var typeErr *json.UnmarshalTypeError
-	var syntaxErr *json.SyntaxError
-	msg := err.Error()
-	switch {
-	case strings.HasPrefix(msg, "json: unknown field "):
-		name := strings.Trim(strings.TrimPrefix(msg, "json: unknown field "), `"`)
-		return problem(ReasonUnknownField, name, "field %q is not part of schema version %d", name, SchemaVersion)
-	case errors.As(err, &typeErr):
-		field := typeErr.Field
-		if field == "" {
-			return problem(ReasonMalformedJSON, "", "a report must be a JSON object, got %s", typeErr.Value)
+// sepFields name the separations for problems: "separations.<reason>".
+var sepFields = func() (f [len(SeparationReasons)]string) {
+	for i, r := range SeparationReasons {
+		f[i] = "separations." + r
+	}
+	return f
+}()
+
+// separationIndex is the index of reason in SeparationReasons, or -1.
+func separationIndex(reason []byte) int {
+	for i, r := range SeparationReasons {
+		if string(reason) == r {
+			return i
 		}
-		return problem(ReasonMalformedJSON, field, "%s must be %s, got %s", field, jsonKind(typeErr.Type.String()), typeErr.Value)
-	case errors.As(err, &syntaxErr):
-		return problem(ReasonMalformedJSON, "", "invalid JSON at byte %d: %s", syntaxErr.Offset, strings.TrimPrefix(msg, "json: "))
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		return problem(ReasonMalformedJSON, "", "empty or truncated JSON")
+	}
+	return -1
+}
+
+func (w *wire) fillSeparations(v *fastjson.Value) *Problem {
+	if v.Type() != fastjson.TypeObject {
+		return problem(ReasonMalformedJSON, "separations", "separations must be an object, got %s", kindOf(v))
+	}
+	obj, _ := v.Object()
+	var prob *Problem
+	obj.Visit(func(k []byte, v *fastjson.Value) {
+		if prob != nil {
+			return
+		}
+		i := separationIndex(k)
+		switch {
+		case i < 0:
+			field := "separations." + string(k)
+			prob = problem(ReasonUnknownField, field, "separation reason %q is not one of %s", k, strings.Join(SeparationReasons[:], ", "))
+		case w.sepSet&(1<<i) != 0:
+			prob = problem(ReasonMalformedJSON, sepFields[i], "field %q appears more than once", sepFields[i])
+		case v.Type() == fastjson.TypeNull:
+		default:
+			if _, prob = intField(sepFields[i], v, &w.sep[i]); prob == nil {
+				w.sepSet |= 1 << i
+			}
+		}
+	})
+	return prob
+}
+
+// intField reads an integer into slot and returns slot.
+func intField(name string, v *fastjson.Value, slot *int64) (*int64, *Problem) {
+	if v.Type() != fastjson.TypeNumber {
+		return nil, problem(ReasonMalformedJSON, name, "%s must be an integer, got %s", name, kindOf(v))
+	}
+	n, err := v.Int64()
+	if err != nil {
+		lit := v.String()
+		if !strings.ContainsAny(lit, ".eE") {
+			// an integer, too large for 64 bits
+			return nil, problem(ReasonOutOfRange, name, "%s must be between 0 and %d, got %s", name, MaxCount, lit)
+		}
+		return nil, problem(ReasonMalformedJSON, name, "%s must be an integer, got %s", name, lit)
+	}
+	*slot = n
+	return slot, nil
+}
+
+func stringField(name string, v *fastjson.Value) (*string, *Problem) {
+	b, err := v.StringBytes()
+	if err != nil {
+		return nil, problem(ReasonMalformedJSON, name, "%s must be a string, got %s", name, kindOf(v))
+	}
+	s := string(b)
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD") // as encoding/json does
+	}
+	return &s, nil
+}
+
+func kindOf(v *fastjson.Value) string {
+	switch v.Type() {
+	case fastjson.TypeObject:
+		return "object"
+	case fastjson.TypeArray:
+		return "array"
+	case fastjson.TypeString:
+		return "string"
+	case fastjson.TypeNumber:
+		return "number"
+	case fastjson.TypeTrue, fastjson.TypeFalse:
+		return "boolean"
 	default:
-		return problem(ReasonMalformedJSON, "", "%s", strings.TrimPrefix(msg, "json: "))
-	}
-}
-
-func jsonKind(goType string) string {
-	switch {
-	case strings.HasPrefix(goType, "map"): // first: map[string]int64 contains "int"
-		return "an object"
-	case strings.Contains(goType, "int"):
-		return "an integer"
-	case strings.Contains(goType, "string"):
-		return "a string"
-	default:
-		return goType
+		return "null"
 	}
 }
 
@@ -238,14 +382,11 @@ func (w *wire) validate(now time.Time) (Report, *Problem) {
 	if w.Revision != nil {
 		r.Revision = uint32(*w.Revision)
 	}
-	for _, k := range sortedKeys(w.Separations) {
-		v := w.Separations[k]
-		slot := r.Separations.slot(k)
-		field := "separations." + k
-		if slot == nil {
-			return r, problem(ReasonUnknownField, field, "separation reason %q is not one of %s", k, strings.Join(SeparationReasons[:], ", "))
+	for i, reason := range SeparationReasons {
+		if w.sepSet&(1<<i) == 0 {
+			continue
 		}
-		*slot = count(field, &v, false, 0)
+		*r.Separations.slot(reason) = count(sepFields[i], &w.sep[i], false, 0)
 		if prob != nil {
 			return r, prob
 		}
@@ -288,23 +429,6 @@ func (s *Separations) slot(reason string) *uint32 {
 func (s Separations) Values() [8]uint32 {
 	return [8]uint32{s.EconomicLayoff, s.ClosureBankruptcy, s.Suspension, s.ContractExpiry,
 		s.Resignation, s.Retirement, s.Transfer, s.Other}
-}
-
-func sortedKeys(m map[string]int64) []string {
-	if len(m) == 0 {
-		return nil
-	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	// insertion sort: at most a handful of keys
-	for i := 1; i < len(keys); i++ {
-		for j := i; j > 0 && keys[j] < keys[j-1]; j-- {
-			keys[j], keys[j-1] = keys[j-1], keys[j]
-		}
-	}
-	return keys
 }
 
 // Encode writes r in the wire format (schema version 1).
