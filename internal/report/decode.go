@@ -1,11 +1,11 @@
 package report
 
 import (
-	"github.com/valyala/fastjson"
 	"math/bits"
 
+	"github.com/valyala/fastjson"
+
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -429,34 +429,4 @@ func (s *Separations) slot(reason string) *uint32 {
 func (s Separations) Values() [8]uint32 {
 	return [8]uint32{s.EconomicLayoff, s.ClosureBankruptcy, s.Suspension, s.ContractExpiry,
 		s.Resignation, s.Retirement, s.Transfer, s.Other}
-}
-
-// Encode writes r in the wire format (schema version 1).
-func Encode(r Report) ([]byte, error) {
-	type out struct {
-		SchemaVersion int               `json:"schema_version"`
-		FirmID        string            `json:"firm_id"`
-		Period        string            `json:"period"`
-		Headcount     uint32            `json:"headcount"`
-		Vacancies     uint32            `json:"vacancies"`
-		Hires         uint32            `json:"hires"`
-		Separations   map[string]uint32 `json:"separations,omitempty"`
-		Revision      uint32            `json:"revision"`
-		ReportedAt    string            `json:"reported_at,omitempty"`
-		Note          string            `json:"note,omitempty"`
-	}
-	o := out{SchemaVersion: SchemaVersion, FirmID: r.FirmID, Period: r.Period.String(),
-		Headcount: r.Headcount, Vacancies: r.Vacancies, Hires: r.Hires, Revision: max(r.Revision, 1), Note: r.Note}
-	if !r.ReportedAt.IsZero() {
-		o.ReportedAt = r.ReportedAt.Format(time.RFC3339Nano) // RFC3339 would drop fractional seconds
-	}
-	for i, v := range r.Separations.Values() {
-		if v > 0 {
-			if o.Separations == nil {
-				o.Separations = make(map[string]uint32, 8)
-			}
-			o.Separations[SeparationReasons[i]] = v
-		}
-	}
-	return json.Marshal(o)
 }
