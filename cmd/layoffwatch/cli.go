@@ -33,13 +33,14 @@ type cli struct {
 	LogLevel  string `help:"Log level: debug, info, warn, error." default:"info"`
 	LogFormat string `help:"Log format: text or json." default:"text" enum:"text,json"`
 
-	Validate validateCmd `cmd:"" help:"Check reports (JSON lines) offline against the firm registry; one verdict per line."`
-	Migrate  migrateCmd  `cmd:"" help:"Create or upgrade the ClickHouse schema."`
-	Ingest   ingestCmd   `cmd:"" help:"Consume the reports topic into ClickHouse."`
-	Firms    firmsCmd    `cmd:"" help:"Manage the registry of monitored firms."`
-	Simulate simulateCmd `cmd:"" help:"Generate a synthetic province: firms.csv and monthly reports."`
-	Local    localCmd    `cmd:"" help:"Run the pipeline on the embedded defaults (embedded Kafka, local ClickHouse) and tell the demo story."`
-	Version  versionCmd  `cmd:"" help:"Print the version."`
+	Validate    validateCmd    `cmd:"" help:"Check reports (JSON lines) offline against the firm registry; one verdict per line."`
+	Migrate     migrateCmd     `cmd:"" help:"Create or upgrade the ClickHouse schema."`
+	Ingest      ingestCmd      `cmd:"" help:"Consume the reports topic into ClickHouse."`
+	Firms       firmsCmd       `cmd:"" help:"Manage the registry of monitored firms."`
+	Simulate    simulateCmd    `cmd:"" help:"Generate a synthetic province: firms.csv and monthly reports."`
+	Local       localCmd       `cmd:"" help:"Run the pipeline on the embedded defaults (embedded Kafka, local ClickHouse) and tell the demo story."`
+	Healthcheck healthcheckCmd `cmd:"" help:"Exit 0 when a component's /healthz answers OK (for container health checks)."`
+	Version     versionCmd     `cmd:"" help:"Print the version."`
 }
 
 // exitError carries an exit status other than 1.
@@ -47,9 +48,8 @@ type exitError struct{ code int }
 
 func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
-func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	var c cli
-	parser, err := kong.New(&c,
+func newParser(c *cli, stdout, stderr io.Writer) (*kong.Kong, error) {
+	return kong.New(c,
 		kong.Name("layoffwatch"),
 		kong.Description("Early warning of large-scale layoffs: monthly reports of monitored firms → Kafka → ClickHouse → risk-plan detector → alerts.\nEvery flag can also be set by an environment variable LAYOFFWATCH_<FLAG> (shown in --help)."),
 		kong.DefaultEnvars("LAYOFFWATCH"),
@@ -57,6 +57,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		kong.Writers(stdout, stderr),
 		kong.Exit(func(code int) { panic(exitError{code}) }),
 	)
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	var c cli
+	parser, err := newParser(&c, stdout, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "layoffwatch:", err)
 		return 2

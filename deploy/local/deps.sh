@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Installs what the tests, the benchmarks and `make demo` need beyond Go:
 # Debian's clickhouse-server package (ClickHouse 18.16), which layoffwatch
-# starts itself on loopback ports with its own config and data directory.
+# starts itself on loopback ports with its own config and data directory,
+# and docker-compose, to validate docker-compose.yml.
 # Needs root (or sudo) when something is missing; does nothing otherwise.
 set -euo pipefail
 
 need=()
 command -v clickhouse-server >/dev/null 2>&1 || [ -x /usr/sbin/clickhouse-server ] || command -v clickhouse >/dev/null 2>&1 || need+=(clickhouse-server)
 
-# Optional extras: EXTRA="prometheus docker-compose chromium" deploy/local/deps.sh
-for pkg in ${EXTRA:-}; do
+# docker-compose validates docker-compose.yml in the tests (no Docker engine
+# is needed for that). More: EXTRA="prometheus chromium" deploy/local/deps.sh
+for pkg in docker-compose ${EXTRA:-}; do
   case "$pkg" in
     prometheus) command -v promtool >/dev/null 2>&1 || need+=(prometheus) ;;
     *) command -v "$pkg" >/dev/null 2>&1 || need+=("$pkg") ;;

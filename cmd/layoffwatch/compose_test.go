@@ -1,0 +1,69 @@
+package main
+
+import (
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+)
+
+// TestComposeCommandsParse reads docker-compose.yml and parses every
+// layoffwatch service's command and LAYOFFWATCH_* environment with the real
+// CLI, so the compose file cannot drift from the flags.
+func TestComposeCommandsParse(t *testing.T) {
+	raw, err := os.ReadFile("../../docker-compose.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var file struct {
+		Services map[string]struct {
+			Image       string            `yaml:"image"`
+			Command     []string          `yaml:"command"`
+			Environment map[string]string `yaml:"environment"`
+		} `yaml:"services"`
+	}
+	if err := yaml.Unmarshal(raw, &file); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for name, svc := range file.Services {
+		if !strings.HasPrefix(svc.Image, "layoffwatch") {
+			continue
+		}
+		n++
+		t.Run(name, func(t *testing.T) {
+			for k, v := range svc.Environment {
+				if strings.HasPrefix(k, "LAYOFFWATCH_") {
+					t.Setenv(k, v)
+				}
+			}
+			var c cli
+			parser, err := newParser(&c, io.Discard, io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := parser.Parse(svc.Command); err != nil {
+				t.Fatalf("command %q with its environment: %v", svc.Command, err)
+			}
+		})
+	}
+	if n == 0 {
+		t.Fatal("no layoffwatch services found")
+	}
+}
+
+// TestComposeConfig validates the file with docker-compose itself.
+func TestComposeConfig(t *testing.T) {
+	bin, err := exec.LookPath("docker-compose")
+	if err != nil {
+		t.Fatal("docker-compose not installed: `make deps` installs Debian's package")
+	}
+	cmd := exec.Command(bin, "config", "-q")
+	cmd.Dir = "../.."
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("docker-compose config: %v\n%s", err, out)
+	}
+}

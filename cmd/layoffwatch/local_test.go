@@ -1,0 +1,74 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/layoffwatch/layoffwatch/internal/localstack"
+	"github.com/layoffwatch/layoffwatch/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// TestLocalDemo runs the demo on a small province against the real local
+// ClickHouse and the embedded broker: the table is printed, and ClickHouse
+// holds each planted event's headcounts exactly as planted.
+func TestLocalDemo(t *testing.T) {
+	kport, err := localstack.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cport, err := localstack.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"local", "--dir", t.TempDir(), "--firms", "400", "--months", "14", "--layoffs", "4", "--end", "2026-06",
+		"--kafka-port", fmt.Sprint(kport), "--clickhouse-port", fmt.Sprint(cport), "--metrics-addr", ""}, nil, &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+	out := stdout.String()
+	for _, want := range []string{"400 firms, 2025-05 … 2026-06", "Lanzhou", "Gannan", "2026-06", "Planted layoff events"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	rows := regexp.MustCompile(`(?m)^\d{4}-\d{2}\s+\S+.*?(\d+ → \d+)\s+(\d+ → \d+)\s*$`).FindAllStringSubmatch(out, -1)
+	if len(rows) != 4 {
+		t.Fatalf("found %d event rows, want 4:\n%s", len(rows), out)
+	}
+	for _, r := range rows {
+		if r[1] != r[2] {
+			t.Errorf("event planted %s but ClickHouse holds %s", r[1], r[2])
+		}
+	}
+}
+
+// TestSimulateThenValidate writes a province to files and checks every
+// simulated report with `validate`: all valid, exit 0.
+func TestSimulateThenValidate(t *testing.T) {
+	dir := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"simulate", "--out", dir, "--firms", "300", "--months", "13", "--layoffs", "3", "--end", "2025-12"}, nil, &stdout, &stderr); code != 0 {
+		t.Fatalf("simulate: exit %d: %s", code, stderr.String())
+	}
+	for _, f := range []string{"firms.csv", "reports.jsonl", "events.jsonl"} {
+		if st, err := os.Stat(filepath.Join(dir, f)); err != nil || st.Size() == 0 {
+			t.Fatalf("%s missing or empty: %v", f, err)
+		}
+	}
+	stdout.Reset()
+	code := run([]string{"validate", "--firms", filepath.Join(dir, "firms.csv"), filepath.Join(dir, "reports.jsonl")}, nil, &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("validate: exit %d; first lines:\n%.2000s", code, stdout.String())
+	}
+	if n := strings.Count(stdout.String(), `"ok":true`); n < 300*12 {
+		t.Fatalf("only %d valid reports", n)
+	}
+}
