@@ -1,6 +1,7 @@
 package ingest_test
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math/rand/v2"
@@ -200,6 +201,7 @@ func startIngestProcess(t testing.TB, bin string, opts ingest.Options, logPath s
 		"--session-timeout=" + opts.SessionTimeout.String(),
 		"--group=" + opts.Group,
 		"--metrics-addr=" + os.Getenv("INGEST_TEST_METRICS_ADDR"),
+		"--clickhouse-compression=" + cmp.Or(opts.ClickHouse.Compression, "lz4"),
 	}
 	if os.Getenv("INGEST_TEST_METRICS_ADDR") != "" {
 		args = append(args, "--pprof")
