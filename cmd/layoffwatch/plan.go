@@ -1,0 +1,113 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/layoffwatch/layoffwatch/detector"
+	"github.com/layoffwatch/layoffwatch/internal/report"
+)
+
+type planCmd struct {
+	Check planCheckCmd `cmd:"" help:"Load and check a risk plan: strict YAML, every condition compiled and type-checked."`
+	Test  planTestCmd  `cmd:"" help:"Evaluate a plan over reports (JSON lines) and print every firing as a JSON line."`
+}
+
+type planCheckCmd struct {
+	Files []string `arg:"" help:"Plan files." type:"existingfile"`
+}
+
+func (c *planCheckCmd) Run(e *env) error {
+	for _, f := range c.Files {
+		p, err := detector.LoadPlan(f)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "%s: ok, %d rules\n", f, len(p.Rules))
+	}
+	return nil
+}
+
+type planTestCmd struct {
+	Plan    string `help:"Plan file." required:"" type:"existingfile"`
+	Firms   string `help:"Registry CSV of monitored firms." required:"" type:"existingfile"`
+	Reports string `help:"Reports as JSON lines (the wire format)." required:"" type:"existingfile"`
+	Period  string `help:"Only this month (YYYY-MM); earlier months still count as history."`
+}
+
+func (c *planTestCmd) Run(e *env) error {
+	plan, err := detector.LoadPlan(c.Plan)
+	if err != nil {
+		return err
+	}
+	list, err := readFirms(c.Firms)
+	if err != nil {
+		return err
+	}
+	reports, err := readReports(c.Reports)
+	if err != nil {
+		return err
+	}
+	ds, err := detector.BuildDataset(list, reports)
+	if err != nil {
+		return fmt.Errorf("%s: %w", c.Reports, err)
+	}
+	if ds.Unknown > 0 {
+		e.log.Warn("reports for firms not in the registry were left out", "reports", ds.Unknown)
+	}
+	var opts detector.EvalOptions
+	if c.Period != "" {
+		p, err := report.ParsePeriod(c.Period)
+		if err != nil {
+			return fmt.Errorf("--period: %w", err)
+		}
+		opts.From, opts.To = p, p
+	}
+	ev, err := detector.NewEvaluator(plan)
+	if err != nil {
+		return err
+	}
+	firings, err := ev.Evaluate(ds, opts)
+	if err != nil {
+		return err
+	}
+	out := bufio.NewWriter(e.stdout)
+	enc := json.NewEncoder(out)
+	enc.SetEscapeHTML(false)
+	for _, f := range firings {
+		if err := enc.Encode(f); err != nil {
+			return err
+		}
+	}
+	return out.Flush()
+}
+
+// readReports reads a JSONL file of reports; a bad line is an error naming it.
+func readReports(path string) ([]report.Report, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("open reports: %w", err)
+	}
+	defer f.Close()
+	// reports are judged as at the end of time: a backtest has no "now"
+	endOfTime := time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
+	var out []report.Report
+	err = eachLine(f, func(n int, line []byte, size int) error {
+		if len(line) == 0 && size == 0 {
+			return nil
+		}
+		if size > report.MaxMessageBytes {
+			return fmt.Errorf("%s:%d: %v", path, n, report.TooLarge(size))
+		}
+		r, prob := report.Decode(line, endOfTime)
+		if prob != nil {
+			return fmt.Errorf("%s:%d: %v", path, n, prob)
+		}
+		out = append(out, r)
+		return nil
+	})
+	return out, err
+}

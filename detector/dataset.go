@@ -1,0 +1,109 @@
+package detector
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/layoffwatch/layoffwatch/internal/firms"
+	"github.com/layoffwatch/layoffwatch/internal/report"
+)
+
+// Dataset holds, for every registered firm and every month of a window, the
+// latest revision of its report. It is what a plan is evaluated over, filled
+// from ClickHouse by the daemon and from a JSONL file by `plan test`.
+type Dataset struct {
+	firms  []firms.Firm
+	index  map[string]int
+	start  report.Period
+	months int
+	recs   []monthRec // firm-major: recs[f*months+m]
+	latest report.Period
+	// Unknown counts reports for firms not in the registry; Outside those
+	// for months outside the window. Both are left out.
+	Unknown, Outside int
+}
+
+type monthRec struct {
+	ok    bool
+	rev   uint32
+	h, v  uint32
+	hires uint32
+	sep   [8]uint32
+}
+
+// NewDataset makes an empty dataset for the firms over start … end.
+func NewDataset(list []firms.Firm, start, end report.Period) (*Dataset, error) {
+	if end < start {
+		return nil, fmt.Errorf("dataset window %s … %s is empty", start, end)
+	}
+	sorted := append([]firms.Firm(nil), list...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].ID < sorted[j].ID })
+	d := &Dataset{firms: sorted, index: make(map[string]int, len(sorted)), start: start, months: int(end-start) + 1, latest: start - 1}
+	for i, f := range sorted {
+		d.index[f.ID] = i
+	}
+	d.recs = make([]monthRec, len(sorted)*d.months)
+	return d, nil
+}
+
+// BuildDataset makes a dataset spanning the reports' months.
+func BuildDataset(list []firms.Firm, reports []report.Report) (*Dataset, error) {
+	if len(reports) == 0 {
+		return nil, fmt.Errorf("no reports")
+	}
+	lo, hi := reports[0].Period, reports[0].Period
+	for _, r := range reports {
+		lo, hi = min(lo, r.Period), max(hi, r.Period)
+	}
+	d, err := NewDataset(list, lo, hi)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range reports {
+		d.Add(r)
+	}
+	return d, nil
+}
+
+// Add records a report. For the same firm and month the highest revision
+// wins; of equal revisions the later one.
+func (d *Dataset) Add(r report.Report) {
+	d.Set(r.FirmID, r.Period, r.Revision, r.Headcount, r.Vacancies, r.Hires, r.Separations.Values())
+}
+
+// Set records one month of a firm, as Add does, without a report value.
+func (d *Dataset) Set(firmID string, p report.Period, revision, headcount, vacancies, hires uint32, sep [8]uint32) {
+	f, ok := d.index[firmID]
+	if !ok {
+		d.Unknown++
+		return
+	}
+	m := int(p - d.start)
+	if m < 0 || m >= d.months {
+		d.Outside++
+		return
+	}
+	rec := &d.recs[f*d.months+m]
+	if rec.ok && revision < rec.rev {
+		return
+	}
+	*rec = monthRec{ok: true, rev: revision, h: headcount, v: vacancies, hires: hires, sep: sep}
+	d.latest = max(d.latest, p)
+}
+
+// Start and End bound the window; Latest is the latest month with a report.
+func (d *Dataset) Start() report.Period  { return d.start }
+func (d *Dataset) End() report.Period    { return d.start.Add(d.months - 1) }
+func (d *Dataset) Latest() report.Period { return d.latest }
+
+// Firms returns the registry, sorted by id.
+func (d *Dataset) Firms() []firms.Firm { return d.firms }
+
+func (d *Dataset) rec(f, m int) *monthRec {
+	if m < 0 || m >= d.months {
+		return &noRec
+	}
+	return &d.recs[f*d.months+m]
+}
+
+var noRec monthRec
