@@ -71,24 +71,30 @@ func (d *Dataset) Add(r report.Report) {
 	d.Set(r.FirmID, r.Period, r.Revision, r.Headcount, r.Vacancies, r.Hires, r.Separations.Values())
 }
 
-// Set records one month of a firm, as Add does, without a report value.
-func (d *Dataset) Set(firmID string, p report.Period, revision, headcount, vacancies, hires uint32, sep [8]uint32) {
+// Set records one month of a firm, as Add does, without a report value. It
+// reports whether the dataset changed.
+func (d *Dataset) Set(firmID string, p report.Period, revision, headcount, vacancies, hires uint32, sep [8]uint32) bool {
 	f, ok := d.index[firmID]
 	if !ok {
 		d.Unknown++
-		return
+		return false
 	}
 	m := int(p - d.start)
 	if m < 0 || m >= d.months {
 		d.Outside++
-		return
+		return false
 	}
 	rec := &d.recs[f*d.months+m]
 	if rec.ok && revision < rec.rev {
-		return
+		return false
 	}
-	*rec = monthRec{ok: true, rev: revision, h: headcount, v: vacancies, hires: hires, sep: sep}
+	next := monthRec{ok: true, rev: revision, h: headcount, v: vacancies, hires: hires, sep: sep}
+	if *rec == next {
+		return false
+	}
+	*rec = next
 	d.latest = max(d.latest, p)
+	return true
 }
 
 // Start and End bound the window; Latest is the latest month with a report.
@@ -107,3 +113,11 @@ func (d *Dataset) rec(f, m int) *monthRec {
 }
 
 var noRec monthRec
+
+func (d *Dataset) firm(id string) (firms.Firm, bool) {
+	i, ok := d.index[id]
+	if !ok {
+		return firms.Firm{}, false
+	}
+	return d.firms[i], true
+}

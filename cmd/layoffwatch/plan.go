@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
-	"os"
-	"time"
 
 	"github.com/layoffwatch/layoffwatch/detector"
 	"github.com/layoffwatch/layoffwatch/internal/report"
@@ -43,17 +41,9 @@ func (c *planTestCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
-	list, err := readFirms(c.Firms)
+	ds, err := detector.LoadFiles(c.Firms, c.Reports)
 	if err != nil {
 		return err
-	}
-	reports, err := readReports(c.Reports)
-	if err != nil {
-		return err
-	}
-	ds, err := detector.BuildDataset(list, reports)
-	if err != nil {
-		return fmt.Errorf("%s: %w", c.Reports, err)
 	}
 	if ds.Unknown > 0 {
 		e.log.Warn("reports for firms not in the registry were left out", "reports", ds.Unknown)
@@ -83,31 +73,4 @@ func (c *planTestCmd) Run(e *env) error {
 		}
 	}
 	return out.Flush()
-}
-
-// readReports reads a JSONL file of reports; a bad line is an error naming it.
-func readReports(path string) ([]report.Report, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("open reports: %w", err)
-	}
-	defer f.Close()
-	// reports are judged as at the end of time: a backtest has no "now"
-	endOfTime := time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
-	var out []report.Report
-	err = eachLine(f, func(n int, line []byte, size int) error {
-		if len(line) == 0 && size == 0 {
-			return nil
-		}
-		if size > report.MaxMessageBytes {
-			return fmt.Errorf("%s:%d: %v", path, n, report.TooLarge(size))
-		}
-		r, prob := report.Decode(line, endOfTime)
-		if prob != nil {
-			return fmt.Errorf("%s:%d: %v", path, n, prob)
-		}
-		out = append(out, r)
-		return nil
-	})
-	return out, err
 }

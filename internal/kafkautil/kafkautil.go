@@ -75,3 +75,59 @@ func NewWriter(o Options, topic string, log *slog.Logger) *kafka.Writer {
 		ErrorLogger:            kafka.LoggerFunc(func(msg string, args ...any) { log.Warn(fmt.Sprintf(msg, args...), "topic", topic) }),
 	}
 }
+
+// ReadAll calls fn for every message of topic, partition by partition, from
+// the first offset to the high-water mark at the time of the call. The
+// detector rebuilds its alert state this way when it starts.
+func ReadAll(ctx context.Context, o Options, topic string, fn func(kafka.Message) error) error {
+	client := &kafka.Client{Addr: kafka.TCP(o.Brokers...), Timeout: 10 * time.Second}
+	meta, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+	if err != nil {
+		return fmt.Errorf("metadata of %s: %w", topic, err)
+	}
+	for _, t := range meta.Topics {
+		if t.Error != nil {
+			return fmt.Errorf("metadata of %s: %w", topic, t.Error)
+		}
+		req := map[string][]kafka.OffsetRequest{}
+		for _, p := range t.Partitions {
+			req[topic] = append(req[topic], kafka.FirstOffsetOf(p.ID), kafka.LastOffsetOf(p.ID))
+		}
+		offs, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: req})
+		if err != nil {
+			return fmt.Errorf("offsets of %s: %w", topic, err)
+		}
+		for _, po := range offs.Topics[topic] {
+			if po.Error != nil {
+				return fmt.Errorf("offsets of %s/%d: %w", topic, po.Partition, po.Error)
+			}
+			if po.LastOffset <= po.FirstOffset {
+				continue
+			}
+			if err := readPartition(ctx, o, topic, po.Partition, po.FirstOffset, po.LastOffset, fn); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func readPartition(ctx context.Context, o Options, topic string, partition int, first, last int64, fn func(kafka.Message) error) error {
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: o.Brokers, Topic: topic, Partition: partition, MinBytes: 1, MaxBytes: 8 << 20, MaxWait: 100 * time.Millisecond})
+	defer r.Close()
+	if err := r.SetOffset(first); err != nil {
+		return fmt.Errorf("read %s/%d: %w", topic, partition, err)
+	}
+	for {
+		m, err := r.FetchMessage(ctx)
+		if err != nil {
+			return fmt.Errorf("read %s/%d: %w", topic, partition, err)
+		}
+		if err := fn(m); err != nil {
+			return err
+		}
+		if m.Offset >= last-1 {
+			return nil
+		}
+	}
+}

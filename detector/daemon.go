@@ -1,0 +1,493 @@
+package detector
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"sort"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/layoffwatch/layoffwatch/internal/alertevent"
+	"github.com/layoffwatch/layoffwatch/internal/chdb"
+	"github.com/layoffwatch/layoffwatch/internal/firms"
+	"github.com/layoffwatch/layoffwatch/internal/kafkautil"
+	"github.com/layoffwatch/layoffwatch/internal/obs"
+	"github.com/layoffwatch/layoffwatch/internal/region"
+	"github.com/layoffwatch/layoffwatch/internal/report"
+)
+
+// Options configures `layoffwatch detect`.
+type Options struct {
+	Kafka      kafkautil.Options `embed:""`
+	ClickHouse chdb.Options      `embed:""`
+
+	Plan        string        `help:"Risk plan file; reloaded on SIGHUP or when it changes." default:"deploy/plans/default.yaml" type:"path"`
+	Topic       string        `help:"Topic for alert events." default:"alerts"`
+	Poll        time.Duration `help:"How often to look for newly ingested reports." default:"1s"`
+	Interval    time.Duration `help:"Evaluate at least this often without new reports (reporting deadlines pass)." default:"1m"`
+	Window      int           `help:"Months of reports kept in memory and evaluated (history for trends and seasons)." default:"36"`
+	AlertMonths int           `help:"Only firings of the latest this many months become alerts." default:"3"`
+	DeadlineDay int           `help:"Reports of a month are due by the end of this day of the next month (Asia/Shanghai)." default:"5"`
+	MetricsAddr string        `help:"Serve /metrics and /healthz here (empty: off)." default:"127.0.0.1:9102"`
+}
+
+// Validate checks the options without network I/O.
+func (o Options) Validate() error {
+	if err := o.Kafka.Validate(); err != nil {
+		return err
+	}
+	if err := o.ClickHouse.Validate(); err != nil {
+		return err
+	}
+	switch {
+	case o.Topic == "":
+		return errors.New("alert topic is empty")
+	case o.Poll <= 0 || o.Interval <= 0:
+		return errors.New("poll and interval must be positive")
+	case o.Window < 15:
+		return fmt.Errorf("window must be at least 15 months (the trend rule needs them), got %d", o.Window)
+	case o.AlertMonths < 1 || o.AlertMonths > o.Window:
+		return fmt.Errorf("alert months must be between 1 and the window (%d), got %d", o.Window, o.AlertMonths)
+	case o.DeadlineDay < 1 || o.DeadlineDay > 28:
+		return fmt.Errorf("deadline day must be between 1 and 28, got %d", o.DeadlineDay)
+	}
+	return nil
+}
+
+// store is what the daemon needs of ClickHouse; *chdb.Client is one.
+type store interface {
+	Firms(ctx context.Context) ([]firms.Firm, error)
+	ReportsSince(ctx context.Context, from, to report.Period, since time.Time, fn func(*chdb.MonthRow)) error
+	InsertAlertEvents(ctx context.Context, events []alertevent.Event) error
+	AlertStates(ctx context.Context) (map[string]alertevent.Event, error)
+}
+
+// producer sends alert events; *kafka.Writer is one.
+type producer interface {
+	WriteMessages(ctx context.Context, msgs ...kafka.Message) error
+}
+
+// daemon turns newly ingested reports into alert state changes:
+//
+//	ClickHouse reports ──poll──▶ Dataset ──Evaluator──▶ firings
+//	firings ──diff with alert state──▶ events ──▶ Kafka "alerts" (first) ──▶ ClickHouse alerts
+//
+// The alert state survives restarts: it is rebuilt from the alerts topic and
+// the alerts table, so an event is never emitted twice.
+type daemon struct {
+	opts    Options
+	log     *slog.Logger
+	m       *detectMetrics
+	store   store
+	out     producer
+	now     func() time.Time
+	regions *region.Table
+
+	plan    *Plan
+	planMod time.Time
+	eval    *Evaluator
+
+	ds        *Dataset
+	firmsAt   time.Time
+	firmsHash [32]byte
+	since     time.Time // reports ingested at or after this are read next
+	dirty     bool
+
+	state   map[string]*alertevent.Event // the latest event of every alert
+	pending []alertevent.Event           // produced to Kafka, not yet in ClickHouse
+	lastRun time.Time
+}
+
+// Run runs the detector until ctx ends.
+func Run(ctx context.Context, opts Options, log *slog.Logger, reg *prometheus.Registry) error {
+	if err := opts.Validate(); err != nil {
+		return err
+	}
+	plan, err := LoadPlan(opts.Plan)
+	if err != nil {
+		return err
+	}
+	ch, err := chdb.Open(ctx, opts.ClickHouse, log, false)
+	if err != nil {
+		return err
+	}
+	defer ch.Close()
+	if err := ch.RequireSchema(ctx); err != nil {
+		return err
+	}
+	if err := kafkautil.EnsureTopics(ctx, opts.Kafka, opts.Topic); err != nil {
+		return err
+	}
+	w := kafkautil.NewWriter(opts.Kafka, opts.Topic, log)
+	defer w.Close()
+	d, err := newDaemon(opts, plan, ch, w, time.Now, log, reg)
+	if err != nil {
+		return err
+	}
+	if err := d.loadState(ctx, func(fn func(kafka.Message) error) error {
+		return kafkautil.ReadAll(ctx, opts.Kafka, opts.Topic, fn)
+	}); err != nil {
+		return err
+	}
+	health := &obs.Health{}
+	health.SetReady(true)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return obs.Serve(gctx, opts.MetricsAddr, reg, health, false, log) })
+	g.Go(func() error { return d.loop(gctx, hup) })
+	return g.Wait()
+}
+
+func newDaemon(opts Options, plan *Plan, st store, out producer, now func() time.Time, log *slog.Logger, reg prometheus.Registerer) (*daemon, error) {
+	ev, err := NewEvaluator(plan)
+	if err != nil {
+		return nil, err
+	}
+	d := &daemon{opts: opts, log: log, m: newDetectMetrics(reg), store: st, out: out, now: now, regions: region.Gansu(),
+		plan: plan, eval: ev, state: map[string]*alertevent.Event{}}
+	if fi, err := os.Stat(opts.Plan); err == nil {
+		d.planMod = fi.ModTime()
+	}
+	return d, nil
+}
+
+// loadState rebuilds the alert state from the alerts table and the alerts
+// topic (whichever knows a later version wins), and records in ClickHouse any
+// event the topic has that the table lacks (a crash between the two writes).
+func (d *daemon) loadState(ctx context.Context, readTopic func(func(kafka.Message) error) error) error {
+	stored, err := d.store.AlertStates(ctx)
+	if err != nil {
+		return err
+	}
+	for id, e := range stored {
+		d.state[id] = &e
+	}
+	var missing []alertevent.Event
+	err = readTopic(func(m kafka.Message) error {
+		e, err := alertevent.Decode(m.Value)
+		if err != nil {
+			d.log.Warn("skipping an undecodable alert event", "offset", m.Offset, "err", err)
+			return nil
+		}
+		if s, ok := d.state[e.ID]; !ok || e.Version > s.Version {
+			d.state[e.ID] = &e
+		}
+		if s, ok := stored[e.ID]; !ok || e.Version > s.Version {
+			missing = append(missing, e)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	d.pending = missing
+	d.log.Info("alert state loaded", "alerts", len(d.state), "events_to_record", len(missing))
+	return nil
+}
+
+func (d *daemon) loop(ctx context.Context, hup <-chan os.Signal) error {
+	tick := time.NewTicker(d.opts.Poll)
+	defer tick.Stop()
+	for {
+		if err := d.pass(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			d.log.Warn("detector pass failed; retrying", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-hup:
+			d.reloadPlan("SIGHUP")
+		case <-tick.C:
+			d.checkPlanFile()
+		}
+	}
+}
+
+// pass reads what is new and, when anything changed or the interval passed,
+// evaluates and emits the state changes.
+func (d *daemon) pass(ctx context.Context) error {
+	now := d.now()
+	if err := d.refresh(ctx, now); err != nil {
+		return err
+	}
+	if len(d.pending) > 0 {
+		if err := d.store.InsertAlertEvents(ctx, d.pending); err != nil {
+			return fmt.Errorf("record alert events: %w", err)
+		}
+		d.pending = nil
+	}
+	if !d.dirty && now.Sub(d.lastRun) < d.opts.Interval {
+		return nil
+	}
+	return d.evaluate(ctx, now)
+}
+
+// refresh keeps the dataset current: the registry every minute, the window
+// on a new month, and the reports ingested since the last pass.
+func (d *daemon) refresh(ctx context.Context, now time.Time) error {
+	end := report.PeriodOf(now.In(report.Shanghai()))
+	start := end.Add(1 - d.opts.Window)
+	rebuild := d.ds == nil || d.ds.Start() != start
+	if rebuild || now.Sub(d.firmsAt) >= time.Minute {
+		list, err := d.store.Firms(ctx)
+		if err != nil {
+			return err
+		}
+		d.firmsAt = now
+		if h := hashFirms(list); h != d.firmsHash || rebuild {
+			d.firmsHash = h
+			ds, err := NewDataset(list, start, end)
+			if err != nil {
+				return err
+			}
+			d.ds, d.since, d.dirty = ds, time.Time{}, true
+			d.m.firms.Set(float64(len(list)))
+		}
+	}
+	newest := d.since
+	err := d.store.ReportsSince(ctx, d.ds.Start(), d.ds.End(), d.since, func(r *chdb.MonthRow) {
+		if d.ds.Set(r.FirmID, r.Period, r.Revision, r.Headcount, r.Vacancies, r.Hires, r.Sep) {
+			d.dirty = true
+		}
+		if r.IngestedAt.After(newest) {
+			newest = r.IngestedAt
+		}
+	})
+	if err != nil {
+		return err
+	}
+	// ingested_at has whole seconds: the newest second is read again next
+	// time (Set ignores what it already has), so a row landing later in
+	// the same second is not missed
+	d.since = newest
+	return nil
+}
+
+func hashFirms(list []firms.Firm) [32]byte {
+	h := sha256.New()
+	for _, f := range list {
+		fmt.Fprintf(h, "%s|%s|%s|%d|%s|%s\n", f.ID, f.Region, f.Industry, f.BaselineHeadcount, f.EnrolledFrom, f.EnrolledTo)
+	}
+	var out [32]byte
+	copy(out[:], h.Sum(nil))
+	return out
+}
+
+// evaluate runs the plan and emits what changed.
+func (d *daemon) evaluate(ctx context.Context, now time.Time) error {
+	start := time.Now()
+	end := d.ds.End()
+	from := end.Add(1 - d.opts.AlertMonths)
+	day := d.opts.DeadlineDay
+	firings, err := d.eval.Evaluate(d.ds, EvalOptions{From: from, To: end,
+		Due: func(p report.Period) bool { return !now.Before(report.Deadline(p, day)) }})
+	if err != nil {
+		return err
+	}
+	d.m.evalSeconds.Observe(time.Since(start).Seconds())
+	d.m.passes.Inc()
+	d.m.lastEval.SetToCurrentTime()
+	events := d.diff(firings, from, end, now)
+	if len(events) > 0 {
+		msgs := make([]kafka.Message, len(events))
+		for i, e := range events {
+			b, err := json.Marshal(e)
+			if err != nil {
+				return fmt.Errorf("encode alert event: %w", err)
+			}
+			msgs[i] = kafka.Message{Key: []byte(e.ID), Value: b}
+		}
+		if err := d.out.WriteMessages(ctx, msgs...); err != nil {
+			return fmt.Errorf("emit alert events: %w", err)
+		}
+		// emitted: the state moves on even if recording fails below
+		for i := range events {
+			e := events[i]
+			d.state[e.ID] = &e
+			d.m.events.WithLabelValues(e.Kind, e.Rule, e.Level).Inc()
+		}
+		d.pending = append(d.pending, events...)
+		if err := d.store.InsertAlertEvents(ctx, d.pending); err != nil {
+			d.log.Warn("record alert events failed; retrying next pass", "events", len(d.pending), "err", err)
+		} else {
+			d.pending = nil
+		}
+		d.log.Info("alert events emitted", "events", len(events))
+	}
+	d.dirty = false
+	d.lastRun = now
+	d.observe(firings, end)
+	return nil
+}
+
+// diff compares the firings of months from … to with the known state and
+// returns the events that bring the state up to date, in a stable order.
+func (d *daemon) diff(firings []Firing, from, to report.Period, now time.Time) []alertevent.Event {
+	var events []alertevent.Event
+	firing := make(map[string]bool, len(firings))
+	for _, f := range firings {
+		id := alertevent.ID(f.Rule, string(f.Scope), f.Key, f.Period.String())
+		firing[id] = true
+		s := d.state[id]
+		var kind, prev string
+		switch {
+		case s == nil || s.Kind == alertevent.Resolved:
+			kind = alertevent.Firing
+		case s.Level != f.Level.String():
+			kind, prev = alertevent.LevelChanged, s.Level
+		default:
+			continue
+		}
+		version := uint32(1)
+		if s != nil {
+			version = s.Version + 1
+		}
+		events = append(events, d.event(f, id, version, kind, prev, now))
+	}
+	var resolved []string
+	for id, s := range d.state {
+		p, err := report.ParsePeriod(s.Period)
+		if err == nil && s.Kind != alertevent.Resolved && p >= from && p <= to && !firing[id] {
+			resolved = append(resolved, id)
+		}
+	}
+	sort.Strings(resolved)
+	for _, id := range resolved {
+		// a resolved event repeats the alert's last description
+		e := *d.state[id]
+		e.Version++
+		e.Kind, e.PreviousLevel, e.At, e.Plan = alertevent.Resolved, "", now.UTC(), d.plan.File
+		events = append(events, e)
+	}
+	return events
+}
+
+func (d *daemon) event(f Firing, id string, version uint32, kind, prev string, now time.Time) alertevent.Event {
+	values, _ := json.Marshal(f.Values)
+	e := alertevent.Event{ID: id, Version: version, Kind: kind, Rule: f.Rule, Scope: string(f.Scope), Key: f.Key,
+		Period: f.Period.String(), Level: f.Level.String(), PreviousLevel: prev, Values: values,
+		Reported: uint32(f.Reported), Expected: uint32(f.Expected), Plan: d.plan.File, At: now.UTC()}
+	if r, ok := d.plan.Rule(f.Rule); ok {
+		e.TitleZh, e.TitleEn = r.Title.Zh, r.Title.En
+	}
+	if f.Scope == ScopeFirm {
+		if fm, ok := d.ds.firm(f.Key); ok {
+			e.Region, e.Industry, e.Subject = fm.Region, fm.Industry, fm.Name
+		}
+	} else {
+		reg, ind, _ := cut(f.Key, "/")
+		e.Region, e.Industry = reg, ind
+		if r, ok := d.regions.Lookup(reg); ok {
+			e.Subject = r.Name
+		}
+	}
+	e.Prefecture = region.PrefectureOf(e.Region)
+	if e.Region == region.ProvinceOf(e.Region) {
+		e.Prefecture = ""
+	}
+	return e
+}
+
+func cut(s, sep string) (before, after string, found bool) {
+	for i := 0; i+len(sep) <= len(s); i++ {
+		if s[i:i+len(sep)] == sep {
+			return s[:i], s[i+len(sep):], true
+		}
+	}
+	return s, "", false
+}
+
+func (d *daemon) observe(firings []Firing, end report.Period) {
+	d.m.open.Reset()
+	for _, s := range d.state {
+		if s.Kind != alertevent.Resolved {
+			d.m.open.WithLabelValues(s.Level).Inc()
+		}
+	}
+	d.m.coverage.Reset()
+	reported, expected := map[string]int{}, map[string]int{}
+	for i := range d.ds.firms {
+		f := &d.ds.firms[i]
+		if !f.EnrolledIn(end) {
+			continue
+		}
+		p := region.PrefectureOf(f.Region)
+		expected[p]++
+		if d.ds.rec(i, int(end-d.ds.start)).ok {
+			reported[p]++
+		}
+	}
+	for p, n := range expected {
+		d.m.coverage.WithLabelValues(p).Set(float64(reported[p]) / float64(n))
+	}
+}
+
+func (d *daemon) checkPlanFile() {
+	fi, err := os.Stat(d.opts.Plan)
+	if err != nil || fi.ModTime().Equal(d.planMod) {
+		return
+	}
+	d.planMod = fi.ModTime()
+	d.reloadPlan("file changed")
+}
+
+// reloadPlan loads the plan again; a bad plan is refused and the old one kept.
+func (d *daemon) reloadPlan(why string) {
+	plan, err := LoadPlan(d.opts.Plan)
+	if err == nil {
+		var ev *Evaluator
+		if ev, err = NewEvaluator(plan); err == nil {
+			d.plan, d.eval, d.dirty = plan, ev, true
+			d.log.Info("plan reloaded", "why", why, "file", d.opts.Plan, "rules", len(plan.Rules))
+			return
+		}
+	}
+	d.m.reloadFailures.Inc()
+	d.log.Error("plan refused; keeping the previous one", "why", why, "file", d.opts.Plan, "err", err)
+}
+
+type detectMetrics struct {
+	passes         prometheus.Counter
+	evalSeconds    prometheus.Histogram
+	lastEval       prometheus.Gauge
+	firms          prometheus.Gauge
+	events         *prometheus.CounterVec
+	open           *prometheus.GaugeVec
+	coverage       *prometheus.GaugeVec
+	reloadFailures prometheus.Counter
+}
+
+func newDetectMetrics(reg prometheus.Registerer) *detectMetrics {
+	m := &detectMetrics{
+		passes: prometheus.NewCounter(prometheus.CounterOpts{Name: "layoffwatch_detect_passes_total", Help: "Evaluations of the plan."}),
+		evalSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "layoffwatch_detect_evaluation_seconds",
+			Help: "Time to evaluate the plan over the window.", Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 14)}),
+		lastEval: prometheus.NewGauge(prometheus.GaugeOpts{Name: "layoffwatch_detect_last_evaluation_timestamp_seconds", Help: "Unix time of the last evaluation."}),
+		firms:    prometheus.NewGauge(prometheus.GaugeOpts{Name: "layoffwatch_detect_firms_evaluated", Help: "Firms in the registry the detector evaluates."}),
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "layoffwatch_detect_events_total",
+			Help: "Alert state changes emitted, by event (firing, level_changed, resolved), rule and level."}, []string{"event", "rule", "level"}),
+		open: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "layoffwatch_detect_open_alerts",
+			Help: "Alerts firing now, by level."}, []string{"level"}),
+		coverage: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "layoffwatch_detect_coverage_ratio",
+			Help: "Share of the prefecture's enrolled firms that reported for the current month."}, []string{"prefecture"}),
+		reloadFailures: prometheus.NewCounter(prometheus.CounterOpts{Name: "layoffwatch_detect_plan_reload_failures_total",
+			Help: "Plan reloads refused because the new plan did not load."}),
+	}
+	reg.MustRegister(m.passes, m.evalSeconds, m.lastEval, m.firms, m.events, m.open, m.coverage, m.reloadFailures)
+	return m
+}

@@ -1,0 +1,252 @@
+package detector_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/layoffwatch/layoffwatch/detector"
+	"github.com/layoffwatch/layoffwatch/ingest"
+	"github.com/layoffwatch/layoffwatch/internal/alertevent"
+	"github.com/layoffwatch/layoffwatch/internal/chdb"
+	"github.com/layoffwatch/layoffwatch/internal/firms"
+	"github.com/layoffwatch/layoffwatch/internal/kafkautil"
+	"github.com/layoffwatch/layoffwatch/internal/localstack"
+	"github.com/layoffwatch/layoffwatch/internal/report"
+	"github.com/layoffwatch/layoffwatch/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+type liveStack struct {
+	kafka kafkautil.Options
+	ch    *chdb.Client
+	chOpt chdb.Options
+	plan  string
+}
+
+func newLiveStack(t *testing.T, list []firms.Firm) *liveStack {
+	t.Helper()
+	k := testenv.Kafka(t, localstack.KafkaOptions{Partitions: 3})
+	ch := testenv.ClickHouse(t)
+	if err := ch.UpsertFirms(context.Background(), list); err != nil {
+		t.Fatal(err)
+	}
+	plan := filepath.Join(t.TempDir(), "plan.yaml")
+	b, err := os.ReadFile("../deploy/plans/default.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(plan, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := &liveStack{kafka: kafkautil.Options{Brokers: k.Addrs(), Partitions: 3, ReplicationFactor: 1}, ch: ch,
+		chOpt: chdb.Options{Addr: testenv.ClickHouseAddr(t), Database: ch.Database(), User: "default", DialTimeout: 5 * time.Second}, plan: plan}
+	s.start(t, "ingest", func(ctx context.Context) error {
+		return ingest.Run(ctx, ingest.Options{Kafka: s.kafka, ClickHouse: s.chOpt, Topic: "reports", DLQTopic: "reports.dlq",
+			Group: "ingest", BatchRows: 1000, BatchWait: 100 * time.Millisecond, SessionTimeout: 6 * time.Second,
+			ShutdownGrace: 10 * time.Second, CreateTopics: true}, testenv.Logger(t), prometheus.NewRegistry())
+	})
+	return s
+}
+
+// start runs fn until the returned stop is called (or the test ends).
+func (s *liveStack) start(t *testing.T, name string, fn func(context.Context) error) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- fn(ctx) }()
+	stopped := false
+	stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("%s stopped with %v", name, err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Errorf("%s did not stop", name)
+		}
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+func (s *liveStack) detect(t *testing.T) (stop func()) {
+	return s.start(t, "detect", func(ctx context.Context) error {
+		return detector.Run(ctx, detector.Options{Kafka: s.kafka, ClickHouse: s.chOpt, Plan: s.plan, Topic: "alerts",
+			Poll: 200 * time.Millisecond, Interval: time.Minute, Window: 36, AlertMonths: 3, DeadlineDay: 5},
+			testenv.Logger(t), prometheus.NewRegistry())
+	})
+}
+
+func (s *liveStack) send(t *testing.T, reports ...report.Report) {
+	t.Helper()
+	w := kafkautil.NewWriter(s.kafka, "reports", slog.New(slog.DiscardHandler))
+	defer w.Close()
+	var msgs []kafka.Message
+	for _, r := range reports {
+		msgs = append(msgs, kafka.Message{Key: []byte(r.FirmID), Value: report.AppendEncode(nil, r)})
+	}
+	if err := w.WriteMessages(context.Background(), msgs...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// events reads every event of the alerts topic so far.
+func (s *liveStack) events(t *testing.T) []alertevent.Event {
+	t.Helper()
+	var out []alertevent.Event
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	err := kafkautil.ReadAll(ctx, s.kafka, "alerts", func(m kafka.Message) error {
+		e, err := alertevent.Decode(m.Value)
+		if err != nil {
+			return err
+		}
+		if string(m.Key) != e.ID {
+			return fmt.Errorf("message key %q is not the alert id %s", m.Key, e.ID)
+		}
+		out = append(out, e)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].ID != out[j].ID {
+			return out[i].ID < out[j].ID
+		}
+		return out[i].Version < out[j].Version
+	})
+	return out
+}
+
+// summary is "rule key period event level" per event, sorted.
+func summary(events []alertevent.Event, rules ...string) []string {
+	keep := map[string]bool{}
+	for _, r := range rules {
+		keep[r] = true
+	}
+	var out []string
+	for _, e := range events {
+		if keep[e.Rule] {
+			out = append(out, fmt.Sprintf("%s %s %s %s %s", e.Rule, e.Key, e.Period, e.Kind, e.Level))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func waitEvents(t *testing.T, s *liveStack, want []string, rules ...string) []alertevent.Event {
+	t.Helper()
+	sort.Strings(want)
+	deadline := time.Now().Add(30 * time.Second)
+	var got []string
+	var events []alertevent.Event
+	for time.Now().Before(deadline) {
+		events = s.events(t)
+		got = summary(events, rules...)
+		if strings.Join(got, "\n") == strings.Join(want, "\n") {
+			return events
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	t.Fatalf("alert events:\n got %s\nwant %s", strings.Join(got, "\n     "), strings.Join(want, "\n     "))
+	return nil
+}
+
+// TestDetectLive runs ingest and the detector against the real local
+// ClickHouse and the embedded broker: reports become alert events within
+// seconds; a corrected revision resolves them; a revision that raises the
+// size band changes a level; a restart emits nothing again.
+func TestDetectLive(t *testing.T) {
+	a, b := testenv.FirmID("620102", 1), testenv.FirmID("620402", 2)
+	list := []firms.Firm{
+		{ID: a, Name: "兰州重型机械有限公司", Region: "620102", Industry: "C", BaselineHeadcount: 1000},
+		{ID: b, Name: "白银有色冶炼厂", Region: "620402", Industry: "C", BaselineHeadcount: 150},
+	}
+	s := newLiveStack(t, list)
+	cur := report.PeriodOf(time.Now().In(report.Shanghai()))
+	p1, p2 := cur.Add(-2), cur.Add(-1)
+	stop := s.detect(t)
+	start := time.Now()
+	s.send(t,
+		report.Report{FirmID: a, Period: p1, Headcount: 1000, Vacancies: 5, Revision: 1},
+		report.Report{FirmID: a, Period: p2, Headcount: 650, Vacancies: 0, Revision: 1}, // −350: art41, mass_layoff, major_cut
+		report.Report{FirmID: b, Period: p1, Headcount: 150, Vacancies: 2, Revision: 1},
+		report.Report{FirmID: b, Period: p2, Headcount: 0, Vacancies: 0, Revision: 1}, // closure of a firm of 150: level IV
+	)
+	firmRules := []string{"art41", "mass_layoff", "major_cut", "closure"}
+	waitEvents(t, s, []string{
+		fmt.Sprintf("art41 %s %s firing IV", a, p2),
+		fmt.Sprintf("art41 %s %s firing IV", b, p2),
+		fmt.Sprintf("closure %s %s firing IV", b, p2),
+		fmt.Sprintf("major_cut %s %s firing I", a, p2),
+		fmt.Sprintf("mass_layoff %s %s firing III", a, p2),
+		fmt.Sprintf("mass_layoff %s %s firing III", b, p2),
+	}, firmRules...)
+	t.Logf("reports to alert events in %s", time.Since(start).Round(time.Millisecond))
+
+	// a correction: firm A cut 10, not 350; firm B was 650 strong before
+	// it closed (closure moves from level IV to I)
+	s.send(t,
+		report.Report{FirmID: a, Period: p2, Headcount: 990, Vacancies: 0, Revision: 2},
+		report.Report{FirmID: b, Period: p1, Headcount: 650, Vacancies: 2, Revision: 2},
+	)
+	events := waitEvents(t, s, []string{
+		fmt.Sprintf("art41 %s %s firing IV", a, p2),
+		fmt.Sprintf("art41 %s %s firing IV", b, p2),
+		fmt.Sprintf("art41 %s %s resolved IV", a, p2),
+		fmt.Sprintf("closure %s %s firing IV", b, p2),
+		fmt.Sprintf("closure %s %s level_changed I", b, p2),
+		fmt.Sprintf("major_cut %s %s firing I", a, p2),
+		fmt.Sprintf("major_cut %s %s firing I", b, p2),
+		fmt.Sprintf("major_cut %s %s resolved I", a, p2),
+		fmt.Sprintf("mass_layoff %s %s firing III", a, p2),
+		fmt.Sprintf("mass_layoff %s %s firing III", b, p2),
+		fmt.Sprintf("mass_layoff %s %s resolved III", a, p2),
+	}, firmRules...)
+	for _, e := range events {
+		if e.Rule == "closure" && e.Kind == alertevent.LevelChanged {
+			if e.PreviousLevel != "IV" || e.Subject != "白银有色冶炼厂" || e.Region != "620402" || e.Prefecture != "620400" {
+				t.Errorf("level change event: %+v", e)
+			}
+			var v map[string]float64
+			if err := json.Unmarshal(e.Values, &v); err != nil || v["prev_headcount"] != 650 || v["headcount"] != 0 {
+				t.Errorf("values %s", e.Values)
+			}
+		}
+	}
+	before := len(s.events(t))
+
+	// a restart re-emits nothing
+	stop()
+	s.detect(t)
+	time.Sleep(3 * time.Second) // several passes
+	if after := len(s.events(t)); after != before {
+		t.Fatalf("after a restart the topic has %d events, had %d", after, before)
+	}
+	// and the alerts table holds every event once
+	var n uint64
+	if err := s.ch.Conn().QueryRow(context.Background(), "SELECT count() FROM alerts FINAL").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != uint64(before) {
+		t.Fatalf("alerts table has %d events, the topic %d", n, before)
+	}
+}

@@ -1,0 +1,203 @@
+package detector
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/layoffwatch/layoffwatch/internal/alertevent"
+	"github.com/layoffwatch/layoffwatch/internal/chdb"
+	"github.com/layoffwatch/layoffwatch/internal/firms"
+	"github.com/layoffwatch/layoffwatch/internal/report"
+)
+
+type fakeStore struct {
+	firms    []firms.Firm
+	rows     []chdb.MonthRow
+	recorded []alertevent.Event
+	states   map[string]alertevent.Event
+	failRec  bool
+}
+
+func (f *fakeStore) Firms(context.Context) ([]firms.Firm, error) { return f.firms, nil }
+func (f *fakeStore) ReportsSince(_ context.Context, from, to report.Period, since time.Time, fn func(*chdb.MonthRow)) error {
+	for i := range f.rows {
+		r := f.rows[i]
+		if r.Period >= from && r.Period <= to && !r.IngestedAt.Before(since) {
+			fn(&r)
+		}
+	}
+	return nil
+}
+func (f *fakeStore) InsertAlertEvents(_ context.Context, e []alertevent.Event) error {
+	if f.failRec {
+		return errors.New("clickhouse down")
+	}
+	f.recorded = append(f.recorded, e...)
+	return nil
+}
+func (f *fakeStore) AlertStates(context.Context) (map[string]alertevent.Event, error) {
+	return f.states, nil
+}
+
+type fakeProducer struct{ msgs []kafka.Message }
+
+func (p *fakeProducer) WriteMessages(_ context.Context, msgs ...kafka.Message) error {
+	p.msgs = append(p.msgs, msgs...)
+	return nil
+}
+
+type clock struct{ t time.Time }
+
+func (c *clock) now() time.Time { return c.t }
+
+func firmID(body string) string { return body + string(report.CreditCheckChar(body)) }
+
+func newTestDaemon(t *testing.T, st *fakeStore, out *fakeProducer, c *clock, planSrc string) (*daemon, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "plan.yaml")
+	if err := os.WriteFile(path, []byte(planSrc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	plan, err := LoadPlan(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := newDaemon(Options{Plan: path, Topic: "alerts", Poll: time.Second, Interval: time.Minute, Window: 36, AlertMonths: 3, DeadlineDay: 5},
+		plan, st, out, c.now, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.loadState(context.Background(), func(fn func(kafka.Message) error) error {
+		for _, m := range out.msgs {
+			if err := fn(m); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return d, path
+}
+
+func defaultPlan(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile("../deploy/plans/default.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func kinds(msgs []kafka.Message) []string {
+	var out []string
+	for _, m := range msgs {
+		e, _ := alertevent.Decode(m.Value)
+		out = append(out, e.Rule+" "+e.Kind+" "+e.Level)
+	}
+	return out
+}
+
+// TestMissingReportOnDeadlineClock: a report missing for October fires once
+// the deadline (5 November, 24:00 Asia/Shanghai) has passed, not before.
+func TestMissingReportOnDeadlineClock(t *testing.T) {
+	id := firmID("91620102MA0000001")
+	sep, oct := report.NewPeriod(2026, time.September), report.NewPeriod(2026, time.October)
+	st := &fakeStore{firms: []firms.Firm{{ID: id, Name: "x", Region: "620102", Industry: "C", BaselineHeadcount: 100}},
+		rows: []chdb.MonthRow{{FirmID: id, Period: sep, Revision: 1, Headcount: 100, IngestedAt: time.Date(2026, 10, 2, 0, 0, 0, 0, time.UTC)}}}
+	c := &clock{t: time.Date(2026, 11, 5, 23, 59, 0, 0, report.Shanghai())}
+	out := &fakeProducer{}
+	d, _ := newTestDaemon(t, st, out, c, defaultPlan(t))
+	if err := d.pass(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(out.msgs) != 0 {
+		t.Fatalf("before the deadline: %v", kinds(out.msgs))
+	}
+	c.t = time.Date(2026, 11, 6, 0, 0, 1, 0, report.Shanghai())
+	if err := d.pass(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(kinds(out.msgs), ";"); got != "missing_report firing IV" {
+		t.Fatalf("after the deadline: %s", got)
+	}
+	e, _ := alertevent.Decode(out.msgs[0].Value)
+	if e.Period != oct.String() || e.Key != id {
+		t.Fatalf("event %+v", e)
+	}
+	// the report arrives late: the alert resolves
+	st.rows = append(st.rows, chdb.MonthRow{FirmID: id, Period: oct, Revision: 1, Headcount: 100, IngestedAt: c.t})
+	c.t = c.t.Add(time.Second)
+	if err := d.pass(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(kinds(out.msgs), ";"); got != "missing_report firing IV;missing_report resolved IV" {
+		t.Fatalf("after the late report: %s", got)
+	}
+}
+
+// TestBadPlanIsRefused: a broken plan is refused with a metric, the old one
+// keeps working; a good one replaces it.
+func TestBadPlanIsRefused(t *testing.T) {
+	st := &fakeStore{}
+	d, path := newTestDaemon(t, st, &fakeProducer{}, &clock{t: time.Now()}, defaultPlan(t))
+	if err := os.WriteFile(path, []byte(strings.Replace(defaultPlan(t), "loss >= 20", "los >= 20", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	old := d.plan
+	d.reloadPlan("test")
+	if d.plan != old || testutil.ToFloat64(d.m.reloadFailures) != 1 {
+		t.Fatalf("a bad plan replaced the old one (failures %v)", testutil.ToFloat64(d.m.reloadFailures))
+	}
+	if err := os.WriteFile(path, []byte(strings.Replace(defaultPlan(t), "loss >= 20", "loss >= 25", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d.reloadPlan("test")
+	if d.plan == old {
+		t.Fatal("a good plan was not loaded")
+	}
+}
+
+// TestCrashBetweenEmitAndRecord: events reached Kafka but not ClickHouse;
+// a restarted daemon rebuilds its state from the topic, emits nothing again,
+// and records the missing events.
+func TestCrashBetweenEmitAndRecord(t *testing.T) {
+	id := firmID("91620102MA0000001")
+	now := time.Date(2026, 11, 20, 12, 0, 0, 0, report.Shanghai())
+	st := &fakeStore{firms: []firms.Firm{{ID: id, Name: "x", Region: "620102", Industry: "C", BaselineHeadcount: 1000}},
+		rows: []chdb.MonthRow{
+			{FirmID: id, Period: report.NewPeriod(2026, time.September), Revision: 1, Headcount: 1000, IngestedAt: now.Add(-time.Hour)},
+			{FirmID: id, Period: report.NewPeriod(2026, time.October), Revision: 1, Headcount: 600, IngestedAt: now.Add(-time.Hour)},
+		}, failRec: true}
+	out := &fakeProducer{}
+	d, _ := newTestDaemon(t, st, out, &clock{t: now}, defaultPlan(t))
+	if err := d.pass(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	emitted := len(out.msgs)
+	if emitted == 0 || len(st.recorded) != 0 {
+		t.Fatalf("emitted %d, recorded %d", emitted, len(st.recorded))
+	}
+	// crash; ClickHouse is back; a new daemon starts from the topic
+	st.failRec = false
+	d2, _ := newTestDaemon(t, st, out, &clock{t: now.Add(time.Minute)}, defaultPlan(t))
+	if err := d2.pass(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(out.msgs) != emitted {
+		t.Fatalf("the restarted daemon emitted %d events again", len(out.msgs)-emitted)
+	}
+	if len(st.recorded) != emitted {
+		t.Fatalf("recorded %d of %d events after the restart", len(st.recorded), emitted)
+	}
+}

@@ -1,0 +1,112 @@
+package chdb
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/layoffwatch/layoffwatch/internal/alertevent"
+	"github.com/layoffwatch/layoffwatch/internal/report"
+)
+
+// MonthRow is one stored report, as the detector reads it.
+type MonthRow struct {
+	FirmID     string
+	Period     report.Period
+	Revision   uint32
+	Headcount  uint32
+	Vacancies  uint32
+	Hires      uint32
+	Sep        [8]uint32
+	IngestedAt time.Time
+}
+
+// ReportsSince streams the stored reports of the months from … to that were
+// ingested at or after since (zero: all), every revision (the caller keeps
+// the highest), in no particular order.
+func (c *Client) ReportsSince(ctx context.Context, from, to report.Period, since time.Time, fn func(*MonthRow)) error {
+	rows, err := c.conn.Query(ctx, `SELECT firm_id, period, revision, headcount, vacancies, hires,
+		sep_economic_layoff, sep_closure_bankruptcy, sep_suspension, sep_contract_expiry,
+		sep_resignation, sep_retirement, sep_transfer, sep_other, ingested_at
+		FROM reports
+		WHERE period >= toDate(?) AND period <= toDate(?) AND ingested_at >= toDateTime(?)`,
+		from.Start().Format(time.DateOnly), to.Start().Format(time.DateOnly), max(since.Unix(), 0))
+	if err != nil {
+		return fmt.Errorf("query reports: %w", err)
+	}
+	defer rows.Close()
+	var r MonthRow
+	var period time.Time
+	for rows.Next() {
+		if err := rows.Scan(&r.FirmID, &period, &r.Revision, &r.Headcount, &r.Vacancies, &r.Hires,
+			&r.Sep[0], &r.Sep[1], &r.Sep[2], &r.Sep[3], &r.Sep[4], &r.Sep[5], &r.Sep[6], &r.Sep[7], &r.IngestedAt); err != nil {
+			return fmt.Errorf("scan report: %w", err)
+		}
+		r.Period = report.PeriodOf(period.UTC())
+		fn(&r)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read reports: %w", err)
+	}
+	return nil
+}
+
+// InsertAlertEvents records alert state changes. Rows are keyed by
+// (alert_id, version): inserting an event again leaves one row.
+func (c *Client) InsertAlertEvents(ctx context.Context, events []alertevent.Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	n := len(events)
+	var (
+		id, kind, rule, scope, key, level, prev, values = make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
+		reg, pref, ind, subj, tzh, ten, plan            = make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
+		version, reported, expected                     = make([]uint32, 0, n), make([]uint32, 0, n), make([]uint32, 0, n)
+		period, at                                      = make([]time.Time, 0, n), make([]time.Time, 0, n)
+	)
+	for _, e := range events {
+		p, err := report.ParsePeriod(e.Period)
+		if err != nil {
+			return fmt.Errorf("alert %s: %w", e.ID, err)
+		}
+		id, kind, rule, scope, key = append(id, e.ID), append(kind, e.Kind), append(rule, e.Rule), append(scope, e.Scope), append(key, e.Key)
+		level, prev, values = append(level, e.Level), append(prev, e.PreviousLevel), append(values, string(e.Values))
+		reg, pref, ind, subj = append(reg, e.Region), append(pref, e.Prefecture), append(ind, e.Industry), append(subj, e.Subject)
+		tzh, ten, plan = append(tzh, e.TitleZh), append(ten, e.TitleEn), append(plan, e.Plan)
+		version, reported, expected = append(version, e.Version), append(reported, e.Reported), append(expected, e.Expected)
+		period, at = append(period, p.Start()), append(at, e.At.UTC())
+	}
+	return c.insertColumns(ctx, "alerts",
+		[]string{"alert_id", "version", "event", "rule", "scope", "alert_key", "period", "level", "previous_level", "values_json",
+			"region", "prefecture", "industry", "reported", "expected", "subject", "title_zh", "title_en", "plan", "emitted_at"},
+		[]any{id, version, kind, rule, scope, key, period, level, prev, values, reg, pref, ind, reported, expected, subj, tzh, ten, plan, at})
+}
+
+// AlertStates reads the latest event of every alert.
+func (c *Client) AlertStates(ctx context.Context) (map[string]alertevent.Event, error) {
+	rows, err := c.conn.Query(ctx, `SELECT alert_id, last_version, event, rule, scope, alert_key, period, level, values_json,
+		region, prefecture, industry, reported, expected, subject, title_zh, title_en, last_emitted_at
+		FROM alerts_latest`)
+	if err != nil {
+		return nil, fmt.Errorf("query alert states: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]alertevent.Event{}
+	for rows.Next() {
+		var e alertevent.Event
+		var period time.Time
+		var values string
+		if err := rows.Scan(&e.ID, &e.Version, &e.Kind, &e.Rule, &e.Scope, &e.Key, &period, &e.Level, &values,
+			&e.Region, &e.Prefecture, &e.Industry, &e.Reported, &e.Expected, &e.Subject, &e.TitleZh, &e.TitleEn, &e.At); err != nil {
+			return nil, fmt.Errorf("scan alert state: %w", err)
+		}
+		e.Period = report.PeriodOf(period.UTC()).String()
+		e.Values = json.RawMessage(values)
+		out[e.ID] = e
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read alert states: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,25 @@
+package report
+
+import "time"
+
+// DefaultDeadlineDay is the day of the next month by the end of which a
+// period's reports are due (the window runs from the 25th to the 5th).
+const DefaultDeadlineDay = 5
+
+// Deadline is the end of the reporting window of period p: the end (24:00)
+// of day `day` of the next month, Asia/Shanghai.
+func Deadline(p Period, day int) time.Time {
+	next := p.Add(1)
+	return time.Date(next.Year(), next.Month(), day+1, 0, 0, 0, 0, shanghai)
+}
+
+// OpenPeriod is the period whose reports are being collected at now: the
+// current month from the 25th on, else the month before.
+func OpenPeriod(now time.Time) Period {
+	local := now.In(shanghai)
+	p := PeriodOf(local)
+	if local.Day() < 25 {
+		p = p.Add(-1)
+	}
+	return p
+}
