@@ -8,7 +8,7 @@ FUZZTIME  ?= 10s
 # Where `make demo` keeps its ClickHouse data and output.
 DEMO_DIR  ?= .layoffwatch/demo
 
-.PHONY: all build deps test test-unit vet fuzz demo bench-ingest clean compose-config
+.PHONY: all build deps test vet fuzz demo bench-ingest bench-detect bench-gateway clean
 
 all: build
 
@@ -34,6 +34,8 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzParsePeriod$$' -fuzztime=$(FUZZTIME) ./internal/report
 	$(GO) test -run='^$$' -fuzz='^FuzzAppendEncode$$' -fuzztime=$(FUZZTIME) ./internal/report
 	$(GO) test -run='^$$' -fuzz='^FuzzParseCSV$$' -fuzztime=$(FUZZTIME) ./internal/firms
+	$(GO) test -run='^$$' -fuzz='^FuzzDecodeCSV$$' -fuzztime=$(FUZZTIME) ./gateway
+	$(GO) test -run='^$$' -fuzz='^FuzzFastMatchesVM$$' -fuzztime=$(FUZZTIME) ./detector
 
 # Simulate a province, push it through embedded Kafka and ingest into the
 # local ClickHouse, then print headcount by prefecture and month.
@@ -44,6 +46,17 @@ demo: deps build
 # ClickHouse, against a raw batch insert of the same rows.
 bench-ingest: deps
 	$(GO) test -run='^$$' -bench='^BenchmarkIngest$$' -benchtime=1x -timeout 30m -v ./ingest
+
+# 100,000 and 10,000 firms × 36 months in the local ClickHouse: a full
+# evaluation of the default plan against streaming the same rows (the floor).
+bench-detect: deps
+	$(GO) test -run='^$$' -bench='^BenchmarkDetect$$' -benchtime=1x -timeout 30m -v ./detector
+
+# Single-report POSTs (64 clients) and 1,000-report batches through the
+# gateway (auth, validation, acks=all) into the embedded Kafka on loopback;
+# prints reports/s and p50/p99 latency. Figures in docs/benchmarks.md.
+bench-gateway: deps
+	$(GO) test -run='^$$' -bench='^BenchmarkGateway$$' -benchtime=1x -timeout 30m -v ./gateway
 
 clean:
 	rm -rf bin .layoffwatch

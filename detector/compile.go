@@ -25,6 +25,12 @@ type program struct {
 	when    *vm.Program // nil: no condition besides the bands
 	bands   []*vm.Program
 	defines []*vm.Program
+	// the same conditions as closures (see fast.go); nil where a condition
+	// runs on the VM
+	fastWhen    boolFn
+	fastBands   []boolFn
+	fastDefines []*compiled // nil entries run on the VM
+	nvars       int
 }
 
 // metric names by scope, from the env types' expr tags
@@ -74,6 +80,11 @@ func (p *Plan) compile(fired firedFunc) ([]*program, error) {
 				return nil, p.exprError(r, d.Expr, "define "+d.Name, err, definedBefore(r, d.Name))
 			}
 			pr.defines = append(pr.defines, prog)
+			var fast *compiled
+			if c, n, ok := compileFastValue(r, lets.String()+d.Expr.Src, opts); ok {
+				fast, pr.nvars = &c, max(pr.nvars, n)
+			}
+			pr.fastDefines = append(pr.fastDefines, fast)
 			fmt.Fprintf(&lets, "let %s = (%s);\n", d.Name, d.Expr.Src)
 		}
 		cond := append(opts, expr.AsBool())
@@ -83,10 +94,14 @@ func (p *Plan) compile(fired firedFunc) ([]*program, error) {
 				return nil, p.exprError(r, r.When, "when", err, defineNames(r))
 			}
 			pr.when = prog
+			var n int
+			pr.fastWhen, n = compileFast(r, lets.String()+r.When.Src, opts)
+			pr.nvars = max(pr.nvars, n)
 		}
 		for bi, b := range r.Bands {
 			if b.When.Src == "" {
 				pr.bands = append(pr.bands, nil)
+				pr.fastBands = append(pr.fastBands, nil)
 				continue
 			}
 			prog, err := expr.Compile(lets.String()+b.When.Src, cond...)
@@ -94,6 +109,9 @@ func (p *Plan) compile(fired firedFunc) ([]*program, error) {
 				return nil, p.exprError(r, b.When, fmt.Sprintf("levels[%d].when", bi), err, defineNames(r))
 			}
 			pr.bands = append(pr.bands, prog)
+			fast, n := compileFast(r, lets.String()+b.When.Src, opts)
+			pr.fastBands = append(pr.fastBands, fast)
+			pr.nvars = max(pr.nvars, n)
 		}
 		out = append(out, pr)
 	}

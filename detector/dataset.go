@@ -16,7 +16,7 @@ type Dataset struct {
 	index  map[string]int
 	start  report.Period
 	months int
-	recs   []monthRec // firm-major: recs[f*months+m]
+	recs   []monthRec // month-major: recs[m*len(firms)+f], as evaluation walks months
 	latest report.Period
 	// Unknown counts reports for firms not in the registry; Outside those
 	// for months outside the window. Both are left out.
@@ -84,7 +84,7 @@ func (d *Dataset) Set(firmID string, p report.Period, revision, headcount, vacan
 		d.Outside++
 		return false
 	}
-	rec := &d.recs[f*d.months+m]
+	rec := &d.recs[m*len(d.firms)+f]
 	if rec.ok && revision < rec.rev {
 		return false
 	}
@@ -109,7 +109,7 @@ func (d *Dataset) rec(f, m int) *monthRec {
 	if m < 0 || m >= d.months {
 		return &noRec
 	}
-	return &d.recs[f*d.months+m]
+	return &d.recs[m*len(d.firms)+f]
 }
 
 var noRec monthRec

@@ -3,7 +3,9 @@ package detector
 import (
 	"fmt"
 	"reflect"
+	"runtime"
 	"sort"
+	"sync"
 
 	"github.com/expr-lang/expr/vm"
 
@@ -48,21 +50,35 @@ type Evaluator struct {
 	firmRule []*program
 	regRule  []*program
 	vm       vm.VM
+	fast     bool    // use the compiled closures where a rule has them
+	ctx      evalCtx // what the closures read
 	// state of the evaluation under way, read by fired()
 	ds      *Dataset
 	curFirm int
 	curM    int
 	firedAt map[string][]bool // tracked rule id → [firm*months+m]
+	// firedHook, when set, answers fired() instead (tests)
+	firedHook firedFunc
+	// parallel evaluation of firm rules
+	helpers []*Evaluator
+	lo, hi  int
+	out     []Firing
+	err     error
 }
 
 // NewEvaluator compiles the plan for a new evaluator.
 func NewEvaluator(p *Plan) (*Evaluator, error) {
-	e := &Evaluator{plan: p}
+	e := &Evaluator{plan: p, fast: true}
 	progs, err := p.compile(e.fired)
 	if err != nil {
 		return nil, err
 	}
 	e.programs = progs
+	nvars := 0
+	for _, pr := range progs {
+		nvars = max(nvars, pr.nvars)
+	}
+	e.ctx = evalCtx{vars: make([]value, nvars), fired: e.fired}
 	for _, pr := range progs {
 		if pr.Scope == ScopeFirm {
 			e.firmRule = append(e.firmRule, pr)
@@ -74,6 +90,9 @@ func NewEvaluator(p *Plan) (*Evaluator, error) {
 }
 
 func (e *Evaluator) fired(rule string, k int) bool {
+	if e.firedHook != nil {
+		return e.firedHook(rule, k)
+	}
 	m := e.curM - k
 	if m < 0 {
 		return false
@@ -120,63 +139,48 @@ func (e *Evaluator) Evaluate(ds *Dataset, opts EvalOptions) ([]Firing, error) {
 	envs := make([]FirmEnv, nf)
 	enrolled := make([]bool, nf)
 	history := make([]int, nf) // months with a report before the current one
+	workers := e.workers(nf)
 	countyCov := map[string][2]int{}
 	var out []Firing
 	last := min(int(to-ds.start), ds.months-1)
 	for m := 0; m <= last; m++ {
 		t := ds.start.Add(m)
+		emit := t >= from
 		isDue := due(t)
+		// firm metrics and firm rules: each worker takes a range of firms
+		var wg sync.WaitGroup
+		for _, w := range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				w.firmMonth(ds, m, t, emit, isDue, envs, enrolled, history, opts.Firms)
+			}()
+		}
+		wg.Wait()
 		clear(countyCov)
 		for f := range ds.firms {
-			fm := &ds.firms[f]
-			enrolled[f] = fm.EnrolledIn(t)
 			if !enrolled[f] {
 				continue
 			}
-			e.firmMetrics(ds, f, m, history[f], isDue, &envs[f])
-			c := countyCov[fm.Region]
+			c := countyCov[ds.firms[f].Region]
 			c[1]++
 			if envs[f].Reported {
 				c[0]++
 			}
-			countyCov[fm.Region] = c
+			countyCov[ds.firms[f].Region] = c
 		}
-		emit := t >= from
-		for f := range ds.firms {
-			if !enrolled[f] || (opts.Firms != nil && !opts.Firms[ds.firms[f].ID]) {
-				continue
+		for _, w := range workers {
+			if w.err != nil {
+				return nil, w.err
 			}
-			env := &envs[f]
-			e.curFirm, e.curM = f, m
-			for _, pr := range e.firmRule {
-				if env.Reported == pr.OnMissing || float64(pr.MinHistory) > env.HistoryMonths {
-					continue
-				}
-				lv, ok, err := e.run(pr, env)
-				if err != nil {
-					return nil, fmt.Errorf("rule %s, firm %s, %s: %w", pr.ID, ds.firms[f].ID, t, err)
-				}
-				if !ok {
-					continue
-				}
-				if pr.tracked {
-					e.firedAt[pr.ID][f*ds.months+m] = true
-				}
-				if emit {
-					c := countyCov[ds.firms[f].Region]
-					fr, err := e.firing(pr, env, t, lv, ds.firms[f].ID)
-					if err != nil {
-						return nil, err
-					}
-					fr.Reported, fr.Expected = c[0], c[1]
-					out = append(out, fr)
-				}
+			for i := range w.out {
+				fr := &w.out[i]
+				fm, _ := ds.firm(fr.Key)
+				c := countyCov[fm.Region]
+				fr.Reported, fr.Expected = c[0], c[1]
 			}
-		}
-		for f := range ds.firms {
-			if ds.rec(f, m).ok {
-				history[f]++
-			}
+			out = append(out, w.out...)
+			w.out = w.out[:0]
 		}
 		for kind, list := range groups {
 			regionEnvs := make([]*RegionEnv, len(list))
@@ -191,6 +195,7 @@ func (e *Evaluator) Evaluate(ds *Dataset, opts EvalOptions) ([]Firing, error) {
 					continue
 				}
 				for i, env := range regionEnvs {
+					e.ctx.region = env
 					lv, ok, err := e.run(pr, env)
 					if err != nil {
 						return nil, fmt.Errorf("rule %s, region %s, %s: %w", pr.ID, list[i].key, t, err)
@@ -221,15 +226,79 @@ func (e *Evaluator) Evaluate(ds *Dataset, opts EvalOptions) ([]Firing, error) {
 	return out, nil
 }
 
-// run evaluates a rule's condition and bands; it returns the level.
+// workers returns the evaluators that share the firms of a month: this one
+// and one more per core, each with its own compiled programs (expr's
+// functions and the closures read per-evaluator state), sharing the dataset
+// and the fired() history, whose entries each writes only for its own firms.
+func (e *Evaluator) workers(nf int) []*Evaluator {
+	n := max(1, min(runtime.GOMAXPROCS(0), nf/2000))
+	for len(e.helpers) < n-1 {
+		h, err := NewEvaluator(e.plan)
+		if err != nil {
+			break // compiled once already; cannot fail now
+		}
+		e.helpers = append(e.helpers, h)
+	}
+	all := append([]*Evaluator{e}, e.helpers[:n-1]...)
+	per := (nf + n - 1) / n
+	for i, w := range all {
+		w.lo, w.hi = min(i*per, nf), min((i+1)*per, nf)
+		w.ds, w.firedAt, w.firedHook, w.fast = e.ds, e.firedAt, e.firedHook, e.fast
+		w.out, w.err = w.out[:0], nil
+	}
+	return all
+}
+
+// firmMonth computes the metrics of this worker's firms for month index m
+// and runs the firm rules on them.
+func (e *Evaluator) firmMonth(ds *Dataset, m int, t report.Period, emit, due bool, envs []FirmEnv, enrolled []bool, history []int, only map[string]bool) {
+	for f := e.lo; f < e.hi; f++ {
+		fm := &ds.firms[f]
+		enrolled[f] = fm.EnrolledIn(t)
+		if enrolled[f] {
+			env := &envs[f]
+			e.firmMetrics(ds, f, m, history[f], due, env)
+			if only == nil || only[fm.ID] {
+				e.curFirm, e.curM, e.ctx.firm = f, m, env
+				for _, pr := range e.firmRule {
+					if env.Reported == pr.OnMissing || float64(pr.MinHistory) > env.HistoryMonths {
+						continue
+					}
+					lv, ok, err := e.run(pr, env)
+					if err != nil {
+						e.err = fmt.Errorf("rule %s, firm %s, %s: %w", pr.ID, fm.ID, t, err)
+						return
+					}
+					if !ok {
+						continue
+					}
+					if pr.tracked {
+						e.firedAt[pr.ID][f*ds.months+m] = true
+					}
+					if emit {
+						fr, err := e.firing(pr, env, t, lv, fm.ID)
+						if err != nil {
+							e.err = err
+							return
+						}
+						e.out = append(e.out, fr)
+					}
+				}
+			}
+		}
+		if ds.rec(f, m).ok {
+			history[f]++
+		}
+	}
+}
+
+// run evaluates a rule's condition and bands; it returns the level. e.ctx
+// must point at env.
 func (e *Evaluator) run(pr *program, env any) (Level, bool, error) {
 	if pr.when != nil {
-		v, err := e.vm.Run(pr.when, env)
-		if err != nil {
+		ok, err := e.cond(pr.when, pr.fastWhen, env)
+		if err != nil || !ok {
 			return 0, false, err
-		}
-		if !v.(bool) {
-			return 0, false, nil
 		}
 	}
 	if len(pr.bands) == 0 {
@@ -239,15 +308,26 @@ func (e *Evaluator) run(pr *program, env any) (Level, bool, error) {
 		if b == nil {
 			return pr.Bands[i].Level, true, nil
 		}
-		v, err := e.vm.Run(b, env)
+		ok, err := e.cond(b, pr.fastBands[i], env)
 		if err != nil {
 			return 0, false, err
 		}
-		if v.(bool) {
+		if ok {
 			return pr.Bands[i].Level, true, nil
 		}
 	}
 	return 0, false, nil
+}
+
+func (e *Evaluator) cond(prog *vm.Program, fast boolFn, env any) (bool, error) {
+	if fast != nil && e.fast {
+		return fast(&e.ctx), nil
+	}
+	v, err := e.vm.Run(prog, env)
+	if err != nil {
+		return false, err
+	}
+	return v.(bool), nil
 }
 
 func (e *Evaluator) firing(pr *program, env any, t report.Period, lv Level, key string) (Firing, error) {
@@ -260,6 +340,14 @@ func (e *Evaluator) firing(pr *program, env any, t report.Period, lv Level, key 
 		}
 	}
 	for i, d := range pr.Define {
+		if fast := pr.fastDefines[i]; fast != nil && e.fast {
+			if fast.num != nil {
+				values[d.Name] = fast.num(&e.ctx)
+			} else {
+				values[d.Name] = fast.bool(&e.ctx)
+			}
+			continue
+		}
 		v, err := e.vm.Run(pr.defines[i], env)
 		if err != nil {
 			return Firing{}, fmt.Errorf("rule %s, %s, define %s: %w", pr.ID, key, d.Name, err)
