@@ -9,6 +9,10 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/layoffwatch/layoffwatch/detector"
+	"github.com/layoffwatch/layoffwatch/internal/report"
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/layoffwatch/layoffwatch/ingest"
 	"github.com/layoffwatch/layoffwatch/internal/chdb"
 	"github.com/layoffwatch/layoffwatch/internal/kafkautil"
@@ -22,7 +26,8 @@ type localCmd struct {
 	Dir            string `help:"Where the local ClickHouse keeps its data and logs." default:".layoffwatch/local" type:"path"`
 	KafkaPort      int    `help:"Port of the embedded Kafka broker." default:"19092"`
 	ClickHousePort int    `help:"Native port of the local ClickHouse." default:"19000" name:"clickhouse-port"`
-	MetricsAddr    string `help:"Serve the ingest metrics here." default:"127.0.0.1:9101"`
+	MetricsAddr    string `help:"Serve the metrics of every component here." default:"127.0.0.1:9101"`
+	Plan           string `help:"Risk plan for the detector." default:"deploy/plans/default.yaml" type:"existingfile"`
 	KeepData       bool   `help:"Keep what an earlier run left in the database instead of starting fresh."`
 	Serve          bool   `help:"Keep the stack and ingest running after the demo until interrupted."`
 }
@@ -57,26 +62,16 @@ func (c *localCmd) Run(e *env) error {
 		return err
 	}
 
-	// ingest runs in this process, as `layoffwatch ingest` would
-	ictx, cancelIngest := context.WithCancel(ctx)
-	ingestDone := make(chan struct{})
-	var ingestErr error
-	go func() {
-		defer close(ingestDone)
-		ingestErr = ingest.Run(ictx, ingest.Options{
+	// ingest runs in this process, as `layoffwatch ingest` would; like every
+	// component it stops (flushing, committing) before the stack goes away
+	ingester := startBackground(ctx, func(ctx context.Context) error {
+		return ingest.Run(ctx, ingest.Options{
 			Kafka: kOpts, ClickHouse: chOpts, Topic: "reports", DLQTopic: "reports.dlq", Group: "layoffwatch-ingest",
 			BatchRows: 50000, BatchWait: 500 * time.Millisecond, SessionTimeout: 10 * time.Second,
 			ShutdownGrace: 30 * time.Second, MetricsAddr: c.MetricsAddr, CreateTopics: true,
 		}, e.log.With("component", "ingest"), e.reg)
-	}()
-	// However Run returns, ingest stops (flushing, committing) before the
-	// stack it reads from and writes to goes away.
-	stopIngest := func() error {
-		cancelIngest()
-		<-ingestDone
-		return ingestErr
-	}
-	defer func() { _ = stopIngest() }()
+	})
+	defer func() { _ = ingester.stop() }()
 
 	w := kafkautil.NewWriter(kOpts, "reports", e.log)
 	produced, err := produceReports(ctx, w, sim, e.stderr)
@@ -93,12 +88,26 @@ func (c *localCmd) Run(e *env) error {
 		}
 	}
 	e.log.Info("reports produced", "messages", produced, "firm_months", distinct)
-	if err := waitForRows(ctx, ch, uint64(distinct), ingestDone, &ingestErr); err != nil {
+	if err := waitForRows(ctx, ch, uint64(distinct), ingester); err != nil {
+		return err
+	}
+	// the detector evaluates the plan over the ingested months
+	detectReg := prometheus.NewRegistry()
+	detect := startBackground(ctx, func(ctx context.Context) error {
+		return detector.Run(ctx, detector.Options{Kafka: kOpts, ClickHouse: chOpts, Plan: c.Plan, Topic: "alerts",
+			Poll: 500 * time.Millisecond, Interval: time.Minute, Window: max(36, c.Months+1), AlertMonths: c.Months + 1,
+			DeadlineDay: report.DefaultDeadlineDay}, e.log.With("component", "detect"), detectReg)
+	})
+	defer func() { _ = detect.stop() }()
+	if err := waitForPass(ctx, detectReg, detect); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "\nlayoffwatch demo: %d firms, %s … %s, %d reports (%d corrections) through Kafka into ClickHouse in %s\n\n",
 		len(sim.Firms()), sim.Options().Start, sim.End(), produced, produced-distinct, time.Since(start).Round(100*time.Millisecond))
 	if err := printHeadcountTable(ctx, e.stdout, ch); err != nil {
+		return err
+	}
+	if err := printWarnings(ctx, e.stdout, ch); err != nil {
 		return err
 	}
 	if err := printEventsSeen(ctx, e.stdout, ch, sim.Events()); err != nil {
@@ -109,8 +118,89 @@ func (c *localCmd) Run(e *env) error {
 			strings.Join(kOpts.Brokers, ","), chOpts.Addr, chOpts.Database, c.MetricsAddr)
 		<-ctx.Done()
 	}
-	if err := stopIngest(); err != nil {
+	if err := detect.stop(); err != nil {
+		return fmt.Errorf("detect: %w", err)
+	}
+	if err := ingester.stop(); err != nil {
 		return fmt.Errorf("ingest: %w", err)
+	}
+	return nil
+}
+
+// background is a component running in this process.
+type background struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+	err    error
+}
+
+func startBackground(ctx context.Context, run func(context.Context) error) *background {
+	ctx, cancel := context.WithCancel(ctx)
+	b := &background{cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(b.done)
+		b.err = run(ctx)
+	}()
+	return b
+}
+
+// stop ends the component and waits for it; calling it again is harmless.
+func (b *background) stop() error {
+	b.cancel()
+	<-b.done
+	return b.err
+}
+
+// waitForPass waits until the detector has evaluated the plan once.
+func waitForPass(ctx context.Context, reg *prometheus.Registry, detect *background) error {
+	deadline := time.Now().Add(2 * time.Minute)
+	for time.Now().Before(deadline) {
+		mfs, err := reg.Gather()
+		if err != nil {
+			return fmt.Errorf("detector metrics: %w", err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() == "layoffwatch_detect_passes_total" && len(mf.GetMetric()) > 0 && mf.GetMetric()[0].GetCounter().GetValue() >= 1 {
+				return nil
+			}
+		}
+		select {
+		case <-detect.done:
+			return fmt.Errorf("detector stopped early: %w", detect.err)
+		case <-ctx.Done():
+			return errors.Join(errInterrupted, ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	return errors.New("the detector did not evaluate the plan within 2 minutes")
+}
+
+// printWarnings prints the open warnings by level and rule.
+func printWarnings(ctx context.Context, w io.Writer, ch *chdb.Client) error {
+	rows, err := ch.Conn().Query(ctx, `SELECT level, rule, count() FROM alerts_latest
+		WHERE event != 'resolved' GROUP BY level, rule ORDER BY level, rule`)
+	if err != nil {
+		return fmt.Errorf("query warnings: %w", err)
+	}
+	defer rows.Close()
+	byLevel := map[string]uint64{}
+	var lines []string
+	for rows.Next() {
+		var level, rule string
+		var n uint64
+		if err := rows.Scan(&level, &rule, &n); err != nil {
+			return fmt.Errorf("scan warnings: %w", err)
+		}
+		byLevel[level] += n
+		lines = append(lines, fmt.Sprintf("  %-4s %-18s %6d", level, rule, n))
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read warnings: %w", err)
+	}
+	fmt.Fprintf(w, "\nWarnings raised by the detector (plan rules, all months): I %d · II %d · III %d · IV %d\n",
+		byLevel["I"], byLevel["II"], byLevel["III"], byLevel["IV"])
+	for _, l := range lines {
+		fmt.Fprintln(w, l)
 	}
 	return nil
 }
@@ -139,7 +229,7 @@ func (c *localCmd) prepareDB(ctx context.Context, opts chdb.Options, e *env) (*c
 }
 
 // waitForRows waits until reports_latest holds want rows.
-func waitForRows(ctx context.Context, ch *chdb.Client, want uint64, ingestDone <-chan struct{}, ingestErr *error) error {
+func waitForRows(ctx context.Context, ch *chdb.Client, want uint64, ingester *background) error {
 	deadline := time.Now().Add(5 * time.Minute)
 	for {
 		var n uint64
@@ -150,8 +240,8 @@ func waitForRows(ctx context.Context, ch *chdb.Client, want uint64, ingestDone <
 			return nil
 		}
 		select {
-		case <-ingestDone:
-			return fmt.Errorf("ingest stopped early: %w", *ingestErr)
+		case <-ingester.done:
+			return fmt.Errorf("ingest stopped early: %w", ingester.err)
 		case <-ctx.Done():
 			return errors.Join(errInterrupted, ctx.Err())
 		case <-time.After(200 * time.Millisecond):
@@ -227,9 +317,9 @@ func printEventsSeen(ctx context.Context, w io.Writer, ch *chdb.Client, events [
 		return nil
 	}
 	regions := region.Gansu()
-	fmt.Fprintln(w, "\nPlanted layoff events, and what ClickHouse holds for their firms:")
+	fmt.Fprintln(w, "\nPlanted layoff events, what ClickHouse holds for their firms, and what the detector raised:")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "period\tkind\tcounty\tfirms\tplanted\tin ClickHouse\t")
+	fmt.Fprintln(tw, "period\tkind\tcounty\tfirms\tplanted\tin ClickHouse\tdetector warnings\t")
 	for _, ev := range events {
 		before, after, err := eventHeadcounts(ctx, ch, ev)
 		if err != nil {
@@ -239,9 +329,49 @@ func printEventsSeen(ctx context.Context, w io.Writer, ch *chdb.Client, events [
 		if r, ok := regions.Lookup(ev.Region); ok {
 			name = ev.Region + " " + r.NameEn
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d → %d\t%d → %d\t\n", ev.Period, ev.Kind, name, len(ev.Firms), ev.Before(), ev.After(), before, after)
+		warnings, err := eventWarnings(ctx, ch, ev)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d → %d\t%d → %d\t%s\t\n", ev.Period, ev.Kind, name, len(ev.Firms), ev.Before(), ev.After(), before, after, warnings)
 	}
 	return tw.Flush()
+}
+
+// eventWarnings lists the warnings of the event's first month about its
+// firms or its county, as rule:level.
+func eventWarnings(ctx context.Context, ch *chdb.Client, ev simulate.Event) (string, error) {
+	keys := []string{ev.Region}
+	for _, f := range ev.Firms {
+		keys = append(keys, f.FirmID)
+	}
+	rows, err := ch.Conn().Query(ctx, `SELECT rule, level, count() FROM alerts_latest
+		WHERE has(?, alert_key) AND period = toDate(?) AND event != 'resolved'
+		GROUP BY rule, level ORDER BY level, rule`, keys, ev.Period.Start().Format(time.DateOnly))
+	if err != nil {
+		return "", fmt.Errorf("event warnings: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var rule, level string
+		var n uint64
+		if err := rows.Scan(&rule, &level, &n); err != nil {
+			return "", fmt.Errorf("event warnings: %w", err)
+		}
+		s := rule + ":" + level
+		if n > 1 {
+			s += fmt.Sprintf("×%d", n)
+		}
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		return "", fmt.Errorf("event warnings: %w", err)
+	}
+	if len(out) == 0 {
+		return "NOT FOUND", nil
+	}
+	return strings.Join(out, " "), nil
 }
 
 func eventHeadcounts(ctx context.Context, ch *chdb.Client, ev simulate.Event) (before, after uint64, err error) {

@@ -28,7 +28,7 @@ func TestLocalDemo(t *testing.T) {
 		t.Fatal(err)
 	}
 	var stdout, stderr bytes.Buffer
-	code := run([]string{"local", "--dir", t.TempDir(), "--firms", "400", "--months", "14", "--layoffs", "4", "--end", "2026-06",
+	code := run([]string{"local", "--dir", t.TempDir(), "--plan", "../../deploy/plans/default.yaml", "--firms", "400", "--months", "14", "--layoffs", "4", "--end", "2026-06",
 		"--kafka-port", fmt.Sprint(kport), "--clickhouse-port", fmt.Sprint(cport), "--metrics-addr", ""}, nil, &stdout, &stderr)
 	if code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
@@ -39,14 +39,22 @@ func TestLocalDemo(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
-	rows := regexp.MustCompile(`(?m)^\d{4}-\d{2}\s+\S+.*?(\d+ → \d+)\s+(\d+ → \d+)\s*$`).FindAllStringSubmatch(out, -1)
+	rows := regexp.MustCompile(`(?m)^\d{4}-\d{2}\s+(\S+).*?(\d+ → \d+)\s+(\d+ → \d+)\s+(.*?)\s*$`).FindAllStringSubmatch(out, -1)
 	if len(rows) != 4 {
 		t.Fatalf("found %d event rows, want 4:\n%s", len(rows), out)
 	}
 	for _, r := range rows {
-		if r[1] != r[2] {
-			t.Errorf("event planted %s but ClickHouse holds %s", r[1], r[2])
+		if r[2] != r[3] {
+			t.Errorf("event planted %s but ClickHouse holds %s", r[2], r[3])
 		}
+		// the detector raised the warning its kind calls for
+		want := map[string]string{"closure": "closure:", "mass_layoff": "mass_layoff:", "county_cluster": "county_cluster:II", "gradual": "art41:IV"}[r[1]]
+		if !strings.Contains(r[4], want) {
+			t.Errorf("%s event: detector warnings %q lack %q", r[1], r[4], want)
+		}
+	}
+	if !strings.Contains(out, "Warnings raised by the detector") {
+		t.Errorf("no warnings table:\n%s", out)
 	}
 }
 
