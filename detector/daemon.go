@@ -385,6 +385,7 @@ func (d *daemon) event(f Firing, id string, version uint32, kind, prev string, n
 	if r, ok := d.plan.Rule(f.Rule); ok {
 		e.TitleZh, e.TitleEn = r.Title.Zh, r.Title.En
 	}
+	e.SummaryZh, e.SummaryEn = d.plan.Summarize(f)
 	if f.Scope == ScopeFirm {
 		if fm, ok := d.ds.firm(f.Key); ok {
 			e.Region, e.Industry, e.Subject = fm.Region, fm.Industry, fm.Name

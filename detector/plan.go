@@ -21,6 +21,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"text/template"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -97,6 +98,7 @@ type Rule struct {
 	MinHistory int
 	OnMissing  bool     // evaluated for months without a report (else only months with one)
 	Values     []string // metrics reported with each firing besides those the conditions read
+	Summary    Text     // one line for people, a text/template over the firing's values
 	Source     string
 	// refs are the metrics and definitions the rule's expressions read, in
 	// order of appearance: the values a firing reports.
@@ -132,7 +134,11 @@ type Plan struct {
 	Name    Text
 	Levels  map[Level]LevelDef
 	Rules   []*Rule
+
+	summaries map[string]summaryPair
 }
+
+type summaryPair struct{ zh, en *template.Template }
 
 // Rule returns the rule with id.
 func (p *Plan) Rule(id string) (*Rule, bool) {
@@ -173,6 +179,7 @@ type ruleFile struct {
 	MinHistory int        `yaml:"min_history"`
 	Evaluate   string     `yaml:"evaluate"`
 	Values     []string   `yaml:"values"`
+	Summary    Text       `yaml:"summary"`
 	Source     string     `yaml:"source"`
 	line       int
 }
@@ -293,6 +300,14 @@ func ParsePlan(file string, data []byte) (*Plan, error) {
 	if err := p.compileCheck(); err != nil {
 		return nil, err
 	}
+	p.summaries = map[string]summaryPair{}
+	for i, r := range p.Rules {
+		zh, en, err := r.summaryTemplates()
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: rule %q: %w", file, pf.Rules[i].line, r.ID, err)
+		}
+		p.summaries[r.ID] = summaryPair{zh, en}
+	}
 	return p, nil
 }
 
@@ -305,7 +320,7 @@ func buildRule(rf *ruleFile, seen map[string]int) (*Rule, error) {
 	if first, dup := seen[rf.ID]; dup {
 		return nil, fmt.Errorf("id is used again (first on line %d)", first)
 	}
-	r := &Rule{ID: rf.ID, Title: rf.Title, Scope: Scope(rf.Scope), When: rf.When.Expr, MinHistory: rf.MinHistory, Source: rf.Source, Values: rf.Values}
+	r := &Rule{ID: rf.ID, Title: rf.Title, Scope: Scope(rf.Scope), When: rf.When.Expr, MinHistory: rf.MinHistory, Source: rf.Source, Values: rf.Values, Summary: rf.Summary}
 	if r.Title.Zh == "" || r.Title.En == "" {
 		return nil, errors.New("title needs both zh and en")
 	}

@@ -40,13 +40,17 @@ type Event struct {
 	Industry   string `json:"industry,omitempty"`
 	// Reported and Expected are the coverage of the month: the region's
 	// firms (region alerts) or the firm's county's (firm alerts).
-	Reported uint32    `json:"reported"`
-	Expected uint32    `json:"expected"`
-	Subject  string    `json:"subject"` // firm name or region name, for people
-	TitleZh  string    `json:"title_zh"`
-	TitleEn  string    `json:"title_en"`
-	Plan     string    `json:"plan"`
-	At       time.Time `json:"at"`
+	Reported uint32 `json:"reported"`
+	Expected uint32 `json:"expected"`
+	Subject  string `json:"subject"` // firm name or region name, for people
+	TitleZh  string `json:"title_zh"`
+	TitleEn  string `json:"title_en"`
+	// SummaryZh and SummaryEn are the rule's one-line summary with the
+	// firing's numbers ("5家企业同月减员超过30%").
+	SummaryZh string    `json:"summary_zh"`
+	SummaryEn string    `json:"summary_en"`
+	Plan      string    `json:"plan"`
+	At        time.Time `json:"at"`
 }
 
 // ID returns the stable id of the alert of rule, scope, key and period.

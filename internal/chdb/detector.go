@@ -62,6 +62,7 @@ func (c *Client) InsertAlertEvents(ctx context.Context, events []alertevent.Even
 	var (
 		id, kind, rule, scope, key, level, prev, values = make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
 		reg, pref, ind, subj, tzh, ten, plan            = make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
+		szh, sen                                        = make([]string, 0, n), make([]string, 0, n)
 		version, reported, expected                     = make([]uint32, 0, n), make([]uint32, 0, n), make([]uint32, 0, n)
 		period, at                                      = make([]time.Time, 0, n), make([]time.Time, 0, n)
 	)
@@ -74,19 +75,20 @@ func (c *Client) InsertAlertEvents(ctx context.Context, events []alertevent.Even
 		level, prev, values = append(level, e.Level), append(prev, e.PreviousLevel), append(values, string(e.Values))
 		reg, pref, ind, subj = append(reg, e.Region), append(pref, e.Prefecture), append(ind, e.Industry), append(subj, e.Subject)
 		tzh, ten, plan = append(tzh, e.TitleZh), append(ten, e.TitleEn), append(plan, e.Plan)
+		szh, sen = append(szh, e.SummaryZh), append(sen, e.SummaryEn)
 		version, reported, expected = append(version, e.Version), append(reported, e.Reported), append(expected, e.Expected)
 		period, at = append(period, p.Start()), append(at, e.At.UTC())
 	}
 	return c.insertColumns(ctx, "alerts",
 		[]string{"alert_id", "version", "event", "rule", "scope", "alert_key", "period", "level", "previous_level", "values_json",
-			"region", "prefecture", "industry", "reported", "expected", "subject", "title_zh", "title_en", "plan", "emitted_at"},
-		[]any{id, version, kind, rule, scope, key, period, level, prev, values, reg, pref, ind, reported, expected, subj, tzh, ten, plan, at})
+			"region", "prefecture", "industry", "reported", "expected", "subject", "title_zh", "title_en", "summary_zh", "summary_en", "plan", "emitted_at"},
+		[]any{id, version, kind, rule, scope, key, period, level, prev, values, reg, pref, ind, reported, expected, subj, tzh, ten, szh, sen, plan, at})
 }
 
 // AlertStates reads the latest event of every alert.
 func (c *Client) AlertStates(ctx context.Context) (map[string]alertevent.Event, error) {
 	rows, err := c.conn.Query(ctx, `SELECT alert_id, last_version, event, rule, scope, alert_key, period, level, values_json,
-		region, prefecture, industry, reported, expected, subject, title_zh, title_en, last_emitted_at
+		region, prefecture, industry, reported, expected, subject, title_zh, title_en, summary_zh, summary_en, last_emitted_at
 		FROM alerts_latest`)
 	if err != nil {
 		return nil, fmt.Errorf("query alert states: %w", err)
@@ -98,7 +100,7 @@ func (c *Client) AlertStates(ctx context.Context) (map[string]alertevent.Event, 
 		var period time.Time
 		var values string
 		if err := rows.Scan(&e.ID, &e.Version, &e.Kind, &e.Rule, &e.Scope, &e.Key, &period, &e.Level, &values,
-			&e.Region, &e.Prefecture, &e.Industry, &e.Reported, &e.Expected, &e.Subject, &e.TitleZh, &e.TitleEn, &e.At); err != nil {
+			&e.Region, &e.Prefecture, &e.Industry, &e.Reported, &e.Expected, &e.Subject, &e.TitleZh, &e.TitleEn, &e.SummaryZh, &e.SummaryEn, &e.At); err != nil {
 			return nil, fmt.Errorf("scan alert state: %w", err)
 		}
 		e.Period = report.PeriodOf(period.UTC()).String()

@@ -20,6 +20,8 @@ CREATE TABLE IF NOT EXISTS alerts{{.OnCluster}} (
     subject         String,
     title_zh        String,
     title_en        String,
+    summary_zh      String,
+    summary_en      String,
     plan            String,
     emitted_at      DateTime
 ) ENGINE = {{engine "ReplacingMergeTree(emitted_at)" "alerts"}}
@@ -46,6 +48,8 @@ SELECT
     any(subject)                    AS subject,
     any(title_zh)                   AS title_zh,
     any(title_en)                   AS title_en,
+    argMax(summary_zh, version)     AS summary_zh,
+    argMax(summary_en, version)     AS summary_en,
     min(emitted_at)                 AS first_emitted_at,
     max(emitted_at)                 AS last_emitted_at
 FROM alerts
