@@ -39,6 +39,8 @@ type cli struct {
 	Firms       firmsCmd       `cmd:"" help:"Manage the registry of monitored firms."`
 	Simulate    simulateCmd    `cmd:"" help:"Generate a synthetic province: firms.csv and monthly reports."`
 	Local       localCmd       `cmd:"" help:"Run the pipeline on the embedded defaults (embedded Kafka, local ClickHouse) and tell the demo story."`
+	Gateway     gatewayCmd     `cmd:"" help:"Serve the HTTP gateway: firms submit reports (API, CSV upload, web form) onto the reports topic."`
+	Tokens      tokensCmd      `cmd:"" help:"Manage the gateway's API tokens."`
 	Detect      detectCmd      `cmd:"" help:"Evaluate the risk plan as reports land and emit alert state changes."`
 	Plan        planCmd        `cmd:"" help:"Check risk plans and test them on past reports."`
 	Healthcheck healthcheckCmd `cmd:"" help:"Exit 0 when a component's /healthz answers OK (for container health checks)."`

@@ -2,7 +2,8 @@
 # Installs what the tests, the benchmarks and `make demo` need beyond Go:
 # Debian's clickhouse-server package (ClickHouse 18.16), which layoffwatch
 # starts itself on loopback ports with its own config and data directory,
-# and docker-compose, to validate docker-compose.yml.
+# docker-compose, to validate docker-compose.yml, and chromium, the headless
+# browser the gateway's web-form test drives.
 # Needs root (or sudo) when something is missing; does nothing otherwise.
 set -euo pipefail
 
@@ -10,8 +11,9 @@ need=()
 command -v clickhouse-server >/dev/null 2>&1 || [ -x /usr/sbin/clickhouse-server ] || command -v clickhouse >/dev/null 2>&1 || need+=(clickhouse-server)
 
 # docker-compose validates docker-compose.yml in the tests (no Docker engine
-# is needed for that). More: EXTRA="prometheus chromium" deploy/local/deps.sh
-for pkg in docker-compose ${EXTRA:-}; do
+# is needed for that); chromium runs the gateway's browser test (headless).
+# More: EXTRA="prometheus" deploy/local/deps.sh
+for pkg in docker-compose chromium ${EXTRA:-}; do
   case "$pkg" in
     prometheus) command -v promtool >/dev/null 2>&1 || need+=(prometheus) ;;
     *) command -v "$pkg" >/dev/null 2>&1 || need+=("$pkg") ;;

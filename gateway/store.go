@@ -1,0 +1,334 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/layoffwatch/layoffwatch/internal/chdb"
+	"github.com/layoffwatch/layoffwatch/internal/report"
+)
+
+// The gateway's ClickHouse access: its own tables of migration 0002 and
+// reads of reports, reports_latest and rejects. Every statement binds with
+// `?` (client-side escaping), so no value from a request is ever spliced into
+// SQL, and runs on ClickHouse 18.16 (see DEVELOPERS.md).
+
+// submission is one accepted report, as recorded in gateway_submissions.
+type submission struct {
+	ReceivedAt time.Time
+	ID         string
+	FirmID     string
+	Period     report.Period
+	Revision   uint32
+	TokenID    string
+	Channel    string
+	IdemKey    string
+	Late       bool
+}
+
+// idemRecord is a stored answer to a POST with an Idempotency-Key.
+type idemRecord struct {
+	TokenID     string
+	Key         string
+	RequestHash string
+	Status      int
+	Body        []byte
+	CreatedAt   time.Time
+}
+
+type store struct {
+	ch *chdb.Client
+}
+
+func (s *store) insertSubmissions(ctx context.Context, rows []submission) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	b, err := s.ch.Conn().PrepareBatch(ctx, "INSERT INTO gateway_submissions (received_at, submission_id, firm_id, period, revision, token_id, channel, idempotency_key, late)")
+	if err != nil {
+		return fmt.Errorf("prepare insert submissions: %w", err)
+	}
+	n := len(rows)
+	recv, per := make([]time.Time, 0, n), make([]time.Time, 0, n)
+	id, firm, tok, ch, key := make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
+	rev := make([]uint32, 0, n)
+	late := make([]uint8, 0, n)
+	for _, r := range rows {
+		recv = append(recv, r.ReceivedAt.UTC())
+		id = append(id, r.ID)
+		firm = append(firm, r.FirmID)
+		per = append(per, r.Period.Start())
+		rev = append(rev, r.Revision)
+		tok = append(tok, r.TokenID)
+		ch = append(ch, r.Channel)
+		key = append(key, r.IdemKey)
+		var l uint8
+		if r.Late {
+			l = 1
+		}
+		late = append(late, l)
+	}
+	for i, col := range []any{recv, id, firm, per, rev, tok, ch, key, late} {
+		if err := b.Column(i).Append(col); err != nil {
+			_ = b.Abort()
+			return fmt.Errorf("insert submissions: %w", err)
+		}
+	}
+	if err := b.Send(); err != nil {
+		return fmt.Errorf("insert submissions: %w", err)
+	}
+	return nil
+}
+
+func (s *store) insertIdempotency(ctx context.Context, rows []idemRecord) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	b, err := s.ch.Conn().PrepareBatch(ctx, "INSERT INTO gateway_idempotency (token_id, idempotency_key, request_hash, status, body, created_at)")
+	if err != nil {
+		return fmt.Errorf("prepare insert idempotency: %w", err)
+	}
+	for _, r := range rows {
+		if err := b.Append(r.TokenID, r.Key, r.RequestHash, uint16(r.Status), string(r.Body), r.CreatedAt.UTC()); err != nil {
+			_ = b.Abort()
+			return fmt.Errorf("insert idempotency: %w", err)
+		}
+	}
+	if err := b.Send(); err != nil {
+		return fmt.Errorf("insert idempotency: %w", err)
+	}
+	return nil
+}
+
+// idempotency looks up a stored answer not older than since.
+func (s *store) idempotency(ctx context.Context, tokenID, key string, since time.Time) (idemRecord, bool, error) {
+	rows, err := s.ch.Conn().Query(ctx, `SELECT request_hash, status, body, created_at FROM gateway_idempotency FINAL
+		WHERE token_id = ? AND idempotency_key = ? AND created_at >= ?`, tokenID, key, since.UTC())
+	if err != nil {
+		return idemRecord{}, false, fmt.Errorf("query idempotency: %w", err)
+	}
+	defer rows.Close()
+	rec := idemRecord{TokenID: tokenID, Key: key}
+	found := false
+	for rows.Next() {
+		var status uint16
+		var body string
+		if err := rows.Scan(&rec.RequestHash, &status, &body, &rec.CreatedAt); err != nil {
+			return idemRecord{}, false, fmt.Errorf("scan idempotency: %w", err)
+		}
+		rec.Status, rec.Body, found = int(status), []byte(body), true
+	}
+	if err := rows.Err(); err != nil {
+		return idemRecord{}, false, fmt.Errorf("read idempotency: %w", err)
+	}
+	return rec, found, nil
+}
+
+// revisionRow is one revision of one firm's report as ingest stored it.
+type revisionRow struct {
+	Report     report.Report
+	IngestedAt time.Time
+}
+
+// revisions reads every stored revision of the firms' reports for p (the
+// reports table without FINAL keeps superseded revisions until a merge).
+func (s *store) revisions(ctx context.Context, ids []string, p report.Period) ([]revisionRow, error) {
+	rows, err := s.ch.Conn().Query(ctx, `SELECT firm_id, revision,
+			argMax(headcount, kafka_offset), argMax(vacancies, kafka_offset), argMax(hires, kafka_offset),
+			argMax(sep_economic_layoff, kafka_offset), argMax(sep_closure_bankruptcy, kafka_offset),
+			argMax(sep_suspension, kafka_offset), argMax(sep_contract_expiry, kafka_offset),
+			argMax(sep_resignation, kafka_offset), argMax(sep_retirement, kafka_offset),
+			argMax(sep_transfer, kafka_offset), argMax(sep_other, kafka_offset),
+			argMax(reported_at, kafka_offset), argMax(note, kafka_offset), max(ingested_at)
+		FROM reports WHERE period = toDate(?) AND has(?, firm_id)
+		GROUP BY firm_id, revision ORDER BY firm_id, revision`, p.Start().Format(time.DateOnly), ids)
+	if err != nil {
+		return nil, fmt.Errorf("query report revisions: %w", err)
+	}
+	defer rows.Close()
+	var out []revisionRow
+	for rows.Next() {
+		var r revisionRow
+		var sep [8]uint32
+		rep := &r.Report
+		if err := rows.Scan(&rep.FirmID, &rep.Revision, &rep.Headcount, &rep.Vacancies, &rep.Hires,
+			&sep[0], &sep[1], &sep[2], &sep[3], &sep[4], &sep[5], &sep[6], &sep[7],
+			&rep.ReportedAt, &rep.Note, &r.IngestedAt); err != nil {
+			return nil, fmt.Errorf("scan report revision: %w", err)
+		}
+		rep.Period = p
+		rep.Separations = separationsOf(sep)
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read report revisions: %w", err)
+	}
+	return out, nil
+}
+
+func separationsOf(v [8]uint32) report.Separations {
+	return report.Separations{EconomicLayoff: v[0], ClosureBankruptcy: v[1], Suspension: v[2], ContractExpiry: v[3],
+		Resignation: v[4], Retirement: v[5], Transfer: v[6], Other: v[7]}
+}
+
+// latest reads the latest revision of one firm's report for p.
+func (s *store) latest(ctx context.Context, firmID string, p report.Period) (report.Report, bool, error) {
+	revs, err := s.revisions(ctx, []string{firmID}, p)
+	if err != nil || len(revs) == 0 {
+		return report.Report{}, false, err
+	}
+	return revs[len(revs)-1].Report, true, nil
+}
+
+// rejectRow is a message for one of the firms that ingest refused.
+type rejectRow struct {
+	FirmID     string
+	Revision   uint32
+	ReceivedAt time.Time
+	Problem    report.Problem
+}
+
+// rejects reads the refusals whose payload names period p.
+func (s *store) rejects(ctx context.Context, ids []string, p report.Period) ([]rejectRow, error) {
+	rows, err := s.ch.Conn().Query(ctx, `SELECT firm_id, toUInt32(visitParamExtractUInt(payload, 'revision')), received_at, reason, field, message
+		FROM rejects FINAL WHERE has(?, firm_id) AND visitParamExtractString(payload, 'period') = ?
+		ORDER BY firm_id, received_at`, ids, p.String())
+	if err != nil {
+		return nil, fmt.Errorf("query rejects: %w", err)
+	}
+	defer rows.Close()
+	var out []rejectRow
+	for rows.Next() {
+		var r rejectRow
+		if err := rows.Scan(&r.FirmID, &r.Revision, &r.ReceivedAt, &r.Problem.Reason, &r.Problem.Field, &r.Problem.Message); err != nil {
+			return nil, fmt.Errorf("scan reject: %w", err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read rejects: %w", err)
+	}
+	return out, nil
+}
+
+// submissions reads what the gateway accepted for the firms in p.
+func (s *store) submissions(ctx context.Context, ids []string, p report.Period) ([]submission, error) {
+	rows, err := s.ch.Conn().Query(ctx, `SELECT received_at, submission_id, firm_id, revision, token_id, channel, idempotency_key, late
+		FROM gateway_submissions WHERE period = toDate(?) AND has(?, firm_id)
+		ORDER BY firm_id, revision, received_at`, p.Start().Format(time.DateOnly), ids)
+	if err != nil {
+		return nil, fmt.Errorf("query submissions: %w", err)
+	}
+	defer rows.Close()
+	var out []submission
+	for rows.Next() {
+		r := submission{Period: p}
+		var late uint8
+		if err := rows.Scan(&r.ReceivedAt, &r.ID, &r.FirmID, &r.Revision, &r.TokenID, &r.Channel, &r.IdemKey, &late); err != nil {
+			return nil, fmt.Errorf("scan submission: %w", err)
+		}
+		r.Late = late == 1
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read submissions: %w", err)
+	}
+	return out, nil
+}
+
+// reported returns the firms, among ids, that have a stored or a submitted
+// report for p.
+func (s *store) reported(ctx context.Context, ids []string, p report.Period) (map[string]bool, error) {
+	rows, err := s.ch.Conn().Query(ctx, `SELECT DISTINCT firm_id FROM reports WHERE period = toDate(?) AND has(?, firm_id)
+		UNION ALL SELECT DISTINCT firm_id FROM gateway_submissions WHERE period = toDate(?) AND has(?, firm_id)`,
+		p.Start().Format(time.DateOnly), ids, p.Start().Format(time.DateOnly), ids)
+	if err != nil {
+		return nil, fmt.Errorf("query reported firms: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]bool{}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("scan reported firm: %w", err)
+		}
+		out[id] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read reported firms: %w", err)
+	}
+	return out, nil
+}
+
+// batcher collects rows and writes them in batches, at most every interval,
+// so that a gateway answering thousands of requests a second sends
+// ClickHouse a few inserts a second. A failed write is retried with the next
+// flush, up to limit rows kept; beyond that the oldest are dropped and logged.
+type batcher[T any] struct {
+	write    func(context.Context, []T) error
+	interval time.Duration
+	limit    int
+	log      *slog.Logger
+	what     string
+
+	mu   sync.Mutex
+	rows []T
+	kick chan struct{}
+}
+
+func newBatcher[T any](what string, write func(context.Context, []T) error, interval time.Duration, log *slog.Logger) *batcher[T] {
+	return &batcher[T]{write: write, interval: interval, limit: 1_000_000, log: log, what: what, kick: make(chan struct{}, 1)}
+}
+
+func (b *batcher[T]) add(rows ...T) {
+	b.mu.Lock()
+	b.rows = append(b.rows, rows...)
+	if over := len(b.rows) - b.limit; over > 0 {
+		b.log.Error("dropping unwritten rows: ClickHouse has refused them too long", "table", b.what, "rows", over)
+		b.rows = b.rows[over:]
+	}
+	b.mu.Unlock()
+}
+
+// flush writes what has been added so far.
+func (b *batcher[T]) flush(ctx context.Context) error {
+	b.mu.Lock()
+	rows := b.rows
+	b.rows = nil
+	b.mu.Unlock()
+	if len(rows) == 0 {
+		return nil
+	}
+	if err := b.write(ctx, rows); err != nil {
+		b.mu.Lock()
+		b.rows = append(rows, b.rows...)
+		b.mu.Unlock()
+		return err
+	}
+	return nil
+}
+
+// run flushes every interval until ctx ends, then once more within grace.
+func (b *batcher[T]) run(ctx context.Context, grace time.Duration) {
+	t := time.NewTicker(b.interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
+			if err := b.flush(fctx); err != nil {
+				b.log.Error("final write failed; rows lost", "table", b.what, "err", err)
+			}
+			cancel()
+			return
+		case <-t.C:
+		case <-b.kick:
+		}
+		if err := b.flush(ctx); err != nil {
+			b.log.Warn("write failed; will retry", "table", b.what, "err", err)
+		}
+	}
+}
