@@ -38,7 +38,7 @@ type Options struct {
 	Window      int           `help:"Months of reports kept in memory and evaluated (history for trends and seasons)." default:"36"`
 	AlertMonths int           `help:"Only firings of the latest this many months become alerts." default:"3"`
 	DeadlineDay int           `help:"Reports of a month are due by the end of this day of the next month (Asia/Shanghai)." default:"5"`
-	MetricsAddr string        `help:"Serve /metrics and /healthz here (empty: off)." default:"127.0.0.1:9102"`
+	MetricsAddr string        `help:"Serve /metrics and /healthz here (empty: off)." default:"127.0.0.1:9103"`
 }
 
 // Validate checks the options without network I/O.

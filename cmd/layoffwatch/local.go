@@ -5,11 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/layoffwatch/layoffwatch/detector"
+	"github.com/layoffwatch/layoffwatch/gateway"
 	"github.com/layoffwatch/layoffwatch/internal/report"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -27,6 +30,7 @@ type localCmd struct {
 	KafkaPort      int    `help:"Port of the embedded Kafka broker." default:"19092"`
 	ClickHousePort int    `help:"Native port of the local ClickHouse." default:"19000" name:"clickhouse-port"`
 	MetricsAddr    string `help:"Serve the metrics of every component here." default:"127.0.0.1:9101"`
+	GatewayAddr    string `help:"Serve the gateway (API and web form) here." default:"127.0.0.1:8080"`
 	Plan           string `help:"Risk plan for the detector." default:"deploy/plans/default.yaml" type:"existingfile"`
 	KeepData       bool   `help:"Keep what an earlier run left in the database instead of starting fresh."`
 	Serve          bool   `help:"Keep the stack and ingest running after the demo until interrupted."`
@@ -73,20 +77,61 @@ func (c *localCmd) Run(e *env) error {
 	})
 	defer func() { _ = ingester.stop() }()
 
+	// The gateway, as firms reach it: a provincial bureau's token sends the
+	// latest month; the months before are history back-filled to Kafka, as
+	// when a bureau moves its past reports into layoffwatch.
+	token, _, err := gateway.CreateToken(ctx, ch, gateway.Scope{Region: "620000"}, "demo: provincial bureau")
+	if err != nil {
+		return err
+	}
+	gwOpts, err := gateway.DefaultOptions()
+	if err != nil {
+		return err
+	}
+	gwOpts.Kafka, gwOpts.ClickHouse, gwOpts.Listen, gwOpts.MetricsAddr = kOpts, chOpts, c.GatewayAddr, ""
+	gwOpts.Rate, gwOpts.Burst = 1000, 1000
+	gw, err := gateway.New(ctx, gwOpts, e.log.With("component", "gateway"), e.reg)
+	if err != nil {
+		return err
+	}
+	defer gw.Close()
+	ln, err := net.Listen("tcp", c.GatewayAddr)
+	if err != nil {
+		return fmt.Errorf("gateway: %w", err)
+	}
+	gwRun := startBackground(ctx, func(ctx context.Context) error { return gw.Serve(ctx, ln) })
+	defer func() { _ = gwRun.stop() }()
+
+	var history, latest []report.Report
+	for r := range sim.Reports {
+		if r.Period == sim.End() {
+			latest = append(latest, r)
+		} else {
+			history = append(history, r)
+		}
+	}
 	w := kafkautil.NewWriter(kOpts, "reports", e.log)
-	produced, err := produceReports(ctx, w, sim, e.stderr)
+	produced, err := produceReports(ctx, w, slices.Values(history), len(history), e.stderr)
 	if cerr := w.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
 		return err
 	}
+	client := &gateway.Client{BaseURL: "http://" + ln.Addr().String(), Token: token}
+	accepted, _, err := client.Submit(ctx, latest)
+	if err != nil {
+		return fmt.Errorf("submit through the gateway: %w", err)
+	}
+	produced += accepted
 	distinct := 0
 	for r := range sim.Reports {
 		if r.Revision == 1 {
 			distinct++
 		}
 	}
+	fmt.Fprintf(e.stdout, "history (%s … %s): %d reports back-filled to Kafka; %s: %d reports through the gateway API at http://%s\n",
+		sim.Options().Start, sim.End().Add(-1), produced-accepted, sim.End(), accepted, ln.Addr())
 	e.log.Info("reports produced", "messages", produced, "firm_months", distinct)
 	if err := waitForRows(ctx, ch, uint64(distinct), ingester); err != nil {
 		return err
@@ -120,6 +165,9 @@ func (c *localCmd) Run(e *env) error {
 	}
 	if err := detect.stop(); err != nil {
 		return fmt.Errorf("detect: %w", err)
+	}
+	if err := gwRun.stop(); err != nil {
+		return fmt.Errorf("gateway: %w", err)
 	}
 	if err := ingester.stop(); err != nil {
 		return fmt.Errorf("ingest: %w", err)

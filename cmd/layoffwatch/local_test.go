@@ -28,13 +28,18 @@ func TestLocalDemo(t *testing.T) {
 		t.Fatal(err)
 	}
 	var stdout, stderr bytes.Buffer
-	code := run([]string{"local", "--dir", t.TempDir(), "--plan", "../../deploy/plans/default.yaml", "--firms", "400", "--months", "14", "--layoffs", "4", "--end", "2026-06",
+	gport, err := localstack.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	code := run([]string{"local", "--dir", t.TempDir(), "--plan", "../../deploy/plans/default.yaml",
+		"--gateway-addr", fmt.Sprintf("127.0.0.1:%d", gport), "--firms", "400", "--months", "14", "--layoffs", "4", "--end", "2026-06",
 		"--kafka-port", fmt.Sprint(kport), "--clickhouse-port", fmt.Sprint(cport), "--metrics-addr", ""}, nil, &stdout, &stderr)
 	if code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
 	}
 	out := stdout.String()
-	for _, want := range []string{"400 firms, 2025-05 … 2026-06", "Lanzhou", "Gannan", "2026-06", "Planted layoff events"} {
+	for _, want := range []string{"400 firms, 2025-05 … 2026-06", "through the gateway API", "Lanzhou", "Gannan", "2026-06", "Planted layoff events"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}

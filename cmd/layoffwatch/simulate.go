@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"iter"
 	"os"
 	"path/filepath"
 	"time"
@@ -81,7 +82,7 @@ func (c *simulateCmd) Run(e *env) error {
 			return err
 		}
 		w := kafkautil.NewWriter(c.Kafka, c.Topic, e.log)
-		n, err = produceReports(e.ctx, w, sim, e.stderr)
+		n, err = produceReports(e.ctx, w, sim.Reports, sim.Count(), e.stderr)
 		if cerr := w.Close(); err == nil {
 			err = cerr
 		}
@@ -141,10 +142,10 @@ func writeReportsFile(path string, sim *simulate.Simulation, stderr io.Writer) (
 	return n, err
 }
 
-// produceReports sends the simulation's reports to Kafka, keyed by firm,
-// in batches, each acknowledged by all in-sync replicas.
-func produceReports(ctx context.Context, w *kafka.Writer, sim *simulate.Simulation, stderr io.Writer) (int, error) {
-	bar := newBar(stderr, sim.Count(), "producing reports")
+// produceReports sends reports to Kafka, keyed by firm, in batches, each
+// acknowledged by all in-sync replicas.
+func produceReports(ctx context.Context, w *kafka.Writer, reports iter.Seq[report.Report], count int, stderr io.Writer) (int, error) {
+	bar := newBar(stderr, count, "producing reports")
 	defer func() { _ = bar.Finish() }()
 	const batch = 5000
 	msgs := make([]kafka.Message, 0, batch)
@@ -161,7 +162,7 @@ func produceReports(ctx context.Context, w *kafka.Writer, sim *simulate.Simulati
 		msgs = msgs[:0]
 		return nil
 	}
-	for r := range sim.Reports {
+	for r := range reports {
 		msgs = append(msgs, kafka.Message{Key: []byte(r.FirmID), Value: report.AppendEncode(nil, r)})
 		if len(msgs) == batch {
 			if err := flush(); err != nil {
