@@ -58,5 +58,10 @@ bench-detect: deps
 bench-gateway: deps
 	$(GO) test -run='^$$' -bench='^BenchmarkGateway$$' -benchtime=1x -timeout 30m -v ./gateway
 
+# 100 threshold-crossing reports POSTed to the gateway one at a time: POST →
+# email at the SMTP server through every component. Target p99 < 5 s.
+bench-alert-latency: deps
+	$(GO) test -run='^$$' -bench='^BenchmarkAlertLatency$$' -benchtime=1x -timeout 20m -v ./alerts
+
 clean:
 	rm -rf bin .layoffwatch

@@ -42,6 +42,9 @@ type cli struct {
 	Gateway     gatewayCmd     `cmd:"" help:"Serve the HTTP gateway: firms submit reports (API, CSV upload, web form) onto the reports topic."`
 	Tokens      tokensCmd      `cmd:"" help:"Manage the gateway's API tokens."`
 	Detect      detectCmd      `cmd:"" help:"Evaluate the risk plan as reports land and emit alert state changes."`
+	Alert       alertCmd       `cmd:"" help:"Email alerts to officials: routing, grouping, acknowledgement, escalation, silences."`
+	Alerts      alertsCmd      `cmd:"" help:"List and acknowledge open alerts."`
+	Silences    silencesCmd    `cmd:"" help:"Mute alerts for a while, with author and reason."`
 	Plan        planCmd        `cmd:"" help:"Check risk plans and test them on past reports."`
 	Healthcheck healthcheckCmd `cmd:"" help:"Exit 0 when a component's /healthz answers OK (for container health checks)."`
 	Version     versionCmd     `cmd:"" help:"Print the version."`

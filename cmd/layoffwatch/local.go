@@ -1,15 +1,23 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net"
+	"net/mail"
+	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/layoffwatch/layoffwatch/alerts"
 
 	"github.com/layoffwatch/layoffwatch/detector"
 	"github.com/layoffwatch/layoffwatch/gateway"
@@ -31,6 +39,9 @@ type localCmd struct {
 	ClickHousePort int    `help:"Native port of the local ClickHouse." default:"19000" name:"clickhouse-port"`
 	MetricsAddr    string `help:"Serve the metrics of every component here." default:"127.0.0.1:9101"`
 	GatewayAddr    string `help:"Serve the gateway (API and web form) here." default:"127.0.0.1:8080"`
+	AlertAddr      string `help:"Serve the alert component's acknowledge links and API here." default:"127.0.0.1:9104"`
+	SMTPAddr       string `help:"The demo's SMTP catcher, which writes .eml files." default:"127.0.0.1:2525" name:"smtp-addr"`
+	Alerts         string `help:"Recipients and routes of the alert component." default:"deploy/local/alerts.yaml" type:"existingfile"`
 	Plan           string `help:"Risk plan for the detector." default:"deploy/plans/default.yaml" type:"existingfile"`
 	KeepData       bool   `help:"Keep what an earlier run left in the database instead of starting fresh."`
 	Serve          bool   `help:"Keep the stack and ingest running after the demo until interrupted."`
@@ -136,6 +147,28 @@ func (c *localCmd) Run(e *env) error {
 	if err := waitForRows(ctx, ch, uint64(distinct), ingester); err != nil {
 		return err
 	}
+	// the alert component emails the officials through the demo's SMTP
+	// catcher, which writes every message to an .eml file
+	mailDir := filepath.Join(c.Dir, "mail")
+	_ = os.RemoveAll(mailDir)
+	catcher, err := localstack.StartMailCatcher(c.SMTPAddr, mailDir, e.log.With("component", "smtp"))
+	if err != nil {
+		return err
+	}
+	defer catcher.Close()
+	smtpHost, smtpPort, _ := net.SplitHostPort(catcher.Addr())
+	port, _ := strconv.Atoi(smtpPort)
+	alertReg := prometheus.NewRegistry()
+	alerter := startBackground(ctx, func(ctx context.Context) error {
+		return alerts.Run(ctx, alerts.Options{Kafka: kOpts, ClickHouse: chOpts, Config: c.Alerts, Plan: c.Plan, Topic: "alerts",
+			Group: "layoffwatch-alert", HTTPAddr: c.AlertAddr, EscalationCheck: 30 * time.Second, SessionTimeout: 10 * time.Second,
+			Adjust: func(cfg *alerts.Config) {
+				cfg.SetSMTP(smtpHost, port)
+				cfg.SetAckBaseURL("http://" + c.AlertAddr)
+			}}, e.log.With("component", "alert"), alertReg)
+	})
+	defer func() { _ = alerter.stop() }()
+
 	// the detector evaluates the plan over the ingested months
 	detectReg := prometheus.NewRegistry()
 	detect := startBackground(ctx, func(ctx context.Context) error {
@@ -152,10 +185,16 @@ func (c *localCmd) Run(e *env) error {
 	if err := printHeadcountTable(ctx, e.stdout, ch); err != nil {
 		return err
 	}
+	if err := waitForEmails(ctx, ch, alertReg, catcher, alerter); err != nil {
+		return err
+	}
 	if err := printWarnings(ctx, e.stdout, ch); err != nil {
 		return err
 	}
 	if err := printEventsSeen(ctx, e.stdout, ch, sim.Events()); err != nil {
+		return err
+	}
+	if err := printEmails(ctx, e.stdout, ch, catcher, sim.Events()); err != nil {
 		return err
 	}
 	if c.Serve {
@@ -165,6 +204,9 @@ func (c *localCmd) Run(e *env) error {
 	}
 	if err := detect.stop(); err != nil {
 		return fmt.Errorf("detect: %w", err)
+	}
+	if err := alerter.stop(); err != nil {
+		return fmt.Errorf("alert: %w", err)
 	}
 	if err := gwRun.stop(); err != nil {
 		return fmt.Errorf("gateway: %w", err)
@@ -437,3 +479,93 @@ func eventHeadcounts(ctx context.Context, ch *chdb.Client, ev simulate.Event) (b
 }
 
 var errInterrupted = errors.New("interrupted")
+
+// waitForEmails waits until the alert component has handled every alert
+// event the detector emitted and the mail catcher has been quiet a moment.
+func waitForEmails(ctx context.Context, ch *chdb.Client, reg *prometheus.Registry, catcher *localstack.MailCatcher, alerter *background) error {
+	var emitted uint64
+	if err := ch.Conn().QueryRow(ctx, "SELECT count() FROM alerts FINAL").Scan(&emitted); err != nil {
+		return fmt.Errorf("count alert events: %w", err)
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	last, stableSince := -1, time.Now()
+	for time.Now().Before(deadline) {
+		handled := 0.0
+		mfs, err := reg.Gather()
+		if err != nil {
+			return err
+		}
+		for _, mf := range mfs {
+			if mf.GetName() == "layoffwatch_alert_events_total" {
+				for _, m := range mf.GetMetric() {
+					handled += m.GetCounter().GetValue()
+				}
+			}
+		}
+		n, _ := catcher.Count()
+		if n != last {
+			last, stableSince = n, time.Now()
+		}
+		// every email logged as about to be sent has its outcome logged too
+		var pending, settled uint64
+		if err := ch.Conn().QueryRow(ctx, `SELECT countIf(status = 'pending'), countIf(status IN ('sent', 'failed'))
+			FROM notifications`).Scan(&pending, &settled); err != nil {
+			return fmt.Errorf("notification log: %w", err)
+		}
+		if uint64(handled) >= emitted && pending == settled && time.Since(stableSince) > 2*time.Second {
+			return nil
+		}
+		select {
+		case <-alerter.done:
+			return fmt.Errorf("alert component stopped early: %w", alerter.err)
+		case <-ctx.Done():
+			return errors.Join(errInterrupted, ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	return errors.New("the alert component did not finish within 2 minutes")
+}
+
+// printEmails says where the emails are and shows those about the planted
+// events.
+func printEmails(ctx context.Context, w io.Writer, ch *chdb.Client, catcher *localstack.MailCatcher, events []simulate.Event) error {
+	n, _ := catcher.Count()
+	rows, err := ch.Conn().Query(ctx, "SELECT kind, status, count() FROM notifications WHERE status != 'pending' GROUP BY kind, status ORDER BY kind, status")
+	if err != nil {
+		return fmt.Errorf("notification log: %w", err)
+	}
+	defer rows.Close()
+	var parts []string
+	for rows.Next() {
+		var kind, status string
+		var c uint64
+		if err := rows.Scan(&kind, &status, &c); err != nil {
+			return fmt.Errorf("notification log: %w", err)
+		}
+		parts = append(parts, fmt.Sprintf("%s %s %d", kind, status, c))
+	}
+	fmt.Fprintf(w, "\nEmails to officials: %d messages written to %s (open them with any mail program)\n", n, catcher.Dir)
+	fmt.Fprintf(w, "  notification log: %s\n", strings.Join(parts, " · "))
+	files, _ := filepath.Glob(filepath.Join(catcher.Dir, "*.eml"))
+	shown := 0
+	for _, ev := range events {
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			if err != nil || !bytes.Contains(b, []byte(ev.Firms[0].FirmID)) {
+				continue
+			}
+			msg, err := mail.ReadMessage(bytes.NewReader(b))
+			if err != nil {
+				continue
+			}
+			subj, _ := new(mime.WordDecoder).DecodeHeader(msg.Header.Get("Subject"))
+			fmt.Fprintf(w, "  %s  to %-28s %s\n", filepath.Base(f), msg.Header.Get("To"), subj)
+			shown++
+			break
+		}
+		if shown >= 6 {
+			break
+		}
+	}
+	return nil
+}

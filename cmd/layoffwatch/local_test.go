@@ -32,8 +32,13 @@ func TestLocalDemo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	aport, err := localstack.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
 	code := run([]string{"local", "--dir", t.TempDir(), "--plan", "../../deploy/plans/default.yaml",
-		"--gateway-addr", fmt.Sprintf("127.0.0.1:%d", gport), "--firms", "400", "--months", "14", "--layoffs", "4", "--end", "2026-06",
+		"--gateway-addr", fmt.Sprintf("127.0.0.1:%d", gport),
+		"--smtp-addr", "127.0.0.1:0", "--alert-addr", fmt.Sprintf("127.0.0.1:%d", aport), "--alerts", "../../deploy/local/alerts.yaml", "--firms", "400", "--months", "14", "--layoffs", "4", "--end", "2026-06",
 		"--kafka-port", fmt.Sprint(kport), "--clickhouse-port", fmt.Sprint(cport), "--metrics-addr", ""}, nil, &stdout, &stderr)
 	if code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
@@ -60,6 +65,18 @@ func TestLocalDemo(t *testing.T) {
 	}
 	if !strings.Contains(out, "Warnings raised by the detector") {
 		t.Errorf("no warnings table:\n%s", out)
+	}
+	// the officials' emails, as .eml files: every level I–II alert went out
+	m := regexp.MustCompile(`Emails to officials: (\d+) messages written to (\S+)`).FindStringSubmatch(out)
+	if m == nil || m[1] == "0" {
+		t.Fatalf("no emails written:\n%s", out)
+	}
+	files, _ := filepath.Glob(filepath.Join(m[2], "*.eml"))
+	if fmt.Sprint(len(files)) != m[1] {
+		t.Errorf("%d .eml files, the demo says %s", len(files), m[1])
+	}
+	if !strings.Contains(out, "[预警汇总]") && !strings.Contains(out, "级") {
+		t.Errorf("no email subjects shown:\n%s", out)
 	}
 }
 

@@ -203,3 +203,9 @@ func (c *Client) UpsertFirms(ctx context.Context, list []firms.Firm) error {
 		[]string{"firm_id", "name", "region", "prefecture", "industry", "baseline_headcount", "ownership", "enrolled_from", "enrolled_to", "updated_at"},
 		[]any{id, name, reg, pref, ind, base, own, from, to, upd})
 }
+
+// Insert writes columns (one slice per name, equal lengths) into table in
+// one batch, for components that own their tables (alerts, gateway).
+func (c *Client) Insert(ctx context.Context, table string, names []string, cols []any) error {
+	return c.insertColumns(ctx, table, names, cols)
+}

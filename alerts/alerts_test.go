@@ -1,0 +1,199 @@
+package alerts
+
+import (
+	"errors"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/layoffwatch/layoffwatch/internal/alertevent"
+)
+
+func testConfig(t *testing.T) *Config {
+	t.Helper()
+	c := &Config{
+		Ack:   AckConfig{Secret: "0123456789abcdef-secret"},
+		Links: Links{AckBaseURL: "http://127.0.0.1:9104"},
+		Recipients: []Recipient{
+			{Name: "城关区", Email: "chengguan@example.cn", Region: "620102"},
+			{Name: "七里河区", Email: "qilihe@example.cn", Region: "620103"},
+			{Name: "兰州市", Email: "lanzhou@example.cn", Region: "620100"},
+			{Name: "兰州市(I only)", Email: "lanzhou-chief@example.cn", Region: "620100", MinLevel: "I"},
+			{Name: "白银市", Email: "baiyin@example.cn", Region: "620400"},
+			{Name: "省厅", Email: "province@example.cn", Region: "620000", Language: "en"},
+			{Name: "建筑业专员", Email: "construction@example.cn", Region: "620102", Industries: []string{"E"}},
+			{Name: "关闭专员", Email: "closures@example.cn", Region: "620000", Rules: []string{"closure"}},
+			{Name: "督查", Email: "audit@example.cn", Region: "620000", MinLevel: "I"},
+		},
+		Routes: []Route{{Match: RouteMatch{Rules: []string{"county_cluster"}}, Recipients: []string{"audit@example.cn"}}},
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func emails(rs []routed) string {
+	var out []string
+	for _, r := range rs {
+		out = append(out, strings.Split(r.r.Email, "@")[0])
+	}
+	sort.Strings(out)
+	return strings.Join(out, ",")
+}
+
+func TestRoute(t *testing.T) {
+	rt := NewRouter(testConfig(t))
+	tests := []struct {
+		name  string
+		event alertevent.Event
+		extra int
+		want  string
+	}{
+		{"firm IV: county only", alertevent.Event{Rule: "art41", Scope: "firm", Level: "IV", Region: "620102", Industry: "C"}, 0, "chengguan"},
+		{"firm III: county only", alertevent.Event{Rule: "mass_layoff", Scope: "firm", Level: "III", Region: "620102", Industry: "C"}, 0, "chengguan"},
+		{"firm II: county and prefecture", alertevent.Event{Rule: "x", Scope: "firm", Level: "II", Region: "620102", Industry: "C"}, 0, "chengguan,lanzhou"},
+		{"firm I: up to the province", alertevent.Event{Rule: "major_cut", Scope: "firm", Level: "I", Region: "620102", Industry: "C"}, 0, "audit,chengguan,lanzhou,lanzhou-chief,province"},
+		{"industry filter", alertevent.Event{Rule: "art41", Scope: "firm", Level: "IV", Region: "620102", Industry: "E"}, 0, "chengguan,construction"},
+		{"rule filter", alertevent.Event{Rule: "closure", Scope: "firm", Level: "IV", Region: "620103", Industry: "C"}, 0, "qilihe"},
+		{"rule filter at level I", alertevent.Event{Rule: "closure", Scope: "firm", Level: "I", Region: "620103", Industry: "C"}, 0, "audit,closures,lanzhou,lanzhou-chief,province,qilihe"},
+		{"county II with a route", alertevent.Event{Rule: "county_cluster", Scope: "county", Level: "II", Region: "620102"}, 0, "audit,chengguan,lanzhou"},
+		{"prefecture III", alertevent.Event{Rule: "prefecture_rate", Scope: "prefecture", Level: "III", Region: "620400"}, 0, "baiyin"},
+		{"prefecture I", alertevent.Event{Rule: "prefecture_total", Scope: "prefecture", Level: "I", Region: "620400"}, 0, "audit,baiyin,province"},
+		{"province", alertevent.Event{Rule: "x", Scope: "province", Level: "III", Region: "620000"}, 0, "province"},
+		{"escalated once: prefecture too", alertevent.Event{Rule: "art41", Scope: "firm", Level: "IV", Region: "620102", Industry: "C"}, 1, "chengguan,lanzhou"},
+		{"escalated twice: province too", alertevent.Event{Rule: "art41", Scope: "firm", Level: "IV", Region: "620102", Industry: "C"}, 2, "chengguan,lanzhou,province"},
+		{"no county official", alertevent.Event{Rule: "art41", Scope: "firm", Level: "IV", Region: "620502", Industry: "C"}, 0, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := emails(rt.Route(tt.event, tt.extra)); got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestAckLink(t *testing.T) {
+	now := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	s := NewSigner([]byte("0123456789abcdef-secret"), 24*time.Hour, clock)
+	link := s.Link("http://x/", "abc123", "Official@Example.cn")
+	u, err := url.Parse(link)
+	if err != nil || u.Path != "/ack" {
+		t.Fatalf("link %s", link)
+	}
+	q := u.Query()
+	tests := []struct {
+		name    string
+		a, r, e string
+		sig     string
+		later   time.Duration
+		want    error
+	}{
+		{"valid", q.Get("a"), q.Get("r"), q.Get("e"), q.Get("s"), 0, nil},
+		{"valid until the end", q.Get("a"), q.Get("r"), q.Get("e"), q.Get("s"), 24 * time.Hour, nil},
+		{"expired", q.Get("a"), q.Get("r"), q.Get("e"), q.Get("s"), 24*time.Hour + time.Second, ErrExpired},
+		{"other alert", "abc124", q.Get("r"), q.Get("e"), q.Get("s"), 0, ErrBadSignature},
+		{"other recipient", q.Get("a"), "someone@else.cn", q.Get("e"), q.Get("s"), 0, ErrBadSignature},
+		{"longer expiry", q.Get("a"), q.Get("r"), "99999999999", q.Get("s"), 0, ErrBadSignature},
+		{"tampered signature", q.Get("a"), q.Get("r"), q.Get("e"), "x" + q.Get("s")[1:], 0, ErrBadSignature},
+		{"no signature", q.Get("a"), q.Get("r"), q.Get("e"), "", 0, ErrBadSignature},
+		{"garbage expiry", q.Get("a"), q.Get("r"), "soon", q.Get("s"), 0, ErrBadSignature},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			now = time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC).Add(tt.later)
+			if err := s.Verify(tt.a, tt.r, tt.e, tt.sig); !errors.Is(err, tt.want) {
+				t.Errorf("Verify = %v, want %v", err, tt.want)
+			}
+		})
+	}
+	other := NewSigner([]byte("another-secret-0123456"), 24*time.Hour, clock)
+	now = time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+	if err := other.Verify(q.Get("a"), q.Get("r"), q.Get("e"), q.Get("s")); !errors.Is(err, ErrBadSignature) {
+		t.Errorf("a link of another key verified: %v", err)
+	}
+}
+
+func TestSilence(t *testing.T) {
+	at := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+	win := func(s Silence) Silence {
+		s.Starts, s.Ends, s.Author, s.Reason = at.Add(-time.Hour), at.Add(time.Hour), "张三", "已核实"
+		return s
+	}
+	firm := alertevent.Event{Rule: "art41", Scope: "firm", Key: "91620102MA0000001C", Region: "620102", Level: "IV"}
+	tests := []struct {
+		name string
+		s    Silence
+		e    alertevent.Event
+		at   time.Time
+		want bool
+	}{
+		{"county", win(Silence{Region: "620102"}), firm, at, true},
+		{"its prefecture", win(Silence{Region: "620100"}), firm, at, true},
+		{"the province", win(Silence{Region: "620000"}), firm, at, true},
+		{"another county", win(Silence{Region: "620103"}), firm, at, false},
+		{"another prefecture", win(Silence{Region: "621000"}), firm, at, false},
+		{"rule", win(Silence{Rule: "art41"}), firm, at, true},
+		{"another rule", win(Silence{Rule: "closure"}), firm, at, false},
+		{"firm", win(Silence{FirmID: "91620102MA0000001C"}), firm, at, true},
+		{"rule and region", win(Silence{Rule: "art41", Region: "620103"}), firm, at, false},
+		{"before the window", win(Silence{Rule: "art41"}), firm, at.Add(-2 * time.Hour), false},
+		{"at the end", win(Silence{Rule: "art41"}), firm, at.Add(time.Hour), false},
+		{"expired by hand", func() Silence { s := win(Silence{Rule: "art41"}); s.Expired = true; return s }(), firm, at, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.s.Matches(tt.e, tt.at); got != tt.want {
+				t.Errorf("Matches = %v, want %v", got, tt.want)
+			}
+		})
+	}
+	if err := (Silence{Author: "a", Reason: "b", Starts: at, Ends: at.Add(time.Hour)}).Validate(); err == nil {
+		t.Error("a silence that mutes everything validated")
+	}
+	if err := (Silence{Rule: "art41", Author: "a", Reason: "b\r\nBcc: x", Starts: at, Ends: at.Add(time.Hour)}).Validate(); err == nil {
+		t.Error("a CRLF in the reason validated")
+	}
+}
+
+func TestLoadConfigErrors(t *testing.T) {
+	tests := []struct {
+		name, yaml, want string
+	}{
+		{"unknown key", "ack: {secret: 0123456789abcdef0}\nlinks: {ack_base_url: http://x}\nrecipeints: []\n", "field recipeints not found"},
+		{"no recipients", "ack: {secret: 0123456789abcdef0}\nlinks: {ack_base_url: http://x}\n", "recipients: none"},
+		{"short secret", "ack: {secret: short}\nlinks: {ack_base_url: http://x}\nrecipients: [{email: a@b.cn, region: '620102'}]\n", "at least 16"},
+		{"bad region", "ack: {secret: 0123456789abcdef0}\nlinks: {ack_base_url: http://x}\nrecipients: [{email: a@b.cn, region: '999999'}]\n", "not a Gansu"},
+		{"bad email", "ack: {secret: 0123456789abcdef0}\nlinks: {ack_base_url: http://x}\nrecipients: [{email: 'a@b.cn\r\nBcc: c@d.cn', region: '620102'}]\n", "not a plain address"},
+		{"bad level", "ack: {secret: 0123456789abcdef0}\nlinks: {ack_base_url: http://x}\nrecipients: [{email: a@b.cn, region: '620102', min_level: V}]\n", "min_level"},
+		{"route to nobody known", "ack: {secret: 0123456789abcdef0}\nlinks: {ack_base_url: http://x}\nrecipients: [{email: a@b.cn, region: '620102'}]\nroutes: [{recipients: [x@y.cn]}]\n", "not defined"},
+		{"bad response", "ack: {secret: 0123456789abcdef0}\nlinks: {ack_base_url: http://x}\nrecipients: [{email: a@b.cn, region: '620102'}]\nresponse: {II: soon}\n", "response"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "alerts.yaml")
+			if err := os.WriteFile(path, []byte(tt.yaml), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := LoadConfig(path)
+			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), path) {
+				t.Errorf("LoadConfig error %v, want it to name the file and contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestResponseDeadlines(t *testing.T) {
+	c := testConfig(t)
+	for lv, want := range map[string]time.Duration{"I": 2 * time.Hour, "II": 2 * time.Hour, "III": 12 * time.Hour, "IV": 0} {
+		if got := c.ResponseDeadline(lv); got != want {
+			t.Errorf("level %s: %v, want %v", lv, got, want)
+		}
+	}
+}

@@ -1,0 +1,251 @@
+// Package alerts owns getting a warning to the right official: it consumes
+// the detector's alert events, routes them by region and level, groups and
+// folds them into few clear emails, sends them over SMTP exactly once per
+// (alert, recipient, state change), serves signed acknowledge links,
+// escalates what nobody acknowledged in time, applies silences, and keeps
+// the history (notifications, acks, silences) in ClickHouse.
+//
+//	Kafka "alerts" ──▶ batch (one detector pass) ──▶ route ──▶ silence? fold? group?
+//	        ──▶ render (alerts/email) ──▶ log pending ──▶ SMTP ──▶ log sent ──▶ commit offsets
+//	escalation clock ──▶ unacknowledged past the level's deadline ──▶ re-send, next tier up
+//
+// It does not decide what is a warning (detector/) nor render email markup
+// (alerts/email).
+package alerts
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/mail"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/layoffwatch/layoffwatch/internal/region"
+)
+
+// Config is the alert component's YAML file: who gets what, and how mail
+// goes out.
+type Config struct {
+	SMTP      smtpConfig        `yaml:"smtp"`
+	Links     Links             `yaml:"links"`
+	Ack       AckConfig         `yaml:"ack"`
+	Response  map[string]string `yaml:"response"` // level → duration or "none"; defaults I/II 2h, III 12h, IV none
+	GroupWait time.Duration     `yaml:"group_wait"`
+	Resolved  *bool             `yaml:"notify_resolved"`
+	Templates string            `yaml:"templates"`
+	// APIToken guards the HTTP API (list, acknowledge, silence); empty: the
+	// API is off (acknowledge links and the CLI still work).
+	APIToken     string      `yaml:"api_token"`
+	APITokenFile string      `yaml:"api_token_file"`
+	Recipients   []Recipient `yaml:"recipients"`
+	Routes       []Route     `yaml:"routes"`
+
+	responses map[string]time.Duration
+	file      string
+}
+
+// SetSMTP points delivery at host:port without TLS (a local catcher).
+func (c *Config) SetSMTP(host string, port int) {
+	c.SMTP.Host, c.SMTP.Port, c.SMTP.TLS, c.SMTP.InsecureNoTLS = host, port, "none", true
+}
+
+// SetAckBaseURL changes where acknowledge links point.
+func (c *Config) SetAckBaseURL(u string) { c.Links.AckBaseURL = u }
+
+// smtpConfig mirrors email.SMTPConfig in the file; see alerts/email.
+type smtpConfig struct {
+	Host               string        `yaml:"host"`
+	Port               int           `yaml:"port"`
+	Username           string        `yaml:"username"`
+	Password           string        `yaml:"password"`
+	PasswordFile       string        `yaml:"password_file"`
+	From               string        `yaml:"from"`
+	TLS                string        `yaml:"tls"`
+	InsecureNoTLS      bool          `yaml:"insecure_no_tls"`
+	InsecureSkipVerify bool          `yaml:"insecure_skip_verify"`
+	Timeout            time.Duration `yaml:"timeout"`
+}
+
+// Links are the URLs put into emails.
+type Links struct {
+	AckBaseURL     string `yaml:"ack_base_url"`     // where this component's HTTP server is reachable, e.g. https://alerts.bureau.example
+	GrafanaBaseURL string `yaml:"grafana_base_url"` // e.g. https://grafana.bureau.example
+}
+
+// AckConfig configures acknowledge links.
+type AckConfig struct {
+	Secret     string        `yaml:"secret"`
+	SecretFile string        `yaml:"secret_file"`
+	Expiry     time.Duration `yaml:"expiry"` // default 7 days
+
+	key []byte
+}
+
+// Recipient is an official.
+type Recipient struct {
+	Name     string `yaml:"name"`
+	Email    string `yaml:"email"`
+	Language string `yaml:"language"`  // zh-CN (default) or en
+	Region   string `yaml:"region"`    // county, prefecture or 620000
+	MinLevel string `yaml:"min_level"` // the least severe level they get: I, II, III or IV (default)
+	// Optional filters: only these rules / industries.
+	Rules      []string `yaml:"rules"`
+	Industries []string `yaml:"industries"`
+}
+
+// Route adds recipients to alerts that match it, beside the default
+// region-and-level routing.
+type Route struct {
+	Match      RouteMatch `yaml:"match"`
+	Recipients []string   `yaml:"recipients"` // emails of recipients defined above
+}
+
+// RouteMatch selects alerts; empty fields match anything.
+type RouteMatch struct {
+	Rules      []string `yaml:"rules"`
+	Industries []string `yaml:"industries"`
+	Regions    []string `yaml:"regions"` // region codes or prefixes (6201 matches Lanzhou)
+	MinLevel   string   `yaml:"min_level"`
+}
+
+// LoadConfig reads and checks the file; relative paths in it resolve
+// against its directory.
+func LoadConfig(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read alerts config: %w", err)
+	}
+	var c Config
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil {
+		return nil, fmt.Errorf("%s: %s", path, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	c.file = path
+	dir := filepath.Dir(path)
+	for _, p := range []*string{&c.SMTP.PasswordFile, &c.Ack.SecretFile, &c.Templates, &c.APITokenFile} {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(dir, *p)
+		}
+	}
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &c, nil
+}
+
+var levelRank = map[string]int{"I": 1, "II": 2, "III": 3, "IV": 4}
+
+// Validate checks the configuration and fills defaults; it does no I/O
+// beyond reading secret files.
+func (c *Config) Validate() error {
+	regions := region.Gansu()
+	if c.GroupWait == 0 {
+		c.GroupWait = time.Second
+	}
+	if c.Ack.Expiry == 0 {
+		c.Ack.Expiry = 7 * 24 * time.Hour
+	}
+	secret := c.Ack.Secret
+	if c.Ack.SecretFile != "" {
+		b, err := os.ReadFile(c.Ack.SecretFile)
+		if err != nil {
+			return fmt.Errorf("ack: %w", err)
+		}
+		secret = strings.TrimSpace(string(b))
+	}
+	if len(secret) < 16 {
+		return errors.New("ack: secret (or secret_file) must hold at least 16 characters: it signs the acknowledge links")
+	}
+	c.Ack.key = []byte(secret)
+	if c.APITokenFile != "" {
+		b, err := os.ReadFile(c.APITokenFile)
+		if err != nil {
+			return fmt.Errorf("api_token_file: %w", err)
+		}
+		c.APIToken = strings.TrimSpace(string(b))
+	}
+	if c.APIToken != "" && len(c.APIToken) < 16 {
+		return errors.New("api_token must hold at least 16 characters")
+	}
+	c.responses = map[string]time.Duration{"I": 2 * time.Hour, "II": 2 * time.Hour, "III": 12 * time.Hour}
+	for lv, d := range c.Response {
+		if _, ok := levelRank[lv]; !ok {
+			return fmt.Errorf("response: %q is not a level (I, II, III, IV)", lv)
+		}
+		if d == "none" {
+			delete(c.responses, lv)
+			continue
+		}
+		dur, err := time.ParseDuration(d)
+		if err != nil || dur <= 0 {
+			return fmt.Errorf("response: %s: %q is not a positive duration or none", lv, d)
+		}
+		c.responses[lv] = dur
+	}
+	if len(c.Recipients) == 0 {
+		return errors.New("recipients: none configured")
+	}
+	seen := map[string]bool{}
+	for i := range c.Recipients {
+		r := &c.Recipients[i]
+		addr, err := mail.ParseAddress(r.Email)
+		if err != nil || addr.Address != r.Email || strings.ContainsAny(r.Email, "\r\n") {
+			return fmt.Errorf("recipients[%d]: email %q is not a plain address", i, r.Email)
+		}
+		if seen[r.Email] {
+			return fmt.Errorf("recipients[%d]: %s is listed twice", i, r.Email)
+		}
+		seen[r.Email] = true
+		if strings.ContainsAny(r.Name, "\r\n") {
+			return fmt.Errorf("recipients[%d]: name must be one line", i)
+		}
+		switch r.Language {
+		case "":
+			r.Language = "zh-CN"
+		case "zh-CN", "en":
+		default:
+			return fmt.Errorf("recipients[%d]: language %q is not zh-CN or en", i, r.Language)
+		}
+		if _, ok := regions.Lookup(r.Region); !ok {
+			return fmt.Errorf("recipients[%d]: region %q is not a Gansu division code", i, r.Region)
+		}
+		if r.MinLevel == "" {
+			r.MinLevel = "IV"
+		}
+		if _, ok := levelRank[r.MinLevel]; !ok {
+			return fmt.Errorf("recipients[%d]: min_level %q is not I, II, III or IV", i, r.MinLevel)
+		}
+	}
+	for i, rt := range c.Routes {
+		if len(rt.Recipients) == 0 {
+			return fmt.Errorf("routes[%d]: no recipients", i)
+		}
+		for _, e := range rt.Recipients {
+			if !seen[e] {
+				return fmt.Errorf("routes[%d]: recipient %s is not defined under recipients", i, e)
+			}
+		}
+		if rt.Match.MinLevel != "" {
+			if _, ok := levelRank[rt.Match.MinLevel]; !ok {
+				return fmt.Errorf("routes[%d]: min_level %q is not I, II, III or IV", i, rt.Match.MinLevel)
+			}
+		}
+	}
+	if c.Links.AckBaseURL == "" {
+		return errors.New("links: ack_base_url is required: acknowledge links point there")
+	}
+	return nil
+}
+
+// NotifyResolved reports whether resolved notices are sent (default yes).
+func (c *Config) NotifyResolved() bool { return c.Resolved == nil || *c.Resolved }
+
+// ResponseDeadline is the time allowed to acknowledge an alert of level
+// (0: no deadline, never escalated).
+func (c *Config) ResponseDeadline(level string) time.Duration { return c.responses[level] }

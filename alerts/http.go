@@ -1,0 +1,394 @@
+package alerts
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/layoffwatch/layoffwatch/detector"
+	"github.com/layoffwatch/layoffwatch/internal/alertevent"
+	"github.com/layoffwatch/layoffwatch/internal/chdb"
+)
+
+// httpAPI serves acknowledge links and the API. It reads and writes
+// ClickHouse only; the notifier picks changes up before each pass.
+type httpAPI struct {
+	cfg    *Config
+	store  *store
+	signer *Signer
+	now    func() time.Time
+	log    *slog.Logger
+	reg    *prometheus.Registry
+	plan   *detector.Plan
+	acks   *prometheus.CounterVec
+}
+
+func (a *httpAPI) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /ack", a.ackPage)
+	mux.HandleFunc("POST /ack", a.ackPost)
+	mux.HandleFunc("GET /api/alerts", a.auth(a.listAlerts))
+	mux.HandleFunc("POST /api/alerts/{id}/ack", a.auth(a.ackAPI))
+	mux.HandleFunc("GET /api/silences", a.auth(a.listSilences))
+	mux.HandleFunc("POST /api/silences", a.auth(a.addSilence))
+	mux.HandleFunc("POST /api/silences/{id}/expire", a.auth(a.expireSilence))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	return mux
+}
+
+func (a *httpAPI) serve(ctx context.Context, addr string) error {
+	if addr == "" {
+		<-ctx.Done()
+		return nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("alert http listen on %s: %w", addr, err)
+	}
+	srv := &http.Server{Handler: a.handler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second, MaxHeaderBytes: 16 << 10}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+		return nil
+	case err := <-errc:
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return fmt.Errorf("alert http: %w", err)
+	}
+}
+
+var ackTmpl = template.Must(template.New("ack").Parse(`<!doctype html>
+<html lang="{{.Lang}}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<title>{{.T.title}}</title>
+<style>body{font-family:sans-serif;max-width:40em;margin:2em auto;padding:0 1em}.lv{display:inline-block;padding:.1em .5em;color:#fff;border-radius:.2em}textarea{width:100%}</style>
+</head><body>
+<h1>{{.T.title}}</h1>
+{{if .Error}}<p role="alert">{{.Error}}</p>{{else}}
+{{with .Alert}}<p><span class="lv" style="background:{{$.Color}}">{{.Level}}</span> <strong>{{.Subject}}</strong> — {{if eq $.Lang "en"}}{{.SummaryEn}}{{else}}{{.SummaryZh}}{{end}} ({{.Period}})</p>{{end}}
+{{if .Done}}<p>{{.T.done}} {{.Who}}, {{.When}}.</p>{{else}}
+<form method="post" action="ack">
+<input type="hidden" name="a" value="{{.A}}"><input type="hidden" name="r" value="{{.R}}"><input type="hidden" name="e" value="{{.E}}"><input type="hidden" name="s" value="{{.S}}">
+<p><label for="comment">{{.T.comment}}</label><br><textarea id="comment" name="comment" rows="4" maxlength="500"></textarea></p>
+<p><button type="submit">{{.T.button}}</button></p>
+</form>{{end}}{{end}}
+</body></html>`))
+
+var ackText = map[string]map[string]string{
+	"zh-CN": {"title": "确认收到预警", "comment": "处理意见（可选）", "button": "确认", "done": "已确认：",
+		"expired": "此确认链接已过期，请联系预警系统管理员或使用最新邮件中的链接。", "bad": "此确认链接无效（可能被修改）。"},
+	"en": {"title": "Acknowledge the warning", "comment": "Comment (optional)", "button": "Acknowledge", "done": "Acknowledged by",
+		"expired": "This acknowledge link has expired; use the link of the latest email.", "bad": "This acknowledge link is not valid (it may have been altered)."},
+}
+
+func (a *httpAPI) lang(recipient string) string {
+	for _, r := range a.cfg.Recipients {
+		if strings.EqualFold(r.Email, recipient) && r.Language == "en" {
+			return "en"
+		}
+	}
+	return "zh-CN"
+}
+
+func (a *httpAPI) renderAck(w http.ResponseWriter, r *http.Request, status int, done bool, errMsg string) {
+	q := r.Form
+	lang := a.lang(q.Get("r"))
+	data := map[string]any{"Lang": lang, "T": ackText[lang], "A": q.Get("a"), "R": q.Get("r"), "E": q.Get("e"), "S": q.Get("s"),
+		"Done": done, "Who": q.Get("r"), "When": a.now().In(shanghai()).Format("2006-01-02 15:04"), "Error": errMsg}
+	if errMsg == "" {
+		if e, ok := a.alert(r.Context(), q.Get("a")); ok {
+			data["Alert"] = e
+			if lv, ok := a.plan.Levels[levelOf(e.Level)]; ok {
+				data["Color"] = lv.Color
+			}
+		}
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'")
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	w.WriteHeader(status)
+	_ = ackTmpl.Execute(w, data)
+}
+
+func levelOf(s string) detector.Level {
+	lv, _ := detector.ParseLevel(s)
+	return lv
+}
+
+func (a *httpAPI) checkLink(w http.ResponseWriter, r *http.Request) bool {
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "bad request", http.StatusBadRequest)
+		return false
+	}
+	q := r.Form
+	err := a.signer.Verify(q.Get("a"), q.Get("r"), q.Get("e"), q.Get("s"))
+	switch {
+	case errors.Is(err, ErrExpired):
+		a.renderAck(w, r, http.StatusGone, false, ackText[a.lang(q.Get("r"))]["expired"])
+		return false
+	case err != nil:
+		a.renderAck(w, r, http.StatusForbidden, false, ackText[a.lang(q.Get("r"))]["bad"])
+		return false
+	}
+	return true
+}
+
+// ackPage shows the alert and a button: a GET never records anything, so
+// mail scanners that follow links do not acknowledge for the official.
+func (a *httpAPI) ackPage(w http.ResponseWriter, r *http.Request) {
+	if !a.checkLink(w, r) {
+		return
+	}
+	a.renderAck(w, r, http.StatusOK, false, "")
+}
+
+func (a *httpAPI) ackPost(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+	if !a.checkLink(w, r) {
+		return
+	}
+	comment := strings.TrimSpace(r.Form.Get("comment"))
+	if utf8.RuneCountInString(comment) > 500 || !utf8.ValidString(comment) {
+		http.Error(w, "comment too long", http.StatusBadRequest)
+		return
+	}
+	if err := a.store.ack(r.Context(), r.Form.Get("a"), r.Form.Get("r"), comment, "link", a.now()); err != nil {
+		a.log.Error("record ack", "err", err)
+		http.Error(w, "could not record the acknowledgement, try again", http.StatusServiceUnavailable)
+		return
+	}
+	a.acks.WithLabelValues("link").Inc()
+	a.renderAck(w, r, http.StatusOK, true, "")
+}
+
+func (a *httpAPI) alert(ctx context.Context, id string) (alertevent.Event, bool) {
+	all, err := a.store.ch.AlertStates(ctx)
+	if err != nil {
+		return alertevent.Event{}, false
+	}
+	e, ok := all[id]
+	return e, ok
+}
+
+func (a *httpAPI) auth(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if a.cfg.APIToken == "" {
+			http.Error(w, "the API is off: set api_token in the alerts config", http.StatusNotFound)
+			return
+		}
+		got := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if subtle.ConstantTimeCompare([]byte(got), []byte(a.cfg.APIToken)) != 1 {
+			w.Header().Set("WWW-Authenticate", "Bearer")
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		next(w, r)
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// OpenAlert is an alert that is not resolved, with its acknowledgement.
+type OpenAlert struct {
+	alertevent.Event
+	AckedBy string    `json:"acked_by,omitempty"`
+	AckedAt time.Time `json:"acked_at,omitzero"`
+	Comment string    `json:"ack_comment,omitempty"`
+}
+
+// ListOpen reads the open alerts, most severe and newest first, with their
+// acknowledgements.
+func ListOpen(ctx context.Context, ch *chdb.Client) ([]OpenAlert, error) {
+	return listOpen(ctx, &store{ch: ch})
+}
+
+func listOpen(ctx context.Context, st *store) ([]OpenAlert, error) {
+	open, err := st.openAlerts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := st.ch.Conn().Query(ctx, "SELECT alert_id, recipient, at, comment FROM acks FINAL")
+	if err != nil {
+		return nil, fmt.Errorf("read acks: %w", err)
+	}
+	defer rows.Close()
+	acks := map[string]OpenAlert{}
+	for rows.Next() {
+		var id string
+		var o OpenAlert
+		if err := rows.Scan(&id, &o.AckedBy, &o.AckedAt, &o.Comment); err != nil {
+			return nil, fmt.Errorf("scan ack: %w", err)
+		}
+		acks[id] = o
+	}
+	out := make([]OpenAlert, 0, len(open))
+	for _, e := range open {
+		o := acks[e.ID]
+		o.Event = e
+		out = append(out, o)
+	}
+	sortOpen(out)
+	return out, rows.Err()
+}
+
+func sortOpen(list []OpenAlert) {
+	less := func(a, b OpenAlert) bool {
+		if levelRank[a.Level] != levelRank[b.Level] {
+			return levelRank[a.Level] < levelRank[b.Level]
+		}
+		if a.Period != b.Period {
+			return a.Period > b.Period
+		}
+		return a.ID < b.ID
+	}
+	for i := 1; i < len(list); i++ {
+		for j := i; j > 0 && less(list[j], list[j-1]); j-- {
+			list[j], list[j-1] = list[j-1], list[j]
+		}
+	}
+}
+
+func (a *httpAPI) listAlerts(w http.ResponseWriter, r *http.Request) {
+	list, err := listOpen(r.Context(), a.store)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	writeJSON(w, http.StatusOK, list)
+}
+
+func (a *httpAPI) ackAPI(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		By      string `json:"by"`
+		Comment string `json:"comment"`
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 16<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&body); err != nil || body.By == "" || strings.ContainsAny(body.By, "\r\n") || utf8.RuneCountInString(body.Comment) > 500 {
+		http.Error(w, `body must be {"by": "who", "comment": "optional, ≤ 500 characters"}`, http.StatusBadRequest)
+		return
+	}
+	id := r.PathValue("id")
+	if _, ok := a.alert(r.Context(), id); !ok {
+		http.Error(w, "no such alert", http.StatusNotFound)
+		return
+	}
+	if err := a.store.ack(r.Context(), id, body.By, body.Comment, "api", a.now()); err != nil {
+		http.Error(w, err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	a.acks.WithLabelValues("api").Inc()
+	writeJSON(w, http.StatusOK, map[string]string{"alert_id": id, "acked_by": body.By})
+}
+
+func (a *httpAPI) listSilences(w http.ResponseWriter, r *http.Request) {
+	list, err := a.store.silences(r.Context())
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	writeJSON(w, http.StatusOK, list)
+}
+
+// AddSilence validates and records a new silence.
+func AddSilence(ctx context.Context, ch *chdb.Client, s Silence, now time.Time) (Silence, error) {
+	return addSilence(ctx, &store{ch: ch}, s, now)
+}
+
+// Silences lists every silence.
+func Silences(ctx context.Context, ch *chdb.Client) ([]Silence, error) {
+	return (&store{ch: ch}).silences(ctx)
+}
+
+// Ack records an acknowledgement made outside the links (CLI).
+func Ack(ctx context.Context, ch *chdb.Client, alertID, by, comment string, now time.Time) error {
+	st := &store{ch: ch}
+	all, err := ch.AlertStates(ctx)
+	if err != nil {
+		return err
+	}
+	if _, ok := all[alertID]; !ok {
+		return fmt.Errorf("no alert %s", alertID)
+	}
+	if by == "" || strings.ContainsAny(by, "\r\n") || utf8.RuneCountInString(comment) > 500 {
+		return errors.New("ack needs who acknowledges (one line) and a comment of at most 500 characters")
+	}
+	return st.ack(ctx, alertID, by, comment, "cli", now)
+}
+
+func addSilence(ctx context.Context, st *store, s Silence, now time.Time) (Silence, error) {
+	s.ID, s.Created, s.Expired = uuid.NewString(), now, false
+	if s.Starts.IsZero() {
+		s.Starts = now
+	}
+	if err := s.Validate(); err != nil {
+		return s, err
+	}
+	return s, st.putSilence(ctx, s, now)
+}
+
+func (a *httpAPI) addSilence(w http.ResponseWriter, r *http.Request) {
+	var s Silence
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 16<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&s); err != nil {
+		http.Error(w, "body: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	s, err := addSilence(r.Context(), a.store, s, a.now())
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	writeJSON(w, http.StatusCreated, s)
+}
+
+// ExpireSilence ends a silence now.
+func ExpireSilence(ctx context.Context, ch *chdb.Client, id string, now time.Time) error {
+	return expireSilence(ctx, &store{ch: ch}, id, now)
+}
+
+func expireSilence(ctx context.Context, st *store, id string, now time.Time) error {
+	list, err := st.silences(ctx)
+	if err != nil {
+		return err
+	}
+	for _, s := range list {
+		if s.ID == id {
+			s.Expired = true
+			return st.putSilence(ctx, s, now)
+		}
+	}
+	return fmt.Errorf("no silence %s", id)
+}
+
+func (a *httpAPI) expireSilence(w http.ResponseWriter, r *http.Request) {
+	if err := expireSilence(r.Context(), a.store, r.PathValue("id"), a.now()); err != nil {
+		http.Error(w, err.Error(), http.StatusNotFound)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

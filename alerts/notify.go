@@ -1,0 +1,419 @@
+package alerts
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/wneessen/go-mail"
+
+	"github.com/layoffwatch/layoffwatch/alerts/email"
+	"github.com/layoffwatch/layoffwatch/internal/alertevent"
+	"github.com/layoffwatch/layoffwatch/internal/region"
+)
+
+// renderer and sender are what the notifier needs of alerts/email.
+type renderer interface {
+	Render(n email.Notification, from string) (*mail.Msg, error)
+}
+
+type sender interface {
+	Send(ctx context.Context, m *mail.Msg) (retry bool, err error)
+}
+
+// logStore is what the notifier needs of ClickHouse.
+type logStore interface {
+	log(ctx context.Context, rows []logRow) error
+	series(ctx context.Context, e alertevent.Event) ([]seriesPoint, error)
+}
+
+// alertState is what the notifier knows of one alert.
+type alertState struct {
+	event     alertevent.Event
+	sentTo    map[string]int // recipient email → highest tier notified
+	firstSent time.Time
+	tier      int // escalation steps done
+	ackedBy   string
+}
+
+func (a *alertState) open() bool { return a.event.Kind != alertevent.Resolved }
+
+// notifier turns alert events into emails.
+type notifier struct {
+	cfg      *Config
+	router   *Router
+	signer   *Signer
+	render   renderer
+	send     sender
+	store    logStore
+	levels   map[string]email.LevelInfo
+	now      func() time.Time
+	log      *slog.Logger
+	m        *alertMetrics
+	regions  *region.Table
+	backoff  [2]time.Duration
+	state    map[string]*alertState
+	done     map[string]bool // settled item keys, see itemKey
+	silences []Silence
+}
+
+// itemKey names one (alert, version, recipient, kind, tier): at most one
+// email is ever sent for it.
+func itemKey(alertID string, version uint32, recipient, kind string, tier int) string {
+	return alertID + "|" + strconv.FormatUint(uint64(version), 10) + "|" + strings.ToLower(recipient) + "|" + kind + "|" + strconv.Itoa(tier)
+}
+
+// messageID is the deterministic Message-ID of an email covering keys.
+func messageID(keys []string) string {
+	sorted := append([]string(nil), keys...)
+	sort.Strings(sorted)
+	sum := sha256.Sum256([]byte(strings.Join(sorted, "\n")))
+	return hex.EncodeToString(sum[:16]) + "@layoffwatch"
+}
+
+// maxCharts is how many alerts of one email get a chart: a digest of many
+// alerts shows the most severe first, and charts for the first few.
+const maxCharts = 3
+
+// job is one email to one recipient about one or more alerts.
+type job struct {
+	kind  string
+	to    *Recipient
+	tier  int
+	items []*alertState
+	fold  map[string][]alertevent.Event // region alert id → firm alerts folded in
+}
+
+// process handles one batch of events (a detector pass) and returns when
+// every email is sent, refused for good, or ctx ends.
+func (n *notifier) process(ctx context.Context, events []alertevent.Event) error {
+	now := n.now()
+	// region alerts first, so firm alerts of the same pass can fold into them
+	sort.SliceStable(events, func(i, j int) bool { return events[i].Scope != "firm" && events[j].Scope == "firm" })
+	immediate := map[string]*job{} // key: kind|recipient|alert for I–II, kind|recipient for digests
+	var order []string
+	var records []logRow
+	addJob := func(key, kind string, r *Recipient, tier int, st *alertState) *job {
+		j, ok := immediate[key]
+		if !ok {
+			j = &job{kind: kind, to: r, tier: tier, fold: map[string][]alertevent.Event{}}
+			immediate[key] = j
+			order = append(order, key)
+		}
+		for _, it := range j.items {
+			if it == st {
+				return j
+			}
+		}
+		j.items = append(j.items, st)
+		return j
+	}
+	for _, e := range events {
+		st := n.state[e.ID]
+		if st == nil {
+			st = &alertState{sentTo: map[string]int{}}
+			n.state[e.ID] = st
+		}
+		if e.Version <= st.event.Version && st.event.ID != "" {
+			continue // an old event read again
+		}
+		st.event = e
+		n.m.received.WithLabelValues(e.Kind, e.Level).Inc()
+		var targets []routed
+		kind := email.KindAlert
+		switch e.Kind {
+		case alertevent.Firing:
+			targets = n.router.Route(e, 0)
+			if levelRank[e.Level] >= 3 {
+				kind = email.KindDigest
+			}
+		case alertevent.LevelChanged:
+			kind = email.KindLevelChanged
+			targets = n.router.Route(e, st.tier)
+			targets = n.withPrevious(targets, st)
+		case alertevent.Resolved:
+			if !n.cfg.NotifyResolved() {
+				continue
+			}
+			kind = email.KindResolved
+			targets = n.withPrevious(nil, st)
+		}
+		if s, ok := n.silenced(e, now); ok {
+			for _, t := range targets {
+				records = append(records, n.row(e, t.r.Email, kind, 0, StatusSilenced, "silence "+s.ID, "", now))
+			}
+			n.m.silenced.Inc()
+			continue
+		}
+		if e.Kind == alertevent.Firing && e.Scope == "firm" {
+			// a firm alert is told inside a county or prefecture alert of the
+			// same period that this recipient gets in this pass; to anyone
+			// else it goes alone
+			var alone []routed
+			for _, t := range targets {
+				host := n.hostFor(e, t.r.Email, immediate, order)
+				if host == nil {
+					alone = append(alone, t)
+					continue
+				}
+				key := itemKey(e.ID, e.Version, t.r.Email, kind, 0)
+				if n.done[key] {
+					continue
+				}
+				records = append(records, n.row(e, t.r.Email, kind, 0, StatusFolded, "folded into "+host.st.event.ID, host.id, now))
+				n.done[key] = true
+				host.j.fold[host.st.event.ID] = append(host.j.fold[host.st.event.ID], e)
+			}
+			targets = alone
+		}
+		for _, t := range targets {
+			if n.done[itemKey(e.ID, e.Version, t.r.Email, kind, 0)] {
+				continue
+			}
+			key := kind + "|" + t.r.Email
+			if kind != email.KindDigest && kind != email.KindResolved {
+				key += "|" + e.ID
+			}
+			addJob(key, kind, t.r, 0, st)
+		}
+	}
+	if err := n.store.log(ctx, records); err != nil {
+		return err
+	}
+	for _, k := range order {
+		j := immediate[k]
+		sort.SliceStable(j.items, func(a, b int) bool {
+			return levelRank[j.items[a].event.Level] < levelRank[j.items[b].event.Level]
+		})
+		if err := n.deliver(ctx, j, now); err != nil {
+			return err
+		}
+	}
+	n.observe()
+	return nil
+}
+
+// withPrevious adds everyone who was told about the alert before.
+func (n *notifier) withPrevious(targets []routed, st *alertState) []routed {
+	seen := map[string]bool{}
+	for _, t := range targets {
+		seen[t.r.Email] = true
+	}
+	emails := make([]string, 0, len(st.sentTo))
+	for e := range st.sentTo {
+		emails = append(emails, e)
+	}
+	sort.Strings(emails)
+	for _, e := range emails {
+		if seen[e] {
+			continue
+		}
+		if r := n.recipient(e); r != nil {
+			targets = append(targets, routed{r, st.sentTo[e]})
+		}
+	}
+	return targets
+}
+
+func (n *notifier) recipient(email string) *Recipient {
+	for i := range n.cfg.Recipients {
+		if strings.EqualFold(n.cfg.Recipients[i].Email, email) {
+			return &n.cfg.Recipients[i]
+		}
+	}
+	return nil
+}
+
+func (n *notifier) silenced(e alertevent.Event, at time.Time) (Silence, bool) {
+	for _, s := range n.silences {
+		if s.Matches(e, at) {
+			return s, true
+		}
+	}
+	return Silence{}, false
+}
+
+// foldHost is a region alert's email of this pass that a firm alert can be
+// told in.
+type foldHost struct {
+	j  *job
+	st *alertState
+	id string
+}
+
+// hostFor finds, among the emails of this pass to recipient, one about a
+// firing county or prefecture alert of the same period covering the firm
+// alert e.
+func (n *notifier) hostFor(e alertevent.Event, recipient string, jobs map[string]*job, order []string) *foldHost {
+	for _, k := range order {
+		j := jobs[k]
+		if !strings.EqualFold(j.to.Email, recipient) {
+			continue
+		}
+		for _, st := range j.items {
+			r := st.event
+			if r.Kind == alertevent.Resolved || r.Scope == "firm" || r.Period != e.Period || (r.Industry != "" && r.Industry != e.Industry) {
+				continue
+			}
+			if (r.Scope == "county" && r.Region == e.Region) || (r.Scope == "prefecture" && r.Region == region.PrefectureOf(e.Region)) {
+				return &foldHost{j: j, st: st, id: r.ID}
+			}
+		}
+	}
+	return nil
+}
+
+func (n *notifier) row(e alertevent.Event, recipient, kind string, tier int, status, detail, msgID string, at time.Time) logRow {
+	return logRow{MessageID: msgID, AlertID: e.ID, Version: e.Version, Recipient: recipient, Kind: kind, Tier: uint8(tier),
+		Status: status, Detail: detail, Level: e.Level, Rule: e.Rule, Region: e.Region, FiredAt: e.At, At: at}
+}
+
+// deliver renders and sends one job: log pending, send (retrying with
+// backoff while SMTP is away), log sent. Every item of the job is settled
+// once this returns nil.
+func (n *notifier) deliver(ctx context.Context, j *job, now time.Time) error {
+	keys := make([]string, 0, len(j.items))
+	for _, st := range j.items {
+		keys = append(keys, itemKey(st.event.ID, st.event.Version, j.to.Email, j.kind, j.tier))
+	}
+	id := messageID(keys)
+	note := email.Notification{MessageID: id, Kind: j.kind, Now: now, Levels: n.levels,
+		To: email.Recipient{Name: j.to.Name, Email: j.to.Email, Language: j.to.Language}}
+	for i, st := range j.items {
+		item := email.Item{Event: st.event, Folded: j.fold[st.event.ID],
+			AckURL: n.signer.Link(n.cfg.Links.AckBaseURL, st.event.ID, j.to.Email), DashboardURL: n.dashboard(st.event)}
+		if i >= maxCharts {
+			note.Items = append(note.Items, item)
+			continue
+		}
+		if pts, err := n.store.series(ctx, st.event); err == nil {
+			for _, p := range pts {
+				item.Series = append(item.Series, email.Point{Period: p.period.Format("2006-01"), Headcount: p.headcount})
+			}
+		} else {
+			n.log.Warn("no chart for the alert", "alert", st.event.ID, "err", err)
+		}
+		note.Items = append(note.Items, item)
+	}
+	msg, err := n.render.Render(note, n.cfg.SMTP.From)
+	if err != nil {
+		return fmt.Errorf("render %s for %s: %w", j.kind, j.to.Email, err)
+	}
+	rows := func(status, detail string) []logRow {
+		out := make([]logRow, 0, len(j.items))
+		for _, st := range j.items {
+			out = append(out, n.row(st.event, j.to.Email, j.kind, j.tier, status, detail, id, n.now()))
+		}
+		return out
+	}
+	if err := n.store.log(ctx, rows(StatusPending, "")); err != nil {
+		return err
+	}
+	for attempt := 1; ; attempt++ {
+		retry, err := n.send.Send(ctx, msg)
+		if err == nil {
+			break
+		}
+		if !retry {
+			n.m.failed.Inc()
+			n.log.Error("email refused for good", "to", j.to.Email, "message_id", id, "err", err)
+			if err := n.store.log(ctx, rows(StatusFailed, err.Error())); err != nil {
+				return err
+			}
+			n.settle(keys)
+			return nil
+		}
+		n.m.retried.Inc()
+		wait := min(n.backoff[0]<<min(attempt-1, 10), n.backoff[1])
+		n.log.Warn("email not sent, retrying", "to", j.to.Email, "attempt", attempt, "retry_in", wait, "err", err)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("email to %s not sent before shutdown: %w", j.to.Email, ctx.Err())
+		case <-time.After(wait):
+		}
+	}
+	if err := n.store.log(ctx, rows(StatusSent, "")); err != nil {
+		return err
+	}
+	n.settle(keys)
+	sentAt := n.now()
+	for _, st := range j.items {
+		st.sentTo[strings.ToLower(j.to.Email)] = max(st.sentTo[strings.ToLower(j.to.Email)], j.tier)
+		if st.firstSent.IsZero() {
+			st.firstSent = sentAt
+		}
+		n.m.latency.Observe(sentAt.Sub(st.event.At).Seconds())
+	}
+	n.m.sent.WithLabelValues(j.kind).Inc()
+	n.log.Info("email sent", "kind", j.kind, "to", j.to.Email, "alerts", len(j.items), "message_id", id)
+	return nil
+}
+
+func (n *notifier) settle(keys []string) {
+	for _, k := range keys {
+		n.done[k] = true
+	}
+}
+
+func (n *notifier) dashboard(e alertevent.Event) string {
+	base := strings.TrimRight(n.cfg.Links.GrafanaBaseURL, "/")
+	if base == "" {
+		return ""
+	}
+	if e.Scope == "firm" {
+		return base + "/d/layoffwatch-firm?var-firm=" + e.Key
+	}
+	return base + "/d/layoffwatch-region?var-region=" + e.Region
+}
+
+// escalate re-sends every open, unacknowledged alert whose response deadline
+// passed, to the next tier up as well (county → prefecture → province).
+func (n *notifier) escalate(ctx context.Context) error {
+	now := n.now()
+	ids := make([]string, 0, len(n.state))
+	for id := range n.state {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		st := n.state[id]
+		deadline := n.cfg.ResponseDeadline(st.event.Level)
+		if !st.open() || st.ackedBy != "" || st.firstSent.IsZero() || deadline == 0 || st.tier >= TierProvince {
+			continue
+		}
+		if now.Before(st.firstSent.Add(time.Duration(st.tier+1) * deadline)) {
+			continue
+		}
+		tier := st.tier + 1
+		targets := n.withPrevious(n.router.Route(st.event, tier), st)
+		for _, t := range targets {
+			if n.done[itemKey(id, st.event.Version, t.r.Email, email.KindEscalation, tier)] {
+				continue
+			}
+			j := &job{kind: email.KindEscalation, to: t.r, tier: tier, items: []*alertState{st}, fold: map[string][]alertevent.Event{}}
+			if err := n.deliver(ctx, j, now); err != nil {
+				return err
+			}
+		}
+		st.tier = tier
+		n.m.escalations.Inc()
+		n.log.Info("alert escalated", "alert", id, "tier", tier, "level", st.event.Level)
+	}
+	n.observe()
+	return nil
+}
+
+func (n *notifier) observe() {
+	n.m.open.Reset()
+	for _, st := range n.state {
+		if st.open() && st.ackedBy == "" && st.event.ID != "" {
+			n.m.open.WithLabelValues(st.event.Level).Inc()
+		}
+	}
+}

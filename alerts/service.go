@@ -1,0 +1,272 @@
+package alerts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/layoffwatch/layoffwatch/alerts/email"
+	"github.com/layoffwatch/layoffwatch/detector"
+	"github.com/layoffwatch/layoffwatch/internal/alertevent"
+	"github.com/layoffwatch/layoffwatch/internal/chdb"
+	"github.com/layoffwatch/layoffwatch/internal/kafkautil"
+	"github.com/layoffwatch/layoffwatch/internal/region"
+)
+
+// Options configures `layoffwatch alert`.
+type Options struct {
+	Kafka      kafkautil.Options `embed:""`
+	ClickHouse chdb.Options      `embed:""`
+
+	Config          string        `help:"Recipients, routes, SMTP and links (YAML)." default:"deploy/alerts.yaml" type:"path"`
+	Plan            string        `help:"Risk plan, for the level names, colours and actions quoted in emails." default:"deploy/plans/default.yaml" type:"path"`
+	Topic           string        `help:"Topic of alert events." default:"alerts"`
+	Group           string        `help:"Kafka consumer group." default:"layoffwatch-alert"`
+	HTTPAddr        string        `help:"Serve acknowledge links, the API, /metrics and /healthz here." default:"127.0.0.1:9104" name:"http-addr"`
+	EscalationCheck time.Duration `help:"How often to look for alerts past their response deadline." default:"30s"`
+	SessionTimeout  time.Duration `help:"Kafka group session timeout." default:"10s"`
+
+	// Now is the clock (tests); nil means time.Now.
+	Now func() time.Time `kong:"-"`
+	// Sender replaces SMTP (tests); nil means the configured SMTP server.
+	Sender sender `kong:"-"`
+	// Adjust changes the loaded configuration before it is used (embedding:
+	// `layoffwatch local` points SMTP at its own mail catcher).
+	Adjust func(*Config) `kong:"-"`
+}
+
+// Run consumes alert events until ctx ends.
+func Run(ctx context.Context, opts Options, log *slog.Logger, reg *prometheus.Registry) error {
+	if err := opts.Kafka.Validate(); err != nil {
+		return err
+	}
+	if err := opts.ClickHouse.Validate(); err != nil {
+		return err
+	}
+	cfg, err := LoadConfig(opts.Config)
+	if err != nil {
+		return err
+	}
+	if opts.Adjust != nil {
+		opts.Adjust(cfg)
+	}
+	plan, err := detector.LoadPlan(opts.Plan)
+	if err != nil {
+		return err
+	}
+	// a template error is found now, never at send time
+	rend, err := email.NewRenderer(cfg.Templates)
+	if err != nil {
+		return fmt.Errorf("email templates: %w", err)
+	}
+	snd := opts.Sender
+	if snd == nil {
+		s, err := email.NewSender(cfg.SMTP.email())
+		if err != nil {
+			return fmt.Errorf("smtp: %w", err)
+		}
+		snd = s
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	ch, err := chdb.Open(ctx, opts.ClickHouse, log, false)
+	if err != nil {
+		return err
+	}
+	defer ch.Close()
+	if err := ch.RequireSchema(ctx); err != nil {
+		return err
+	}
+	st := &store{ch: ch}
+	m := newAlertMetrics(reg)
+	n := &notifier{cfg: cfg, router: NewRouter(cfg), signer: NewSigner(cfg.Ack.key, cfg.Ack.Expiry, now), render: rend, send: snd,
+		store: st, levels: levelInfo(plan), now: now, log: log, m: m, regions: region.Gansu(),
+		backoff: [2]time.Duration{500 * time.Millisecond, 30 * time.Second}, state: map[string]*alertState{}, done: map[string]bool{}}
+	if err := n.restore(ctx, st); err != nil {
+		return err
+	}
+	if err := kafkautil.EnsureTopics(ctx, opts.Kafka, opts.Topic); err != nil {
+		return err
+	}
+	reader := kafka.NewReader(kafka.ReaderConfig{
+		Brokers: opts.Kafka.Brokers, GroupID: opts.Group, Topic: opts.Topic, StartOffset: kafka.FirstOffset,
+		MinBytes: 1, MaxBytes: 8 << 20, MaxWait: 100 * time.Millisecond, CommitInterval: 0,
+		SessionTimeout: opts.SessionTimeout, HeartbeatInterval: max(opts.SessionTimeout/10, 100*time.Millisecond),
+		RebalanceTimeout: opts.SessionTimeout, JoinGroupBackoff: 500 * time.Millisecond,
+		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) { log.Warn(fmt.Sprintf(msg, args...), "component", "kafka-reader") }),
+	})
+	api := &httpAPI{cfg: cfg, store: st, signer: n.signer, now: now, log: log, reg: reg, plan: plan, acks: m.acks}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return api.serve(gctx, opts.HTTPAddr) })
+	g.Go(func() error {
+		defer reader.Close()
+		return n.loop(gctx, reader, st, opts.EscalationCheck)
+	})
+	log.Info("alert component started", "topic", opts.Topic, "recipients", len(cfg.Recipients), "http", opts.HTTPAddr)
+	return g.Wait()
+}
+
+func (c smtpConfig) email() email.SMTPConfig {
+	return email.SMTPConfig{Host: c.Host, Port: c.Port, Username: c.Username, Password: c.Password, PasswordFile: c.PasswordFile,
+		From: c.From, TLS: c.TLS, InsecureNoTLS: c.InsecureNoTLS, InsecureSkipVerify: c.InsecureSkipVerify, Timeout: c.Timeout}
+}
+
+func levelInfo(p *detector.Plan) map[string]email.LevelInfo {
+	out := map[string]email.LevelInfo{}
+	for lv, d := range p.Levels {
+		out[lv.String()] = email.LevelInfo{NameZh: d.Name.Zh, NameEn: d.Name.En, Color: d.Color,
+			ActionZh: d.Action.Zh, ActionEn: d.Action.En, Response: d.Response}
+	}
+	return out
+}
+
+// restore rebuilds the state from ClickHouse: open alerts, who was told,
+// escalations done, acknowledgements, and what is settled.
+func (n *notifier) restore(ctx context.Context, st *store) error {
+	h, err := st.history(ctx)
+	if err != nil {
+		return err
+	}
+	open, err := st.openAlerts(ctx)
+	if err != nil {
+		return err
+	}
+	for _, e := range open {
+		s := &alertState{event: e, sentTo: map[string]int{}, firstSent: h.firstSent[e.ID], tier: h.tiers[e.ID], ackedBy: h.acked[e.ID]}
+		for r, t := range h.sentTo[e.ID] {
+			s.sentTo[strings.ToLower(r)] = t
+		}
+		n.state[e.ID] = s
+	}
+	n.done = h.done
+	n.silences, err = st.silences(ctx)
+	if err != nil {
+		return err
+	}
+	n.log.Info("alert state restored", "open_alerts", len(open), "settled", len(h.done))
+	return nil
+}
+
+// refresh reloads what the HTTP API and the CLI change: acks and silences.
+func (n *notifier) refresh(ctx context.Context, st *store) error {
+	h, err := st.history(ctx)
+	if err != nil {
+		return err
+	}
+	for id, who := range h.acked {
+		if s := n.state[id]; s != nil {
+			s.ackedBy = who
+		}
+	}
+	n.silences, err = st.silences(ctx)
+	return err
+}
+
+// fetcher is what the loop needs of a Kafka consumer; *kafka.Reader is one.
+type fetcher interface {
+	FetchMessage(ctx context.Context) (kafka.Message, error)
+	CommitMessages(ctx context.Context, msgs ...kafka.Message) error
+}
+
+// loop reads one detector pass at a time — messages until the topic is
+// quiet for the group wait — and commits its offsets once every email of
+// the pass is sent and recorded. Between passes it escalates.
+func (n *notifier) loop(ctx context.Context, r fetcher, st *store, every time.Duration) error {
+	lastEscalation := time.Time{}
+	for {
+		var msgs []kafka.Message
+		var events []alertevent.Event
+		wait := every
+		for {
+			fctx, cancel := context.WithTimeout(ctx, wait)
+			m, err := r.FetchMessage(fctx)
+			cancel()
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				if errors.Is(err, context.DeadlineExceeded) {
+					break
+				}
+				return fmt.Errorf("fetch alert event: %w", err)
+			}
+			msgs = append(msgs, m)
+			e, err := alertevent.Decode(m.Value)
+			if err != nil {
+				n.log.Error("skipping an undecodable alert event", "offset", m.Offset, "partition", m.Partition, "err", err)
+				continue
+			}
+			events = append(events, e)
+			wait = n.cfg.GroupWait // a pass ends when the topic is quiet this long
+			if len(msgs) >= 10000 {
+				break
+			}
+		}
+		if len(msgs) > 0 {
+			if err := n.refresh(ctx, st); err != nil {
+				n.log.Warn("reload acks and silences", "err", err)
+			}
+			if err := n.process(ctx, events); err != nil {
+				if ctx.Err() != nil {
+					return nil // not committed: read again after a restart
+				}
+				return err
+			}
+			if err := r.CommitMessages(ctx, msgs...); err != nil {
+				n.log.Warn("commit alert offsets; the pass will be read again and deduplicated", "err", err)
+			}
+		}
+		if n.now().Sub(lastEscalation) >= every || len(msgs) == 0 {
+			if err := n.refresh(ctx, st); err != nil {
+				n.log.Warn("reload acks and silences", "err", err)
+			}
+			if err := n.escalate(ctx); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return err
+			}
+			lastEscalation = n.now()
+		}
+	}
+}
+
+type alertMetrics struct {
+	received    *prometheus.CounterVec
+	sent        *prometheus.CounterVec
+	failed      prometheus.Counter
+	retried     prometheus.Counter
+	silenced    prometheus.Counter
+	escalations prometheus.Counter
+	latency     prometheus.Histogram
+	open        *prometheus.GaugeVec
+	acks        *prometheus.CounterVec
+}
+
+func newAlertMetrics(reg prometheus.Registerer) *alertMetrics {
+	m := &alertMetrics{
+		received: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "layoffwatch_alert_events_total", Help: "Alert events consumed, by event and level."}, []string{"event", "level"}),
+		sent:     prometheus.NewCounterVec(prometheus.CounterOpts{Name: "layoffwatch_alert_emails_sent_total", Help: "Emails accepted by the SMTP server, by kind."}, []string{"kind"}),
+		failed:   prometheus.NewCounter(prometheus.CounterOpts{Name: "layoffwatch_alert_emails_failed_total", Help: "Emails the SMTP server refused for good."}),
+		retried:  prometheus.NewCounter(prometheus.CounterOpts{Name: "layoffwatch_alert_emails_retried_total", Help: "Send attempts that failed and were retried."}),
+		silenced: prometheus.NewCounter(prometheus.CounterOpts{Name: "layoffwatch_alert_silenced_total", Help: "Alert events muted by a silence."}),
+		escalations: prometheus.NewCounter(prometheus.CounterOpts{Name: "layoffwatch_alert_escalations_total",
+			Help: "Alerts re-sent to the next tier because nobody acknowledged them in time."}),
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "layoffwatch_alert_firing_to_sent_seconds",
+			Help: "Time from the detector emitting an event to its email being accepted.", Buckets: prometheus.ExponentialBuckets(0.1, 2.5, 14)}),
+		open: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "layoffwatch_alert_open_unacknowledged",
+			Help: "Open alerts nobody has acknowledged, by level."}, []string{"level"}),
+		acks: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "layoffwatch_alert_acks_total", Help: "Acknowledgements recorded, by channel."}, []string{"via"}),
+	}
+	reg.MustRegister(m.received, m.sent, m.failed, m.retried, m.silenced, m.escalations, m.latency, m.open, m.acks)
+	return m
+}

@@ -1,0 +1,219 @@
+package alerts
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/layoffwatch/layoffwatch/internal/alertevent"
+	"github.com/layoffwatch/layoffwatch/internal/chdb"
+)
+
+// Statuses in the notification log.
+const (
+	StatusPending  = "pending"  // about to be handed to SMTP
+	StatusSent     = "sent"     // SMTP accepted it
+	StatusFailed   = "failed"   // SMTP refused it for good
+	StatusSilenced = "silenced" // a silence muted it
+	StatusFolded   = "folded"   // told inside a region alert's email
+)
+
+// logRow is one row of the notification log.
+type logRow struct {
+	MessageID string
+	AlertID   string
+	Version   uint32
+	Recipient string
+	Kind      string
+	Tier      uint8
+	Status    string
+	Detail    string
+	Level     string
+	Rule      string
+	Region    string
+	FiredAt   time.Time
+	At        time.Time
+}
+
+// store is the alert component's ClickHouse.
+type store struct{ ch *chdb.Client }
+
+func (s *store) log(ctx context.Context, rows []logRow) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	n := len(rows)
+	var (
+		mid, aid, rcpt, kind, status, detail, level, rule, reg = make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
+		ver                                                    = make([]uint32, 0, n)
+		tier                                                   = make([]uint8, 0, n)
+		fired, at                                              = make([]time.Time, 0, n), make([]time.Time, 0, n)
+	)
+	for _, r := range rows {
+		mid, aid, rcpt, kind, status = append(mid, r.MessageID), append(aid, r.AlertID), append(rcpt, r.Recipient), append(kind, r.Kind), append(status, r.Status)
+		detail, level, rule, reg = append(detail, r.Detail), append(level, r.Level), append(rule, r.Rule), append(reg, r.Region)
+		ver, tier, fired, at = append(ver, r.Version), append(tier, r.Tier), append(fired, r.FiredAt.UTC()), append(at, r.At.UTC())
+	}
+	if err := s.ch.Insert(ctx, "notifications",
+		[]string{"message_id", "alert_id", "alert_version", "recipient", "kind", "tier", "status", "detail", "level", "rule", "region", "fired_at", "at"},
+		[]any{mid, aid, ver, rcpt, kind, tier, status, detail, level, rule, reg, fired, at}); err != nil {
+		return fmt.Errorf("notification log: %w", err)
+	}
+	return nil
+}
+
+// history is what the log and the acks say about every alert.
+type history struct {
+	done      map[string]bool           // item keys (alert, version, recipient, kind, tier) settled: sent, silenced, folded or failed
+	sentTo    map[string]map[string]int // alert → recipient → tier
+	firstSent map[string]time.Time
+	tiers     map[string]int // escalations done
+	acked     map[string]string
+}
+
+func (s *store) history(ctx context.Context) (*history, error) {
+	h := &history{done: map[string]bool{}, sentTo: map[string]map[string]int{}, firstSent: map[string]time.Time{},
+		tiers: map[string]int{}, acked: map[string]string{}}
+	rows, err := s.ch.Conn().Query(ctx, `SELECT alert_id, alert_version, recipient, kind, tier, status, at
+		FROM notifications WHERE status != 'pending'`)
+	if err != nil {
+		return nil, fmt.Errorf("read notification log: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r logRow
+		if err := rows.Scan(&r.AlertID, &r.Version, &r.Recipient, &r.Kind, &r.Tier, &r.Status, &r.At); err != nil {
+			return nil, fmt.Errorf("scan notification log: %w", err)
+		}
+		h.done[itemKey(r.AlertID, r.Version, r.Recipient, r.Kind, int(r.Tier))] = true
+		if r.Status == StatusSent {
+			if h.sentTo[r.AlertID] == nil {
+				h.sentTo[r.AlertID] = map[string]int{}
+			}
+			h.sentTo[r.AlertID][r.Recipient] = int(r.Tier)
+			if f, ok := h.firstSent[r.AlertID]; !ok || r.At.Before(f) {
+				h.firstSent[r.AlertID] = r.At
+			}
+			if r.Kind == "escalation" && int(r.Tier) > h.tiers[r.AlertID] {
+				h.tiers[r.AlertID] = int(r.Tier)
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read notification log: %w", err)
+	}
+	acks, err := s.ch.Conn().Query(ctx, "SELECT alert_id, recipient FROM acks FINAL")
+	if err != nil {
+		return nil, fmt.Errorf("read acks: %w", err)
+	}
+	defer acks.Close()
+	for acks.Next() {
+		var id, who string
+		if err := acks.Scan(&id, &who); err != nil {
+			return nil, fmt.Errorf("scan ack: %w", err)
+		}
+		h.acked[id] = who
+	}
+	return h, acks.Err()
+}
+
+// Ack records an acknowledgement.
+func (s *store) ack(ctx context.Context, alertID, recipient, comment, via string, at time.Time) error {
+	return s.ch.Insert(ctx, "acks", []string{"alert_id", "recipient", "at", "comment", "via"},
+		[]any{[]string{alertID}, []string{recipient}, []time.Time{at.UTC()}, []string{comment}, []string{via}})
+}
+
+// putSilence records a silence (a new one, or a change such as expiry).
+func (s *store) putSilence(ctx context.Context, si Silence, now time.Time) error {
+	exp := uint8(0)
+	if si.Expired {
+		exp = 1
+	}
+	return s.ch.Insert(ctx, "silences",
+		[]string{"id", "region", "rule", "firm_id", "starts_at", "ends_at", "author", "reason", "created_at", "expired", "changed_at"},
+		[]any{[]string{si.ID}, []string{si.Region}, []string{si.Rule}, []string{si.FirmID}, []time.Time{si.Starts.UTC()}, []time.Time{si.Ends.UTC()},
+			[]string{si.Author}, []string{si.Reason}, []time.Time{si.Created.UTC()}, []uint8{exp}, []time.Time{now.UTC()}})
+}
+
+func (s *store) silences(ctx context.Context) ([]Silence, error) {
+	rows, err := s.ch.Conn().Query(ctx, `SELECT id, region, rule, firm_id, starts_at, ends_at, author, reason, created_at, expired
+		FROM silences FINAL ORDER BY created_at`)
+	if err != nil {
+		return nil, fmt.Errorf("read silences: %w", err)
+	}
+	defer rows.Close()
+	var out []Silence
+	for rows.Next() {
+		var si Silence
+		var exp uint8
+		if err := rows.Scan(&si.ID, &si.Region, &si.Rule, &si.FirmID, &si.Starts, &si.Ends, &si.Author, &si.Reason, &si.Created, &exp); err != nil {
+			return nil, fmt.Errorf("scan silence: %w", err)
+		}
+		si.Expired = exp == 1
+		out = append(out, si)
+	}
+	return out, rows.Err()
+}
+
+// openAlerts reads the latest event of every alert that is not resolved.
+func (s *store) openAlerts(ctx context.Context) ([]alertevent.Event, error) {
+	all, err := s.ch.AlertStates(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []alertevent.Event
+	for _, e := range all {
+		if e.Kind != alertevent.Resolved {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+// series reads the last 24 months of headcount up to period for a firm
+// (scope firm) or a region.
+func (s *store) series(ctx context.Context, e alertevent.Event) ([]seriesPoint, error) {
+	var query string
+	var arg any
+	switch e.Scope {
+	case "firm":
+		query = `SELECT period, sum(headcount) FROM reports_latest WHERE firm_id = ? AND period <= toDate(?) AND period > addMonths(toDate(?), -24) GROUP BY period ORDER BY period`
+		arg = e.Key
+	default:
+		query = `SELECT r.period, sum(r.headcount) FROM reports_latest AS r
+			ANY INNER JOIN (SELECT firm_id, region FROM firms FINAL) AS f USING firm_id
+			WHERE startsWith(f.region, ?) AND r.period <= toDate(?) AND r.period > addMonths(toDate(?), -24)
+			GROUP BY r.period ORDER BY r.period`
+		arg = regionPrefix(e.Region)
+	}
+	month := e.Period + "-01"
+	rows, err := s.ch.Conn().Query(ctx, query, arg, month, month)
+	if err != nil {
+		return nil, fmt.Errorf("chart series: %w", err)
+	}
+	defer rows.Close()
+	var out []seriesPoint
+	for rows.Next() {
+		var p seriesPoint
+		var n uint64
+		if err := rows.Scan(&p.period, &n); err != nil {
+			return nil, fmt.Errorf("scan chart series: %w", err)
+		}
+		p.headcount = float64(n)
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+type seriesPoint struct {
+	period    time.Time
+	headcount float64
+}
+
+func regionPrefix(code string) string {
+	p := code
+	for len(p) > 2 && p[len(p)-2:] == "00" {
+		p = p[:len(p)-2]
+	}
+	return p
+}
