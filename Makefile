@@ -8,7 +8,9 @@ FUZZTIME  ?= 10s
 # Where `make demo` keeps its ClickHouse data and output.
 DEMO_DIR  ?= .layoffwatch/demo
 
-.PHONY: all build deps test vet fuzz demo bench-ingest bench-detect bench-gateway clean
+GOLANGCI_LINT_VERSION ?= v2.15.0
+
+.PHONY: all build deps test vet lint fuzz demo bench-ingest bench-detect bench-gateway bench-alert-latency clean
 
 all: build
 
@@ -23,6 +25,13 @@ vet:
 	$(GO) vet $(PKGS)
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 
+# golangci-lint (errorlint, revive, sloglint, bodyclose, sqlclosecheck,
+# gosec; see .golangci.yml), built from the Go module proxy when missing.
+lint:
+	@command -v golangci-lint >/dev/null 2>&1 || test -x "$$(go env GOPATH)/bin/golangci-lint" || \
+		$(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+	PATH="$$(go env GOPATH)/bin:$$PATH" golangci-lint run --timeout 10m ./...
+
 # Unit and integration tests (real ClickHouse, embedded Kafka), then every
 # fuzz target briefly.
 test: deps vet
@@ -36,6 +45,8 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzParseCSV$$' -fuzztime=$(FUZZTIME) ./internal/firms
 	$(GO) test -run='^$$' -fuzz='^FuzzDecodeCSV$$' -fuzztime=$(FUZZTIME) ./gateway
 	$(GO) test -run='^$$' -fuzz='^FuzzFastMatchesVM$$' -fuzztime=$(FUZZTIME) ./detector
+	$(GO) test -run='^$$' -fuzz='^FuzzHeaderText$$' -fuzztime=$(FUZZTIME) ./alerts/email
+	$(GO) test -run='^$$' -fuzz='^FuzzTemplate$$' -fuzztime=$(FUZZTIME) ./alerts/email
 
 # Simulate a province, push it through embedded Kafka and ingest into the
 # local ClickHouse, then print headcount by prefecture and month.

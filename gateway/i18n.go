@@ -17,7 +17,7 @@ const (
 )
 
 var messages = map[string]map[string]string{
-	langZH: {
+	langZH: { //nolint:gosec // G101: translations that mention tokens, not credentials
 		"title":              "企业用工月报",
 		"app":                "失业动态监测 · 企业月报",
 		"skip":               "跳到主要内容",

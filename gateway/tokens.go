@@ -136,7 +136,7 @@ func TokenID(token string) string {
 	}
 	for i := len(TokenPrefix); i < len(token); i++ {
 		c := token[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+		if (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && (c < '0' || c > '9') && c != '-' && c != '_' {
 			return ""
 		}
 	}

@@ -121,7 +121,9 @@ var numberFields = append([]string{"headcount", "vacancies", "hires"}, report.Se
 func (u *webUI) newPage(w http.ResponseWriter, r *http.Request) page {
 	lang, fromQuery := pickLang(r)
 	if fromQuery {
-		http.SetCookie(w, &http.Cookie{Name: langCookie, Value: lang, Path: "/", MaxAge: 365 * 24 * 3600, HttpOnly: true,
+		// Secure follows TLS: over plain HTTP (loopback, behind a TLS proxy) a
+		// Secure cookie would never come back.
+		http.SetCookie(w, &http.Cookie{Name: langCookie, //nolint:gosec // G124: see above Value: lang, Path: "/", MaxAge: 365 * 24 * 3600, HttpOnly: true,
 			Secure: u.s.opts.TLSCert != "", SameSite: http.SameSiteLaxMode})
 	}
 	alt := langEN
@@ -151,7 +153,7 @@ func randomToken() string {
 }
 
 func (u *webUI) cookie(name, value string, maxAge int) *http.Cookie {
-	return &http.Cookie{Name: name, Value: value, Path: "/report", MaxAge: maxAge, HttpOnly: true,
+	return &http.Cookie{Name: name, Value: value, Path: "/report", //nolint:gosec // G124: Secure follows TLS, as above MaxAge: maxAge, HttpOnly: true,
 		Secure: u.s.opts.TLSCert != "", SameSite: http.SameSiteStrictMode}
 }
 

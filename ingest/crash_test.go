@@ -174,7 +174,7 @@ func binary(t testing.TB) string {
 		binPath = filepath.Join(dir, "layoffwatch")
 		out, err := exec.Command("go", "build", "-o", binPath, "../cmd/layoffwatch").CombinedOutput()
 		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+			buildErr = fmt.Errorf("go build: %w\n%s", err, out)
 		}
 	})
 	if buildErr != nil {

@@ -185,7 +185,7 @@ func (c *ClickHouse) waitReady(ctx context.Context) error {
 			if len(tail) > 2000 {
 				tail = tail[len(tail)-2000:]
 			}
-			return fmt.Errorf("clickhouse exited during start-up (%v); %s/log/error.log ends:\n%s", err, c.opts.Dir, tail)
+			return fmt.Errorf("clickhouse exited during start-up (%w); %s/log/error.log ends:\n%s", err, c.opts.Dir, tail)
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(100 * time.Millisecond):
@@ -207,12 +207,11 @@ func (c *ClickHouse) signal(sig syscall.Signal, wait time.Duration) error {
 		return nil
 	}
 	_ = syscall.Kill(-c.cmd.Process.Pid, sig)
-	select {
-	case <-c.done:
-	case <-time.After(wait):
-		_ = syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL)
-		<-c.done
-	}
+	// the exit status of a server we stopped says nothing more
+	exited := func() error { return <-c.done }
+	timer := time.AfterFunc(wait, func() { _ = syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL) })
+	_ = exited()
+	timer.Stop()
 	c.cmd = nil
 	return nil
 }

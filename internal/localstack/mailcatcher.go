@@ -99,7 +99,7 @@ func (c *MailCatcher) store(data []byte) error {
 	c.count++
 	sum := sha256.Sum256([]byte(id))
 	name := fmt.Sprintf("%s-%s.eml", time.Now().UTC().Format("20060102T150405"), hex.EncodeToString(sum[:6]))
-	if err := os.WriteFile(filepath.Join(c.Dir, name), data, 0o640); err != nil {
+	if err := os.WriteFile(filepath.Join(c.Dir, name), data, 0o600); err != nil {
 		return fmt.Errorf("write %s: %w", name, err)
 	}
 	return nil
