@@ -11,10 +11,7 @@ import (
 type deadlines struct{ day int }
 
 // of returns the first instant at which a report for p is late.
-func (d deadlines) of(p report.Period) time.Time {
-	next := p.Add(1)
-	return time.Date(next.Year(), next.Month(), d.day+1, 0, 0, 0, 0, report.Shanghai())
-}
+func (d deadlines) of(p report.Period) time.Time { return report.Deadline(p, d.day) }
 
 // current is the period firms are reporting for at now: last month until
 // its deadline has passed, then this month.

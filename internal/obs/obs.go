@@ -57,12 +57,19 @@ func Serve(ctx context.Context, addr string, g prometheus.Gatherer, health *Heal
 		mux.HandleFunc("/debug/pprof/symbol", httppprof.Symbol)
 		mux.HandleFunc("/debug/pprof/trace", httppprof.Trace)
 	}
-	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second}
+	return ServeHandler(ctx, addr, mux, log)
+}
+
+// ServeHandler serves h on addr until ctx ends, with timeouts that keep a
+// slow client from holding a connection, then shuts down gracefully.
+func ServeHandler(ctx context.Context, addr string, h http.Handler, log *slog.Logger) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second,
+		IdleTimeout: 60 * time.Second, MaxHeaderBytes: 16 << 10}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return fmt.Errorf("metrics listen on %s: %w", addr, err)
+		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
-	log.Info("metrics listening", "addr", ln.Addr().String())
+	log.Info("http listening", "addr", ln.Addr().String())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -75,7 +82,7 @@ func Serve(ctx context.Context, addr string, g prometheus.Gatherer, health *Heal
 		if errors.Is(err, http.ErrServerClosed) {
 			return nil
 		}
-		return fmt.Errorf("metrics server: %w", err)
+		return fmt.Errorf("http server on %s: %w", addr, err)
 	}
 }
 

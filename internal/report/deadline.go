@@ -12,14 +12,3 @@ func Deadline(p Period, day int) time.Time {
 	next := p.Add(1)
 	return time.Date(next.Year(), next.Month(), day+1, 0, 0, 0, 0, shanghai)
 }
-
-// OpenPeriod is the period whose reports are being collected at now: the
-// current month from the 25th on, else the month before.
-func OpenPeriod(now time.Time) Period {
-	local := now.In(shanghai)
-	p := PeriodOf(local)
-	if local.Day() < 25 {
-		p = p.Add(-1)
-	}
-	return p
-}
