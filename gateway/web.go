@@ -123,7 +123,8 @@ func (u *webUI) newPage(w http.ResponseWriter, r *http.Request) page {
 	if fromQuery {
 		// Secure follows TLS: over plain HTTP (loopback, behind a TLS proxy) a
 		// Secure cookie would never come back.
-		http.SetCookie(w, &http.Cookie{Name: langCookie, //nolint:gosec // G124: see above Value: lang, Path: "/", MaxAge: 365 * 24 * 3600, HttpOnly: true,
+		//nolint:gosec // G124: see above
+		http.SetCookie(w, &http.Cookie{Name: langCookie, Value: lang, Path: "/", MaxAge: 365 * 24 * 3600, HttpOnly: true,
 			Secure: u.s.opts.TLSCert != "", SameSite: http.SameSiteLaxMode})
 	}
 	alt := langEN
@@ -153,7 +154,8 @@ func randomToken() string {
 }
 
 func (u *webUI) cookie(name, value string, maxAge int) *http.Cookie {
-	return &http.Cookie{Name: name, Value: value, Path: "/report", //nolint:gosec // G124: Secure follows TLS, as above MaxAge: maxAge, HttpOnly: true,
+	//nolint:gosec // G124: Secure follows TLS (see newPage)
+	return &http.Cookie{Name: name, Value: value, Path: "/report", MaxAge: maxAge, HttpOnly: true,
 		Secure: u.s.opts.TLSCert != "", SameSite: http.SameSiteStrictMode}
 }
 
