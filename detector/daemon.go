@@ -39,6 +39,11 @@ type Options struct {
 	AlertMonths int           `help:"Only firings of the latest this many months become alerts." default:"3"`
 	DeadlineDay int           `help:"Reports of a month are due by the end of this day of the next month (Asia/Shanghai)." default:"5"`
 	MetricsAddr string        `help:"Serve /metrics and /healthz here (empty: off)." default:"127.0.0.1:9103"`
+	// Several replicas split the alerts by prefecture: each evaluates the
+	// whole plan but emits only the alerts of its prefectures (province-wide
+	// alerts go to shard 0), so no event is emitted twice.
+	Shard  int `help:"This replica's shard, 0 … shards−1." default:"0"`
+	Shards int `help:"Number of detect replicas splitting the alerts by prefecture." default:"1"`
 }
 
 // Validate checks the options without network I/O.
@@ -60,6 +65,8 @@ func (o Options) Validate() error {
 		return fmt.Errorf("alert months must be between 1 and the window (%d), got %d", o.Window, o.AlertMonths)
 	case o.DeadlineDay < 1 || o.DeadlineDay > 28:
 		return fmt.Errorf("deadline day must be between 1 and 28, got %d", o.DeadlineDay)
+	case o.Shards < 1 || o.Shard < 0 || o.Shard >= o.Shards:
+		return fmt.Errorf("shard %d of %d: want 0 ≤ shard < shards", o.Shard, o.Shards)
 	}
 	return nil
 }
@@ -278,6 +285,20 @@ func (d *daemon) refresh(ctx context.Context, now time.Time) error {
 	return nil
 }
 
+// owns reports whether this replica emits the alerts of region (a county,
+// prefecture or the province): prefectures are spread over the shards by a
+// stable hash, province-wide alerts belong to shard 0.
+func (d *daemon) owns(regionCode string) bool {
+	if d.opts.Shards <= 1 {
+		return true
+	}
+	if regionCode == "" || regionCode == region.ProvinceOf(regionCode) {
+		return d.opts.Shard == 0
+	}
+	h := sha256.Sum256([]byte(region.PrefectureOf(regionCode)))
+	return int(h[0])%d.opts.Shards == d.opts.Shard
+}
+
 func hashFirms(list []firms.Firm) [32]byte {
 	h := sha256.New()
 	for _, f := range list {
@@ -341,6 +362,9 @@ func (d *daemon) diff(firings []Firing, from, to report.Period, now time.Time) [
 	var events []alertevent.Event
 	firing := make(map[string]bool, len(firings))
 	for _, f := range firings {
+		if !d.owns(d.firingRegion(f)) {
+			continue
+		}
 		id := alertevent.ID(f.Rule, string(f.Scope), f.Key, f.Period.String())
 		firing[id] = true
 		s := d.state[id]
@@ -361,6 +385,9 @@ func (d *daemon) diff(firings []Firing, from, to report.Period, now time.Time) [
 	}
 	var resolved []string
 	for id, s := range d.state {
+		if !d.owns(s.Region) {
+			continue
+		}
 		p, err := report.ParsePeriod(s.Period)
 		if err == nil && s.Kind != alertevent.Resolved && p >= from && p <= to && !firing[id] {
 			resolved = append(resolved, id)
@@ -402,6 +429,16 @@ func (d *daemon) event(f Firing, id string, version uint32, kind, prev string, n
 		e.Prefecture = ""
 	}
 	return e
+}
+
+// firingRegion is the county of a firm firing or the region of a region one.
+func (d *daemon) firingRegion(f Firing) string {
+	if f.Scope == ScopeFirm {
+		fm, _ := d.ds.firm(f.Key)
+		return fm.Region
+	}
+	reg, _, _ := cut(f.Key, "/")
+	return reg
 }
 
 func cut(s, sep string) (before, after string, found bool) {

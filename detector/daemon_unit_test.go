@@ -3,6 +3,7 @@ package detector
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -199,5 +200,52 @@ func TestCrashBetweenEmitAndRecord(t *testing.T) {
 	}
 	if len(st.recorded) != emitted {
 		t.Fatalf("recorded %d of %d events after the restart", len(st.recorded), emitted)
+	}
+}
+
+// TestShardsSplitWithoutDuplicates: two replicas with shards 0 and 1 emit
+// together exactly what one replica emits, and never the same event.
+func TestShardsSplitWithoutDuplicates(t *testing.T) {
+	now := time.Date(2026, 11, 20, 12, 0, 0, 0, report.Shanghai())
+	st := &fakeStore{}
+	for i, county := range []string{"620102", "620402", "620502", "620702", "621002", "622901"} {
+		id := firmID(fmt.Sprintf("91%sMA%07d", county, i+1))
+		st.firms = append(st.firms, firms.Firm{ID: id, Name: "x", Region: county, Industry: "C", BaselineHeadcount: 1000})
+		st.rows = append(st.rows,
+			chdb.MonthRow{FirmID: id, Period: report.NewPeriod(2026, time.September), Revision: 1, Headcount: 1000, IngestedAt: now.Add(-time.Hour)},
+			chdb.MonthRow{FirmID: id, Period: report.NewPeriod(2026, time.October), Revision: 1, Headcount: 600, IngestedAt: now.Add(-time.Hour)})
+	}
+	run := func(shard, shards int) []string {
+		out := &fakeProducer{}
+		d, _ := newTestDaemon(t, st, out, &clock{t: now}, defaultPlan(t))
+		d.opts.Shard, d.opts.Shards = shard, shards
+		if err := d.pass(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, m := range out.msgs {
+			ids = append(ids, string(m.Key))
+		}
+		return ids
+	}
+	all := run(0, 1)
+	a, b := run(0, 2), run(1, 2)
+	if len(a) == 0 || len(b) == 0 {
+		t.Fatalf("one shard emitted nothing: %d and %d events", len(a), len(b))
+	}
+	seen := map[string]bool{}
+	for _, id := range append(a, b...) {
+		if seen[id] {
+			t.Fatalf("event %s emitted by both shards", id)
+		}
+		seen[id] = true
+	}
+	if len(seen) != len(all) {
+		t.Fatalf("the shards emitted %d events together, one replica %d", len(seen), len(all))
+	}
+	for _, id := range all {
+		if !seen[id] {
+			t.Fatalf("event %s emitted by no shard", id)
+		}
 	}
 }
