@@ -10,7 +10,7 @@ DEMO_DIR  ?= .layoffwatch/demo
 
 GOLANGCI_LINT_VERSION ?= v2.15.0
 
-.PHONY: all build deps test vet lint fuzz demo bench-ingest bench-detect bench-gateway bench-alert-latency clean
+.PHONY: all build deps test test-cluster vet lint fuzz demo bench-ingest bench-detect bench-gateway bench-alert-latency clean
 
 all: build
 
@@ -47,6 +47,13 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzFastMatchesVM$$' -fuzztime=$(FUZZTIME) ./detector
 	$(GO) test -run='^$$' -fuzz='^FuzzHeaderText$$' -fuzztime=$(FUZZTIME) ./alerts/email
 	$(GO) test -run='^$$' -fuzz='^FuzzTemplate$$' -fuzztime=$(FUZZTIME) ./alerts/email
+
+# Scale-out on one machine: two ClickHouse replicas coordinated by Debian's
+# ZooKeeper, migrations ON CLUSTER, two ingest replicas, one replica killed
+# mid-stream.
+test-cluster: deps
+	@deploy/local/deps-cluster.sh
+	LAYOFFWATCH_TEST_CLUSTER=1 $(GO) test -count=1 -timeout 15m -v ./deploy/cluster
 
 # Simulate a province, push it through embedded Kafka and ingest into the
 # local ClickHouse, then print headcount by prefecture and month.

@@ -23,7 +23,7 @@ import (
 
 // Options says how to reach ClickHouse.
 type Options struct {
-	Addr         string        `help:"ClickHouse native-protocol address (host:port)." default:"127.0.0.1:19000" name:"clickhouse-addr"`
+	Addr         string        `help:"ClickHouse native-protocol address host:port; several, comma-separated, fail over in order." default:"127.0.0.1:19000" name:"clickhouse-addr"`
 	Database     string        `help:"ClickHouse database." default:"layoffwatch" name:"clickhouse-database"`
 	User         string        `help:"ClickHouse user." default:"default" name:"clickhouse-user"`
 	Password     string        `help:"ClickHouse password (prefer --clickhouse-password-file)." name:"clickhouse-password"`
@@ -113,7 +113,7 @@ func Open(ctx context.Context, opts Options, log *slog.Logger, createDB bool) (*
 func dial(opts Options, pw, db string, log *slog.Logger) (driver.Conn, error) {
 	conn, err := clickhouse.Open(&clickhouse.Options{
 		Protocol:     clickhouse.Native,
-		Addr:         []string{opts.Addr},
+		Addr:         addrs(opts.Addr),
 		Auth:         clickhouse.Auth{Database: db, Username: opts.User, Password: pw},
 		DialTimeout:  opts.DialTimeout,
 		MaxOpenConns: 8,
@@ -133,6 +133,18 @@ func compression(name string) *clickhouse.Compression {
 		return &clickhouse.Compression{Method: clickhouse.CompressionNone}
 	}
 	return &clickhouse.Compression{Method: clickhouse.CompressionLZ4}
+}
+
+// addrs splits a comma-separated list: the client connects to the first
+// that answers, and fails over to the next.
+func addrs(s string) []string {
+	var out []string
+	for _, a := range strings.Split(s, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 func onCluster(cluster string) string {

@@ -23,15 +23,17 @@ type Migration struct {
 	Statements []string
 }
 
-// Migrations returns the embedded migrations rendered for cluster (empty:
-// single server), in version order.
-func Migrations(cluster string) ([]Migration, error) {
+// Migrations returns the embedded migrations rendered for database db and
+// cluster (empty: single server), in version order. Names are qualified
+// with the database: ON CLUSTER statements run on every replica, which
+// would otherwise resolve them in its default database.
+func Migrations(db, cluster string) ([]Migration, error) {
 	entries, err := fs.ReadDir(migrationFS, "migrations")
 	if err != nil {
 		return nil, fmt.Errorf("read migrations: %w", err)
 	}
-	data := struct{ OnCluster string }{onCluster(cluster)}
-	funcs := template.FuncMap{"engine": func(engine, table string) string { return engineFor(cluster, engine, table) }}
+	data := struct{ OnCluster, DB string }{onCluster(cluster), db + "."}
+	funcs := template.FuncMap{"engine": func(engine, table string) string { return engineFor(cluster, db, engine, table) }}
 	var out []Migration
 	for _, e := range entries {
 		num, name, ok := strings.Cut(strings.TrimSuffix(e.Name(), ".sql"), "_")
@@ -96,12 +98,12 @@ type MigrateResult struct {
 // way is simply applied again.
 func (c *Client) Migrate(ctx context.Context) (MigrateResult, error) {
 	var res MigrateResult
-	all, err := Migrations(c.opts.Cluster)
+	all, err := Migrations(c.opts.Database, c.opts.Cluster)
 	if err != nil {
 		return res, err
 	}
-	ddl := "CREATE TABLE IF NOT EXISTS schema_migrations" + onCluster(c.opts.Cluster) +
-		" (version UInt32, name String, applied_at DateTime) ENGINE = " + engineFor(c.opts.Cluster, "MergeTree()", "schema_migrations") + " ORDER BY version"
+	ddl := "CREATE TABLE IF NOT EXISTS " + c.opts.Database + ".schema_migrations" + onCluster(c.opts.Cluster) +
+		" (version UInt32, name String, applied_at DateTime) ENGINE = " + engineFor(c.opts.Cluster, c.opts.Database, "ReplacingMergeTree()", "schema_migrations") + " ORDER BY version"
 	if err := c.conn.Exec(ctx, ddl); err != nil {
 		return res, fmt.Errorf("create schema_migrations: %w", err)
 	}
@@ -138,13 +140,13 @@ func (c *Client) Migrate(ctx context.Context) (MigrateResult, error) {
 
 // engineFor returns engine, or on a cluster its Replicated twin, which takes
 // the ZooKeeper path and replica name before the engine's own arguments.
-func engineFor(cluster, engine, table string) string {
+func engineFor(cluster, db, engine, table string) string {
 	if cluster == "" {
 		return engine
 	}
 	name, args, _ := strings.Cut(engine, "(")
 	args = strings.TrimSuffix(args, ")")
-	zk := fmt.Sprintf("'/clickhouse/tables/{shard}/{database}/%s', '{replica}'", table)
+	zk := fmt.Sprintf("'/clickhouse/tables/{shard}/%s/%s', '{replica}'", db, table)
 	if args != "" {
 		zk += ", " + args
 	}
@@ -163,7 +165,7 @@ func (c *Client) SchemaVersion(ctx context.Context) (uint32, error) {
 // RequireSchema fails unless every embedded migration has been applied, so a
 // component never writes into a schema older than it expects.
 func (c *Client) RequireSchema(ctx context.Context) error {
-	all, err := Migrations(c.opts.Cluster)
+	all, err := Migrations(c.opts.Database, c.opts.Cluster)
 	if err != nil {
 		return err
 	}

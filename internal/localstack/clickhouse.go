@@ -23,6 +23,18 @@ type ClickHouseOptions struct {
 	Binary   string // empty: clickhouse-server or clickhouse from PATH
 	// MaxMemory caps the server's memory for queries, in bytes (default 4 GiB).
 	MaxMemory int64
+	// Cluster, when set, makes this server a replica of a one-shard cluster
+	// coordinated by ZooKeeper.
+	Cluster *ClusterOptions
+}
+
+// ClusterOptions make a server one replica of a one-shard cluster.
+type ClusterOptions struct {
+	Name            string   // the cluster's name, for ON CLUSTER and --clickhouse-cluster
+	Replicas        []string // every replica's native address host:port, this one included
+	Replica         string   // this replica's name (the {replica} macro)
+	ZooKeeper       string   // host:port
+	InterserverPort int      // 0: a free port
 }
 
 // ClickHouse is a server process the project started.
@@ -66,7 +78,11 @@ func NewClickHouse(opts ClickHouseOptions, log *slog.Logger) (*ClickHouse, error
 	if opts.MaxMemory == 0 {
 		opts.MaxMemory = 4 << 30
 	}
-	for _, p := range []*int{&opts.TCPPort, &opts.HTTPPort} {
+	ports := []*int{&opts.TCPPort, &opts.HTTPPort}
+	if opts.Cluster != nil {
+		ports = append(ports, &opts.Cluster.InterserverPort)
+	}
+	for _, p := range ports {
 		if *p == 0 {
 			if *p, err = FreePort(); err != nil {
 				return nil, err
@@ -129,8 +145,41 @@ func (c *ClickHouse) config() string {
     </default>
   </profiles>
   <quotas><default></default></quotas>
-</yandex>
-`, d, c.opts.TCPPort, c.opts.HTTPPort, c.opts.MaxMemory)
+%[5]s</yandex>
+`, d, c.opts.TCPPort, c.opts.HTTPPort, c.opts.MaxMemory, c.clusterConfig())
+}
+
+// clusterConfig is the part of the config that makes this server a replica.
+func (c *ClickHouse) clusterConfig() string {
+	cl := c.opts.Cluster
+	if cl == nil {
+		return ""
+	}
+	zkHost, zkPort, _ := net.SplitHostPort(cl.ZooKeeper)
+	var replicas string
+	for _, r := range cl.Replicas {
+		h, p, _ := net.SplitHostPort(r)
+		replicas += fmt.Sprintf("        <replica><host>%s</host><port>%s</port></replica>\n", html.EscapeString(h), html.EscapeString(p))
+	}
+	return fmt.Sprintf(`  <interserver_http_port>%d</interserver_http_port>
+  <interserver_http_host>127.0.0.1</interserver_http_host>
+  <zookeeper>
+    <node><host>%s</host><port>%s</port></node>
+    <session_timeout_ms>10000</session_timeout_ms>
+  </zookeeper>
+  <remote_servers>
+    <%[4]s>
+      <shard>
+        <internal_replication>true</internal_replication>
+%[5]s      </shard>
+    </%[4]s>
+  </remote_servers>
+  <macros>
+    <shard>01</shard>
+    <replica>%[6]s</replica>
+  </macros>
+  <distributed_ddl><path>/clickhouse/task_queue/ddl</path></distributed_ddl>
+`, cl.InterserverPort, html.EscapeString(zkHost), html.EscapeString(zkPort), cl.Name, replicas, html.EscapeString(cl.Replica))
 }
 
 // Start writes the config, starts the server and waits until it answers.

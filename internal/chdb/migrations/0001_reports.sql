@@ -1,6 +1,6 @@
 -- Monitored firms. One row per firm; a re-import replaces the row (latest updated_at wins).
 -- enrolled_to is NULL while the firm stays in the sample.
-CREATE TABLE IF NOT EXISTS firms{{.OnCluster}} (
+CREATE TABLE IF NOT EXISTS {{.DB}}firms{{.OnCluster}} (
     firm_id            String,
     name               String,
     region             String,
@@ -18,7 +18,7 @@ ORDER BY firm_id;
 -- redelivered message or a duplicate revision collapses into one row on merge,
 -- and every query reads through the reports_latest view (FINAL), so none ever
 -- sees a duplicate.
-CREATE TABLE IF NOT EXISTS reports{{.OnCluster}} (
+CREATE TABLE IF NOT EXISTS {{.DB}}reports{{.OnCluster}} (
     firm_id                 String,
     period                  Date,
     revision                UInt32,
@@ -42,12 +42,12 @@ CREATE TABLE IF NOT EXISTS reports{{.OnCluster}} (
 PARTITION BY toYear(period)
 ORDER BY (firm_id, period);
 
-CREATE VIEW IF NOT EXISTS reports_latest{{.OnCluster}} AS
-SELECT * FROM reports FINAL;
+CREATE VIEW IF NOT EXISTS {{.DB}}reports_latest{{.OnCluster}} AS
+SELECT * FROM {{.DB}}reports FINAL;
 
 -- Messages that failed validation, with the raw payload. Keyed by their Kafka
 -- position so that a redelivery after a crash collapses into one row.
-CREATE TABLE IF NOT EXISTS rejects{{.OnCluster}} (
+CREATE TABLE IF NOT EXISTS {{.DB}}rejects{{.OnCluster}} (
     received_at     DateTime,
     topic           String,
     partition       Int32,

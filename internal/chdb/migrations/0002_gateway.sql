@@ -5,7 +5,7 @@
 -- scope_kind is 'firm' (scope = a firm id) or 'region' (scope = a GB/T 2260
 -- code: a county, prefecture or province bureau acting for its firms).
 -- Revoking inserts the row again with revoked_at set and a higher version.
-CREATE TABLE IF NOT EXISTS gateway_tokens{{.OnCluster}} (
+CREATE TABLE IF NOT EXISTS {{.DB}}gateway_tokens{{.OnCluster}} (
     token_id    String,
     hash        String,
     scope_kind  String,
@@ -21,7 +21,7 @@ ORDER BY token_id;
 -- and whether it came after its period's deadline. Written in batches after
 -- the answer; an audit trail and the "pending" state of GET /v1/reports
 -- until ingest stores the report.
-CREATE TABLE IF NOT EXISTS gateway_submissions{{.OnCluster}} (
+CREATE TABLE IF NOT EXISTS {{.DB}}gateway_submissions{{.OnCluster}} (
     received_at     DateTime,
     submission_id   String,
     firm_id         String,
@@ -37,7 +37,7 @@ ORDER BY (firm_id, period, revision, received_at);
 
 -- Answers to POSTs that carried an Idempotency-Key, replayed when the same
 -- token retries the same request with the same key (honoured for 24 hours).
-CREATE TABLE IF NOT EXISTS gateway_idempotency{{.OnCluster}} (
+CREATE TABLE IF NOT EXISTS {{.DB}}gateway_idempotency{{.OnCluster}} (
     token_id        String,
     idempotency_key String,
     request_hash    String,

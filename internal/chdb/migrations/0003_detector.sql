@@ -1,7 +1,7 @@
 -- Alert state changes emitted by the detector (the Kafka topic "alerts" holds
 -- the same events). One row per (alert_id, version); a re-insert after a
 -- restart collapses into one row.
-CREATE TABLE IF NOT EXISTS alerts{{.OnCluster}} (
+CREATE TABLE IF NOT EXISTS {{.DB}}alerts{{.OnCluster}} (
     alert_id        String,
     version         UInt32,
     event           String,
@@ -29,7 +29,7 @@ PARTITION BY toYear(period)
 ORDER BY (alert_id, version);
 
 -- The current state of every alert: its latest event.
-CREATE VIEW IF NOT EXISTS alerts_latest{{.OnCluster}} AS
+CREATE VIEW IF NOT EXISTS {{.DB}}alerts_latest{{.OnCluster}} AS
 SELECT
     alert_id,
     max(version)                    AS last_version,
@@ -52,5 +52,5 @@ SELECT
     argMax(summary_en, version)     AS summary_en,
     min(emitted_at)                 AS first_emitted_at,
     max(emitted_at)                 AS last_emitted_at
-FROM alerts
+FROM {{.DB}}alerts
 GROUP BY alert_id;

@@ -1,7 +1,7 @@
 -- The notification log: one row per (alert, version, recipient, kind) and
 -- status change. A message is sent only when no row with status sent,
 -- silenced or folded exists for it, so a restart never sends twice.
-CREATE TABLE IF NOT EXISTS notifications{{.OnCluster}} (
+CREATE TABLE IF NOT EXISTS {{.DB}}notifications{{.OnCluster}} (
     message_id      String,
     alert_id        String,
     alert_version   UInt32,
@@ -20,7 +20,7 @@ PARTITION BY toYYYYMM(at)
 ORDER BY (alert_id, recipient, at);
 
 -- Acknowledgements: who, when, how, with an optional comment.
-CREATE TABLE IF NOT EXISTS acks{{.OnCluster}} (
+CREATE TABLE IF NOT EXISTS {{.DB}}acks{{.OnCluster}} (
     alert_id   String,
     recipient  String,
     at         DateTime,
@@ -30,7 +30,7 @@ CREATE TABLE IF NOT EXISTS acks{{.OnCluster}} (
 ORDER BY (alert_id, recipient);
 
 -- Silences: a new row per change (created, expired); the latest wins.
-CREATE TABLE IF NOT EXISTS silences{{.OnCluster}} (
+CREATE TABLE IF NOT EXISTS {{.DB}}silences{{.OnCluster}} (
     id          String,
     region      String,
     rule        String,
