@@ -340,6 +340,24 @@ func TestAlertComponent(t *testing.T) {
 		}
 	})
 
+	t.Run("level change", func(t *testing.T) {
+		before := len(r.smtp.Messages())
+		changed := cluster
+		changed.Version, changed.Kind, changed.Level, changed.PreviousLevel = 2, alertevent.LevelChanged, "I", "II"
+		r.send(changed)
+		// everyone who got the level II cluster alert (Xigu, Lanzhou, and the
+		// province after the escalation), and now the deputy director too
+		r.waitMail(before + 4)
+		var got []string
+		for _, m := range r.smtp.Messages()[before:] {
+			got = append(got, m.To[0])
+		}
+		sort.Strings(got)
+		if strings.Join(got, ",") != "deputy@gs.example.cn,jiuye@gs.example.cn,lanzhou@gs.example.cn,xigu@gs.example.cn" {
+			t.Fatalf("level change went to %v", got)
+		}
+	})
+
 	t.Run("silence, resolve, restart", func(t *testing.T) {
 		if _, err := alerts.AddSilence(context.Background(), r.ch, alerts.Silence{Region: "620105", Rule: "art41",
 			Starts: r.clock.now().Add(-time.Minute), Ends: r.clock.now().Add(time.Hour), Author: "张三", Reason: "企业已说明"}, r.clock.now()); err != nil {
