@@ -1,0 +1,905 @@
+package grafana_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/layoffwatch/layoffwatch/detector"
+	"github.com/layoffwatch/layoffwatch/internal/alertevent"
+	"github.com/layoffwatch/layoffwatch/internal/chdb"
+	"github.com/layoffwatch/layoffwatch/internal/firms"
+	"github.com/layoffwatch/layoffwatch/internal/region"
+	"github.com/layoffwatch/layoffwatch/internal/report"
+	"github.com/layoffwatch/layoffwatch/internal/simulate"
+	"github.com/layoffwatch/layoffwatch/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+const (
+	clickHouseType = "grafana-clickhouse-datasource"
+	prometheusType = "prometheus"
+	planFile       = "../plans/default.yaml"
+)
+
+// The parts of Grafana's dashboard JSON the tests read.
+type dashboard struct {
+	file       string
+	UID        string  `json:"uid"`
+	Title      string  `json:"title"`
+	Panels     []panel `json:"panels"`
+	Templating struct {
+		List []variable `json:"list"`
+	} `json:"templating"`
+}
+
+type panel struct {
+	ID          int      `json:"id"`
+	Type        string   `json:"type"`
+	Title       string   `json:"title"`
+	Datasource  *dsRef   `json:"datasource"`
+	Targets     []target `json:"targets"`
+	Panels      []panel  `json:"panels"` // a collapsed row's panels
+	FieldConfig struct {
+		Defaults struct {
+			Color struct {
+				Mode       string `json:"mode"`
+				FixedColor string `json:"fixedColor"`
+			} `json:"color"`
+			Thresholds struct {
+				Steps []struct {
+					Color string   `json:"color"`
+					Value *float64 `json:"value"`
+				} `json:"steps"`
+			} `json:"thresholds"`
+		} `json:"defaults"`
+	} `json:"fieldConfig"`
+}
+
+type dsRef struct {
+	Type string `json:"type"`
+	UID  string `json:"uid"`
+}
+
+type target struct {
+	RefID      string `json:"refId"`
+	Datasource *dsRef `json:"datasource"`
+	EditorType string `json:"editorType"`
+	QueryType  string `json:"queryType"`
+	Format     *int   `json:"format"`
+	RawSQL     string `json:"rawSql"`
+	Expr       string `json:"expr"`
+}
+
+type variable struct {
+	Type       string          `json:"type"`
+	Name       string          `json:"name"`
+	Datasource *dsRef          `json:"datasource"`
+	Query      json.RawMessage `json:"query"`
+	Multi      bool            `json:"multi"`
+	IncludeAll bool            `json:"includeAll"`
+}
+
+// query is the variable's query text (this project writes them as strings).
+func (v variable) query() (string, error) {
+	var s string
+	if err := json.Unmarshal(v.Query, &s); err != nil {
+		return "", fmt.Errorf("variable %s: query is not a string: %w", v.Name, err)
+	}
+	return s, nil
+}
+
+// allPanels flattens rows.
+func (d *dashboard) allPanels() []panel {
+	var out []panel
+	for _, p := range d.Panels {
+		out = append(out, p)
+		out = append(out, p.Panels...)
+	}
+	return out
+}
+
+func loadDashboards(t *testing.T) []*dashboard {
+	t.Helper()
+	files, err := filepath.Glob("dashboards/*.json")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no dashboards found: %v", err)
+	}
+	var out []*dashboard
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !json.Valid(b) {
+			t.Fatalf("%s: not valid JSON", f)
+		}
+		d := &dashboard{file: f}
+		if err := json.Unmarshal(b, d); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+// provisioned reads the data sources file: uid → type, and the ClickHouse
+// settings.
+type provisionedDS struct {
+	Name           string         `yaml:"name"`
+	UID            string         `yaml:"uid"`
+	Type           string         `yaml:"type"`
+	URL            string         `yaml:"url"`
+	JSONData       map[string]any `yaml:"jsonData"`
+	SecureJSONData map[string]any `yaml:"secureJsonData"`
+}
+
+func loadDatasources(t *testing.T) map[string]provisionedDS {
+	t.Helper()
+	b, err := os.ReadFile("provisioning/datasources/datasources.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f struct {
+		APIVersion  int             `yaml:"apiVersion"`
+		Datasources []provisionedDS `yaml:"datasources"`
+	}
+	if err := yaml.Unmarshal(b, &f); err != nil {
+		t.Fatalf("datasources.yaml: %v", err)
+	}
+	out := map[string]provisionedDS{}
+	for _, ds := range f.Datasources {
+		if ds.UID == "" {
+			t.Fatalf("datasources.yaml: %s has no fixed uid", ds.Name)
+		}
+		if _, dup := out[ds.UID]; dup {
+			t.Fatalf("datasources.yaml: uid %s twice", ds.UID)
+		}
+		out[ds.UID] = ds
+	}
+	return out
+}
+
+func TestProvisioning(t *testing.T) {
+	dss := loadDatasources(t)
+	var ch, prom *provisionedDS
+	for _, ds := range dss {
+		switch ds.Type {
+		case clickHouseType:
+			ch = &ds
+		case prometheusType:
+			prom = &ds
+		}
+	}
+	if ch == nil || prom == nil {
+		t.Fatalf("want one ClickHouse and one Prometheus data source, got %v", dss)
+	}
+	want := map[string]any{"host": "clickhouse", "port": 9000, "protocol": "native", "defaultDatabase": "layoffwatch", "username": "layoffwatch"}
+	for k, v := range want {
+		if ch.JSONData[k] != v {
+			t.Errorf("ClickHouse jsonData.%s = %v, want %v", k, ch.JSONData[k], v)
+		}
+	}
+	if pw, _ := ch.SecureJSONData["password"].(string); !strings.HasPrefix(pw, "$") {
+		t.Errorf("ClickHouse password must come from a secret or the environment ($...), got %q", pw)
+	}
+	if prom.URL != "http://prometheus:9090" {
+		t.Errorf("Prometheus url = %q", prom.URL)
+	}
+
+	b, err := os.ReadFile("provisioning/dashboards/dashboards.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p struct {
+		Providers []struct {
+			Type    string `yaml:"type"`
+			Options struct {
+				Path string `yaml:"path"`
+			} `yaml:"options"`
+		} `yaml:"providers"`
+	}
+	if err := yaml.Unmarshal(b, &p); err != nil {
+		t.Fatalf("dashboards.yaml: %v", err)
+	}
+	if len(p.Providers) != 1 || p.Providers[0].Type != "file" || p.Providers[0].Options.Path == "" {
+		t.Fatalf("dashboards.yaml: want one file provider with a path, got %+v", p.Providers)
+	}
+}
+
+// TestDashboardsStatic checks what needs no server: uids, data sources,
+// target fields, the links the alert emails use, the metric names, and that
+// colours, bands and deadlines agree with the default risk plan.
+func TestDashboardsStatic(t *testing.T) {
+	dss := loadDatasources(t)
+	dashes := loadDashboards(t)
+	metrics := metricNames(t)
+	uids := map[string]string{}
+	for _, d := range dashes {
+		if d.UID == "" || d.Title == "" {
+			t.Errorf("%s: uid and title are required", d.file)
+		}
+		if other, dup := uids[d.UID]; dup {
+			t.Errorf("%s: uid %s is also the uid of %s", d.file, d.UID, other)
+		}
+		uids[d.UID] = d.file
+		ids := map[int]bool{}
+		for _, p := range d.allPanels() {
+			where := fmt.Sprintf("%s / %q", d.Title, p.Title)
+			if ids[p.ID] {
+				t.Errorf("%s: panel id %d twice", where, p.ID)
+			}
+			ids[p.ID] = true
+			if p.Type == "row" {
+				continue
+			}
+			if p.Datasource == nil || dss[p.Datasource.UID].Type != p.Datasource.Type {
+				t.Errorf("%s: data source %+v is not provisioned", where, p.Datasource)
+				continue
+			}
+			if len(p.Targets) == 0 {
+				t.Errorf("%s: no query", where)
+			}
+			for _, tg := range p.Targets {
+				if tg.Datasource != nil && *tg.Datasource != *p.Datasource {
+					t.Errorf("%s: target %s uses %+v, the panel %+v", where, tg.RefID, tg.Datasource, p.Datasource)
+				}
+				switch p.Datasource.Type {
+				case clickHouseType:
+					checkCHTarget(t, where, tg)
+				case prometheusType:
+					for _, m := range unknownMetrics(tg.Expr, metrics) {
+						t.Errorf("%s: %s is not a metric any component registers", where, m)
+					}
+					if tg.Expr == "" {
+						t.Errorf("%s: empty expression", where)
+					}
+				}
+			}
+		}
+		for _, v := range d.Templating.List {
+			if v.Type == "query" && (v.Datasource == nil || dss[v.Datasource.UID].Type != v.Datasource.Type) {
+				t.Errorf("%s: variable %s: data source %+v is not provisioned", d.Title, v.Name, v.Datasource)
+			}
+		}
+	}
+	// the alert emails link to /d/layoffwatch-firm?var-firm=<id> and
+	// /d/layoffwatch-region?var-region=<code>
+	for uid, name := range map[string]string{"layoffwatch-firm": "firm", "layoffwatch-region": "region"} {
+		d := byUID(dashes, uid)
+		if d == nil {
+			t.Errorf("no dashboard with uid %s (the alert emails link to it)", uid)
+			continue
+		}
+		if !slices.ContainsFunc(d.Templating.List, func(v variable) bool { return v.Name == name && v.Type == "query" }) {
+			t.Errorf("%s: no query variable %q (the alert emails set var-%s)", uid, name, name)
+		}
+	}
+	checkPlan(t, dashes)
+	checkRegionNames(t, dashes)
+}
+
+var (
+	transformCall = regexp.MustCompile(`transform\([^,\[]+,\s*\[([^\]]*)\],\s*\[([^\]]*)\]`)
+	quoted        = regexp.MustCompile(`'([^']*)'`)
+)
+
+// checkRegionNames compares the code → name tables that the queries carry
+// in transform(code, [codes], [names], code) with internal/region.
+func checkRegionNames(t *testing.T, dashes []*dashboard) {
+	t.Helper()
+	regions := region.Gansu()
+	checked := 0
+	for _, d := range dashes {
+		var sqls []string
+		for _, p := range d.allPanels() {
+			for _, tg := range p.Targets {
+				sqls = append(sqls, tg.RawSQL)
+			}
+		}
+		for _, v := range d.Templating.List {
+			q, _ := v.query()
+			sqls = append(sqls, q)
+		}
+		for _, sql := range sqls {
+			for _, m := range transformCall.FindAllStringSubmatch(sql, -1) {
+				codes, names := quoted.FindAllStringSubmatch(m[1], -1), quoted.FindAllStringSubmatch(m[2], -1)
+				if len(codes) != len(names) {
+					t.Errorf("%s: transform with %d codes and %d names", d.Title, len(codes), len(names))
+					continue
+				}
+				for i, c := range codes {
+					r, ok := regions.Lookup(c[1])
+					if !ok {
+						continue // not a region code (industry letters)
+					}
+					if r.Name != names[i][1] {
+						t.Errorf("%s: region %s is named %q in a query, %q in internal/region", d.Title, c[1], names[i][1], r.Name)
+					}
+					checked++
+				}
+			}
+		}
+	}
+	if checked == 0 {
+		t.Error("no region name table found in the queries")
+	}
+}
+
+func checkCHTarget(t *testing.T, where string, tg target) {
+	t.Helper()
+	if tg.EditorType != "sql" || strings.TrimSpace(tg.RawSQL) == "" {
+		t.Errorf("%s: want editorType sql and rawSql, got %q", where, tg.EditorType)
+	}
+	switch {
+	case tg.Format == nil:
+		t.Errorf("%s: no format", where)
+	case *tg.Format == 0 && tg.QueryType != "timeseries", *tg.Format == 1 && tg.QueryType != "table", *tg.Format > 1:
+		t.Errorf("%s: format %d does not match queryType %q", where, *tg.Format, tg.QueryType)
+	}
+}
+
+func byUID(dashes []*dashboard, uid string) *dashboard {
+	for _, d := range dashes {
+		if d.UID == uid {
+			return d
+		}
+	}
+	return nil
+}
+
+var metricRef = regexp.MustCompile(`\blayoffwatch_[a-z0-9_]+`)
+
+// metricNames finds every metric the components register: the
+// Name: "layoffwatch_..." strings of the module's Go sources.
+func metricNames(t *testing.T) map[string]bool {
+	t.Helper()
+	def := regexp.MustCompile(`Name:\s*"(layoffwatch_[a-z0-9_]+)"`)
+	names := map[string]bool{}
+	err := filepath.WalkDir("../..", func(path string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if e.IsDir() && (strings.HasPrefix(e.Name(), ".") && path != "../.." || e.Name() == "testdata" || e.Name() == "vendor") {
+			return filepath.SkipDir
+		}
+		if e.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for _, m := range def.FindAllSubmatch(b, -1) {
+			names[string(m[1])] = true
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(names) < 20 {
+		t.Fatalf("found only %d metric names in the sources", len(names))
+	}
+	return names
+}
+
+func unknownMetrics(expr string, known map[string]bool) []string {
+	var out []string
+	for _, m := range metricRef.FindAllString(expr, -1) {
+		base := m
+		for _, suf := range []string{"_bucket", "_sum", "_count"} {
+			if b, ok := strings.CutSuffix(m, suf); ok && known[b] {
+				base = b
+			}
+		}
+		if !known[base] {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// checkPlan compares the dashboards with the default risk plan: the wall's
+// level colours, the job-loss-rate colour bands (prefecture_rate) and the
+// acknowledgement deadlines of the alerts dashboard.
+func checkPlan(t *testing.T, dashes []*dashboard) {
+	t.Helper()
+	plan, err := detector.LoadPlan(planFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	color := func(name string) string {
+		lv, err := detector.ParseLevel(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.ToLower(plan.Levels[lv].Color)
+	}
+	wall := byUID(dashes, "layoffwatch-wall")
+	if wall == nil {
+		t.Fatal("no wall dashboard (uid layoffwatch-wall)")
+	}
+	for _, name := range detector.LevelNames[1:] {
+		title := name + "级预警"
+		found := false
+		for _, p := range wall.Panels {
+			if strings.HasPrefix(p.Title, title) {
+				found = true
+				if got := strings.ToLower(p.FieldConfig.Defaults.Color.FixedColor); got != color(name) {
+					t.Errorf("wall %q: colour %s, the plan says %s", p.Title, got, color(name))
+				}
+			}
+		}
+		if !found {
+			t.Errorf("wall: no stat panel %q…", title)
+		}
+	}
+
+	// prefecture_rate: "mom_change <= -0.05" → level I; the panels show the
+	// job-loss rate −mom_change, coloured from 0.05 up with level I's colour
+	rule, ok := plan.Rule("prefecture_rate")
+	if !ok {
+		t.Fatal("the plan has no rule prefecture_rate")
+	}
+	band := regexp.MustCompile(`^mom_change\s*<=\s*-([0-9.]+)$`)
+	want := map[float64]string{}
+	for _, b := range rule.Bands {
+		m := band.FindStringSubmatch(strings.TrimSpace(b.When.Src))
+		if m == nil {
+			t.Fatalf("prefecture_rate band %q: cannot read the threshold", b.When.Src)
+		}
+		v, _ := strconv.ParseFloat(m[1], 64)
+		want[v] = color(b.Level.String())
+	}
+	checked := 0
+	for _, d := range dashes {
+		for _, p := range d.allPanels() {
+			if !strings.Contains(p.Title, "岗位流失率") {
+				continue
+			}
+			got := map[float64]string{}
+			for _, s := range p.FieldConfig.Defaults.Thresholds.Steps {
+				if s.Value != nil {
+					got[*s.Value] = strings.ToLower(s.Color)
+				}
+			}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("%s / %q: colour steps %v, the plan's prefecture_rate bands give %v", d.Title, p.Title, got, want)
+			}
+			checked++
+		}
+	}
+	if checked == 0 {
+		t.Error("no job-loss-rate panel found")
+	}
+
+	alerts := byUID(dashes, "layoffwatch-alerts")
+	if alerts == nil {
+		t.Fatal("no alerts dashboard (uid layoffwatch-alerts)")
+	}
+	for _, name := range detector.LevelNames[1:] {
+		lv, _ := detector.ParseLevel(name)
+		wantS := strconv.Itoa(int(plan.Levels[lv].Response / time.Second))
+		i := slices.IndexFunc(alerts.Templating.List, func(v variable) bool { return v.Name == "deadline_"+name })
+		if i < 0 {
+			t.Errorf("alerts: no constant deadline_%s", name)
+			continue
+		}
+		got, _ := alerts.Templating.List[i].query()
+		if got != wantS {
+			t.Errorf("alerts: deadline_%s = %s s, the plan's response is %s s", name, got, wantS)
+		}
+	}
+}
+
+// TestQueriesRunOnClickHouse runs every query of the ClickHouse data
+// source — panel targets and template variables — on a real server holding
+// a simulated province, its alerts and a notification log, and fails on an
+// error or an empty result.
+func TestQueriesRunOnClickHouse(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	ch := testenv.ClickHouse(t)
+	data := loadDemoData(ctx, t, ch)
+	dashes := loadDashboards(t)
+
+	cluster := data.event(simulate.CountyCluster)
+	closure := data.event(simulate.Closure)
+	// scenarios: variable values a user would pick (or an email link sets);
+	// variables not named take the first option their query returns, or
+	// every option when "All" is allowed
+	scenarios := map[string][]map[string]string{
+		"layoffwatch-region": {
+			{"region": "620000"},
+			{"region": region.PrefectureOf(cluster.Region)},
+			{"region": cluster.Region},
+		},
+		"layoffwatch-firm": {
+			{}, // the first option: the firm with most open warnings
+			{"firm": closure.Firms[0].FirmID},
+			{"firm": cluster.Firms[0].FirmID},
+		},
+	}
+	rng := timeRange{From: data.start, To: data.now}
+	queries := 0
+	for _, d := range dashes {
+		runs := scenarios[d.UID]
+		if len(runs) == 0 {
+			runs = []map[string]string{{}}
+		}
+		for _, pick := range runs {
+			name := d.UID
+			for k, v := range pick {
+				name += "/" + k + "=" + v
+			}
+			t.Run(name, func(t *testing.T) {
+				vars := resolveVariables(ctx, t, ch, d, pick, rng)
+				for _, p := range d.allPanels() {
+					if p.Datasource == nil || p.Datasource.Type != clickHouseType {
+						continue
+					}
+					for _, tg := range p.Targets {
+						sql, err := expand(tg.RawSQL, vars, rng)
+						if err != nil {
+							t.Errorf("%s / %q: %v", d.Title, p.Title, err)
+							continue
+						}
+						n, err := countRows(ctx, ch, sql)
+						queries++
+						switch {
+						case err != nil:
+							t.Errorf("%s / %q (target %s): %v\n%s", d.Title, p.Title, tg.RefID, err, sql)
+						case n == 0:
+							t.Errorf("%s / %q (target %s): empty result\n%s", d.Title, p.Title, tg.RefID, sql)
+						}
+					}
+				}
+			})
+		}
+	}
+	t.Logf("ran %d panel queries on ClickHouse", queries)
+}
+
+type timeRange struct{ From, To time.Time }
+
+// resolveVariables runs the dashboard's variable queries in order, as
+// Grafana does, so that later ones see the earlier values.
+func resolveVariables(ctx context.Context, t *testing.T, ch *chdb.Client, d *dashboard, pick map[string]string, rng timeRange) map[string][]string {
+	t.Helper()
+	vars := map[string][]string{}
+	for _, v := range d.Templating.List {
+		q, err := v.query()
+		if err != nil {
+			t.Fatalf("%s: %v", d.Title, err)
+		}
+		switch v.Type {
+		case "constant", "textbox":
+			vars[v.Name] = []string{q}
+			continue
+		case "custom":
+			var opts []string
+			for o := range strings.SplitSeq(q, ",") {
+				opts = append(opts, strings.TrimSpace(o))
+			}
+			vars[v.Name] = opts
+			continue
+		case "query":
+		default:
+			t.Fatalf("%s: variable %s: type %s is not handled by this test", d.Title, v.Name, v.Type)
+		}
+		sql, err := expand(q, vars, rng)
+		if err != nil {
+			t.Fatalf("%s: variable %s: %v", d.Title, v.Name, err)
+		}
+		values, err := firstColumn(ctx, ch, sql)
+		if err != nil {
+			t.Fatalf("%s: variable %s: %v\n%s", d.Title, v.Name, err, sql)
+		}
+		if len(values) == 0 {
+			t.Fatalf("%s: variable %s: the query returns no option\n%s", d.Title, v.Name, sql)
+		}
+		switch want, ok := pick[v.Name]; {
+		case ok:
+			if !slices.Contains(values, want) {
+				t.Fatalf("%s: variable %s: %s is not among its options %v", d.Title, v.Name, want, values)
+			}
+			vars[v.Name] = []string{want}
+		case v.IncludeAll:
+			vars[v.Name] = values
+		default:
+			vars[v.Name] = values[:1]
+		}
+	}
+	return vars
+}
+
+var (
+	timeFilterMacro = regexp.MustCompile(`\$__timeFilter\(([^()]+)\)`)
+	variableRef     = regexp.MustCompile(`\$\{(\w+)(?::(\w+))?\}`)
+)
+
+// expand does what Grafana and the ClickHouse plugin do to a query, for the
+// macros and variable formats the dashboards use: $__timeFilter(col),
+// $__fromTime, $__toTime, ${name} and ${name:singlequote}.
+func expand(sql string, vars map[string][]string, rng timeRange) (string, error) {
+	from, to := fmt.Sprintf("toDateTime(%d)", rng.From.Unix()), fmt.Sprintf("toDateTime(%d)", rng.To.Unix())
+	sql = timeFilterMacro.ReplaceAllString(sql, "$1 >= "+from+" AND $1 <= "+to)
+	sql = strings.NewReplacer("$__fromTime", from, "$__toTime", to).Replace(sql)
+	var err error
+	sql = variableRef.ReplaceAllStringFunc(sql, func(m string) string {
+		sub := variableRef.FindStringSubmatch(m)
+		vals, ok := vars[sub[1]]
+		if !ok {
+			err = fmt.Errorf("unknown variable %s", m)
+			return m
+		}
+		switch sub[2] {
+		case "":
+			return strings.Join(vals, ",")
+		case "singlequote":
+			q := make([]string, len(vals))
+			for i, v := range vals {
+				q[i] = "'" + strings.ReplaceAll(v, "'", `\'`) + "'"
+			}
+			return strings.Join(q, ",")
+		default:
+			err = fmt.Errorf("format %s of %s is not handled by this test", sub[2], m)
+			return m
+		}
+	})
+	if err != nil {
+		return "", err
+	}
+	if i := strings.Index(sql, "$"); i >= 0 {
+		return "", fmt.Errorf("unexpanded macro or variable at %q", sql[i:min(len(sql), i+30)])
+	}
+	return sql, nil
+}
+
+func countRows(ctx context.Context, ch *chdb.Client, sql string) (int, error) {
+	rows, err := ch.Conn().Query(ctx, sql)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		n++
+	}
+	return n, rows.Err()
+}
+
+func firstColumn(ctx context.Context, ch *chdb.Client, sql string) ([]string, error) {
+	rows, err := ch.Conn().Query(ctx, sql)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		// variable queries return (value, text) or value alone, as strings
+		vals := make([]any, len(rows.Columns()))
+		for i := range vals {
+			vals[i] = new(string)
+		}
+		if err := rows.Scan(vals...); err != nil {
+			return nil, fmt.Errorf("variable columns must be strings: %w", err)
+		}
+		s := vals[0].(*string)
+		out = append(out, *s)
+	}
+	return out, rows.Err()
+}
+
+// demoData is what loadDemoData stored.
+type demoData struct {
+	start, now time.Time
+	events     []simulate.Event
+}
+
+func (d demoData) event(kind simulate.EventKind) simulate.Event {
+	for _, e := range d.events {
+		if e.Kind == kind {
+			return e
+		}
+	}
+	panic("no planted event of kind " + string(kind))
+}
+
+// loadDemoData fills the database the way `layoffwatch local` does, without
+// Kafka: a simulated province ending last month (firms and reports), the
+// alerts the default plan raises over it, and a notification log with
+// acknowledgements and escalations.
+func loadDemoData(ctx context.Context, t *testing.T, ch *chdb.Client) demoData {
+	t.Helper()
+	now := time.Now().UTC().Truncate(time.Second)
+	opts := simulate.DefaultOptions()
+	end := report.PeriodOf(now.In(report.Shanghai())).Add(-1)
+	opts.Start = end.Add(1 - opts.Months)
+	sim, err := simulate.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	list := sim.Firms()
+	if err := ch.UpsertFirms(ctx, list); err != nil {
+		t.Fatal(err)
+	}
+	var reports []report.Report
+	rows := &chdb.ReportRows{}
+	for r := range sim.Reports {
+		reports = append(reports, r)
+		rows.Add(r, now, 0, int64(rows.Len()))
+	}
+	if err := ch.InsertReports(ctx, rows); err != nil {
+		t.Fatal(err)
+	}
+
+	plan, err := detector.LoadPlan(planFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := detector.NewEvaluator(plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, err := detector.BuildDataset(list, reports)
+	if err != nil {
+		t.Fatal(err)
+	}
+	firings, err := ev.Evaluate(ds, detector.EvalOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := alertEvents(plan, list, firings, now)
+	if len(events) == 0 {
+		t.Fatal("the plan raised no alert over the simulated province")
+	}
+	if err := ch.InsertAlertEvents(ctx, events); err != nil {
+		t.Fatal(err)
+	}
+	if err := insertNotificationLog(ctx, ch, plan, events); err != nil {
+		t.Fatal(err)
+	}
+	return demoData{start: opts.Start.Start(), now: now, events: sim.Events()}
+}
+
+// alertEvents turns firings into the events the detector daemon would emit:
+// each fires a few days after its month's reporting deadline; every 50th is
+// resolved a day later (a corrected report).
+func alertEvents(plan *detector.Plan, list []firms.Firm, firings []detector.Firing, now time.Time) []alertevent.Event {
+	byID := map[string]firms.Firm{}
+	for _, f := range list {
+		byID[f.ID] = f
+	}
+	regions := region.Gansu()
+	var out []alertevent.Event
+	for i, f := range firings {
+		at := f.Period.Add(1).Start().AddDate(0, 0, 6).Add(time.Duration(i%600) * time.Second)
+		if at.After(now.Add(-time.Hour)) {
+			at = now.Add(-time.Hour)
+		}
+		values, _ := json.Marshal(f.Values)
+		e := alertevent.Event{ID: alertevent.ID(f.Rule, string(f.Scope), f.Key, f.Period.String()), Version: 1,
+			Kind: alertevent.Firing, Rule: f.Rule, Scope: string(f.Scope), Key: f.Key, Period: f.Period.String(),
+			Level: f.Level.String(), Values: values, Reported: uint32(f.Reported), Expected: uint32(f.Expected),
+			Plan: plan.File, At: at}
+		if r, ok := plan.Rule(f.Rule); ok {
+			e.TitleZh, e.TitleEn = r.Title.Zh, r.Title.En
+		}
+		e.SummaryZh, e.SummaryEn = plan.Summarize(f)
+		if f.Scope == detector.ScopeFirm {
+			fm := byID[f.Key]
+			e.Region, e.Industry, e.Subject = fm.Region, fm.Industry, fm.Name
+		} else {
+			e.Region, e.Industry, _ = strings.Cut(f.Key, "/")
+			if r, ok := regions.Lookup(e.Region); ok {
+				e.Subject = r.Name
+			}
+		}
+		if e.Region != region.ProvinceOf(e.Region) {
+			e.Prefecture = region.PrefectureOf(e.Region)
+		}
+		out = append(out, e)
+		if i%50 == 49 {
+			r := e
+			r.Version, r.Kind, r.At = 2, alertevent.Resolved, at.Add(24*time.Hour)
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// insertNotificationLog writes what the alert component would have logged
+// for the first alerts of each level: the email (pending, then sent; one
+// failure), and then an acknowledgement in time, a late one, or none and an
+// escalation after the level's deadline.
+func insertNotificationLog(ctx context.Context, ch *chdb.Client, plan *detector.Plan, events []alertevent.Event) error {
+	type row struct {
+		msg, alert, rcpt, kind, status, level, rule, region string
+		version                                             uint32
+		tier                                                uint8
+		fired, at                                           time.Time
+	}
+	var log []row
+	var ackID, ackWho, ackVia []string
+	var ackAt []time.Time
+	perLevel := map[string]int{}
+	sort.SliceStable(events, func(i, j int) bool { return events[i].At.After(events[j].At) })
+	for _, e := range events {
+		if e.Kind != alertevent.Firing || perLevel[e.Level] >= 40 {
+			continue
+		}
+		n := perLevel[e.Level]
+		perLevel[e.Level]++
+		kind := "digest"
+		if e.Level == "I" || e.Level == "II" {
+			kind = "alert"
+		}
+		rcpt := "rsj-" + e.Region + "@gs.example.cn"
+		sent := e.At.Add(time.Minute)
+		base := row{alert: e.ID, rcpt: rcpt, kind: kind, level: e.Level, rule: e.Rule, region: e.Region, version: e.Version, fired: e.At}
+		pending, done := base, base
+		pending.msg, pending.status, pending.at = fmt.Sprintf("m-%s-1", e.ID), "pending", e.At.Add(30*time.Second)
+		done.msg, done.status, done.at = pending.msg, "sent", sent
+		if n == 7 {
+			done.status = "failed"
+		}
+		log = append(log, pending, done)
+		lv, _ := detector.ParseLevel(e.Level)
+		deadline := plan.Levels[lv].Response
+		switch n % 3 {
+		case 0:
+			ackID, ackWho, ackVia, ackAt = append(ackID, e.ID), append(ackWho, rcpt), append(ackVia, "link"), append(ackAt, sent.Add(30*time.Minute))
+		case 1:
+			ackID, ackWho, ackVia, ackAt = append(ackID, e.ID), append(ackWho, rcpt), append(ackVia, "web"), append(ackAt, sent.Add(deadline+time.Hour))
+		default:
+			if deadline > 0 {
+				esc := base
+				esc.msg, esc.kind, esc.status, esc.tier, esc.at = fmt.Sprintf("m-%s-2", e.ID), "escalation", "sent", 1, sent.Add(deadline)
+				log = append(log, esc)
+			}
+		}
+	}
+	cols := make([][]string, 8)
+	var versions []uint32
+	var tiers []uint8
+	var fired, at []time.Time
+	for _, r := range log {
+		for i, v := range []string{r.msg, r.alert, r.rcpt, r.kind, r.status, "", r.level, r.rule} {
+			cols[i] = append(cols[i], v)
+		}
+		versions, tiers, fired, at = append(versions, r.version), append(tiers, r.tier), append(fired, r.fired.UTC()), append(at, r.at.UTC())
+	}
+	regions := make([]string, len(log))
+	for i, r := range log {
+		regions[i] = r.region
+	}
+	if err := ch.Insert(ctx, "notifications",
+		[]string{"message_id", "alert_id", "alert_version", "recipient", "kind", "tier", "status", "detail", "level", "rule", "region", "fired_at", "at"},
+		[]any{cols[0], cols[1], versions, cols[2], cols[3], tiers, cols[4], cols[5], cols[6], cols[7], regions, fired, at}); err != nil {
+		return fmt.Errorf("insert notifications: %w", err)
+	}
+	for i := range ackAt {
+		ackAt[i] = ackAt[i].UTC()
+	}
+	comments := make([]string, len(ackID))
+	if err := ch.Insert(ctx, "acks", []string{"alert_id", "recipient", "at", "comment", "via"},
+		[]any{ackID, ackWho, ackAt, comments, ackVia}); err != nil {
+		return fmt.Errorf("insert acks: %w", err)
+	}
+	return nil
+}

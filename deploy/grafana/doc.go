@@ -1,0 +1,13 @@
+// Package grafana holds no code: this directory is the provisioned Grafana
+// of layoffwatch (data sources, dashboard provider, dashboards as JSON) and
+// the test that proves every dashboard query runs on real ClickHouse with
+// data. See README.md.
+//
+//	simulate ─► firms, reports ─┐
+//	detector plan ─► alerts ────┼─► test ClickHouse ◀─ every panel and variable query
+//	notifications, acks ────────┘   (macros and variables expanded, no empty result)
+//
+// It does not own the tables the dashboards read (internal/chdb/migrations)
+// or the metrics the pipeline dashboard plots (ingest, detector, alerts,
+// gateway).
+package grafana
