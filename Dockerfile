@@ -6,11 +6,19 @@ COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
 ARG VERSION=dev
-RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/layoffwatch ./cmd/layoffwatch
+RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/layoffwatch ./cmd/layoffwatch \
+ && mkdir -p /out/state
 
 # distroless: no shell, non-root (uid 65532), CA certificates and tzdata included.
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/layoffwatch /layoffwatch
+# A working directory the nonroot user owns (there is no shell to mkdir one):
+# a named volume mounted here starts with this owner, so one-shot commands
+# such as `simulate --out=...` can write into it.
+COPY --from=build --chown=65532:65532 /out/state /var/lib/layoffwatch
+WORKDIR /var/lib/layoffwatch
 USER nonroot:nonroot
 ENTRYPOINT ["/layoffwatch"]
+# Checks ingest's default metrics address; docker-compose.yml gives every
+# other component its own URL (`layoffwatch healthcheck http://127.0.0.1:9102/healthz`).
 HEALTHCHECK --interval=10s --timeout=4s --retries=3 CMD ["/layoffwatch", "healthcheck"]

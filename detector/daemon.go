@@ -43,7 +43,7 @@ type Options struct {
 	// whole plan but emits only the alerts of its prefectures (province-wide
 	// alerts go to shard 0), so no event is emitted twice.
 	Shard  int `help:"This replica's shard, 0 … shards−1." default:"0"`
-	Shards int `help:"Number of detect replicas splitting the alerts by prefecture." default:"1"`
+	Shards int `help:"Number of detect replicas splitting the alerts by prefecture (0 or 1: one replica)." default:"1"`
 }
 
 // Validate checks the options without network I/O.
@@ -65,8 +65,8 @@ func (o Options) Validate() error {
 		return fmt.Errorf("alert months must be between 1 and the window (%d), got %d", o.Window, o.AlertMonths)
 	case o.DeadlineDay < 1 || o.DeadlineDay > 28:
 		return fmt.Errorf("deadline day must be between 1 and 28, got %d", o.DeadlineDay)
-	case o.Shards < 1 || o.Shard < 0 || o.Shard >= o.Shards:
-		return fmt.Errorf("shard %d of %d: want 0 ≤ shard < shards", o.Shard, o.Shards)
+	case o.Shards < 0 || o.Shard < 0 || (o.Shards > 0 && o.Shard >= o.Shards) || (o.Shards == 0 && o.Shard != 0):
+		return fmt.Errorf("shard %d of %d: want 0 ≤ shard < shards (0 shards: one replica)", o.Shard, o.Shards)
 	}
 	return nil
 }

@@ -559,7 +559,8 @@ func printEmails(ctx context.Context, w io.Writer, ch *chdb.Client, catcher *loc
 				continue
 			}
 			subj, _ := new(mime.WordDecoder).DecodeHeader(msg.Header.Get("Subject"))
-			fmt.Fprintf(w, "  %s  to %-28s %s\n", filepath.Base(f), msg.Header.Get("To"), subj)
+			to, _ := new(mime.WordDecoder).DecodeHeader(msg.Header.Get("To"))
+			fmt.Fprintf(w, "  %s  to %s\n      %s\n", filepath.Base(f), to, subj)
 			shown++
 			break
 		}
