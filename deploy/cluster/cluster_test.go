@@ -210,6 +210,18 @@ func TestIngestReplicasSurviveAReplicaKill(t *testing.T) {
 		}
 		t.Logf("replica %s holds all %d reports exactly once", a, n)
 	}
+	// the Distributed table reads the whole cluster from either node
+	for _, a := range c.addrs {
+		r := open(t, a)
+		var n uint64
+		if err := r.Conn().QueryRow(ctx, "SELECT uniqExact(firm_id, period) FROM reports_all").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		r.Close()
+		if n != want {
+			t.Fatalf("reports_all on %s: %d (firm, period) pairs, want %d", a, n, want)
+		}
+	}
 }
 
 func open(t *testing.T, addr string) *chdb.Client {

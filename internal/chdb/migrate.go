@@ -32,7 +32,7 @@ func Migrations(db, cluster string) ([]Migration, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read migrations: %w", err)
 	}
-	data := struct{ OnCluster, DB string }{onCluster(cluster), db + "."}
+	data := struct{ OnCluster, DB, DBName, Cluster string }{onCluster(cluster), db + ".", db, cluster}
 	funcs := template.FuncMap{"engine": func(engine, table string) string { return engineFor(cluster, db, engine, table) }}
 	var out []Migration
 	for _, e := range entries {
