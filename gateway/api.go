@@ -415,6 +415,15 @@ func (s *Server) periodParam(w http.ResponseWriter, r *http.Request) (report.Per
 }
 
 func (s *Server) getReports(w http.ResponseWriter, r *http.Request) {
+	periodQuery(s, w, r, "read report states", func(ctx context.Context, sc Scope, p report.Period) (Reports, error) {
+		list, err := s.reportStates(ctx, sc, p)
+		return Reports{Period: p.String(), Deadline: s.dl.of(p), Reports: list}, err
+	})
+}
+
+// periodQuery answers a GET about one period of the token's firms: it
+// authenticates, reads ?period=, runs read and writes its answer as JSON.
+func periodQuery[T any](s *Server, w http.ResponseWriter, r *http.Request, what string, read func(context.Context, Scope, report.Period) (T, error)) {
 	tok, ok := s.authenticate(w, r)
 	if !ok {
 		return
@@ -423,13 +432,13 @@ func (s *Server) getReports(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	list, err := s.reportStates(r.Context(), tok.Scope, p)
+	ans, err := read(r.Context(), tok.Scope, p)
 	if err != nil {
-		s.log.Warn("read report states", "err", err, "period", p.String())
+		s.log.Warn(what, "err", err, "period", p.String())
 		writeRetry(w, 5*time.Second, Problem{Type: problemInternal, Title: "Storage unavailable", Status: http.StatusServiceUnavailable})
 		return
 	}
-	writeJSON(w, http.StatusOK, Reports{Period: p.String(), Deadline: s.dl.of(p), Reports: list})
+	writeJSON(w, http.StatusOK, ans)
 }
 
 // reportStates merges what ingest stored, what it refused and what the
@@ -522,21 +531,7 @@ type DueFirm struct {
 }
 
 func (s *Server) getDeadlines(w http.ResponseWriter, r *http.Request) {
-	tok, ok := s.authenticate(w, r)
-	if !ok {
-		return
-	}
-	p, ok := s.periodParam(w, r)
-	if !ok {
-		return
-	}
-	ans, err := s.deadlineState(r.Context(), tok.Scope, p)
-	if err != nil {
-		s.log.Warn("read deadlines", "err", err, "period", p.String())
-		writeRetry(w, 5*time.Second, Problem{Type: problemInternal, Title: "Storage unavailable", Status: http.StatusServiceUnavailable})
-		return
-	}
-	writeJSON(w, http.StatusOK, ans)
+	periodQuery(s, w, r, "read deadlines", s.deadlineState)
 }
 
 func (s *Server) deadlineState(ctx context.Context, scope Scope, p report.Period) (Deadlines, error) {
