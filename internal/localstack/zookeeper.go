@@ -107,10 +107,9 @@ func (z *ZooKeeper) Port() int    { return z.port }
 // Stop ends ZooKeeper.
 func (z *ZooKeeper) Stop() {
 	_ = syscall.Kill(-z.cmd.Process.Pid, syscall.SIGTERM)
-	select {
-	case <-z.done:
-	case <-time.After(10 * time.Second):
-		_ = syscall.Kill(-z.cmd.Process.Pid, syscall.SIGKILL)
-		<-z.done
-	}
+	// the exit status of a server we stopped says nothing more
+	exited := func() error { return <-z.done }
+	timer := time.AfterFunc(10*time.Second, func() { _ = syscall.Kill(-z.cmd.Process.Pid, syscall.SIGKILL) })
+	_ = exited()
+	timer.Stop()
 }
