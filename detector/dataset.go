@@ -21,6 +21,10 @@ type Dataset struct {
 	// Unknown counts reports for firms not in the registry; Outside those
 	// for months outside the window. Both are left out.
 	Unknown, Outside int
+	// the last firm looked up: rows arrive grouped by firm, so most
+	// lookups repeat the previous one
+	lastID  string
+	lastIdx int
 }
 
 type monthRec struct {
@@ -74,10 +78,13 @@ func (d *Dataset) Add(r report.Report) {
 // Set records one month of a firm, as Add does, without a report value. It
 // reports whether the dataset changed.
 func (d *Dataset) Set(firmID string, p report.Period, revision, headcount, vacancies, hires uint32, sep [8]uint32) bool {
-	f, ok := d.index[firmID]
+	f, ok := d.lastIdx, d.lastID == firmID && firmID != ""
 	if !ok {
-		d.Unknown++
-		return false
+		if f, ok = d.index[firmID]; !ok {
+			d.Unknown++
+			return false
+		}
+		d.lastID, d.lastIdx = firmID, f
 	}
 	m := int(p - d.start)
 	if m < 0 || m >= d.months {

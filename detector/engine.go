@@ -110,6 +110,7 @@ type group struct {
 	gOK, mOK []bool
 	mom      []float64
 	momOK    []bool
+	firms    []*FirmEnv // reused month to month
 }
 
 // Evaluate runs the plan over the dataset and returns its firings sorted by
@@ -140,7 +141,9 @@ func (e *Evaluator) Evaluate(ds *Dataset, opts EvalOptions) ([]Firing, error) {
 	enrolled := make([]bool, nf)
 	history := make([]int, nf) // months with a report before the current one
 	workers := e.workers(nf)
-	countyCov := map[string][2]int{}
+	// coverage per county, indexed: countyOf[f] is the firm's county slot
+	countyOf, nCounties := countyIndex(ds)
+	countyCov := make([][2]int, nCounties)
 	var out []Firing
 	last := min(int(to-ds.start), ds.months-1)
 	for m := 0; m <= last; m++ {
@@ -162,12 +165,11 @@ func (e *Evaluator) Evaluate(ds *Dataset, opts EvalOptions) ([]Firing, error) {
 			if !enrolled[f] {
 				continue
 			}
-			c := countyCov[ds.firms[f].Region]
+			c := &countyCov[countyOf[f]]
 			c[1]++
 			if envs[f].Reported {
 				c[0]++
 			}
-			countyCov[ds.firms[f].Region] = c
 		}
 		for _, w := range workers {
 			if w.err != nil {
@@ -175,8 +177,7 @@ func (e *Evaluator) Evaluate(ds *Dataset, opts EvalOptions) ([]Firing, error) {
 			}
 			for i := range w.out {
 				fr := &w.out[i]
-				fm, _ := ds.firm(fr.Key)
-				c := countyCov[fm.Region]
+				c := countyCov[countyOf[ds.index[fr.Key]]]
 				fr.Reported, fr.Expected = c[0], c[1]
 			}
 			out = append(out, w.out...)
@@ -488,6 +489,21 @@ func robustTypical(c []float64) float64 {
 	return (rest[len(rest)/2-1] + rest[len(rest)/2]) / 2
 }
 
+// countyIndex numbers the counties of the dataset's firms.
+func countyIndex(ds *Dataset) (countyOf []int, n int) {
+	slots := map[string]int{}
+	countyOf = make([]int, len(ds.firms))
+	for f, fm := range ds.firms {
+		i, ok := slots[fm.Region]
+		if !ok {
+			i = len(slots)
+			slots[fm.Region] = i
+		}
+		countyOf[f] = i
+	}
+	return countyOf, len(slots)
+}
+
 type groupKindKey struct {
 	scope    Scope
 	industry bool
@@ -542,7 +558,8 @@ func (e *Evaluator) groups(ds *Dataset) map[groupKindKey][]*group {
 // metrics aggregates the group's firms for month index m and records g(t)
 // and m(t) in its trend series. It is called for every month in order.
 func (g *group) metrics(envs []FirmEnv, enrolled []bool, m int) *RegionEnv {
-	env := &RegionEnv{Region: g.region, Industry: g.industry}
+	env := &RegionEnv{Region: g.region, Industry: g.industry, Firms: g.firms[:0]}
+	defer func() { g.firms = env.Firms }()
 	var lossPrevBase float64
 	for _, f := range g.members {
 		if !enrolled[f] {
