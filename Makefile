@@ -45,6 +45,8 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzParseCSV$$' -fuzztime=$(FUZZTIME) ./internal/firms
 	$(GO) test -run='^$$' -fuzz='^FuzzDecodeCSV$$' -fuzztime=$(FUZZTIME) ./gateway
 	$(GO) test -run='^$$' -fuzz='^FuzzFastMatchesVM$$' -fuzztime=$(FUZZTIME) ./detector
+	$(GO) test -run='^$$' -fuzz='^FuzzParsePlan$$' -fuzztime=$(FUZZTIME) ./detector
+	$(GO) test -run='^$$' -fuzz='^FuzzParseConfig$$' -fuzztime=$(FUZZTIME) ./alerts
 	$(GO) test -run='^$$' -fuzz='^FuzzHeaderText$$' -fuzztime=$(FUZZTIME) ./alerts/email
 	$(GO) test -run='^$$' -fuzz='^FuzzTemplate$$' -fuzztime=$(FUZZTIME) ./alerts/email
 

@@ -225,3 +225,33 @@ func TestShippedConfigs(t *testing.T) {
 		t.Fatalf("compose alerts config: %+v", c.SMTP)
 	}
 }
+
+// FuzzParseConfig: any file either loads into a valid configuration or is
+// refused with an error naming it; nothing panics.
+func FuzzParseConfig(f *testing.F) {
+	for _, p := range []string{"../deploy/local/alerts.yaml", "../deploy/alerts.yaml"} {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte("recipients: [{email: a@b.cn, region: '620102'}]\nack: {secret: 0123456789abcdef0}\nlinks: {ack_base_url: http://x}\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := ParseConfig("fuzz.yaml", data)
+		if err != nil {
+			if !strings.Contains(err.Error(), "fuzz.yaml") {
+				t.Fatalf("error does not name the file: %v", err)
+			}
+			return
+		}
+		if len(c.Recipients) == 0 || len(c.Ack.key) < 16 || c.Links.AckBaseURL == "" {
+			t.Fatalf("an invalid config loaded: %+v", c)
+		}
+		for _, r := range c.Recipients {
+			if levelRank[r.MinLevel] == 0 || strings.ContainsAny(r.Email+r.Name, "\r\n") {
+				t.Fatalf("an invalid recipient loaded: %+v", r)
+			}
+		}
+	})
+}

@@ -120,6 +120,11 @@ func LoadConfig(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read alerts config: %w", err)
 	}
+	return ParseConfig(path, data)
+}
+
+// ParseConfig checks a config read from path.
+func ParseConfig(path string, data []byte) (*Config, error) {
 	var c Config
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
