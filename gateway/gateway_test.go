@@ -55,7 +55,7 @@ func TestAccepted(t *testing.T) {
 		}
 	}
 	// the submissions are recorded
-	waitFor(t, "submissions recorded", 10*time.Second, func() (bool, string) {
+	testenv.WaitFor(t, "submissions recorded", 10*time.Second, func() (bool, string) {
 		n := h.count("SELECT count() FROM gateway_submissions")
 		return n == 3, fmt.Sprint(n)
 	})
@@ -120,7 +120,7 @@ func TestUnauthorized401(t *testing.T) {
 		t.Fatal(err)
 	}
 	// a revocation takes effect within --token-refresh (200 ms here)
-	waitFor(t, "revocation seen", 5*time.Second, func() (bool, string) {
+	testenv.WaitFor(t, "revocation seen", 5*time.Second, func() (bool, string) {
 		a := h.get("/v1/deadlines", revoked)
 		return a.status == http.StatusUnauthorized, fmt.Sprint(a.status)
 	})
@@ -362,7 +362,7 @@ func TestIdempotencyKey(t *testing.T) {
 		t.Fatalf("other token, same key: %d", a.status)
 	}
 	// a restarted gateway replays from ClickHouse
-	waitFor(t, "idempotency record written", 10*time.Second, func() (bool, string) {
+	testenv.WaitFor(t, "idempotency record written", 10*time.Second, func() (bool, string) {
 		n := h.count("SELECT count() FROM gateway_idempotency")
 		return n == 2, fmt.Sprint(n)
 	})
@@ -417,7 +417,7 @@ func TestLateMarking(t *testing.T) {
 			if !r.ReportedAt.Equal(c.now) {
 				t.Errorf("reported_at %s, want the gateway clock %s", r.ReportedAt, c.now)
 			}
-			waitFor(t, "submission", 10*time.Second, func() (bool, string) {
+			testenv.WaitFor(t, "submission", 10*time.Second, func() (bool, string) {
 				n := h.count("SELECT count() FROM gateway_submissions WHERE late = ?", map[bool]uint8{false: 0, true: 1}[c.late])
 				return n == 1, fmt.Sprint(n)
 			})
@@ -437,7 +437,7 @@ func TestReportStates(t *testing.T) {
 	p := currentPeriod().String()
 	bureau := h.token(Scope{Region: countyA})
 	h.postJSON(h.tokA, reportJSON(a, p, 100, "")).accepted(t)
-	waitFor(t, "pending state", 10*time.Second, func() (bool, string) {
+	testenv.WaitFor(t, "pending state", 10*time.Second, func() (bool, string) {
 		a := h.get("/v1/reports?period="+p, h.tokA)
 		return a.status == 200 && contains(string(a.body), `"state":"pending"`), string(a.body)
 	})
@@ -450,7 +450,7 @@ func TestReportStates(t *testing.T) {
 	}
 	_ = w.Close()
 	h.startIngest()
-	waitFor(t, "ingest", 60*time.Second, func() (bool, string) {
+	testenv.WaitFor(t, "ingest", 60*time.Second, func() (bool, string) {
 		r, j := h.count("SELECT count() FROM reports"), h.count("SELECT count() FROM rejects")
 		return r == 2 && j == 1, fmt.Sprintf("reports %d rejects %d", r, j)
 	})
@@ -512,7 +512,7 @@ func TestDeadlines(t *testing.T) {
 		t.Fatalf("deadlines %+v", d)
 	}
 	h.postJSON(h.tokA, reportJSON(h.firms[0].ID, "2026-03", 3, "")).accepted(t)
-	waitFor(t, "A reported", 10*time.Second, func() (bool, string) {
+	testenv.WaitFor(t, "A reported", 10*time.Second, func() (bool, string) {
 		a := h.get("/v1/deadlines", province)
 		_ = json.Unmarshal(a.body, &d)
 		return d.Reported == 1 && len(d.Missing) == 1 && d.Missing[0].FirmID == h.firms[2].ID, string(a.body)
@@ -705,7 +705,7 @@ func TestRun(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- Run(ctx, opts, testenv.Logger(t), prometheus.NewRegistry()) }()
 	h.url = "http://" + opts.Listen
-	waitFor(t, "gateway up", 20*time.Second, func() (bool, string) {
+	testenv.WaitFor(t, "gateway up", 20*time.Second, func() (bool, string) {
 		resp, err := http.Get("http://" + opts.MetricsAddr + "/healthz")
 		if err != nil {
 			return false, err.Error()

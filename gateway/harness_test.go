@@ -328,21 +328,6 @@ func (h *harness) count(query string, args ...any) uint64 {
 	return n
 }
 
-func waitFor(t testing.TB, what string, timeout time.Duration, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var last string
-	for time.Now().Before(deadline) {
-		ok, state := cond()
-		if ok {
-			return
-		}
-		last = state
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("timed out after %s waiting for %s; last state: %s", timeout, what, last)
-}
-
 // period returns a period that is open (not future, deadline not passed) at
 // the real clock: the current one.
 func currentPeriod() report.Period { return deadlines{day: 5}.current(time.Now()) }

@@ -125,7 +125,7 @@ func TestHostileInput(t *testing.T) {
 
 	// through ingest into ClickHouse: the notes are stored as text
 	h.startIngest()
-	waitFor(t, "ingest", 60*time.Second, func() (bool, string) {
+	testenv.WaitFor(t, "ingest", 60*time.Second, func() (bool, string) {
 		n := h.count("SELECT count() FROM reports_latest WHERE firm_id = ?", d.ID)
 		return n == 2, fmt.Sprint(n)
 	})
@@ -253,7 +253,7 @@ func TestWebFormHTTP(t *testing.T) {
 		t.Fatalf("english: %s", en.body)
 	}
 	// the next submission is a correction
-	waitFor(t, "revision on file", 10*time.Second, func() (bool, string) {
+	testenv.WaitFor(t, "revision on file", 10*time.Second, func() (bool, string) {
 		p := wc.get("/report")
 		return strings.Contains(string(p.body), `id="on-file"`), ""
 	})

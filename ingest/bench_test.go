@@ -90,7 +90,7 @@ func BenchmarkIngest(b *testing.B) {
 		p := startIngestProcess(b, bin, opts, logPath)
 		var first time.Time
 		var n0 uint64
-		waitFor(b, "1,000,000 reports in ClickHouse", 10*time.Minute, func() (bool, string) {
+		testenv.WaitFor(b, "1,000,000 reports in ClickHouse", 10*time.Minute, func() (bool, string) {
 			n := count(b, ch, "SELECT count() FROM reports")
 			if first.IsZero() && n > 0 {
 				first, n0 = time.Now(), n
@@ -153,7 +153,7 @@ func BenchmarkIngest(b *testing.B) {
 // phase's merges do not slow the next phase down.
 func waitMerges(b testing.TB, ch *chdb.Client) {
 	b.Helper()
-	waitFor(b, "background merges to finish", 5*time.Minute, func() (bool, string) {
+	testenv.WaitFor(b, "background merges to finish", 5*time.Minute, func() (bool, string) {
 		n := count(b, ch, "SELECT count() FROM system.merges")
 		return n == 0, fmt.Sprintf("%d merges", n)
 	})

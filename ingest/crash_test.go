@@ -270,7 +270,7 @@ func TestCrashKill9(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := startIngestProcess(t, bin, opts, logPath)
-	waitFor(t, "every report in ClickHouse", 120*time.Second, func() (bool, string) {
+	testenv.WaitFor(t, "every report in ClickHouse", 120*time.Second, func() (bool, string) {
 		n := count(t, s.ch, "SELECT count() FROM reports_latest")
 		return n == uint64(len(w.want)), fmt.Sprintf("%d of %d", n, len(w.want))
 	})
@@ -328,7 +328,7 @@ func TestClickHouseRestart(t *testing.T) {
 	if err := <-produced; err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "every report in ClickHouse", 120*time.Second, func() (bool, string) {
+	testenv.WaitFor(t, "every report in ClickHouse", 120*time.Second, func() (bool, string) {
 		n := count(t, s.ch, "SELECT count() FROM reports_latest")
 		return n == uint64(len(w.want)), fmt.Sprintf("%d of %d", n, len(w.want))
 	})

@@ -116,21 +116,6 @@ func startIngest(t testing.TB, opts ingest.Options) (stop func() error) {
 	return stop
 }
 
-func waitFor(t testing.TB, what string, timeout time.Duration, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var last string
-	for time.Now().Before(deadline) {
-		ok, state := cond()
-		if ok {
-			return
-		}
-		last = state
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("timed out after %s waiting for %s; last state: %s", timeout, what, last)
-}
-
 func count(t testing.TB, ch *chdb.Client, query string, args ...any) uint64 {
 	t.Helper()
 	var n uint64
@@ -179,7 +164,7 @@ func TestPoisonMessages(t *testing.T) {
 	produce(t, s.kafka.Addrs(), "reports", msgs...)
 	stop := startIngest(t, s.opts)
 	nBad := len(msgs) - valid
-	waitFor(t, "all messages written", 60*time.Second, func() (bool, string) {
+	testenv.WaitFor(t, "all messages written", 60*time.Second, func() (bool, string) {
 		r := count(t, s.ch, "SELECT count() FROM reports_latest")
 		j := count(t, s.ch, "SELECT count() FROM rejects FINAL")
 		return r == uint64(valid) && j == uint64(nBad), fmt.Sprintf("reports=%d/%d rejects=%d/%d", r, valid, j, nBad)

@@ -151,3 +151,20 @@ func FirmID(region string, n int) string {
 	body := fmt.Sprintf("91%s%09d", region, n)
 	return body + string(report.CreditCheckChar(body))
 }
+
+// WaitFor polls cond every 100 ms until it holds, and fails the test after
+// timeout with what was awaited and the last state cond described.
+func WaitFor(t testing.TB, what string, timeout time.Duration, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var last string
+	for time.Now().Before(deadline) {
+		ok, state := cond()
+		if ok {
+			return
+		}
+		last = state
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("timed out after %s waiting for %s; last state: %s", timeout, what, last)
+}
