@@ -104,7 +104,7 @@ func TestKill9(t *testing.T) {
 	// each Message-ID belongs to one alert and recipient: no two messages
 	// for the same (alert, recipient)
 	var n uint64
-	if err := r.ch.Conn().QueryRow(context.Background(), `SELECT count() FROM (SELECT alert_id, recipient, uniqExact(message_id) AS ids
+	if err := testenv.SQL(t, r.ch.Options()).QueryRow(context.Background(), `SELECT count() FROM (SELECT alert_id, recipient, uniqExact(message_id) AS ids
 		FROM notifications WHERE status = 'sent' GROUP BY alert_id, recipient HAVING ids > 1)`).Scan(&n); err != nil {
 		t.Fatal(err)
 	}

@@ -162,7 +162,7 @@ func (a *httpAPI) ackPost(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *httpAPI) alert(ctx context.Context, id string) (alertevent.Event, bool) {
-	all, err := a.store.ch.AlertStates(ctx)
+	all, err := a.store.alertStates(ctx)
 	if err != nil {
 		return alertevent.Event{}, false
 	}
@@ -211,7 +211,7 @@ func listOpen(ctx context.Context, st *store) ([]OpenAlert, error) {
 	if err != nil {
 		return nil, err
 	}
-	rows, err := st.ch.Conn().Query(ctx, "SELECT alert_id, recipient, at, comment FROM acks FINAL")
+	rows, err := st.ch.Query(ctx, qAcks)
 	if err != nil {
 		return nil, fmt.Errorf("read acks: %w", err)
 	}
@@ -307,7 +307,7 @@ func Silences(ctx context.Context, ch *chdb.Client) ([]Silence, error) {
 // Ack records an acknowledgement made outside the links (CLI).
 func Ack(ctx context.Context, ch *chdb.Client, alertID, by, comment string, now time.Time) error {
 	st := &store{ch: ch}
-	all, err := ch.AlertStates(ctx)
+	all, err := st.alertStates(ctx)
 	if err != nil {
 		return err
 	}

@@ -47,7 +47,7 @@ func BenchmarkAlertLatency(b *testing.B) {
 		county := counties[i%len(counties)]
 		list = append(list, firms.Firm{ID: testenv.FirmID(county, i+1), Name: fmt.Sprintf("延迟测试企业%03d", i), Region: county, Industry: "C", BaselineHeadcount: 1000})
 	}
-	if err := ch.UpsertFirms(ctx, list); err != nil {
+	if err := firms.NewStore(ch).Upsert(ctx, list); err != nil {
 		b.Fatal(err)
 	}
 	now := time.Now()
@@ -128,9 +128,10 @@ recipients:
 
 	// wait until the history is in ClickHouse and the detector has seen it
 	deadline := time.Now().Add(60 * time.Second)
+	sql := testenv.SQL(b, ch.Options())
 	for {
 		var rows uint64
-		_ = ch.Conn().QueryRow(ctx, "SELECT count() FROM reports_latest").Scan(&rows)
+		_ = sql.QueryRow(ctx, "SELECT count() FROM reports_latest").Scan(&rows)
 		if rows == n {
 			break
 		}

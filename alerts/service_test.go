@@ -86,7 +86,7 @@ func newRig(t *testing.T, smtpOpts smtptest.Options) *rig {
 		r.firms[fmt.Sprint(i+1)] = f
 		list = append(list, f)
 	}
-	if err := ch.UpsertFirms(context.Background(), list); err != nil {
+	if err := firms.NewStore(ch).Upsert(context.Background(), list); err != nil {
 		t.Fatal(err)
 	}
 	r.cfg = filepath.Join(t.TempDir(), "alerts.yaml")
@@ -305,7 +305,7 @@ func TestAlertComponent(t *testing.T) {
 			t.Fatalf("POST ack: %d\n%s", resp.StatusCode, page)
 		}
 		var who, comment string
-		if err := r.ch.Conn().QueryRow(context.Background(), "SELECT recipient, comment FROM acks FINAL WHERE alert_id = ?", majorCut.ID).Scan(&who, &comment); err != nil {
+		if err := testenv.SQL(t, r.ch.Options()).QueryRow(context.Background(), "SELECT recipient, comment FROM acks FINAL WHERE alert_id = ?", majorCut.ID).Scan(&who, &comment); err != nil {
 			t.Fatal(err)
 		}
 		if who != "chengguan@gs.example.cn" || comment != "已派工作组 <b>核实</b>" {
@@ -372,7 +372,7 @@ func TestAlertComponent(t *testing.T) {
 			t.Fatalf("resolved notice went to %v", m.To)
 		}
 		var silenced uint64
-		if err := r.ch.Conn().QueryRow(context.Background(), "SELECT count() FROM notifications WHERE status = 'silenced'").Scan(&silenced); err != nil || silenced != 1 {
+		if err := testenv.SQL(t, r.ch.Options()).QueryRow(context.Background(), "SELECT count() FROM notifications WHERE status = 'silenced'").Scan(&silenced); err != nil || silenced != 1 {
 			t.Fatalf("silenced rows %d, %v", silenced, err)
 		}
 		// a restart re-reads nothing it already told anyone

@@ -2,6 +2,7 @@ package alerts
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -35,6 +36,38 @@ type logRow struct {
 	At        time.Time
 }
 
+// The alert component's ClickHouse access: its tables of migration 0004
+// (notifications, acks, silences) and reads of the alerts the detector
+// recorded and of the reports behind the email charts.
+var queries = chdb.NewCatalog("alerts")
+
+var (
+	insLog = queries.Insert("log", "notifications", "message_id", "alert_id", "alert_version", "recipient", "kind", "tier", "status",
+		"detail", "level", "rule", "region", "fired_at", "at")
+	qLog = queries.Query("settled", `SELECT alert_id, alert_version, recipient, kind, tier, status, at
+		FROM notifications WHERE status != 'pending'`)
+	qAckedBy   = queries.Query("acked_by", "SELECT alert_id, recipient FROM acks FINAL")
+	qAcks      = queries.Query("acks", "SELECT alert_id, recipient, at, comment FROM acks FINAL")
+	insAck     = queries.Insert("ack", "acks", "alert_id", "recipient", "at", "comment", "via")
+	insSilence = queries.Insert("silence", "silences", "id", "region", "rule", "firm_id", "starts_at", "ends_at", "author", "reason",
+		"created_at", "expired", "changed_at")
+	qSilences = queries.Query("silences", `SELECT id, region, rule, firm_id, starts_at, ends_at, author, reason, created_at, expired
+		FROM silences FINAL ORDER BY created_at`)
+	qAlerts = queries.Query("alerts", `SELECT alert_id, last_version, event, rule, scope, alert_key, period, level, values_json,
+		region, prefecture, industry, reported, expected, subject, title_zh, title_en, summary_zh, summary_en, last_emitted_at
+		FROM alerts_latest`)
+	qFirmSeries = queries.Query("firm_series", `SELECT period, sum(headcount) FROM reports_latest
+		WHERE firm_id = ? AND period <= toDate(?) AND period > addMonths(toDate(?), -24) GROUP BY period ORDER BY period`)
+	qRegionSeries = queries.Query("region_series", `SELECT r.period, sum(r.headcount) FROM reports_latest AS r
+		ANY INNER JOIN (SELECT firm_id, region FROM firms FINAL) AS f USING firm_id
+		WHERE startsWith(f.region, ?) AND r.period <= toDate(?) AND r.period > addMonths(toDate(?), -24)
+		GROUP BY r.period ORDER BY r.period`)
+)
+
+// Statements is the alert component's catalog (the parity test runs every
+// one).
+func Statements() *chdb.Catalog { return queries }
+
 // store is the alert component's ClickHouse.
 type store struct{ ch *chdb.Client }
 
@@ -54,9 +87,7 @@ func (s *store) log(ctx context.Context, rows []logRow) error {
 		detail, level, rule, reg = append(detail, r.Detail), append(level, r.Level), append(rule, r.Rule), append(reg, r.Region)
 		ver, tier, fired, at = append(ver, r.Version), append(tier, r.Tier), append(fired, r.FiredAt.UTC()), append(at, r.At.UTC())
 	}
-	if err := s.ch.Insert(ctx, "notifications",
-		[]string{"message_id", "alert_id", "alert_version", "recipient", "kind", "tier", "status", "detail", "level", "rule", "region", "fired_at", "at"},
-		[]any{mid, aid, ver, rcpt, kind, tier, status, detail, level, rule, reg, fired, at}); err != nil {
+	if err := s.ch.InsertColumns(ctx, insLog, mid, aid, ver, rcpt, kind, tier, status, detail, level, rule, reg, fired, at); err != nil {
 		return fmt.Errorf("notification log: %w", err)
 	}
 	return nil
@@ -74,8 +105,7 @@ type history struct {
 func (s *store) history(ctx context.Context) (*history, error) {
 	h := &history{done: map[string]bool{}, sentTo: map[string]map[string]int{}, firstSent: map[string]time.Time{},
 		tiers: map[string]int{}, acked: map[string]string{}}
-	rows, err := s.ch.Conn().Query(ctx, `SELECT alert_id, alert_version, recipient, kind, tier, status, at
-		FROM notifications WHERE status != 'pending'`)
+	rows, err := s.ch.Query(ctx, qLog)
 	if err != nil {
 		return nil, fmt.Errorf("read notification log: %w", err)
 	}
@@ -102,7 +132,7 @@ func (s *store) history(ctx context.Context) (*history, error) {
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read notification log: %w", err)
 	}
-	acks, err := s.ch.Conn().Query(ctx, "SELECT alert_id, recipient FROM acks FINAL")
+	acks, err := s.ch.Query(ctx, qAckedBy)
 	if err != nil {
 		return nil, fmt.Errorf("read acks: %w", err)
 	}
@@ -119,8 +149,7 @@ func (s *store) history(ctx context.Context) (*history, error) {
 
 // Ack records an acknowledgement.
 func (s *store) ack(ctx context.Context, alertID, recipient, comment, via string, at time.Time) error {
-	return s.ch.Insert(ctx, "acks", []string{"alert_id", "recipient", "at", "comment", "via"},
-		[]any{[]string{alertID}, []string{recipient}, []time.Time{at.UTC()}, []string{comment}, []string{via}})
+	return s.ch.InsertColumns(ctx, insAck, []string{alertID}, []string{recipient}, []time.Time{at.UTC()}, []string{comment}, []string{via})
 }
 
 // putSilence records a silence (a new one, or a change such as expiry).
@@ -129,15 +158,12 @@ func (s *store) putSilence(ctx context.Context, si Silence, now time.Time) error
 	if si.Expired {
 		exp = 1
 	}
-	return s.ch.Insert(ctx, "silences",
-		[]string{"id", "region", "rule", "firm_id", "starts_at", "ends_at", "author", "reason", "created_at", "expired", "changed_at"},
-		[]any{[]string{si.ID}, []string{si.Region}, []string{si.Rule}, []string{si.FirmID}, []time.Time{si.Starts.UTC()}, []time.Time{si.Ends.UTC()},
-			[]string{si.Author}, []string{si.Reason}, []time.Time{si.Created.UTC()}, []uint8{exp}, []time.Time{now.UTC()}})
+	return s.ch.InsertColumns(ctx, insSilence, []string{si.ID}, []string{si.Region}, []string{si.Rule}, []string{si.FirmID}, []time.Time{si.Starts.UTC()}, []time.Time{si.Ends.UTC()},
+		[]string{si.Author}, []string{si.Reason}, []time.Time{si.Created.UTC()}, []uint8{exp}, []time.Time{now.UTC()})
 }
 
 func (s *store) silences(ctx context.Context) ([]Silence, error) {
-	rows, err := s.ch.Conn().Query(ctx, `SELECT id, region, rule, firm_id, starts_at, ends_at, author, reason, created_at, expired
-		FROM silences FINAL ORDER BY created_at`)
+	rows, err := s.ch.Query(ctx, qSilences)
 	if err != nil {
 		return nil, fmt.Errorf("read silences: %w", err)
 	}
@@ -157,7 +183,7 @@ func (s *store) silences(ctx context.Context) ([]Silence, error) {
 
 // openAlerts reads the latest event of every alert that is not resolved.
 func (s *store) openAlerts(ctx context.Context) ([]alertevent.Event, error) {
-	all, err := s.ch.AlertStates(ctx)
+	all, err := s.alertStates(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -173,21 +199,12 @@ func (s *store) openAlerts(ctx context.Context) ([]alertevent.Event, error) {
 // series reads the last 24 months of headcount up to period for a firm
 // (scope firm) or a region.
 func (s *store) series(ctx context.Context, e alertevent.Event) ([]seriesPoint, error) {
-	var query string
-	var arg any
-	switch e.Scope {
-	case "firm":
-		query = `SELECT period, sum(headcount) FROM reports_latest WHERE firm_id = ? AND period <= toDate(?) AND period > addMonths(toDate(?), -24) GROUP BY period ORDER BY period`
-		arg = e.Key
-	default:
-		query = `SELECT r.period, sum(r.headcount) FROM reports_latest AS r
-			ANY INNER JOIN (SELECT firm_id, region FROM firms FINAL) AS f USING firm_id
-			WHERE startsWith(f.region, ?) AND r.period <= toDate(?) AND r.period > addMonths(toDate(?), -24)
-			GROUP BY r.period ORDER BY r.period`
-		arg = regionPrefix(e.Region)
+	query, arg := qFirmSeries, any(e.Key)
+	if e.Scope != "firm" {
+		query, arg = qRegionSeries, regionPrefix(e.Region)
 	}
 	month := e.Period + "-01"
-	rows, err := s.ch.Conn().Query(ctx, query, arg, month, month)
+	rows, err := s.ch.Query(ctx, query, arg, month, month)
 	if err != nil {
 		return nil, fmt.Errorf("chart series: %w", err)
 	}
@@ -203,6 +220,32 @@ func (s *store) series(ctx context.Context, e alertevent.Event) ([]seriesPoint, 
 		out = append(out, p)
 	}
 	return out, rows.Err()
+}
+
+// alertStates reads the latest event of every alert.
+func (s *store) alertStates(ctx context.Context) (map[string]alertevent.Event, error) {
+	rows, err := s.ch.Query(ctx, qAlerts)
+	if err != nil {
+		return nil, fmt.Errorf("query alerts: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]alertevent.Event{}
+	for rows.Next() {
+		var e alertevent.Event
+		var period time.Time
+		var values string
+		if err := rows.Scan(&e.ID, &e.Version, &e.Kind, &e.Rule, &e.Scope, &e.Key, &period, &e.Level, &values,
+			&e.Region, &e.Prefecture, &e.Industry, &e.Reported, &e.Expected, &e.Subject, &e.TitleZh, &e.TitleEn, &e.SummaryZh, &e.SummaryEn, &e.At); err != nil {
+			return nil, fmt.Errorf("scan alert: %w", err)
+		}
+		e.Period = period.UTC().Format("2006-01")
+		e.Values = json.RawMessage(values)
+		out[e.ID] = e
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read alerts: %w", err)
+	}
+	return out, nil
 }
 
 type seriesPoint struct {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/layoffwatch/layoffwatch/detector"
 	"github.com/layoffwatch/layoffwatch/internal/chdb"
+	"github.com/layoffwatch/layoffwatch/internal/firms"
 	"github.com/layoffwatch/layoffwatch/internal/report"
 	"github.com/layoffwatch/layoffwatch/internal/simulate"
 	"github.com/layoffwatch/layoffwatch/internal/testenv"
@@ -48,7 +49,7 @@ func benchDetect(b *testing.B, nFirms int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := ch.UpsertFirms(ctx, sim.Firms()); err != nil {
+	if err := firms.NewStore(ch).Upsert(ctx, sim.Firms()); err != nil {
 		b.Fatal(err)
 	}
 	var rows chdb.ReportRows
@@ -73,7 +74,7 @@ func benchDetect(b *testing.B, nFirms int) {
 		b.Fatal(err)
 	}
 	start, end := opts.Start, opts.Start.Add(opts.Months-1)
-	list, err := ch.Firms(ctx)
+	list, err := firms.NewStore(ch).All(ctx)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -84,14 +85,14 @@ func benchDetect(b *testing.B, nFirms int) {
 		// (a) the floor: stream the rows into Go
 		t0 := time.Now()
 		var count int
-		if err := ch.ReportsSince(ctx, start, end, time.Time{}, func(*chdb.MonthRow) { count++ }); err != nil {
+		if err := detector.NewStore(ch).ReportsSince(ctx, start, end, time.Time{}, func(*detector.MonthRow) { count++ }); err != nil {
 			b.Fatal(err)
 		}
 		floor = time.Since(t0)
 		// background merges collapse corrected revisions in the raw table,
 		// so the table may hold fewer rows than were inserted
 		var stored uint64
-		if err := ch.Conn().QueryRow(ctx, "SELECT count() FROM reports").Scan(&stored); err != nil {
+		if err := testenv.SQL(b, ch.Options()).QueryRow(ctx, "SELECT count() FROM reports").Scan(&stored); err != nil {
 			b.Fatal(err)
 		}
 		if uint64(count) < stored-stored/100 || count > n {
@@ -106,7 +107,7 @@ func benchDetect(b *testing.B, nFirms int) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if err := ch.ReportsSince(ctx, start, end, time.Time{}, func(r *chdb.MonthRow) {
+		if err := detector.NewStore(ch).ReportsSince(ctx, start, end, time.Time{}, func(r *detector.MonthRow) {
 			ds.Set(r.FirmID, r.Period, r.Revision, r.Headcount, r.Vacancies, r.Hires, r.Sep)
 		}); err != nil {
 			b.Fatal(err)

@@ -71,10 +71,10 @@ func (o Options) Validate() error {
 	return nil
 }
 
-// store is what the daemon needs of ClickHouse; *chdb.Client is one.
+// store is what the daemon needs of ClickHouse; *Store is one.
 type store interface {
 	Firms(ctx context.Context) ([]firms.Firm, error)
-	ReportsSince(ctx context.Context, from, to report.Period, since time.Time, fn func(*chdb.MonthRow)) error
+	ReportsSince(ctx context.Context, from, to report.Period, since time.Time, fn func(*MonthRow)) error
 	InsertAlertEvents(ctx context.Context, events []alertevent.Event) error
 	AlertStates(ctx context.Context) (map[string]alertevent.Event, error)
 }
@@ -137,7 +137,7 @@ func Run(ctx context.Context, opts Options, log *slog.Logger, reg *prometheus.Re
 	}
 	w := kafkautil.NewWriter(opts.Kafka, opts.Topic, log)
 	defer w.Close()
-	d, err := newDaemon(opts, plan, ch, w, time.Now, log, reg)
+	d, err := newDaemon(opts, plan, NewStore(ch), w, time.Now, log, reg)
 	if err != nil {
 		return err
 	}
@@ -267,7 +267,7 @@ func (d *daemon) refresh(ctx context.Context, now time.Time) error {
 		}
 	}
 	newest := d.since
-	err := d.store.ReportsSince(ctx, d.ds.Start(), d.ds.End(), d.since, func(r *chdb.MonthRow) {
+	err := d.store.ReportsSince(ctx, d.ds.Start(), d.ds.End(), d.since, func(r *MonthRow) {
 		if d.ds.Set(r.FirmID, r.Period, r.Revision, r.Headcount, r.Vacancies, r.Hires, r.Sep) {
 			d.dirty = true
 		}

@@ -39,7 +39,7 @@ func newLiveStack(t *testing.T, list []firms.Firm) *liveStack {
 	t.Helper()
 	k := testenv.Kafka(t, localstack.KafkaOptions{Partitions: 3})
 	ch := testenv.ClickHouse(t)
-	if err := ch.UpsertFirms(context.Background(), list); err != nil {
+	if err := firms.NewStore(ch).Upsert(context.Background(), list); err != nil {
 		t.Fatal(err)
 	}
 	plan := filepath.Join(t.TempDir(), "plan.yaml")
@@ -244,7 +244,7 @@ func TestDetectLive(t *testing.T) {
 	}
 	// and the alerts table holds every event once
 	var n uint64
-	if err := s.ch.Conn().QueryRow(context.Background(), "SELECT count() FROM alerts FINAL").Scan(&n); err != nil {
+	if err := testenv.SQL(t, s.ch.Options()).QueryRow(context.Background(), "SELECT count() FROM alerts FINAL").Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	if n != uint64(before) {

@@ -16,21 +16,20 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/layoffwatch/layoffwatch/internal/alertevent"
-	"github.com/layoffwatch/layoffwatch/internal/chdb"
 	"github.com/layoffwatch/layoffwatch/internal/firms"
 	"github.com/layoffwatch/layoffwatch/internal/report"
 )
 
 type fakeStore struct {
 	firms    []firms.Firm
-	rows     []chdb.MonthRow
+	rows     []MonthRow
 	recorded []alertevent.Event
 	states   map[string]alertevent.Event
 	failRec  bool
 }
 
 func (f *fakeStore) Firms(context.Context) ([]firms.Firm, error) { return f.firms, nil }
-func (f *fakeStore) ReportsSince(_ context.Context, from, to report.Period, since time.Time, fn func(*chdb.MonthRow)) error {
+func (f *fakeStore) ReportsSince(_ context.Context, from, to report.Period, since time.Time, fn func(*MonthRow)) error {
 	for i := range f.rows {
 		r := f.rows[i]
 		if r.Period >= from && r.Period <= to && !r.IngestedAt.Before(since) {
@@ -115,7 +114,7 @@ func TestMissingReportOnDeadlineClock(t *testing.T) {
 	id := firmID("91620102MA0000001")
 	sep, oct := report.NewPeriod(2026, time.September), report.NewPeriod(2026, time.October)
 	st := &fakeStore{firms: []firms.Firm{{ID: id, Name: "x", Region: "620102", Industry: "C", BaselineHeadcount: 100}},
-		rows: []chdb.MonthRow{{FirmID: id, Period: sep, Revision: 1, Headcount: 100, IngestedAt: time.Date(2026, 10, 2, 0, 0, 0, 0, time.UTC)}}}
+		rows: []MonthRow{{FirmID: id, Period: sep, Revision: 1, Headcount: 100, IngestedAt: time.Date(2026, 10, 2, 0, 0, 0, 0, time.UTC)}}}
 	c := &clock{t: time.Date(2026, 11, 5, 23, 59, 0, 0, report.Shanghai())}
 	out := &fakeProducer{}
 	d, _ := newTestDaemon(t, st, out, c, defaultPlan(t))
@@ -137,7 +136,7 @@ func TestMissingReportOnDeadlineClock(t *testing.T) {
 		t.Fatalf("event %+v", e)
 	}
 	// the report arrives late: the alert resolves
-	st.rows = append(st.rows, chdb.MonthRow{FirmID: id, Period: oct, Revision: 1, Headcount: 100, IngestedAt: c.t})
+	st.rows = append(st.rows, MonthRow{FirmID: id, Period: oct, Revision: 1, Headcount: 100, IngestedAt: c.t})
 	c.t = c.t.Add(time.Second)
 	if err := d.pass(context.Background()); err != nil {
 		t.Fatal(err)
@@ -176,7 +175,7 @@ func TestCrashBetweenEmitAndRecord(t *testing.T) {
 	id := firmID("91620102MA0000001")
 	now := time.Date(2026, 11, 20, 12, 0, 0, 0, report.Shanghai())
 	st := &fakeStore{firms: []firms.Firm{{ID: id, Name: "x", Region: "620102", Industry: "C", BaselineHeadcount: 1000}},
-		rows: []chdb.MonthRow{
+		rows: []MonthRow{
 			{FirmID: id, Period: report.NewPeriod(2026, time.September), Revision: 1, Headcount: 1000, IngestedAt: now.Add(-time.Hour)},
 			{FirmID: id, Period: report.NewPeriod(2026, time.October), Revision: 1, Headcount: 600, IngestedAt: now.Add(-time.Hour)},
 		}, failRec: true}
@@ -212,8 +211,8 @@ func TestShardsSplitWithoutDuplicates(t *testing.T) {
 		id := firmID(fmt.Sprintf("91%sMA%07d", county, i+1))
 		st.firms = append(st.firms, firms.Firm{ID: id, Name: "x", Region: county, Industry: "C", BaselineHeadcount: 1000})
 		st.rows = append(st.rows,
-			chdb.MonthRow{FirmID: id, Period: report.NewPeriod(2026, time.September), Revision: 1, Headcount: 1000, IngestedAt: now.Add(-time.Hour)},
-			chdb.MonthRow{FirmID: id, Period: report.NewPeriod(2026, time.October), Revision: 1, Headcount: 600, IngestedAt: now.Add(-time.Hour)})
+			MonthRow{FirmID: id, Period: report.NewPeriod(2026, time.September), Revision: 1, Headcount: 1000, IngestedAt: now.Add(-time.Hour)},
+			MonthRow{FirmID: id, Period: report.NewPeriod(2026, time.October), Revision: 1, Headcount: 600, IngestedAt: now.Add(-time.Hour)})
 	}
 	run := func(shard, shards int) []string {
 		out := &fakeProducer{}

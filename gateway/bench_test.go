@@ -39,7 +39,7 @@ func BenchmarkGateway(b *testing.B) {
 	for i := range list {
 		list[i] = firms.Firm{ID: testenv.FirmID("620103", i+1), Name: "企业" + strconv.Itoa(i), Region: "620103", Industry: "C", BaselineHeadcount: 300}
 	}
-	if err := h.ch.UpsertFirms(context.Background(), list); err != nil {
+	if err := firms.NewStore(h.ch).Upsert(context.Background(), list); err != nil {
 		b.Fatal(err)
 	}
 	if err := h.srv.firms.refresh(context.Background()); err != nil {

@@ -194,7 +194,7 @@ func New(ctx context.Context, opts Options, log *slog.Logger, reg prometheus.Reg
 		opts: opts, log: log, m: newMetrics(reg), ch: ch, store: st, now: now, tls: tlsConf,
 		prod:    kafkautil.NewWriter(opts.Kafka, opts.Topic, log),
 		tokens:  &tokenCache{load: func(ctx context.Context) ([]Token, error) { return ListTokens(ctx, ch) }, maxAge: opts.TokenRefresh, minAge: 250 * time.Millisecond, now: time.Now},
-		firms:   &firmCache{load: ch.Firms, maxAge: opts.RegistryRefresh, minAge: 5 * time.Second, now: time.Now, log: log},
+		firms:   &firmCache{load: firms.NewStore(ch).All, maxAge: opts.RegistryRefresh, minAge: 5 * time.Second, now: time.Now, log: log},
 		subs:    newBatcher("gateway_submissions", st.insertSubmissions, flush, log),
 		tokLim:  newLimiters(opts.Rate, opts.Burst),
 		failLim: newLimiters(opts.AuthFailRate, opts.AuthFailBurst),

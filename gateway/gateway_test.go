@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/layoffwatch/layoffwatch/internal/firms"
 	"github.com/layoffwatch/layoffwatch/internal/localstack"
 	"github.com/layoffwatch/layoffwatch/internal/report"
 	"github.com/layoffwatch/layoffwatch/internal/testenv"
@@ -499,7 +500,7 @@ func TestDeadlines(t *testing.T) {
 	h.clock.Set(time.Date(2026, 4, 3, 10, 0, 0, 0, sh)) // before March's deadline
 	left := h.firms[1]
 	left.EnrolledTo = time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC) // B left the sample in February
-	if err := h.ch.UpsertFirms(context.Background(), []firmsFirm{left}); err != nil {
+	if err := firms.NewStore(h.ch).Upsert(context.Background(), []firmsFirm{left}); err != nil {
 		t.Fatal(err)
 	}
 	_ = h.srv.firms.refresh(context.Background())

@@ -83,7 +83,7 @@ func newHarness(t testing.TB, mod func(*Options)) *harness {
 		{ID: testenv.FirmID(countyC, 1), Name: "白银丙公司", Region: countyC, Industry: "C", BaselineHeadcount: 800},
 	}
 	ctx := context.Background()
-	if err := h.ch.UpsertFirms(ctx, h.firms); err != nil {
+	if err := firms.NewStore(h.ch).Upsert(ctx, h.firms); err != nil {
 		t.Fatal(err)
 	}
 	h.opts = Options{
@@ -322,7 +322,7 @@ func (h *harness) startIngest() {
 func (h *harness) count(query string, args ...any) uint64 {
 	h.t.Helper()
 	var n uint64
-	if err := h.ch.Conn().QueryRow(context.Background(), query, args...).Scan(&n); err != nil {
+	if err := testenv.SQL(h.t, h.ch.Options()).QueryRow(context.Background(), query, args...).Scan(&n); err != nil {
 		h.t.Fatalf("%s: %v", query, err)
 	}
 	return n

@@ -75,7 +75,7 @@ func TestHostileInput(t *testing.T) {
 	h := newHarness(t, nil)
 	ctx := context.Background()
 	d := firms.Firm{ID: testenv.FirmID(countyA, 9), Name: `<script>alert(1)</script>&"' 公司`, Region: countyA, Industry: "C", BaselineHeadcount: 50}
-	if err := h.ch.UpsertFirms(ctx, []firms.Firm{d}); err != nil {
+	if err := firms.NewStore(h.ch).Upsert(ctx, []firms.Firm{d}); err != nil {
 		t.Fatal(err)
 	}
 	_ = h.srv.firms.refresh(ctx)
@@ -130,10 +130,10 @@ func TestHostileInput(t *testing.T) {
 		return n == 2, fmt.Sprint(n)
 	})
 	var csvNote, jsonNote string
-	if err := h.ch.Conn().QueryRow(ctx, "SELECT note FROM reports_latest WHERE firm_id = ? AND period = toDate(?)", d.ID, last.Start().Format(time.DateOnly)).Scan(&csvNote); err != nil {
+	if err := testenv.SQL(t, h.ch.Options()).QueryRow(ctx, "SELECT note FROM reports_latest WHERE firm_id = ? AND period = toDate(?)", d.ID, last.Start().Format(time.DateOnly)).Scan(&csvNote); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.ch.Conn().QueryRow(ctx, "SELECT note FROM reports_latest WHERE firm_id = ? AND period = toDate(?)", d.ID, cur.Start().Format(time.DateOnly)).Scan(&jsonNote); err != nil {
+	if err := testenv.SQL(t, h.ch.Options()).QueryRow(ctx, "SELECT note FROM reports_latest WHERE firm_id = ? AND period = toDate(?)", d.ID, cur.Start().Format(time.DateOnly)).Scan(&jsonNote); err != nil {
 		t.Fatal(err)
 	}
 	if jsonNote != hostileNote {

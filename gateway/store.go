@@ -15,6 +15,38 @@ import (
 // reads of reports, reports_latest and rejects. Every statement binds with
 // `?` (client-side escaping), so no value from a request is ever spliced into
 // SQL, and runs on ClickHouse 18.16 (see DEVELOPERS.md).
+var queries = chdb.NewCatalog("gateway")
+
+var (
+	insToken = queries.Insert("token", "gateway_tokens", "token_id", "hash", "scope_kind", "scope", "label", "created_at", "revoked_at", "version")
+	qTokens  = queries.Query("tokens", `SELECT token_id, hash, scope_kind, scope, label, created_at, revoked_at
+		FROM gateway_tokens FINAL ORDER BY created_at, token_id`)
+	insSubmissions = queries.Insert("submissions", "gateway_submissions", "received_at", "submission_id", "firm_id", "period", "revision",
+		"token_id", "channel", "idempotency_key", "late")
+	insIdempotency = queries.Insert("idempotency", "gateway_idempotency", "token_id", "idempotency_key", "request_hash", "status", "body", "created_at")
+	qIdempotency   = queries.Query("idempotency_lookup", `SELECT request_hash, status, body, created_at FROM gateway_idempotency FINAL
+		WHERE token_id = ? AND idempotency_key = ? AND created_at >= ?`)
+	qRevisions = queries.Query("revisions", `SELECT firm_id, revision,
+			argMax(headcount, kafka_offset), argMax(vacancies, kafka_offset), argMax(hires, kafka_offset),
+			argMax(sep_economic_layoff, kafka_offset), argMax(sep_closure_bankruptcy, kafka_offset),
+			argMax(sep_suspension, kafka_offset), argMax(sep_contract_expiry, kafka_offset),
+			argMax(sep_resignation, kafka_offset), argMax(sep_retirement, kafka_offset),
+			argMax(sep_transfer, kafka_offset), argMax(sep_other, kafka_offset),
+			argMax(reported_at, kafka_offset), argMax(note, kafka_offset), max(ingested_at)
+		FROM reports WHERE period = toDate(?) AND has(?, firm_id)
+		GROUP BY firm_id, revision ORDER BY firm_id, revision`)
+	qRejects = queries.Query("rejects", `SELECT firm_id, toUInt32(visitParamExtractUInt(payload, 'revision')), received_at, reason, field, message
+		FROM rejects FINAL WHERE has(?, firm_id) AND visitParamExtractString(payload, 'period') = ?
+		ORDER BY firm_id, received_at`)
+	qSubmissions = queries.Query("submissions_lookup", `SELECT received_at, submission_id, firm_id, revision, token_id, channel, idempotency_key, late
+		FROM gateway_submissions WHERE period = toDate(?) AND has(?, firm_id)
+		ORDER BY firm_id, revision, received_at`)
+	qReported = queries.Query("reported", `SELECT DISTINCT firm_id FROM reports WHERE period = toDate(?) AND has(?, firm_id)
+		UNION ALL SELECT DISTINCT firm_id FROM gateway_submissions WHERE period = toDate(?) AND has(?, firm_id)`)
+)
+
+// Statements is the gateway's catalog (the parity test runs every one).
+func Statements() *chdb.Catalog { return queries }
 
 // submission is one accepted report, as recorded in gateway_submissions.
 type submission struct {
@@ -47,10 +79,6 @@ func (s *store) insertSubmissions(ctx context.Context, rows []submission) error 
 	if len(rows) == 0 {
 		return nil
 	}
-	b, err := s.ch.Conn().PrepareBatch(ctx, "INSERT INTO gateway_submissions (received_at, submission_id, firm_id, period, revision, token_id, channel, idempotency_key, late)")
-	if err != nil {
-		return fmt.Errorf("prepare insert submissions: %w", err)
-	}
 	n := len(rows)
 	recv, per := make([]time.Time, 0, n), make([]time.Time, 0, n)
 	id, firm, tok, ch, key := make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
@@ -71,13 +99,7 @@ func (s *store) insertSubmissions(ctx context.Context, rows []submission) error 
 		}
 		late = append(late, l)
 	}
-	for i, col := range []any{recv, id, firm, per, rev, tok, ch, key, late} {
-		if err := b.Column(i).Append(col); err != nil {
-			_ = b.Abort()
-			return fmt.Errorf("insert submissions: %w", err)
-		}
-	}
-	if err := b.Send(); err != nil {
+	if err := s.ch.InsertColumns(ctx, insSubmissions, recv, id, firm, per, rev, tok, ch, key, late); err != nil {
 		return fmt.Errorf("insert submissions: %w", err)
 	}
 	return nil
@@ -87,17 +109,15 @@ func (s *store) insertIdempotency(ctx context.Context, rows []idemRecord) error 
 	if len(rows) == 0 {
 		return nil
 	}
-	b, err := s.ch.Conn().PrepareBatch(ctx, "INSERT INTO gateway_idempotency (token_id, idempotency_key, request_hash, status, body, created_at)")
-	if err != nil {
-		return fmt.Errorf("prepare insert idempotency: %w", err)
-	}
+	n := len(rows)
+	tok, key, hash, body := make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
+	status := make([]uint16, 0, n)
+	created := make([]time.Time, 0, n)
 	for _, r := range rows {
-		if err := b.Append(r.TokenID, r.Key, r.RequestHash, uint16(r.Status), string(r.Body), r.CreatedAt.UTC()); err != nil {
-			_ = b.Abort()
-			return fmt.Errorf("insert idempotency: %w", err)
-		}
+		tok, key, hash, body = append(tok, r.TokenID), append(key, r.Key), append(hash, r.RequestHash), append(body, string(r.Body))
+		status, created = append(status, uint16(r.Status)), append(created, r.CreatedAt.UTC())
 	}
-	if err := b.Send(); err != nil {
+	if err := s.ch.InsertColumns(ctx, insIdempotency, tok, key, hash, status, body, created); err != nil {
 		return fmt.Errorf("insert idempotency: %w", err)
 	}
 	return nil
@@ -105,8 +125,7 @@ func (s *store) insertIdempotency(ctx context.Context, rows []idemRecord) error 
 
 // idempotency looks up a stored answer not older than since.
 func (s *store) idempotency(ctx context.Context, tokenID, key string, since time.Time) (idemRecord, bool, error) {
-	rows, err := s.ch.Conn().Query(ctx, `SELECT request_hash, status, body, created_at FROM gateway_idempotency FINAL
-		WHERE token_id = ? AND idempotency_key = ? AND created_at >= ?`, tokenID, key, since.UTC())
+	rows, err := s.ch.Query(ctx, qIdempotency, tokenID, key, since.UTC())
 	if err != nil {
 		return idemRecord{}, false, fmt.Errorf("query idempotency: %w", err)
 	}
@@ -136,15 +155,7 @@ type revisionRow struct {
 // revisions reads every stored revision of the firms' reports for p (the
 // reports table without FINAL keeps superseded revisions until a merge).
 func (s *store) revisions(ctx context.Context, ids []string, p report.Period) ([]revisionRow, error) {
-	rows, err := s.ch.Conn().Query(ctx, `SELECT firm_id, revision,
-			argMax(headcount, kafka_offset), argMax(vacancies, kafka_offset), argMax(hires, kafka_offset),
-			argMax(sep_economic_layoff, kafka_offset), argMax(sep_closure_bankruptcy, kafka_offset),
-			argMax(sep_suspension, kafka_offset), argMax(sep_contract_expiry, kafka_offset),
-			argMax(sep_resignation, kafka_offset), argMax(sep_retirement, kafka_offset),
-			argMax(sep_transfer, kafka_offset), argMax(sep_other, kafka_offset),
-			argMax(reported_at, kafka_offset), argMax(note, kafka_offset), max(ingested_at)
-		FROM reports WHERE period = toDate(?) AND has(?, firm_id)
-		GROUP BY firm_id, revision ORDER BY firm_id, revision`, p.Start().Format(time.DateOnly), ids)
+	rows, err := s.ch.Query(ctx, qRevisions, p.Start().Format(time.DateOnly), ids)
 	if err != nil {
 		return nil, fmt.Errorf("query report revisions: %w", err)
 	}
@@ -193,9 +204,7 @@ type rejectRow struct {
 
 // rejects reads the refusals whose payload names period p.
 func (s *store) rejects(ctx context.Context, ids []string, p report.Period) ([]rejectRow, error) {
-	rows, err := s.ch.Conn().Query(ctx, `SELECT firm_id, toUInt32(visitParamExtractUInt(payload, 'revision')), received_at, reason, field, message
-		FROM rejects FINAL WHERE has(?, firm_id) AND visitParamExtractString(payload, 'period') = ?
-		ORDER BY firm_id, received_at`, ids, p.String())
+	rows, err := s.ch.Query(ctx, qRejects, ids, p.String())
 	if err != nil {
 		return nil, fmt.Errorf("query rejects: %w", err)
 	}
@@ -216,9 +225,7 @@ func (s *store) rejects(ctx context.Context, ids []string, p report.Period) ([]r
 
 // submissions reads what the gateway accepted for the firms in p.
 func (s *store) submissions(ctx context.Context, ids []string, p report.Period) ([]submission, error) {
-	rows, err := s.ch.Conn().Query(ctx, `SELECT received_at, submission_id, firm_id, revision, token_id, channel, idempotency_key, late
-		FROM gateway_submissions WHERE period = toDate(?) AND has(?, firm_id)
-		ORDER BY firm_id, revision, received_at`, p.Start().Format(time.DateOnly), ids)
+	rows, err := s.ch.Query(ctx, qSubmissions, p.Start().Format(time.DateOnly), ids)
 	if err != nil {
 		return nil, fmt.Errorf("query submissions: %w", err)
 	}
@@ -242,8 +249,7 @@ func (s *store) submissions(ctx context.Context, ids []string, p report.Period) 
 // reported returns the firms, among ids, that have a stored or a submitted
 // report for p.
 func (s *store) reported(ctx context.Context, ids []string, p report.Period) (map[string]bool, error) {
-	rows, err := s.ch.Conn().Query(ctx, `SELECT DISTINCT firm_id FROM reports WHERE period = toDate(?) AND has(?, firm_id)
-		UNION ALL SELECT DISTINCT firm_id FROM gateway_submissions WHERE period = toDate(?) AND has(?, firm_id)`,
+	rows, err := s.ch.Query(ctx, qReported,
 		p.Start().Format(time.DateOnly), ids, p.Start().Format(time.DateOnly), ids)
 	if err != nil {
 		return nil, fmt.Errorf("query reported firms: %w", err)

@@ -156,7 +156,7 @@ func CreateToken(ctx context.Context, ch *chdb.Client, scope Scope, label string
 		return "", Token{}, err
 	}
 	if scope.FirmID != "" {
-		ids, err := ch.FirmIDs(ctx)
+		ids, err := firms.NewStore(ch).IDs(ctx)
 		if err != nil {
 			return "", Token{}, err
 		}
@@ -201,15 +201,8 @@ func insertToken(ctx context.Context, ch *chdb.Client, t Token) error {
 	if !t.RevokedAt.IsZero() {
 		revoked = &t.RevokedAt
 	}
-	b, err := ch.Conn().PrepareBatch(ctx, "INSERT INTO gateway_tokens (token_id, hash, scope_kind, scope, label, created_at, revoked_at, version)")
-	if err != nil {
-		return fmt.Errorf("store token: %w", err)
-	}
-	if err := b.Append(t.ID, hex.EncodeToString(t.hash), kind, scope, t.Label, t.CreatedAt, revoked, uint64(time.Now().UnixNano())); err != nil {
-		_ = b.Abort()
-		return fmt.Errorf("store token: %w", err)
-	}
-	if err := b.Send(); err != nil {
+	if err := ch.InsertColumns(ctx, insToken, []string{t.ID}, []string{hex.EncodeToString(t.hash)}, []string{kind}, []string{scope},
+		[]string{t.Label}, []time.Time{t.CreatedAt}, []*time.Time{revoked}, []uint64{uint64(time.Now().UnixNano())}); err != nil {
 		return fmt.Errorf("store token: %w", err)
 	}
 	return nil
@@ -217,8 +210,7 @@ func insertToken(ctx context.Context, ch *chdb.Client, t Token) error {
 
 // ListTokens reads every token (revoked ones too), oldest first.
 func ListTokens(ctx context.Context, ch *chdb.Client) ([]Token, error) {
-	rows, err := ch.Conn().Query(ctx, `SELECT token_id, hash, scope_kind, scope, label, created_at, revoked_at
-		FROM gateway_tokens FINAL ORDER BY created_at, token_id`)
+	rows, err := ch.Query(ctx, qTokens)
 	if err != nil {
 		return nil, fmt.Errorf("query tokens: %w", err)
 	}

@@ -75,7 +75,7 @@ func BenchmarkIngest(b *testing.B) {
 		// the pipeline, into a fresh database with a fresh consumer group
 		ch := testenv.ClickHouse(b)
 		waitMerges(b, ch)
-		if err := ch.UpsertFirms(context.Background(), mustFirms(b, setup)); err != nil {
+		if err := firms.NewStore(ch).Upsert(context.Background(), mustFirms(b, setup)); err != nil {
 			b.Fatal(err)
 		}
 		opts, err := newStackOptions(k, chdb.Options{Addr: testenv.ClickHouseAddr(b), Database: ch.Database(), User: "default", DialTimeout: 5 * time.Second})
@@ -179,7 +179,7 @@ func peakRSSMiB(b testing.TB, pid int) float64 {
 
 func mustFirms(b testing.TB, ch *chdb.Client) []firms.Firm {
 	b.Helper()
-	list, err := ch.Firms(context.Background())
+	list, err := firms.NewStore(ch).All(context.Background())
 	if err != nil {
 		b.Fatal(err)
 	}

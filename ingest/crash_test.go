@@ -75,7 +75,7 @@ func newWorkload(t testing.TB, ids []string, nPeriods int, seed uint64) workload
 func (w workload) check(t testing.TB, ch *chdb.Client) {
 	t.Helper()
 	ctx := context.Background()
-	rows, err := ch.Conn().Query(ctx, "SELECT firm_id, period, revision, headcount, count() FROM reports_latest GROUP BY firm_id, period, revision, headcount")
+	rows, err := testenv.SQL(t, ch.Options()).Query(ctx, "SELECT firm_id, period, revision, headcount, count() FROM reports_latest GROUP BY firm_id, period, revision, headcount")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +127,7 @@ func registerFirms(t testing.TB, ch *chdb.Client, n int) []string {
 		ids[i] = testenv.FirmID(county, i+1)
 		list[i] = firms.Firm{ID: ids[i], Name: fmt.Sprintf("企业%d", i), Region: county, Industry: "C", BaselineHeadcount: 500}
 	}
-	if err := ch.UpsertFirms(context.Background(), list); err != nil {
+	if err := firms.NewStore(ch).Upsert(context.Background(), list); err != nil {
 		t.Fatal(err)
 	}
 	return ids

@@ -86,7 +86,8 @@ func Run(ctx context.Context, opts Options, log *slog.Logger, reg *prometheus.Re
 	if err := ch.RequireSchema(ctx); err != nil {
 		return err
 	}
-	load := func(ctx context.Context) (map[string]struct{}, error) { return ch.FirmIDs(ctx) }
+	registry := firms.NewStore(ch)
+	load := registry.IDs
 	if opts.Firms != "" {
 		load = func(context.Context) (map[string]struct{}, error) { return loadFirmsFile(opts.Firms) }
 	}
@@ -127,7 +128,7 @@ func Run(ctx context.Context, opts Options, log *slog.Logger, reg *prometheus.Re
 	})
 
 	p := &pipeline{
-		src: reader, store: ch, dlq: dlq, firms: firmSet, m: m, log: log, now: time.Now,
+		src: reader, store: chStore{ch}, dlq: dlq, firms: firmSet, m: m, log: log, now: time.Now,
 		rows: opts.BatchRows, wait: opts.BatchWait, grace: opts.ShutdownGrace,
 		backoff: backoff{min: 200 * time.Millisecond, max: 10 * time.Second}, dlqTopic: opts.DLQTopic,
 	}

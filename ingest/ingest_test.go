@@ -41,7 +41,7 @@ func newStack(t testing.TB, nFirms int) (*stack, []string) {
 		ids[i] = testenv.FirmID("620102", i+1)
 		list[i] = firms.Firm{ID: ids[i], Name: fmt.Sprintf("企业%d", i), Region: "620102", Industry: "C", BaselineHeadcount: 500}
 	}
-	if err := ch.UpsertFirms(context.Background(), list); err != nil {
+	if err := firms.NewStore(ch).Upsert(context.Background(), list); err != nil {
 		t.Fatal(err)
 	}
 	opts, _ := newStackOptions(k, chdb.Options{Addr: testenv.ClickHouseAddr(t), Database: ch.Database(), User: "default", DialTimeout: 5 * time.Second})
@@ -119,7 +119,7 @@ func startIngest(t testing.TB, opts ingest.Options) (stop func() error) {
 func count(t testing.TB, ch *chdb.Client, query string, args ...any) uint64 {
 	t.Helper()
 	var n uint64
-	if err := ch.Conn().QueryRow(context.Background(), query, args...).Scan(&n); err != nil {
+	if err := testenv.SQL(t, ch.Options()).QueryRow(context.Background(), query, args...).Scan(&n); err != nil {
 		t.Fatalf("%s: %v", query, err)
 	}
 	return n

@@ -20,10 +20,10 @@ type source interface {
 	CommitMessages(ctx context.Context, msgs ...kafka.Message) error
 }
 
-// store is what the pipeline needs of ClickHouse; *chdb.Client is one.
+// store is what the pipeline needs of ClickHouse; chStore is one.
 type store interface {
 	InsertReports(ctx context.Context, rows *chdb.ReportRows) error
-	InsertRejects(ctx context.Context, rows []chdb.Reject) error
+	InsertRejects(ctx context.Context, rows []Reject) error
 }
 
 // deadLetters receives refused messages; *kafka.Writer is one.
@@ -38,7 +38,7 @@ const rejectPayloadLimit = 4 << 10
 // batch is what one insert and one commit cover.
 type batch struct {
 	rows    chdb.ReportRows
-	rejects []chdb.Reject
+	rejects []Reject
 	dlq     []kafka.Message
 	// last holds, per topic and partition, the message with the highest offset
 	// seen: committing it commits everything before it on that partition.
@@ -237,7 +237,7 @@ func (p *pipeline) add(b *batch, msg kafka.Message) {
 	if len(payload) > rejectPayloadLimit && prob.Reason == report.ReasonTooLarge {
 		payload = payload[:rejectPayloadLimit]
 	}
-	b.rejects = append(b.rejects, chdb.Reject{
+	b.rejects = append(b.rejects, Reject{
 		ReceivedAt: b.first, Topic: msg.Topic, Partition: int32(msg.Partition), Offset: msg.Offset,
 		Key: string(msg.Key), Reason: prob.Reason, Field: prob.Field, Message: prob.Message,
 		FirmID: firm, Payload: string(payload), PayloadBytes: uint32(len(msg.Value)),

@@ -32,7 +32,7 @@ func (c *firmsImportCmd) Run(e *env) error {
 	if err := ch.RequireSchema(e.ctx); err != nil {
 		return err
 	}
-	if err := ch.UpsertFirms(e.ctx, list); err != nil {
+	if err := firms.NewStore(ch).Upsert(e.ctx, list); err != nil {
 		return err
 	}
 	_, err = fmt.Fprintf(e.stdout, "imported %d firms from %s\n", len(list), c.File)
@@ -62,7 +62,7 @@ func (c *firmsListCmd) Run(e *env) error {
 		return err
 	}
 	defer ch.Close()
-	list, err := ch.Firms(e.ctx)
+	list, err := firms.NewStore(ch).All(e.ctx)
 	if err != nil {
 		return err
 	}

@@ -26,6 +26,8 @@ import (
 
 	"github.com/layoffwatch/layoffwatch/ingest"
 	"github.com/layoffwatch/layoffwatch/internal/chdb"
+	"github.com/layoffwatch/layoffwatch/internal/demo"
+	"github.com/layoffwatch/layoffwatch/internal/firms"
 	"github.com/layoffwatch/layoffwatch/internal/kafkautil"
 	"github.com/layoffwatch/layoffwatch/internal/localstack"
 	"github.com/layoffwatch/layoffwatch/internal/region"
@@ -73,7 +75,7 @@ func (c *localCmd) Run(e *env) error {
 		return err
 	}
 	defer ch.Close()
-	if err := ch.UpsertFirms(ctx, sim.Firms()); err != nil {
+	if err := firms.NewStore(ch).Upsert(ctx, sim.Firms()); err != nil {
 		return err
 	}
 
@@ -144,7 +146,8 @@ func (c *localCmd) Run(e *env) error {
 	fmt.Fprintf(e.stdout, "history (%s … %s): %d reports back-filled to Kafka; %s: %d reports through the gateway API at http://%s\n",
 		sim.Options().Start, sim.End().Add(-1), produced-accepted, sim.End(), accepted, ln.Addr())
 	e.log.Info("reports produced", "messages", produced, "firm_months", distinct)
-	if err := waitForRows(ctx, ch, uint64(distinct), ingester); err != nil {
+	ds := demo.NewStore(ch)
+	if err := waitForRows(ctx, ds, uint64(distinct), ingester); err != nil {
 		return err
 	}
 	// the alert component emails the officials through the demo's SMTP
@@ -182,19 +185,19 @@ func (c *localCmd) Run(e *env) error {
 	}
 	fmt.Fprintf(e.stdout, "\nlayoffwatch demo: %d firms, %s … %s, %d reports (%d corrections) through Kafka into ClickHouse in %s\n\n",
 		len(sim.Firms()), sim.Options().Start, sim.End(), produced, produced-distinct, time.Since(start).Round(100*time.Millisecond))
-	if err := printHeadcountTable(ctx, e.stdout, ch); err != nil {
+	if err := printHeadcountTable(ctx, e.stdout, ds); err != nil {
 		return err
 	}
-	if err := waitForEmails(ctx, ch, alertReg, catcher, alerter); err != nil {
+	if err := waitForEmails(ctx, ds, alertReg, catcher, alerter); err != nil {
 		return err
 	}
-	if err := printWarnings(ctx, e.stdout, ch); err != nil {
+	if err := printWarnings(ctx, e.stdout, ds); err != nil {
 		return err
 	}
-	if err := printEventsSeen(ctx, e.stdout, ch, sim.Events()); err != nil {
+	if err := printEventsSeen(ctx, e.stdout, ds, sim.Events()); err != nil {
 		return err
 	}
-	if err := printEmails(ctx, e.stdout, ch, catcher, sim.Events()); err != nil {
+	if err := printEmails(ctx, e.stdout, ds, catcher, sim.Events()); err != nil {
 		return err
 	}
 	if c.Serve {
@@ -266,26 +269,16 @@ func waitForPass(ctx context.Context, reg *prometheus.Registry, detect *backgrou
 }
 
 // printWarnings prints the open warnings by level and rule.
-func printWarnings(ctx context.Context, w io.Writer, ch *chdb.Client) error {
-	rows, err := ch.Conn().Query(ctx, `SELECT level, rule, count() FROM alerts_latest
-		WHERE event != 'resolved' GROUP BY level, rule ORDER BY level, rule`)
+func printWarnings(ctx context.Context, w io.Writer, ds *demo.Store) error {
+	counts, err := ds.Warnings(ctx)
 	if err != nil {
-		return fmt.Errorf("query warnings: %w", err)
+		return err
 	}
-	defer rows.Close()
 	byLevel := map[string]uint64{}
 	var lines []string
-	for rows.Next() {
-		var level, rule string
-		var n uint64
-		if err := rows.Scan(&level, &rule, &n); err != nil {
-			return fmt.Errorf("scan warnings: %w", err)
-		}
-		byLevel[level] += n
-		lines = append(lines, fmt.Sprintf("  %-4s %-18s %6d", level, rule, n))
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read warnings: %w", err)
+	for _, c := range counts {
+		byLevel[c.A] += c.N
+		lines = append(lines, fmt.Sprintf("  %-4s %-18s %6d", c.A, c.B, c.N))
 	}
 	fmt.Fprintf(w, "\nWarnings raised by the detector (plan rules, all months): I %d · II %d · III %d · IV %d\n",
 		byLevel["I"], byLevel["II"], byLevel["III"], byLevel["IV"])
@@ -297,13 +290,7 @@ func printWarnings(ctx context.Context, w io.Writer, ch *chdb.Client) error {
 
 func (c *localCmd) prepareDB(ctx context.Context, opts chdb.Options, e *env) (*chdb.Client, error) {
 	if !c.KeepData {
-		admin, err := chdb.Open(ctx, chdb.Options{Addr: opts.Addr, Database: "default", User: opts.User, DialTimeout: opts.DialTimeout}, e.log, false)
-		if err != nil {
-			return nil, err
-		}
-		err = admin.Conn().Exec(ctx, "DROP DATABASE IF EXISTS "+opts.Database)
-		_ = admin.Close()
-		if err != nil {
+		if err := chdb.DropDatabase(ctx, opts, e.log); err != nil {
 			return nil, fmt.Errorf("start fresh: %w", err)
 		}
 	}
@@ -319,12 +306,12 @@ func (c *localCmd) prepareDB(ctx context.Context, opts chdb.Options, e *env) (*c
 }
 
 // waitForRows waits until reports_latest holds want rows.
-func waitForRows(ctx context.Context, ch *chdb.Client, want uint64, ingester *background) error {
+func waitForRows(ctx context.Context, ds *demo.Store, want uint64, ingester *background) error {
 	deadline := time.Now().Add(5 * time.Minute)
 	for {
-		var n uint64
-		if err := ch.Conn().QueryRow(ctx, "SELECT count() FROM reports_latest").Scan(&n); err != nil {
-			return fmt.Errorf("count reports: %w", err)
+		n, err := ds.StoredReports(ctx)
+		if err != nil {
+			return err
 		}
 		if n >= want {
 			return nil
@@ -344,8 +331,8 @@ func waitForRows(ctx context.Context, ch *chdb.Client, want uint64, ingester *ba
 
 // printHeadcountTable prints the monitored sample's headcount by month
 // (rows) and prefecture (columns).
-func printHeadcountTable(ctx context.Context, w io.Writer, ch *chdb.Client) error {
-	rows, err := ch.HeadcountByPrefecture(ctx)
+func printHeadcountTable(ctx context.Context, w io.Writer, ds *demo.Store) error {
+	rows, err := ds.HeadcountByPrefecture(ctx)
 	if err != nil {
 		return err
 	}
@@ -402,7 +389,7 @@ func sortStrings(s []string) {
 
 // printEventsSeen lists the planted events with the headcounts ClickHouse
 // holds for their firms before and after.
-func printEventsSeen(ctx context.Context, w io.Writer, ch *chdb.Client, events []simulate.Event) error {
+func printEventsSeen(ctx context.Context, w io.Writer, ds *demo.Store, events []simulate.Event) error {
 	if len(events) == 0 {
 		return nil
 	}
@@ -411,7 +398,7 @@ func printEventsSeen(ctx context.Context, w io.Writer, ch *chdb.Client, events [
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "period\tkind\tcounty\tfirms\tplanted\tin ClickHouse\tdetector warnings\t")
 	for _, ev := range events {
-		before, after, err := eventHeadcounts(ctx, ch, ev)
+		before, after, err := eventHeadcounts(ctx, ds, ev)
 		if err != nil {
 			return err
 		}
@@ -419,7 +406,7 @@ func printEventsSeen(ctx context.Context, w io.Writer, ch *chdb.Client, events [
 		if r, ok := regions.Lookup(ev.Region); ok {
 			name = ev.Region + " " + r.NameEn
 		}
-		warnings, err := eventWarnings(ctx, ch, ev)
+		warnings, err := eventWarnings(ctx, ds, ev)
 		if err != nil {
 			return err
 		}
@@ -430,33 +417,22 @@ func printEventsSeen(ctx context.Context, w io.Writer, ch *chdb.Client, events [
 
 // eventWarnings lists the warnings of the event's first month about its
 // firms or its county, as rule:level.
-func eventWarnings(ctx context.Context, ch *chdb.Client, ev simulate.Event) (string, error) {
+func eventWarnings(ctx context.Context, ds *demo.Store, ev simulate.Event) (string, error) {
 	keys := []string{ev.Region}
 	for _, f := range ev.Firms {
 		keys = append(keys, f.FirmID)
 	}
-	rows, err := ch.Conn().Query(ctx, `SELECT rule, level, count() FROM alerts_latest
-		WHERE has(?, alert_key) AND period = toDate(?) AND event != 'resolved'
-		GROUP BY rule, level ORDER BY level, rule`, keys, ev.Period.Start().Format(time.DateOnly))
+	counts, err := ds.EventWarnings(ctx, keys, ev.Period.Start())
 	if err != nil {
-		return "", fmt.Errorf("event warnings: %w", err)
+		return "", err
 	}
-	defer rows.Close()
 	var out []string
-	for rows.Next() {
-		var rule, level string
-		var n uint64
-		if err := rows.Scan(&rule, &level, &n); err != nil {
-			return "", fmt.Errorf("event warnings: %w", err)
-		}
-		s := rule + ":" + level
-		if n > 1 {
-			s += fmt.Sprintf("×%d", n)
+	for _, c := range counts {
+		s := c.A + ":" + c.B
+		if c.N > 1 {
+			s += fmt.Sprintf("×%d", c.N)
 		}
 		out = append(out, s)
-	}
-	if err := rows.Err(); err != nil {
-		return "", fmt.Errorf("event warnings: %w", err)
 	}
 	if len(out) == 0 {
 		return "NOT FOUND", nil
@@ -464,28 +440,22 @@ func eventWarnings(ctx context.Context, ch *chdb.Client, ev simulate.Event) (str
 	return strings.Join(out, " "), nil
 }
 
-func eventHeadcounts(ctx context.Context, ch *chdb.Client, ev simulate.Event) (before, after uint64, err error) {
+func eventHeadcounts(ctx context.Context, ds *demo.Store, ev simulate.Event) (before, after uint64, err error) {
 	ids := make([]string, len(ev.Firms))
 	for i, f := range ev.Firms {
 		ids[i] = f.FirmID
 	}
-	first, last := ev.Period.Add(-1).Start().Format(time.DateOnly), ev.Period.Add(ev.Months-1).Start().Format(time.DateOnly)
-	err = ch.Conn().QueryRow(ctx, `SELECT sumIf(headcount, period = toDate(?)), sumIf(headcount, period = toDate(?))
-		FROM reports_latest WHERE has(?, firm_id)`, first, last, ids).Scan(&before, &after)
-	if err != nil {
-		return 0, 0, fmt.Errorf("event headcounts: %w", err)
-	}
-	return before, after, nil
+	return ds.EventHeadcounts(ctx, ids, ev.Period.Add(-1).Start(), ev.Period.Add(ev.Months-1).Start())
 }
 
 var errInterrupted = errors.New("interrupted")
 
 // waitForEmails waits until the alert component has handled every alert
 // event the detector emitted and the mail catcher has been quiet a moment.
-func waitForEmails(ctx context.Context, ch *chdb.Client, reg *prometheus.Registry, catcher *localstack.MailCatcher, alerter *background) error {
-	var emitted uint64
-	if err := ch.Conn().QueryRow(ctx, "SELECT count() FROM alerts FINAL").Scan(&emitted); err != nil {
-		return fmt.Errorf("count alert events: %w", err)
+func waitForEmails(ctx context.Context, ds *demo.Store, reg *prometheus.Registry, catcher *localstack.MailCatcher, alerter *background) error {
+	emitted, err := ds.AlertEvents(ctx)
+	if err != nil {
+		return err
 	}
 	deadline := time.Now().Add(2 * time.Minute)
 	last, stableSince := -1, time.Now()
@@ -507,10 +477,9 @@ func waitForEmails(ctx context.Context, ch *chdb.Client, reg *prometheus.Registr
 			last, stableSince = n, time.Now()
 		}
 		// every email logged as about to be sent has its outcome logged too
-		var pending, settled uint64
-		if err := ch.Conn().QueryRow(ctx, `SELECT countIf(status = 'pending'), countIf(status IN ('sent', 'failed'))
-			FROM notifications`).Scan(&pending, &settled); err != nil {
-			return fmt.Errorf("notification log: %w", err)
+		pending, settled, err := ds.EmailState(ctx)
+		if err != nil {
+			return err
 		}
 		if uint64(handled) >= emitted && pending == settled && time.Since(stableSince) > 2*time.Second {
 			return nil
@@ -528,21 +497,15 @@ func waitForEmails(ctx context.Context, ch *chdb.Client, reg *prometheus.Registr
 
 // printEmails says where the emails are and shows those about the planted
 // events.
-func printEmails(ctx context.Context, w io.Writer, ch *chdb.Client, catcher *localstack.MailCatcher, events []simulate.Event) error {
+func printEmails(ctx context.Context, w io.Writer, ds *demo.Store, catcher *localstack.MailCatcher, events []simulate.Event) error {
 	n, _ := catcher.Count()
-	rows, err := ch.Conn().Query(ctx, "SELECT kind, status, count() FROM notifications WHERE status != 'pending' GROUP BY kind, status ORDER BY kind, status")
+	counts, err := ds.Emails(ctx)
 	if err != nil {
-		return fmt.Errorf("notification log: %w", err)
+		return err
 	}
-	defer rows.Close()
 	var parts []string
-	for rows.Next() {
-		var kind, status string
-		var c uint64
-		if err := rows.Scan(&kind, &status, &c); err != nil {
-			return fmt.Errorf("notification log: %w", err)
-		}
-		parts = append(parts, fmt.Sprintf("%s %s %d", kind, status, c))
+	for _, c := range counts {
+		parts = append(parts, fmt.Sprintf("%s %s %d", c.A, c.B, c.N))
 	}
 	fmt.Fprintf(w, "\nEmails to officials: %d messages written to %s (open them with any mail program)\n", n, catcher.Dir)
 	fmt.Fprintf(w, "  notification log: %s\n", strings.Join(parts, " · "))

@@ -16,7 +16,7 @@ import (
 func TestTokensCommands(t *testing.T) {
 	ch := testenv.ClickHouse(t)
 	firm := testenv.FirmID("620102", 1)
-	if err := ch.UpsertFirms(context.Background(), []firms.Firm{{ID: firm, Name: "甲", Region: "620102", Industry: "C", BaselineHeadcount: 10}}); err != nil {
+	if err := firms.NewStore(ch).Upsert(context.Background(), []firms.Firm{{ID: firm, Name: "甲", Region: "620102", Industry: "C", BaselineHeadcount: 10}}); err != nil {
 		t.Fatal(err)
 	}
 	db := []string{"--clickhouse-addr", testenv.ClickHouseAddr(t), "--clickhouse-database", ch.Database()}

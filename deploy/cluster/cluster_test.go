@@ -17,7 +17,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/layoffwatch/layoffwatch/ingest"
+
 	"github.com/layoffwatch/layoffwatch/internal/chdb"
 	"github.com/layoffwatch/layoffwatch/internal/firms"
 	"github.com/layoffwatch/layoffwatch/internal/kafkautil"
@@ -88,14 +90,15 @@ func TestMigrateOnCluster(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := r.Conn().Exec(ctx, "SYSTEM SYNC REPLICA layoffwatch.schema_migrations"); err != nil {
+		sql := testenv.SQL(t, o)
+		if err := sql.Exec(ctx, "SYSTEM SYNC REPLICA layoffwatch.schema_migrations"); err != nil {
 			t.Fatal(err)
 		}
 		if err := r.RequireSchema(ctx); err != nil {
 			t.Errorf("replica %s: %v", a, err)
 		}
 		var engine string
-		if err := r.Conn().QueryRow(ctx, "SELECT engine FROM system.tables WHERE database = 'layoffwatch' AND name = 'reports'").Scan(&engine); err != nil {
+		if err := sql.QueryRow(ctx, "SELECT engine FROM system.tables WHERE database = 'layoffwatch' AND name = 'reports'").Scan(&engine); err != nil {
 			t.Fatal(err)
 		}
 		t.Logf("replica %s: reports engine %s", a, engine)
@@ -127,7 +130,7 @@ func TestIngestReplicasSurviveAReplicaKill(t *testing.T) {
 	for i := 0; i < nFirms; i++ {
 		list = append(list, firms.Firm{ID: testenv.FirmID("620102", i+1), Name: fmt.Sprintf("企业%d", i), Region: "620102", Industry: "C", BaselineHeadcount: 500})
 	}
-	if err := ch.UpsertFirms(ctx, list); err != nil {
+	if err := firms.NewStore(ch).Upsert(ctx, list); err != nil {
 		t.Fatal(err)
 	}
 	for _, a := range c.addrs {
@@ -198,7 +201,7 @@ func TestIngestReplicasSurviveAReplicaKill(t *testing.T) {
 		for time.Now().Before(deadline) {
 			syncReplica(t, a, "reports")
 			r := open(t, a)
-			err := r.Conn().QueryRow(ctx, "SELECT count(), sum(headcount) FROM reports_latest").Scan(&n, &s)
+			err := r.QueryRow(ctx, "SELECT count(), sum(headcount) FROM reports_latest").Scan(&n, &s)
 			r.Close()
 			if err == nil && n == want {
 				break
@@ -214,7 +217,7 @@ func TestIngestReplicasSurviveAReplicaKill(t *testing.T) {
 	for _, a := range c.addrs {
 		r := open(t, a)
 		var n uint64
-		if err := r.Conn().QueryRow(ctx, "SELECT uniqExact(firm_id, period) FROM reports_all").Scan(&n); err != nil {
+		if err := r.QueryRow(ctx, "SELECT uniqExact(firm_id, period) FROM reports_all").Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		r.Close()
@@ -224,20 +227,16 @@ func TestIngestReplicasSurviveAReplicaKill(t *testing.T) {
 	}
 }
 
-func open(t *testing.T, addr string) *chdb.Client {
+func open(t *testing.T, addr string) driver.Conn {
 	t.Helper()
-	r, err := chdb.Open(context.Background(), chdb.Options{Addr: addr, Database: "layoffwatch", User: "default", DialTimeout: 2 * time.Second}, testenv.Logger(t), false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
+	return testenv.SQL(t, chdb.Options{Addr: addr, Database: "layoffwatch", User: "default", DialTimeout: 2 * time.Second})
 }
 
 func syncReplica(t *testing.T, addr, table string) {
 	t.Helper()
 	r := open(t, addr)
 	defer r.Close()
-	if err := r.Conn().Exec(context.Background(), "SYSTEM SYNC REPLICA layoffwatch."+table); err != nil {
+	if err := r.Exec(context.Background(), "SYSTEM SYNC REPLICA layoffwatch."+table); err != nil {
 		t.Logf("sync %s on %s: %v", table, addr, err)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"gopkg.in/yaml.v3"
 
 	"github.com/layoffwatch/layoffwatch/detector"
@@ -515,6 +516,7 @@ func TestQueriesRunOnClickHouse(t *testing.T) {
 	defer cancel()
 	ch := testenv.ClickHouse(t)
 	data := loadDemoData(ctx, t, ch)
+	sql := testenv.SQL(t, ch.Options())
 	dashes := loadDashboards(t)
 
 	cluster := data.event(simulate.CountyCluster)
@@ -547,24 +549,24 @@ func TestQueriesRunOnClickHouse(t *testing.T) {
 				name += "/" + k + "=" + v
 			}
 			t.Run(name, func(t *testing.T) {
-				vars := resolveVariables(ctx, t, ch, d, pick, rng)
+				vars := resolveVariables(ctx, t, sql, d, pick, rng)
 				for _, p := range d.allPanels() {
 					if p.Datasource == nil || p.Datasource.Type != clickHouseType {
 						continue
 					}
 					for _, tg := range p.Targets {
-						sql, err := expand(tg.RawSQL, vars, rng)
+						query, err := expand(tg.RawSQL, vars, rng)
 						if err != nil {
 							t.Errorf("%s / %q: %v", d.Title, p.Title, err)
 							continue
 						}
-						n, err := countRows(ctx, ch, sql)
+						n, err := countRows(ctx, sql, query)
 						queries++
 						switch {
 						case err != nil:
-							t.Errorf("%s / %q (target %s): %v\n%s", d.Title, p.Title, tg.RefID, err, sql)
+							t.Errorf("%s / %q (target %s): %v\n%s", d.Title, p.Title, tg.RefID, err, query)
 						case n == 0:
-							t.Errorf("%s / %q (target %s): empty result\n%s", d.Title, p.Title, tg.RefID, sql)
+							t.Errorf("%s / %q (target %s): empty result\n%s", d.Title, p.Title, tg.RefID, query)
 						}
 					}
 				}
@@ -578,7 +580,7 @@ type timeRange struct{ From, To time.Time }
 
 // resolveVariables runs the dashboard's variable queries in order, as
 // Grafana does, so that later ones see the earlier values.
-func resolveVariables(ctx context.Context, t *testing.T, ch *chdb.Client, d *dashboard, pick map[string]string, rng timeRange) map[string][]string {
+func resolveVariables(ctx context.Context, t *testing.T, ch driver.Conn, d *dashboard, pick map[string]string, rng timeRange) map[string][]string {
 	t.Helper()
 	vars := map[string][]string{}
 	for _, v := range d.Templating.List {
@@ -670,8 +672,8 @@ func expand(sql string, vars map[string][]string, rng timeRange) (string, error)
 	return sql, nil
 }
 
-func countRows(ctx context.Context, ch *chdb.Client, sql string) (int, error) {
-	rows, err := ch.Conn().Query(ctx, sql)
+func countRows(ctx context.Context, ch driver.Conn, sql string) (int, error) {
+	rows, err := ch.Query(ctx, sql)
 	if err != nil {
 		return 0, err
 	}
@@ -683,8 +685,8 @@ func countRows(ctx context.Context, ch *chdb.Client, sql string) (int, error) {
 	return n, rows.Err()
 }
 
-func firstColumn(ctx context.Context, ch *chdb.Client, sql string) ([]string, error) {
-	rows, err := ch.Conn().Query(ctx, sql)
+func firstColumn(ctx context.Context, ch driver.Conn, sql string) ([]string, error) {
+	rows, err := ch.Query(ctx, sql)
 	if err != nil {
 		return nil, err
 	}
@@ -735,7 +737,7 @@ func loadDemoData(ctx context.Context, t *testing.T, ch *chdb.Client) demoData {
 		t.Fatal(err)
 	}
 	list := sim.Firms()
-	if err := ch.UpsertFirms(ctx, list); err != nil {
+	if err := firms.NewStore(ch).Upsert(ctx, list); err != nil {
 		t.Fatal(err)
 	}
 	var reports []report.Report
@@ -768,10 +770,10 @@ func loadDemoData(ctx context.Context, t *testing.T, ch *chdb.Client) demoData {
 	if len(events) == 0 {
 		t.Fatal("the plan raised no alert over the simulated province")
 	}
-	if err := ch.InsertAlertEvents(ctx, events); err != nil {
+	if err := detector.NewStore(ch).InsertAlertEvents(ctx, events); err != nil {
 		t.Fatal(err)
 	}
-	if err := insertNotificationLog(ctx, ch, plan, events); err != nil {
+	if err := insertNotificationLog(ctx, testenv.SQL(t, ch.Options()), plan, events); err != nil {
 		t.Fatal(err)
 	}
 	return demoData{start: opts.Start.Start(), now: now, events: sim.Events()}
@@ -827,7 +829,7 @@ func alertEvents(plan *detector.Plan, list []firms.Firm, firings []detector.Firi
 // for the first alerts of each level: the email (pending, then sent; one
 // failure), and then an acknowledgement in time, a late one, or none and an
 // escalation after the level's deadline.
-func insertNotificationLog(ctx context.Context, ch *chdb.Client, plan *detector.Plan, events []alertevent.Event) error {
+func insertNotificationLog(ctx context.Context, ch driver.Conn, plan *detector.Plan, events []alertevent.Event) error {
 	type row struct {
 		msg, alert, rcpt, kind, status, level, rule, region string
 		version                                             uint32
@@ -888,7 +890,7 @@ func insertNotificationLog(ctx context.Context, ch *chdb.Client, plan *detector.
 	for i, r := range log {
 		regions[i] = r.region
 	}
-	if err := ch.Insert(ctx, "notifications",
+	if err := insert(ctx, ch, "notifications",
 		[]string{"message_id", "alert_id", "alert_version", "recipient", "kind", "tier", "status", "detail", "level", "rule", "region", "fired_at", "at"},
 		[]any{cols[0], cols[1], versions, cols[2], cols[3], tiers, cols[4], cols[5], cols[6], cols[7], regions, fired, at}); err != nil {
 		return fmt.Errorf("insert notifications: %w", err)
@@ -897,9 +899,24 @@ func insertNotificationLog(ctx context.Context, ch *chdb.Client, plan *detector.
 		ackAt[i] = ackAt[i].UTC()
 	}
 	comments := make([]string, len(ackID))
-	if err := ch.Insert(ctx, "acks", []string{"alert_id", "recipient", "at", "comment", "via"},
+	if err := insert(ctx, ch, "acks", []string{"alert_id", "recipient", "at", "comment", "via"},
 		[]any{ackID, ackWho, ackAt, comments, ackVia}); err != nil {
 		return fmt.Errorf("insert acks: %w", err)
 	}
 	return nil
+}
+
+// insert writes test rows into table, one slice per column.
+func insert(ctx context.Context, ch driver.Conn, table string, names []string, cols []any) error {
+	b, err := ch.PrepareBatch(ctx, "INSERT INTO "+table+" ("+strings.Join(names, ", ")+")")
+	if err != nil {
+		return err
+	}
+	for i, c := range cols {
+		if err := b.Column(i).Append(c); err != nil {
+			_ = b.Abort()
+			return fmt.Errorf("column %s: %w", names[i], err)
+		}
+	}
+	return b.Send()
 }

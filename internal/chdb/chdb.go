@@ -1,10 +1,14 @@
 // Package chdb owns layoffwatch's ClickHouse access: connecting over the
-// native protocol, the versioned schema migrations, and the batch writers
-// and readers of the tables. Every statement here runs on ClickHouse 18.16
+// native protocol, the versioned schema migrations, the statement catalogs
+// through which every component runs its own SQL, and the columnar batch of
+// reports. Every statement here runs on ClickHouse 18.16
 // (tests, CI, demo) and 25.8 LTS (production): no window functions, no TTL,
 // no LowCardinality, no server-side query parameters; inserts go through
 // PrepareBatch with an explicit column list.
 //
+// It does not hold any component's queries: each component declares its
+// statements in its own Catalog (alerts, detector, gateway, ingest, the
+// registry in internal/firms, the demo), and the client runs nothing else.
 // It does not decide what a report means (internal/report) or when to write
 // it (ingest).
 package chdb
@@ -154,11 +158,32 @@ func onCluster(cluster string) string {
 	return " ON CLUSTER " + cluster
 }
 
+// DropDatabase drops opts.Database with everything in it, when it exists
+// (the demo starting fresh, tests cleaning up).
+func DropDatabase(ctx context.Context, opts Options, log *slog.Logger) error {
+	if err := opts.Validate(); err != nil {
+		return err
+	}
+	pw, err := opts.password()
+	if err != nil {
+		return err
+	}
+	admin, err := dial(opts, pw, "default", log)
+	if err != nil {
+		return err
+	}
+	defer admin.Close()
+	if err := admin.Exec(ctx, "DROP DATABASE IF EXISTS "+opts.Database+onCluster(opts.Cluster)); err != nil {
+		return fmt.Errorf("drop database %s: %w", opts.Database, err)
+	}
+	return nil
+}
+
 // Close closes the pool.
 func (c *Client) Close() error { return c.conn.Close() }
 
-// Conn exposes the driver connection for queries this package does not wrap.
-func (c *Client) Conn() driver.Conn { return c.conn }
+// Options are the options the client was opened with.
+func (c *Client) Options() Options { return c.opts }
 
 // Database is the database the client works in.
 func (c *Client) Database() string { return c.opts.Database }

@@ -16,6 +16,17 @@ import (
 //go:embed migrations/*.sql
 var migrationFS embed.FS
 
+// The package's own statements: the schema version and the reports batch.
+var queries = NewCatalog("chdb")
+
+var (
+	qSchemaVersion = queries.Query("schema_version", "SELECT max(version) FROM schema_migrations")
+	insMigration   = queries.Insert("migration", "schema_migrations", "version", "name", "applied_at")
+)
+
+// Statements is this package's catalog (the parity test runs every one).
+func Statements() *Catalog { return queries }
+
 // Migration is one numbered schema change.
 type Migration struct {
 	Version    uint32
@@ -102,9 +113,7 @@ func (c *Client) Migrate(ctx context.Context) (MigrateResult, error) {
 	if err != nil {
 		return res, err
 	}
-	ddl := "CREATE TABLE IF NOT EXISTS " + c.opts.Database + ".schema_migrations" + onCluster(c.opts.Cluster) +
-		" (version UInt32, name String, applied_at DateTime) ENGINE = " + engineFor(c.opts.Cluster, c.opts.Database, "ReplacingMergeTree()", "schema_migrations") + " ORDER BY version"
-	if err := c.conn.Exec(ctx, ddl); err != nil {
+	if err := c.conn.Exec(ctx, SchemaMigrationsDDL(c.opts.Database, c.opts.Cluster)); err != nil {
 		return res, fmt.Errorf("create schema_migrations: %w", err)
 	}
 	current, err := c.SchemaVersion(ctx)
@@ -121,21 +130,20 @@ func (c *Client) Migrate(ctx context.Context) (MigrateResult, error) {
 				return res, fmt.Errorf("migration %04d_%s statement %d: %w", m.Version, m.Name, i+1, err)
 			}
 		}
-		b, err := c.conn.PrepareBatch(ctx, "INSERT INTO schema_migrations (version, name, applied_at)")
-		if err != nil {
-			return res, fmt.Errorf("record migration %d: %w", m.Version, err)
-		}
-		if err := b.Append(m.Version, m.Name, time.Now().UTC()); err != nil {
-			_ = b.Abort()
-			return res, fmt.Errorf("record migration %d: %w", m.Version, err)
-		}
-		if err := b.Send(); err != nil {
+		if err := c.InsertColumns(ctx, insMigration, []uint32{m.Version}, []string{m.Name}, []time.Time{time.Now().UTC().Truncate(time.Second)}); err != nil {
 			return res, fmt.Errorf("record migration %d: %w", m.Version, err)
 		}
 		res.Applied = append(res.Applied, m)
 		res.Current = m.Version
 	}
 	return res, nil
+}
+
+// SchemaMigrationsDDL creates the table of applied migrations, which
+// Migrate needs before it can read the schema version.
+func SchemaMigrationsDDL(db, cluster string) string {
+	return "CREATE TABLE IF NOT EXISTS " + db + ".schema_migrations" + onCluster(cluster) +
+		" (version UInt32, name String, applied_at DateTime) ENGINE = " + engineFor(cluster, db, "ReplacingMergeTree()", "schema_migrations") + " ORDER BY version"
 }
 
 // engineFor returns engine, or on a cluster its Replicated twin, which takes
@@ -156,7 +164,7 @@ func engineFor(cluster, db, engine, table string) string {
 // SchemaVersion returns the newest applied migration (0: none).
 func (c *Client) SchemaVersion(ctx context.Context) (uint32, error) {
 	var v uint32
-	if err := c.conn.QueryRow(ctx, "SELECT max(version) FROM schema_migrations").Scan(&v); err != nil {
+	if err := c.QueryRow(ctx, qSchemaVersion).Scan(&v); err != nil {
 		return 0, fmt.Errorf("read schema version: %w", err)
 	}
 	return v, nil

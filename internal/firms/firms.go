@@ -1,7 +1,7 @@
 // Package firms owns the registry of monitored firms: the CSV format
 // (firm_id,name,region,industry,baseline_headcount[,ownership,enrolled_from,enrolled_to]),
-// its validation, and lookups by id. It does not store firms (internal/chdb
-// does) and does not judge reports (internal/report does).
+// its validation, lookups by id, and the registry's ClickHouse table (Store).
+// It does not judge reports (internal/report does).
 package firms
 
 import (

@@ -16,6 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
 	"github.com/layoffwatch/layoffwatch/internal/chdb"
 	"github.com/layoffwatch/layoffwatch/internal/localstack"
 	"github.com/layoffwatch/layoffwatch/internal/obs"
@@ -95,12 +98,7 @@ func ClickHouseOptions(t testing.TB) chdb.Options {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		c, err := chdb.Open(ctx, chdb.Options{Addr: a, Database: "default", User: "default", DialTimeout: 5 * time.Second}, slog.New(slog.DiscardHandler), false)
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		_ = c.Conn().Exec(ctx, "DROP DATABASE IF EXISTS "+db)
+		_ = chdb.DropDatabase(ctx, opts, slog.New(slog.DiscardHandler))
 	})
 	return opts
 }
@@ -120,6 +118,39 @@ func ClickHouse(t testing.TB) *chdb.Client {
 	}
 	return c
 }
+
+// SQL opens a connection of the test's own to the database of opts, for the
+// ad-hoc checks a test makes on what a component stored (counts, a row).
+// Production code runs only the statements of its catalog (internal/chdb);
+// tests look at the tables with whatever SQL proves the point.
+// Calls with the same test and options share one connection.
+func SQL(t testing.TB, opts chdb.Options) driver.Conn {
+	t.Helper()
+	key := sqlKey{t, opts.Addr, opts.Database}
+	if c, ok := sqlConns.Load(key); ok {
+		return c.(driver.Conn)
+	}
+	conn, err := clickhouse.Open(&clickhouse.Options{
+		Addr: strings.Split(opts.Addr, ","), Auth: clickhouse.Auth{Database: opts.Database, Username: opts.User, Password: opts.Password},
+		DialTimeout: 5 * time.Second, MaxOpenConns: 4,
+	})
+	if err != nil {
+		t.Fatalf("open test connection to clickhouse: %v", err)
+	}
+	sqlConns.Store(key, conn)
+	t.Cleanup(func() {
+		sqlConns.Delete(key)
+		_ = conn.Close()
+	})
+	return conn
+}
+
+type sqlKey struct {
+	t              testing.TB
+	addr, database string
+}
+
+var sqlConns sync.Map // sqlKey → driver.Conn
 
 // Kafka starts an embedded broker for the test.
 func Kafka(t testing.TB, opts localstack.KafkaOptions) *localstack.Kafka {

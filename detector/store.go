@@ -1,4 +1,4 @@
-package chdb
+package detector
 
 import (
 	"context"
@@ -7,8 +7,44 @@ import (
 	"time"
 
 	"github.com/layoffwatch/layoffwatch/internal/alertevent"
+	"github.com/layoffwatch/layoffwatch/internal/chdb"
+	"github.com/layoffwatch/layoffwatch/internal/firms"
 	"github.com/layoffwatch/layoffwatch/internal/report"
 )
+
+// The detector's ClickHouse access: it reads the registry and the stored
+// reports, and records the alert events it emits in the alerts table
+// (migration 0003), from which it also rebuilds its state on start.
+var queries = chdb.NewCatalog("detector")
+
+var (
+	qReportsSince = queries.Query("reports_since", `SELECT firm_id, period, revision, headcount, vacancies, hires,
+		sep_economic_layoff, sep_closure_bankruptcy, sep_suspension, sep_contract_expiry,
+		sep_resignation, sep_retirement, sep_transfer, sep_other, ingested_at
+		FROM reports
+		WHERE period >= toDate(?) AND period <= toDate(?) AND ingested_at >= toDateTime(?)`)
+	insAlerts = queries.Insert("alert_events", "alerts", "alert_id", "version", "event", "rule", "scope", "alert_key", "period", "level", "previous_level", "values_json",
+		"region", "prefecture", "industry", "reported", "expected", "subject", "title_zh", "title_en", "summary_zh", "summary_en", "plan", "emitted_at")
+	qAlertStates = queries.Query("alert_states", `SELECT alert_id, last_version, event, rule, scope, alert_key, period, level, values_json,
+		region, prefecture, industry, reported, expected, subject, title_zh, title_en, summary_zh, summary_en, last_emitted_at
+		FROM alerts_latest`)
+)
+
+// Statements is the detector's catalog (the parity test runs every one).
+func Statements() *chdb.Catalog { return queries }
+
+// Store is the detector's ClickHouse: the daemon's store, and the way
+// tests and fixtures record alert events as the daemon does.
+type Store struct {
+	ch  *chdb.Client
+	reg *firms.Store
+}
+
+// NewStore returns the detector's store on ch.
+func NewStore(ch *chdb.Client) *Store { return &Store{ch: ch, reg: firms.NewStore(ch)} }
+
+// Firms reads the registry.
+func (s *Store) Firms(ctx context.Context) ([]firms.Firm, error) { return s.reg.All(ctx) }
 
 // MonthRow is one stored report, as the detector reads it.
 type MonthRow struct {
@@ -25,12 +61,8 @@ type MonthRow struct {
 // ReportsSince streams the stored reports of the months from … to that were
 // ingested at or after since (zero: all), every revision (the caller keeps
 // the highest), in no particular order.
-func (c *Client) ReportsSince(ctx context.Context, from, to report.Period, since time.Time, fn func(*MonthRow)) error {
-	rows, err := c.conn.Query(ctx, `SELECT firm_id, period, revision, headcount, vacancies, hires,
-		sep_economic_layoff, sep_closure_bankruptcy, sep_suspension, sep_contract_expiry,
-		sep_resignation, sep_retirement, sep_transfer, sep_other, ingested_at
-		FROM reports
-		WHERE period >= toDate(?) AND period <= toDate(?) AND ingested_at >= toDateTime(?)`,
+func (s *Store) ReportsSince(ctx context.Context, from, to report.Period, since time.Time, fn func(*MonthRow)) error {
+	rows, err := s.ch.Query(ctx, qReportsSince,
 		from.Start().Format(time.DateOnly), to.Start().Format(time.DateOnly), max(since.Unix(), 0))
 	if err != nil {
 		return fmt.Errorf("query reports: %w", err)
@@ -54,7 +86,7 @@ func (c *Client) ReportsSince(ctx context.Context, from, to report.Period, since
 
 // InsertAlertEvents records alert state changes. Rows are keyed by
 // (alert_id, version): inserting an event again leaves one row.
-func (c *Client) InsertAlertEvents(ctx context.Context, events []alertevent.Event) error {
+func (s *Store) InsertAlertEvents(ctx context.Context, events []alertevent.Event) error {
 	if len(events) == 0 {
 		return nil
 	}
@@ -79,17 +111,12 @@ func (c *Client) InsertAlertEvents(ctx context.Context, events []alertevent.Even
 		version, reported, expected = append(version, e.Version), append(reported, e.Reported), append(expected, e.Expected)
 		period, at = append(period, p.Start()), append(at, e.At.UTC())
 	}
-	return c.insertColumns(ctx, "alerts",
-		[]string{"alert_id", "version", "event", "rule", "scope", "alert_key", "period", "level", "previous_level", "values_json",
-			"region", "prefecture", "industry", "reported", "expected", "subject", "title_zh", "title_en", "summary_zh", "summary_en", "plan", "emitted_at"},
-		[]any{id, version, kind, rule, scope, key, period, level, prev, values, reg, pref, ind, reported, expected, subj, tzh, ten, szh, sen, plan, at})
+	return s.ch.InsertColumns(ctx, insAlerts, id, version, kind, rule, scope, key, period, level, prev, values, reg, pref, ind, reported, expected, subj, tzh, ten, szh, sen, plan, at)
 }
 
 // AlertStates reads the latest event of every alert.
-func (c *Client) AlertStates(ctx context.Context) (map[string]alertevent.Event, error) {
-	rows, err := c.conn.Query(ctx, `SELECT alert_id, last_version, event, rule, scope, alert_key, period, level, values_json,
-		region, prefecture, industry, reported, expected, subject, title_zh, title_en, summary_zh, summary_en, last_emitted_at
-		FROM alerts_latest`)
+func (s *Store) AlertStates(ctx context.Context) (map[string]alertevent.Event, error) {
+	rows, err := s.ch.Query(ctx, qAlertStates)
 	if err != nil {
 		return nil, fmt.Errorf("query alert states: %w", err)
 	}
