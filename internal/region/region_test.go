@@ -538,7 +538,8 @@ func TestChinaRejects(t *testing.T) {
 // TestTablesLoadOnce: China and Gansu hand out one table each, so callers
 // may call them per request.
 func TestTablesLoadOnce(t *testing.T) {
-	if China() != China() || Gansu() != Gansu() {
+	c1, g1 := China(), Gansu()
+	if c2, g2 := China(), Gansu(); c1 != c2 || g1 != g2 {
 		t.Fatal("China() or Gansu() builds a new table per call")
 	}
 	if n := testing.AllocsPerRun(100, func() { _ = China(); _ = Gansu() }); n != 0 {
