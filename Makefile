@@ -10,7 +10,7 @@ DEMO_DIR  ?= .layoffwatch/demo
 
 GOLANGCI_LINT_VERSION ?= v2.15.0
 
-.PHONY: all build deps test test-cluster vet lint fuzz demo bench-ingest bench-detect bench-gateway bench-alert-latency clean
+.PHONY: all build deps regions test test-cluster vet lint fuzz demo bench-ingest bench-detect bench-gateway bench-alert-latency clean
 
 all: build
 
@@ -20,6 +20,11 @@ build:
 # Debian's clickhouse-server when missing (needs root the first time).
 deps:
 	@deploy/local/deps.sh
+
+# Regenerate internal/region/china.csv from the pinned npm packages (needs
+# node and npm; see internal/region/gen/gen.mjs).
+regions:
+	$(GO) generate ./internal/region
 
 vet:
 	$(GO) vet $(PKGS)

@@ -169,7 +169,7 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"unknown key", "ack: {secret: 0123456789abcdef0}\nlinks: {ack_base_url: http://x}\nrecipeints: []\n", "field recipeints not found"},
 		{"no recipients", "ack: {secret: 0123456789abcdef0}\nlinks: {ack_base_url: http://x}\n", "recipients: none"},
 		{"short secret", "ack: {secret: short}\nlinks: {ack_base_url: http://x}\nrecipients: [{email: a@b.cn, region: '620102'}]\n", "at least 16"},
-		{"bad region", "ack: {secret: 0123456789abcdef0}\nlinks: {ack_base_url: http://x}\nrecipients: [{email: a@b.cn, region: '999999'}]\n", "not a Gansu"},
+		{"bad region", "ack: {secret: 0123456789abcdef0}\nlinks: {ack_base_url: http://x}\nrecipients: [{email: a@b.cn, region: '999999'}]\n", "not a division code of mainland China"},
 		{"bad email", "ack: {secret: 0123456789abcdef0}\nlinks: {ack_base_url: http://x}\nrecipients: [{email: 'a@b.cn\r\nBcc: c@d.cn', region: '620102'}]\n", "not a plain address"},
 		{"bad level", "ack: {secret: 0123456789abcdef0}\nlinks: {ack_base_url: http://x}\nrecipients: [{email: a@b.cn, region: '620102', min_level: V}]\n", "min_level"},
 		{"route to nobody known", "ack: {secret: 0123456789abcdef0}\nlinks: {ack_base_url: http://x}\nrecipients: [{email: a@b.cn, region: '620102'}]\nroutes: [{recipients: [x@y.cn]}]\n", "not defined"},

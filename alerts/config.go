@@ -149,7 +149,7 @@ var levelRank = map[string]int{"I": 1, "II": 2, "III": 3, "IV": 4}
 // Validate checks the configuration and fills defaults; it does no I/O
 // beyond reading secret files.
 func (c *Config) Validate() error {
-	regions := region.Gansu()
+	regions := region.China()
 	if c.GroupWait == 0 {
 		c.GroupWait = time.Second
 	}
@@ -218,7 +218,7 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("recipients[%d]: language %q is not zh-CN or en", i, r.Language)
 		}
 		if _, ok := regions.Lookup(r.Region); !ok {
-			return fmt.Errorf("recipients[%d]: region %q is not a Gansu division code", i, r.Region)
+			return fmt.Errorf("recipients[%d]: region %q is not a division code of mainland China", i, r.Region)
 		}
 		if r.MinLevel == "" {
 			r.MinLevel = "IV"

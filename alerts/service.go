@@ -89,7 +89,7 @@ func Run(ctx context.Context, opts Options, log *slog.Logger, reg *prometheus.Re
 	st := &store{ch: ch}
 	m := newAlertMetrics(reg)
 	n := &notifier{cfg: cfg, router: NewRouter(cfg), signer: NewSigner(cfg.Ack.key, cfg.Ack.Expiry, now), render: rend, send: snd,
-		store: st, levels: levelInfo(plan), now: now, log: log, m: m, regions: region.Gansu(),
+		store: st, levels: levelInfo(plan), now: now, log: log, m: m, regions: region.China(),
 		backoff: [2]time.Duration{500 * time.Millisecond, 30 * time.Second}, state: map[string]*alertState{}, done: map[string]bool{}}
 	if err := n.restore(ctx, st); err != nil {
 		return err

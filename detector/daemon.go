@@ -162,7 +162,7 @@ func newDaemon(opts Options, plan *Plan, st store, out producer, now func() time
 	if err != nil {
 		return nil, err
 	}
-	d := &daemon{opts: opts, log: log, m: newDetectMetrics(reg), store: st, out: out, now: now, regions: region.Gansu(),
+	d := &daemon{opts: opts, log: log, m: newDetectMetrics(reg), store: st, out: out, now: now, regions: region.China(),
 		plan: plan, eval: ev, state: map[string]*alertevent.Event{}}
 	if fi, err := os.Stat(opts.Plan); err == nil {
 		d.planMod = fi.ModTime()

@@ -44,7 +44,7 @@ func LoadFiles(firmsPath, reportsPath string) (*Dataset, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open firms: %w", err)
 	}
-	list, err := firms.ParseCSV(ff, region.Gansu())
+	list, err := firms.ParseCSV(ff, region.China())
 	_ = ff.Close()
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", firmsPath, err)

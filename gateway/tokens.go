@@ -48,7 +48,7 @@ func (s Scope) Validate() error {
 			return fmt.Errorf("scope: %w", err)
 		}
 	case s.Region != "":
-		if _, ok := region.Gansu().Lookup(s.Region); !ok {
+		if _, ok := region.China().Lookup(s.Region); !ok {
 			return fmt.Errorf("scope: region %q is not a GB/T 2260 code of the shipped table", s.Region)
 		}
 	default:

@@ -161,7 +161,7 @@ func loadFirmsFile(path string) (map[string]struct{}, error) {
 		return nil, fmt.Errorf("open firms file: %w", err)
 	}
 	defer f.Close()
-	list, err := firms.ParseCSV(f, region.Gansu())
+	list, err := firms.ParseCSV(f, region.China())
 	if err != nil {
 		return nil, fmt.Errorf("firms file %s: %w", path, err)
 	}

@@ -81,7 +81,7 @@ func NewRenderer(templateDir string) (*Renderer, error) {
 func newRenderer(override fs.FS, dir string) (*Renderer, error) {
 	r := &Renderer{
 		langs:   map[string]*langTemplates{},
-		regions: region.Gansu(),
+		regions: region.China(),
 		labels:  map[string]metricLabel{},
 		order:   map[string]int{},
 	}

@@ -45,7 +45,7 @@ func readFirms(path string) ([]firms.Firm, error) {
 		return nil, fmt.Errorf("open firms: %w", err)
 	}
 	defer f.Close()
-	list, err := firms.ParseCSV(f, region.Gansu())
+	list, err := firms.ParseCSV(f, region.China())
 	if err != nil {
 		return nil, fmt.Errorf("%s: nothing imported:\n%w", path, err)
 	}

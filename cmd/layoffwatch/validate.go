@@ -34,7 +34,7 @@ func (c *validateCmd) Run(e *env) error {
 	if err != nil {
 		return fmt.Errorf("open firms: %w", err)
 	}
-	list, err := firms.ParseCSV(f, region.Gansu())
+	list, err := firms.ParseCSV(f, region.China())
 	_ = f.Close()
 	if err != nil {
 		return fmt.Errorf("firms %s: %w", c.Firms, err)

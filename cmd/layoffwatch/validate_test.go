@@ -55,3 +55,31 @@ func TestValidateBadRegistryIsAnError(t *testing.T) {
 		t.Fatalf("exit %d, stderr %q", code, stderr.String())
 	}
 }
+
+// TestValidateFirmsOfAnyProvince: a registry of firms in Guangdong and
+// Beijing is accepted (by validate and by firms import's reader), and their
+// reports validate.
+func TestValidateFirmsOfAnyProvince(t *testing.T) {
+	dir := t.TempDir()
+	registry := dir + "/firms.csv"
+	if err := os.WriteFile(registry, []byte("firm_id,name,region,industry,baseline_headcount\n"+
+		"91440305MA5F00001J,深圳示例电子有限公司,440305,C,1200\n"+
+		"91110105MA01A00025,北京示例软件有限公司,110105,I,300\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	reports := `{"schema_version":1,"firm_id":"91440305MA5F00001J","period":"2025-05","headcount":1180,"vacancies":12}` + "\n" +
+		`{"schema_version":1,"firm_id":"91110105MA01A00025","period":"2025-05","headcount":301,"vacancies":4}` + "\n" +
+		`{"schema_version":1,"firm_id":"91441900MA4W000037","period":"2025-05","headcount":10,"vacancies":0}` + "\n"
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"validate", "--now", "2025-06-15T12:00:00+08:00", "--firms", registry, "-"}, strings.NewReader(reports), &stdout, &stderr)
+	lines := strings.Split(strings.TrimSuffix(stdout.String(), "\n"), "\n")
+	if code != 1 || len(lines) != 3 || lines[0] != `{"line":1,"ok":true}` || lines[1] != `{"line":2,"ok":true}` ||
+		!strings.Contains(lines[2], `"line":3,"ok":false`) { // a firm the registry does not have
+		t.Fatalf("exit %d, output %q, stderr %q", code, stdout.String(), stderr.String())
+	}
+
+	list, err := readFirms(registry)
+	if err != nil || len(list) != 2 || list[0].Prefecture() != "440300" || list[1].Prefecture() != "110100" {
+		t.Fatalf("readFirms = %+v, %v", list, err)
+	}
+}

@@ -423,3 +423,55 @@ func FuzzParseCSV(f *testing.F) {
 		}
 	})
 }
+
+// TestParseCSVAnyProvince: with the table of all China, the registry enrols
+// firms of every province, including the special cases of internal/region
+// (a municipality's district, a city without counties through its stand-in,
+// a county the province administers directly), and still refuses what is
+// not a county.
+func TestParseCSVAnyProvince(t *testing.T) {
+	const (
+		shenzhen = "91440305MA5F00001J" // Guangdong, Shenzhen, Nanshan
+		beijing  = "91110105MA01A00025" // Beijing, Chaoyang
+		dongguan = "91441900MA4W000037" // Guangdong, Dongguan
+		xiantao  = "91429004MA4900004F" // Hubei, Xiantao
+	)
+	in := head +
+		shenzhen + ",深圳示例电子有限公司,440305,C,1200\n" +
+		beijing + ",北京示例软件有限公司,110105,I,300\n" +
+		dongguan + ",东莞示例制衣有限公司,441901,C,800\n" +
+		xiantao + ",仙桃示例无纺布有限公司,429004,C,450\n" +
+		idA + ",兰州示例机械有限公司,620102,C,420\n"
+	got, err := ParseCSV(strings.NewReader(in), region.China())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []struct{ id, region, prefecture string }{
+		{shenzhen, "440305", "440300"},
+		{beijing, "110105", "110100"},
+		{dongguan, "441901", "441900"},
+		{xiantao, "429004", "429000"},
+		{idA, "620102", "620100"},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d firms, want %d", len(got), len(want))
+	}
+	for i, w := range want {
+		if got[i].ID != w.id || got[i].Region != w.region || got[i].Prefecture() != w.prefecture {
+			t.Errorf("firm %d = %s in %s (prefecture %s), want %s in %s (%s)", i, got[i].ID, got[i].Region, got[i].Prefecture(), w.id, w.region, w.prefecture)
+		}
+	}
+
+	bad := head +
+		shenzhen + ",x,440300,C,1\n" + // Shenzhen itself
+		beijing + ",x,110000,C,1\n" + // Beijing itself
+		dongguan + ",x,441900,C,1\n" + // Dongguan: its stand-in county is 441901
+		xiantao + ",x,330103,C,1\n" // a district abolished in 2021
+	_, err = ParseCSV(strings.NewReader(bad), region.China())
+	if got, want := lineErrors(err), []lineErr{{2, "region"}, {3, "region"}, {4, "region"}, {5, "region"}}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("errors %v, want %v (%v)", got, want, err)
+	}
+	if !strings.Contains(err.Error(), "here 441901") {
+		t.Errorf("the error for Dongguan does not name its stand-in county: %v", err)
+	}
+}
