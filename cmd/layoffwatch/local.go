@@ -428,16 +428,18 @@ func printEventsSeen(ctx context.Context, w io.Writer, ch *chdb.Client, events [
 	return tw.Flush()
 }
 
-// eventWarnings lists the warnings of the event's first month about its
-// firms or its county, as rule:level.
+// eventWarnings lists the warnings about the event's firms or its region
+// in its months or the month after (an event caught late is still
+// caught), as rule:level.
 func eventWarnings(ctx context.Context, ch *chdb.Client, ev simulate.Event) (string, error) {
 	keys := []string{ev.Region}
 	for _, f := range ev.Firms {
 		keys = append(keys, f.FirmID)
 	}
 	rows, err := ch.Conn().Query(ctx, `SELECT rule, level, count() FROM alerts_latest
-		WHERE has(?, alert_key) AND period = toDate(?) AND event != 'resolved'
-		GROUP BY rule, level ORDER BY level, rule`, keys, ev.Period.Start().Format(time.DateOnly))
+		WHERE has(?, alert_key) AND period >= toDate(?) AND period <= toDate(?) AND event != 'resolved'
+		GROUP BY rule, level ORDER BY level, rule`, keys,
+		ev.Period.Start().Format(time.DateOnly), ev.Period.Add(ev.Months).Start().Format(time.DateOnly))
 	if err != nil {
 		return "", fmt.Errorf("event warnings: %w", err)
 	}

@@ -247,7 +247,15 @@ func (s *Simulation) plantEvents() error {
 			pl.cands = append(pl.cands, i)
 		}
 	}
-	pl.r.shuffle(len(pl.cands), func(a, b int) { pl.cands[a], pl.cands[b] = pl.cands[b], pl.cands[a] })
+	// candidates in a random order weighted by the root of their size
+	// (Efraimidis–Spirakis: sort by u^(1/w)): a firm of 1,600 is picked
+	// about twice as often as one of 400, so events are not mostly in the
+	// smallest firms, which are most of the sample
+	keys := make([]float64, len(s.params))
+	for _, i := range pl.cands {
+		keys[i] = math.Log(1-pl.r.float()) / math.Sqrt(float64(s.firms[i].BaselineHeadcount))
+	}
+	slices.SortStableFunc(pl.cands, func(a, b int) int { return cmp.Compare(keys[b], keys[a]) })
 	pl.r.shuffle(len(pl.all), func(a, b int) { pl.all[a], pl.all[b] = pl.all[b], pl.all[a] })
 
 	for k := range o.Layoffs {
@@ -410,7 +418,7 @@ func (pl *planter) single(kind EventKind) (Event, error) {
 				c.start, c.months = p, 1
 			}
 			h := s.headAt(i, c.start.Add(-1))
-			if h < 30 {
+			if h < 80 {
 				continue
 			}
 			if below {
@@ -431,6 +439,9 @@ func (pl *planter) single(kind EventKind) (Event, error) {
 				continue
 			}
 			h := s.headAt(i, per.Add(-1))
+			if h < 80 {
+				continue
+			}
 			line := artLine(h)
 			total := line + r.intn(line/3+1)
 			c.cuts = make([]int, months)
