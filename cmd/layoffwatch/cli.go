@@ -60,6 +60,7 @@ func newParser(c *cli, stdout, stderr io.Writer) (*kong.Kong, error) {
 		kong.Name("layoffwatch"),
 		kong.Description("Early warning of large-scale layoffs: monthly reports of monitored firms → Kafka → ClickHouse → risk-plan detector → alerts.\nEvery flag can also be set by an environment variable LAYOFFWATCH_<FLAG> (shown in --help)."),
 		kong.DefaultEnvars("LAYOFFWATCH"),
+		simVars(),
 		kong.UsageOnError(),
 		kong.Writers(stdout, stderr),
 		kong.Exit(func(code int) { panic(exitError{code}) }),

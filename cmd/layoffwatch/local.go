@@ -415,14 +415,15 @@ func printEventsSeen(ctx context.Context, w io.Writer, ds *demo.Store, events []
 	return tw.Flush()
 }
 
-// eventWarnings lists the warnings of the event's first month about its
-// firms or its county, as rule:level.
+// eventWarnings lists the warnings about the event's firms or its region
+// in its months or the month after (an event caught late is still
+// caught), as rule:level.
 func eventWarnings(ctx context.Context, ds *demo.Store, ev simulate.Event) (string, error) {
 	keys := []string{ev.Region}
 	for _, f := range ev.Firms {
 		keys = append(keys, f.FirmID)
 	}
-	counts, err := ds.EventWarnings(ctx, keys, ev.Period.Start())
+	counts, err := ds.EventWarnings(ctx, keys, ev.Period.Start(), ev.Period.Add(ev.Months).Start())
 	if err != nil {
 		return "", err
 	}

@@ -88,7 +88,7 @@ func TestSimulateThenValidate(t *testing.T) {
 	if code := run([]string{"simulate", "--out", dir, "--firms", "300", "--months", "13", "--layoffs", "3", "--end", "2025-12"}, nil, &stdout, &stderr); code != 0 {
 		t.Fatalf("simulate: exit %d: %s", code, stderr.String())
 	}
-	for _, f := range []string{"firms.csv", "reports.jsonl", "events.jsonl"} {
+	for _, f := range []string{"firms.csv", "reports.jsonl", "events.jsonl", "labels.csv"} {
 		if st, err := os.Stat(filepath.Join(dir, f)); err != nil || st.Size() == 0 {
 			t.Fatalf("%s missing or empty: %v", f, err)
 		}

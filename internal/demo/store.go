@@ -24,7 +24,7 @@ var (
 		WHERE event != 'resolved' GROUP BY level, rule ORDER BY level, rule`)
 	qStored     = queries.Query("stored_reports", "SELECT count() FROM reports_latest")
 	qEventAlert = queries.Query("event_warnings", `SELECT rule, level, count() FROM alerts_latest
-		WHERE has(?, alert_key) AND period = toDate(?) AND event != 'resolved'
+		WHERE has(?, alert_key) AND period >= toDate(?) AND period <= toDate(?) AND event != 'resolved'
 		GROUP BY rule, level ORDER BY level, rule`)
 	qEventHeadcount = queries.Query("event_headcounts", `SELECT sumIf(headcount, period = toDate(?)), sumIf(headcount, period = toDate(?))
 		FROM reports_latest WHERE has(?, firm_id)`)
@@ -101,10 +101,10 @@ func (s *Store) counts(ctx context.Context, q chdb.Statement, args ...any) ([]Co
 // Warnings counts the open warnings by level (A) and rule (B).
 func (s *Store) Warnings(ctx context.Context) ([]Count, error) { return s.counts(ctx, qWarnings) }
 
-// EventWarnings counts the open warnings of period about any of keys (firm
-// ids or region codes) by rule (A) and level (B).
-func (s *Store) EventWarnings(ctx context.Context, keys []string, period time.Time) ([]Count, error) {
-	return s.counts(ctx, qEventAlert, keys, period.Format(time.DateOnly))
+// EventWarnings counts the open warnings of the months from … to about any
+// of keys (firm ids or region codes) by rule (A) and level (B).
+func (s *Store) EventWarnings(ctx context.Context, keys []string, from, to time.Time) ([]Count, error) {
+	return s.counts(ctx, qEventAlert, keys, from.Format(time.DateOnly), to.Format(time.DateOnly))
 }
 
 // Emails counts the notification log by kind (A) and status (B).

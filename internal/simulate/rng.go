@@ -18,6 +18,14 @@ const (
 	saltMissing
 	saltRevision
 	saltEvents
+	saltSeason   // seasonal depth and shift of a (prefecture, profile, year)
+	saltFirmYear // a firm's own seasonal depth in a year
+	saltCommon   // moves shared by a prefecture or an industry
+	saltShock    // non-layoff shocks
+	saltSmall    // small layoffs below the art. 41 line
+	saltError    // gross reporting errors
+	saltGap      // runs of missing reports
+	saltLate     // when late corrections are sent
 )
 
 // fmix is the murmur3 64-bit finaliser: a cheap, well-mixed hash step.
@@ -67,6 +75,36 @@ func (r *rng) normal() float64 {
 	u1 := 1 - r.float() // (0, 1]: log is finite
 	u2 := r.float()
 	return math.Sqrt(-2*math.Log(u1)) * math.Cos(2*math.Pi*u2)
+}
+
+// gamma returns a Gamma(shape, 1) number (Marsaglia and Tsang 2000; for
+// shape < 1, Gamma(shape+1)·U^(1/shape)).
+func (r *rng) gamma(shape float64) float64 {
+	if shape < 1 {
+		return r.gamma(shape+1) * math.Pow(1-r.float(), 1/shape)
+	}
+	d := shape - 1.0/3
+	c := 1 / math.Sqrt(9*d)
+	for {
+		x := r.normal()
+		v := 1 + c*x
+		if v <= 0 {
+			continue
+		}
+		v = v * v * v
+		u := 1 - r.float()
+		if math.Log(u) < 0.5*x*x+d-d*v+d*math.Log(v) {
+			return d * v
+		}
+	}
+}
+
+// studentT returns a Student-t number with df degrees of freedom: a normal
+// over the root of an independent chi-square divided by df.
+func (r *rng) studentT(df float64) float64 {
+	z := r.normal()
+	chi2 := 2 * r.gamma(df/2)
+	return z / math.Sqrt(max(chi2/df, 1e-12))
 }
 
 // poisson returns a Poisson count with the given mean: Knuth's product

@@ -15,10 +15,12 @@ import (
 )
 
 // The tables below are read-only. Shares are in percent and are allocated as
-// exact quotas (largest remainder), not drawn firm by firm, so that the
-// national sample rules hold for every seed and every sample size:
-// manufacturing (C) 32% ≤ 40%, state-owned 20% ≤ 1/3, SMEs (< 300 staff) 68%
-// ≥ 60%, 17 industries ≥ 5, nobody below 100 staff at enrolment.
+// exact quotas (largest remainder), not drawn firm by firm, and sizes are
+// drawn by stratified sampling, so that the national sample rules hold for
+// every seed and every sample size: manufacturing (C) 32% ≤ 40%,
+// state-owned 20% ≤ 1/3, SMEs (< 300 staff) about 69% ≥ 60% (with the
+// default SizeAlpha), 17 industries ≥ 5, nobody below 100 staff at
+// enrolment.
 
 // industryShares covers 17 GB/T 4754-2017 sections.
 var industryShares = []share[byte]{
@@ -26,14 +28,21 @@ var industryShares = []share[byte]{
 	{'J', 3}, {'K', 3}, {'L', 3}, {'M', 3}, {'N', 2}, {'P', 2}, {'Q', 2}, {'R', 2},
 }
 
-// sizeBand is a range of baseline headcounts, drawn log-uniformly within.
-type sizeBand struct{ lo, hi float64 }
-
-var sizeShares = []share[sizeBand]{
-	{sizeBand{100, 300}, 68}, // SMEs
-	{sizeBand{300, 1000}, 24},
-	{sizeBand{1000, 5000}, 7},
-	{sizeBand{5000, 15000}, 1},
+// sizes returns n baseline headcounts from a Pareto law with exponent
+// alpha truncated to lo..hi (P(size > x) ∝ x^−alpha), shuffled. The
+// quantiles are stratified — the k-th size is drawn from the k-th n-th of
+// the distribution — so the shape holds for small samples too: a few
+// firms of 5,000–20,000 staff, two in three below 300.
+func sizes(r *rng, n int, alpha, lo, hi float64) []uint32 {
+	out := make([]uint32, n)
+	tail := 1 - math.Pow(lo/hi, alpha) // mass below hi
+	for k := range out {
+		u := (float64(k) + r.float()) / float64(n)
+		x := lo * math.Pow(1-u*tail, -1/alpha)
+		out[k] = uint32(min(max(math.Floor(x), lo), hi))
+	}
+	r.shuffle(n, func(i, j int) { out[i], out[j] = out[j], out[i] })
+	return out
 }
 
 // ownershipShares excludes "state", which goes to the firms with the highest
@@ -284,14 +293,12 @@ func sampleFirms(opts Options, table *region.Table) ([]firms.Firm, error) {
 		return nil, err
 	}
 	industries := deal(&r, n, industryShares)
-	bands := deal(&r, n, sizeShares)
+	heads := sizes(&r, n, opts.SizeAlpha, float64(opts.MinSize), float64(opts.MaxSize))
 	prefs := pl.prefectures(&r, n, prefShares)
 
 	list := make([]firms.Firm, n)
 	for i := range list {
-		b := bands[i]
-		size := math.Exp(r.between(math.Log(b.lo), math.Log(b.hi)))
-		list[i].BaselineHeadcount = uint32(min(max(math.Floor(size), 100), b.hi-1))
+		list[i].BaselineHeadcount = heads[i]
 		list[i].Industry = string(industries[i])
 		list[i].Region = pl.county(&r, prefs[i]).Code
 	}
@@ -331,22 +338,25 @@ func sampleFirms(opts Options, table *region.Table) ([]firms.Firm, error) {
 				break
 			}
 		}
-		if r.float() < joinShare && opts.Months > 1 {
+		switch x := r.float(); {
+		case x < opts.JoinShare && opts.Months > 1:
 			// joins the sample during the run: replaces a firm that left
 			p := opts.Start.Add(1 + r.intn(opts.Months-1))
 			f.EnrolledFrom = p.Start().AddDate(0, 0, r.intn(28))
-		} else {
+		default:
 			// enrolled in one of the six years before the run
 			p := opts.Start.Add(-1 - r.intn(72))
 			f.EnrolledFrom = p.Start().AddDate(0, 0, r.intn(28))
+			if x < opts.JoinShare+opts.LeaveShare && opts.Months > 2 {
+				// leaves the sample during the run (the bureau replaces
+				// it); not a closure
+				f.EnrolledTo = dateOf(opts.Start.Add(2 + r.intn(opts.Months-2)))
+			}
 		}
 	}
 	slices.SortFunc(list, func(a, b firms.Firm) int { return strings.Compare(a.ID, b.ID) })
 	return list, nil
 }
-
-// joinShare is the share of firms that enter the sample during the run.
-const joinShare = 0.02
 
 func firmName(r *rng, table *region.Table, f *firms.Firm, used map[string]bool) string {
 	place := "甘肃"

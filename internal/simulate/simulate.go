@@ -1,19 +1,28 @@
 // Package simulate owns the synthetic province: a deterministic monitored
-// sample of Gansu firms (registry rows) and the stream of monthly reports
-// they would send, with planted layoff events that the detector should find,
-// seasonal swings it should not alarm on, late corrections and missing
-// reports. It is used for demos, load tests and end-to-end checks.
+// sample of Gansu firms (registry rows), the stream of monthly reports they
+// would send, and the ground truth behind it as labels (internal/label).
+// The province is meant to be hard to judge: heavy-tailed firm sizes and
+// monthly moves, turnover with reasons, industry seasons whose depth and
+// timing vary by year, shocks and slow decline that are not layoffs,
+// layoffs that are not reported as such, splits under the legal line,
+// regional downturns, wrong reports, corrections and gaps. Every parameter
+// is an Options field; docs/simulator.md gives each one's default and
+// where the number comes from. It is used for demos, load tests, end-to-end
+// checks and for measuring warning quality (`plan eval`).
 //
 // It does not own the wire format or its validation (internal/report), the
-// registry format (internal/firms) or the region codes (internal/region);
-// it only produces data that those packages accept.
+// registry format (internal/firms), the region codes (internal/region) or
+// the label format (internal/label); it only produces data that those
+// packages accept.
 //
-//	Options ─► New ─┬─ sample firms (quotas: industry, size, ownership, place)
-//	                ├─ per-firm traits (trend, attrition, seasonality)
-//	                └─ plant events (replay chosen firms to size the cuts)
+//	Options ─► New ─┬─ sample firms (quotas: industry, ownership, place; Pareto sizes)
+//	                ├─ per-firm traits (turnover, noise, trend, seasons)
+//	                └─ plant events (replay chosen firms to size the cuts) ─► event labels
 //	Reports ─► for each period ─► for each firm ─► step ─► missing? ─► yield
-//	                                               └─ corrected? ─► queue rev 2
-//	                                   └─ end of period: yield queued revisions
+//	                                               ├─ mistyped? ─► queue rev 2 (same window)
+//	                                               └─ gross error? ─► queue rev 2 (later window) or never
+//	                                   └─ end of period: yield the revisions sent in its window
+//	Labels ─► event labels + seasonal dips + errors, gaps, shocks, enrolment (pure functions)
 //
 // Everything random is a pure function of (seed, firm, period, purpose), so
 // the same Options give the same bytes, any number of times, and streaming
@@ -21,94 +30,25 @@
 package simulate
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"time"
 
 	"github.com/layoffwatch/layoffwatch/internal/firms"
+	"github.com/layoffwatch/layoffwatch/internal/label"
 	"github.com/layoffwatch/layoffwatch/internal/region"
 	"github.com/layoffwatch/layoffwatch/internal/report"
 )
 
-// Options shape a simulation. Start from DefaultOptions.
-type Options struct {
-	Seed   int64
-	Firms  int           // firms in the sample
-	Start  report.Period // first reported period
-	Months int           // periods reported
-	// Layoffs is the number of planted events, rotating through
-	// mass_layoff, county_cluster, closure and gradual.
-	Layoffs int
-	// Revisions is the share of sent reports that are corrected later by a
-	// revision 2 with the true headcount (the original was off by 0.5–3%).
-	Revisions float64
-	// MissingRate is the share of firm-months whose report is never sent.
-	MissingRate float64
-}
-
-// Limits of Options.
-const (
-	MaxFirms  = 1_000_000
-	MaxMonths = 240
-	maxRate   = 0.5
-)
-
-// DefaultOptions returns a province of 2,000 firms reporting for the 24
-// months from 2024-11 to 2026-10, with 12 planted events, 1% of reports
-// corrected and 0.5% missing.
-func DefaultOptions() Options {
-	return Options{
-		Seed:        1,
-		Firms:       2000,
-		Start:       report.NewPeriod(2024, time.November),
-		Months:      24,
-		Layoffs:     12,
-		Revisions:   0.01,
-		MissingRate: 0.005,
-	}
-}
-
-// Validate reports every problem with the options.
-func (o Options) Validate() error {
-	var errs []error
-	if o.Firms < 1 || o.Firms > MaxFirms {
-		errs = append(errs, fmt.Errorf("firms must be between 1 and %d, got %d", MaxFirms, o.Firms))
-	}
-	if o.Months < 1 || o.Months > MaxMonths {
-		errs = append(errs, fmt.Errorf("months must be between 1 and %d, got %d", MaxMonths, o.Months))
-	}
-	if o.Start < report.MinPeriod || o.Start.Add(o.Months) > report.NewPeriod(9999, time.January) {
-		errs = append(errs, fmt.Errorf("start %s is out of range", o.Start))
-	}
-	if o.Layoffs < 0 {
-		errs = append(errs, fmt.Errorf("layoffs must not be negative, got %d", o.Layoffs))
-	}
-	if o.Layoffs > 0 && o.Months < 6 {
-		errs = append(errs, fmt.Errorf("planting layoffs needs at least 6 months, got %d", o.Months))
-	}
-	for _, r := range []struct {
-		name string
-		v    float64
-	}{{"revisions", o.Revisions}, {"missing rate", o.MissingRate}} {
-		if math.IsNaN(r.v) || r.v < 0 || r.v > maxRate {
-			errs = append(errs, fmt.Errorf("%s must be between 0 and %g, got %g", r.name, maxRate, r.v))
-		}
-	}
-	if len(errs) > 0 {
-		return fmt.Errorf("simulation options: %w", errors.Join(errs...))
-	}
-	return nil
-}
-
 // Simulation is a generated province. It is immutable after New: Reports may
 // run any number of times, also concurrently, and yields the same reports.
 type Simulation struct {
-	opts   Options
-	firms  []firms.Firm // sorted by id; index i is the firm's key in every draw
-	params []firmParams
-	events []Event
-	count  int
+	opts        Options
+	firms       []firms.Firm // sorted by id; index i is the firm's key in every draw
+	params      []firmParams
+	events      []Event
+	eventLabels []label.Label
+	count       int
 }
 
 // New validates opts, draws the sample and plants the events.
@@ -116,13 +56,16 @@ func New(opts Options) (*Simulation, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
+	opts.EventKinds = append([]EventKind(nil), opts.EventKinds...)
 	list, err := sampleFirms(opts, region.Gansu())
 	if err != nil {
 		return nil, fmt.Errorf("sample firms: %w", err)
 	}
 	s := &Simulation{opts: opts, firms: list, params: make([]firmParams, len(list))}
 	for i, f := range list {
-		s.params[i] = newParams(opts.Seed, i, f, opts.Start, s.End())
+		s.params[i] = newParams(&s.opts, i, f, opts.Start, s.End())
+		p := &s.params[i]
+		p.level0 /= s.season(i, p.first.Add(-1))
 	}
 	if err := s.plantEvents(); err != nil {
 		return nil, err
@@ -134,7 +77,7 @@ func New(opts Options) (*Simulation, error) {
 				continue
 			}
 			s.count++
-			if s.corrected(i, per) {
+			if wrong, _, fixed := s.grossError(i, per); wrong && fixed || !wrong && s.corrected(i, per) {
 				s.count++
 			}
 		}
@@ -143,14 +86,19 @@ func New(opts Options) (*Simulation, error) {
 }
 
 // Options returns the options the simulation was made with.
-func (s *Simulation) Options() Options { return s.opts }
+func (s *Simulation) Options() Options {
+	o := s.opts
+	o.EventKinds = append([]EventKind(nil), o.EventKinds...)
+	return o
+}
 
 // End is the last period reported.
 func (s *Simulation) End() report.Period { return s.opts.Start.Add(s.opts.Months - 1) }
 
 // Firms returns the monitored sample, sorted by id: the registry to load
-// (firms.WriteCSV). Closed firms have EnrolledTo set to the first day after
-// their closure month; a few firms join during the run (EnrolledFrom).
+// (firms.WriteCSV). Closed firms and firms that left have EnrolledTo set to
+// the first day after their last month; a few firms join during the run
+// (EnrolledFrom).
 func (s *Simulation) Firms() []firms.Firm {
 	out := make([]firms.Firm, len(s.firms))
 	copy(out, s.firms)
@@ -170,37 +118,31 @@ func (s *Simulation) Events() []Event {
 // Count is the number of reports Reports yields, corrections included.
 func (s *Simulation) Count() int { return s.count }
 
-// missing reports whether firm i sends no report for per. Event firms
-// always report.
-func (s *Simulation) missing(i int, per report.Period) bool {
-	return s.params[i].plan == nil && unit(key(s.opts.Seed, uint64(i), uint64(per), saltMissing)) < s.opts.MissingRate
-}
-
-// corrected reports whether firm i's report for per is corrected later.
-func (s *Simulation) corrected(i int, per report.Period) bool {
-	return s.params[i].plan == nil && unit(key(s.opts.Seed, uint64(i), uint64(per), saltRevision)) < s.opts.Revisions
-}
-
-// Reports yields every report in period order; use it as an iterator:
+// Reports yields every report in the order it is sent; use it as an
+// iterator:
 //
 //	for r := range sim.Reports { ... }
 //
-// Within a period, firms come in id order, then that period's corrections
-// (revision 2), each after its original. reported_at falls in the reporting
-// window, from the 25th of the period's month to the 5th of the next,
+// Period by period: the period's reports (revision 1) in firm id order,
+// then the corrections (revision 2) sent in that period's reporting window,
+// of the period itself (each after its original) and then of earlier
+// periods (gross errors noticed a window or two later). reported_at falls in
+// the window, from the 25th of the period's month to the 5th of the next,
 // Asia/Shanghai, so a period is never after the month it was reported in.
 //
-// The newest revision of each firm-month always satisfies
-// headcount = previous headcount + hires − separations. Exceptions: a
-// firm's first report (its previous month is not reported), the report
-// after a missing one (the previous headcount was never sent), and the
-// revision 1 of a corrected report, whose headcount was mistyped.
+// The newest revision of each firm-month satisfies headcount = previous
+// headcount + hires − separations. Exceptions: a firm's first report (its
+// previous month is not reported), the report after a missing one (the
+// previous headcount was never sent), a revision 1 that is corrected later,
+// and a gross error that is never corrected (labelled data_error) together
+// with the report after it.
 func (s *Simulation) Reports(yield func(report.Report) bool) {
 	states := make([]firmState, len(s.params))
 	for i := range s.params {
-		states[i] = s.params[i].initState()
+		states[i] = s.initState(i)
 	}
 	var pending []report.Report
+	late := map[report.Period][]report.Report{}
 	loc := report.Shanghai()
 	for per := s.opts.Start; per <= s.End(); per++ {
 		pending = pending[:0]
@@ -209,7 +151,7 @@ func (s *Simulation) Reports(yield func(report.Report) bool) {
 			if per < p.first || per > p.last {
 				continue
 			}
-			m := step(s.opts.Seed, i, p, per, &states[i])
+			m := s.step(i, per, &states[i])
 			if s.missing(i, per) {
 				continue
 			}
@@ -225,7 +167,21 @@ func (s *Simulation) Reports(yield func(report.Report) bool) {
 				ReportedAt:  sent,
 				Note:        m.note,
 			}
-			if s.corrected(i, per) {
+			if wrong, fixAt, ok := s.grossError(i, per); wrong {
+				if ok {
+					c := r
+					c.Revision = 2
+					c.Note = fmt.Sprintf("更正：%s上报的从业人数有误", per)
+					if fixAt == per {
+						c.ReportedAt = fixed
+						pending = append(pending, c)
+					} else {
+						c.ReportedAt = s.lateAt(i, fixAt, loc)
+						late[fixAt] = append(late[fixAt], c)
+					}
+				}
+				r.Headcount = s.corrupt(i, per, m.head)
+			} else if s.corrected(i, per) {
 				c := r
 				c.Revision = 2
 				c.ReportedAt = fixed
@@ -242,6 +198,12 @@ func (s *Simulation) Reports(yield func(report.Report) bool) {
 				return
 			}
 		}
+		for _, c := range late[per] {
+			if !yield(c) {
+				return
+			}
+		}
+		delete(late, per)
 	}
 }
 
@@ -250,16 +212,32 @@ func (s *Simulation) Reports(yield func(report.Report) bool) {
 // of the next month, the correction 1–48 hours later but inside the window.
 func (s *Simulation) reportedAt(i int, per report.Period, loc *time.Location) (sent, fixed time.Time) {
 	r := newRNG(s.opts.Seed, uint64(i), uint64(per), saltTime)
-	y, m := per.Year(), per.Month()
-	lastDay := time.Date(y, m+1, 0, 0, 0, 0, 0, time.UTC).Day()
-	days := lastDay - 25 + 1 + 5 // 25th..month end, 1st..5th
-	sent = time.Date(y, m, 25+r.intn(days), 8+r.intn(12), r.intn(60), r.intn(60), 0, loc)
-	closes := time.Date(y, m+1, 5, 23, 59, 59, 0, loc)
+	sent = inWindow(&r, per, loc)
+	closes := windowCloses(per, loc)
 	fixed = sent.Add(time.Hour + time.Duration(r.intn(47*3600))*time.Second)
 	if fixed.After(closes) {
 		fixed = closes
 	}
 	return sent, fixed
+}
+
+// lateAt is when firm i sends, in the window of period per, the correction
+// of an earlier period.
+func (s *Simulation) lateAt(i int, per report.Period, loc *time.Location) time.Time {
+	r := newRNG(s.opts.Seed, uint64(i), uint64(per), saltLate)
+	return inWindow(&r, per, loc)
+}
+
+// inWindow draws a time in office hours of per's reporting window.
+func inWindow(r *rng, per report.Period, loc *time.Location) time.Time {
+	y, m := per.Year(), per.Month()
+	lastDay := time.Date(y, m+1, 0, 0, 0, 0, 0, time.UTC).Day()
+	days := lastDay - 25 + 1 + 5 // 25th..month end, 1st..5th
+	return time.Date(y, m, 25+r.intn(days), 8+r.intn(12), r.intn(60), r.intn(60), 0, loc)
+}
+
+func windowCloses(per report.Period, loc *time.Location) time.Time {
+	return time.Date(per.Year(), per.Month()+1, 5, 23, 59, 59, 0, loc)
 }
 
 // mistype returns the wrong headcount of a report that is corrected later:
