@@ -123,3 +123,13 @@ func (r Route) matches(e alertevent.Event) bool {
 	}
 	return true
 }
+
+// Recipients returns the email addresses event is sent to by default (tier
+// 0): what `layoffwatch plan eval` counts as an official's workload.
+func (rt *Router) Recipients(e alertevent.Event) []string {
+	var out []string
+	for _, r := range rt.Route(e, 0) {
+		out = append(out, r.r.Email)
+	}
+	return out
+}

@@ -12,6 +12,7 @@ import (
 type planCmd struct {
 	Check planCheckCmd `cmd:"" help:"Load and check a risk plan: strict YAML, every condition compiled and type-checked."`
 	Test  planTestCmd  `cmd:"" help:"Evaluate a plan over reports (JSON lines) and print every firing as a JSON line."`
+	Eval  planEvalCmd  `cmd:"" help:"Judge plans against the truth (labels): recall by event kind, false warnings, precision by level, officials' workload."`
 }
 
 type planCheckCmd struct {
