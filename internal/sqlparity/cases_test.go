@@ -81,7 +81,7 @@ func params(fx *fixture) map[string][][]any {
 			{fx.tokenID, fx.idemKey, fx.now.Add(-24 * time.Hour).UTC()},
 			{fx.tokenID, "k-004", fx.now.Add(-time.Hour).UTC()},
 		},
-		"gateway.revisions": {
+		"gateway.stored": {
 			{day(fx.revisedAt.Start()), sample},
 			{day(end), sample},
 			{day(fx.ingestedMid.AddDate(0, -1, -5)), sample},
