@@ -322,9 +322,15 @@ func parseTSV(s string) (result, error) {
 }
 
 // diff compares two answers; ordered compares row by row, otherwise as
-// multisets. It says what differs, "" when nothing does.
-func diff(a, b result, ordered bool) string {
+// multisets; names compares the column names too (Grafana refers to
+// columns by name; the stores scan by position, and the name of an
+// unaliased expression is how each version prints it). It says what
+// differs, "" when nothing does.
+func diff(a, b result, ordered, names bool) string {
 	var out []string
+	if names && a.names != b.names {
+		out = append(out, fmt.Sprintf("names: %s | %s", a.names, b.names))
+	}
 	if a.types != b.types {
 		out = append(out, fmt.Sprintf("types: %s | %s", a.types, b.types))
 	}
