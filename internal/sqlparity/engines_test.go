@@ -79,13 +79,16 @@ type worker struct {
 	done chan struct{}
 }
 
+// workerDir holds the compiled chdbworker; TestMain removes it.
+var workerDir string
+
 // buildWorker compiles chdbworker once per test binary.
 var buildWorker = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "layoffwatch-chdbworker-")
-	if err != nil {
+	var err error
+	if workerDir, err = os.MkdirTemp("", "layoffwatch-chdbworker-"); err != nil {
 		return "", err
 	}
-	bin := filepath.Join(dir, "chdbworker")
+	bin := filepath.Join(workerDir, "chdbworker")
 	out, err := exec.Command("go", "build", "-o", bin, "./chdbworker").CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("go build ./chdbworker: %w\n%s", err, out)

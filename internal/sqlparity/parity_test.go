@@ -23,6 +23,14 @@ import (
 
 const db = "layoffwatch"
 
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if workerDir != "" {
+		_ = os.RemoveAll(workerDir)
+	}
+	os.Exit(code)
+}
+
 // TestParity loads the same data into ClickHouse 18.16 and the current
 // engine and requires the same answer from both to every statement of
 // every catalog and every Grafana query: with merges pending (FINAL doing
