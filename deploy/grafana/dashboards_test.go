@@ -39,7 +39,6 @@ const (
 
 type (
 	dashboard = grafana.Dashboard
-	panel     = grafana.Panel
 	target    = grafana.Target
 	variable  = grafana.Variable
 )

@@ -101,8 +101,11 @@ func (d *Dashboard) AllPanels() []Panel {
 // LoadDashboards reads every dir/*.json.
 func LoadDashboards(dir string) ([]*Dashboard, error) {
 	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
-	if err != nil || len(files) == 0 {
-		return nil, fmt.Errorf("no dashboards found in %s: %v", dir, err)
+	if err != nil {
+		return nil, fmt.Errorf("find dashboards: %w", err)
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("no dashboards found in %s", dir)
 	}
 	var out []*Dashboard
 	for _, f := range files {
