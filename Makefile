@@ -10,7 +10,7 @@ DEMO_DIR  ?= .layoffwatch/demo
 
 GOLANGCI_LINT_VERSION ?= v2.15.0
 
-.PHONY: all build deps regions test test-cluster vet lint fuzz demo bench-ingest bench-detect bench-gateway bench-alert-latency clean
+.PHONY: all build deps deps-chdb regions test test-cluster vet lint fuzz demo bench-ingest bench-detect bench-gateway bench-alert-latency clean
 
 all: build
 
@@ -30,6 +30,11 @@ vet:
 	$(GO) vet $(PKGS)
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 
+# The current ClickHouse engine in-process (chDB's libchdb.so, ClickHouse
+# 26.7) for the SQL-parity test, once, into ~/.cache/layoffwatch (needs npm).
+deps-chdb:
+	@deploy/local/deps-chdb.sh >/dev/null
+
 # golangci-lint (errorlint, revive, sloglint, bodyclose, sqlclosecheck,
 # gosec; see .golangci.yml), built from the Go module proxy when missing.
 lint:
@@ -37,10 +42,11 @@ lint:
 		$(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
 	PATH="$$(go env GOPATH)/bin:$$PATH" golangci-lint run --timeout 10m ./...
 
-# Unit and integration tests (real ClickHouse, embedded Kafka), then every
-# fuzz target briefly.
+# Unit and integration tests (real ClickHouse, embedded Kafka; the SQL-parity
+# test also runs the current engine, CHDB_LIB_PATH), then every fuzz target
+# briefly.
 test: deps vet
-	$(GO) test -count=1 -timeout 20m $(PKGS)
+	lib="$$(deploy/local/deps-chdb.sh)" && CHDB_LIB_PATH="$$lib" $(GO) test -count=1 -timeout 20m $(PKGS)
 	$(MAKE) --no-print-directory fuzz
 
 fuzz:

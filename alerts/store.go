@@ -52,14 +52,14 @@ var (
 	insSilence = queries.Insert("silence", "silences", "id", "region", "rule", "firm_id", "starts_at", "ends_at", "author", "reason",
 		"created_at", "expired", "changed_at")
 	qSilences = queries.Query("silences", `SELECT id, region, rule, firm_id, starts_at, ends_at, author, reason, created_at, expired
-		FROM silences FINAL ORDER BY created_at`)
+		FROM silences FINAL ORDER BY created_at, id`)
 	qAlerts = queries.Query("alerts", `SELECT alert_id, last_version, event, rule, scope, alert_key, period, level, values_json,
 		region, prefecture, industry, reported, expected, subject, title_zh, title_en, summary_zh, summary_en, last_emitted_at
 		FROM alerts_latest`)
 	qFirmSeries = queries.Query("firm_series", `SELECT period, sum(headcount) FROM reports_latest
 		WHERE firm_id = ? AND period <= toDate(?) AND period > addMonths(toDate(?), -24) GROUP BY period ORDER BY period`)
 	qRegionSeries = queries.Query("region_series", `SELECT r.period, sum(r.headcount) FROM reports_latest AS r
-		ANY INNER JOIN (SELECT firm_id, region FROM firms FINAL) AS f USING firm_id
+		ALL INNER JOIN (SELECT firm_id, region FROM firms FINAL) AS f USING firm_id
 		WHERE startsWith(f.region, ?) AND r.period <= toDate(?) AND r.period > addMonths(toDate(?), -24)
 		GROUP BY r.period ORDER BY r.period`)
 )

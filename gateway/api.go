@@ -441,11 +441,13 @@ func periodQuery[T any](s *Server, w http.ResponseWriter, r *http.Request, what 
 	writeJSON(w, http.StatusOK, ans)
 }
 
-// reportStates merges what ingest stored, what it refused and what the
-// gateway accepted but ingest has not stored yet.
+// reportStates merges what ingest stored (the latest revision of each
+// firm), what it refused and what the gateway accepted: a submission with
+// a lower revision than the stored one was superseded, one with a higher
+// revision (or none stored) is pending.
 func (s *Server) reportStates(ctx context.Context, scope Scope, p report.Period) ([]ReportState, error) {
 	ids := firmIDs(scope.Firms(s.registry(ctx)))
-	revs, err := s.store.revisions(ctx, ids, p)
+	revs, err := s.store.stored(ctx, ids, p)
 	if err != nil {
 		return nil, err
 	}
@@ -475,9 +477,6 @@ func (s *Server) reportStates(ctx context.Context, scope Scope, p report.Period)
 		rep := rv.Report
 		st := ReportState{FirmID: rep.FirmID, Period: p.String(), Revision: rep.Revision, State: "accepted",
 			Late: lateSub[fr{rep.FirmID, rep.Revision}] || s.dl.late(p, rep.ReportedAt), ReportedAt: &rep.ReportedAt, IngestedAt: &rv.IngestedAt, Report: &rep}
-		if l := latest[rep.FirmID]; l > rep.Revision {
-			st.State, st.SupersededBy = "superseded", l
-		}
 		seen[fr{rep.FirmID, rep.Revision}] = true
 		out = append(out, st)
 	}
@@ -494,7 +493,11 @@ func (s *Server) reportStates(ctx context.Context, scope Scope, p report.Period)
 		}
 		seen[k] = true
 		at := sb.ReceivedAt
-		out = append(out, ReportState{FirmID: sb.FirmID, Period: p.String(), Revision: sb.Revision, State: "pending", Late: sb.Late, ReportedAt: &at})
+		st := ReportState{FirmID: sb.FirmID, Period: p.String(), Revision: sb.Revision, State: "pending", Late: sb.Late, ReportedAt: &at}
+		if l, ok := latest[sb.FirmID]; ok && l > sb.Revision {
+			st.State, st.SupersededBy = "superseded", l
+		}
+		out = append(out, st)
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		if out[i].FirmID != out[j].FirmID {

@@ -26,21 +26,17 @@ var (
 	insIdempotency = queries.Insert("idempotency", "gateway_idempotency", "token_id", "idempotency_key", "request_hash", "status", "body", "created_at")
 	qIdempotency   = queries.Query("idempotency_lookup", `SELECT request_hash, status, body, created_at FROM gateway_idempotency FINAL
 		WHERE token_id = ? AND idempotency_key = ? AND created_at >= ?`)
-	qRevisions = queries.Query("revisions", `SELECT firm_id, revision,
-			argMax(headcount, kafka_offset), argMax(vacancies, kafka_offset), argMax(hires, kafka_offset),
-			argMax(sep_economic_layoff, kafka_offset), argMax(sep_closure_bankruptcy, kafka_offset),
-			argMax(sep_suspension, kafka_offset), argMax(sep_contract_expiry, kafka_offset),
-			argMax(sep_resignation, kafka_offset), argMax(sep_retirement, kafka_offset),
-			argMax(sep_transfer, kafka_offset), argMax(sep_other, kafka_offset),
-			argMax(reported_at, kafka_offset), argMax(note, kafka_offset), max(ingested_at)
-		FROM reports WHERE period = toDate(?) AND has(?, firm_id)
-		GROUP BY firm_id, revision ORDER BY firm_id, revision`)
+	qStored = queries.Query("stored", `SELECT firm_id, revision, headcount, vacancies, hires,
+			sep_economic_layoff, sep_closure_bankruptcy, sep_suspension, sep_contract_expiry,
+			sep_resignation, sep_retirement, sep_transfer, sep_other, reported_at, note, ingested_at
+		FROM reports FINAL WHERE period = toDate(?) AND has(?, firm_id)
+		ORDER BY firm_id`)
 	qRejects = queries.Query("rejects", `SELECT firm_id, toUInt32(visitParamExtractUInt(payload, 'revision')), received_at, reason, field, message
 		FROM rejects FINAL WHERE has(?, firm_id) AND visitParamExtractString(payload, 'period') = ?
-		ORDER BY firm_id, received_at`)
+		ORDER BY firm_id, received_at, topic, partition, offset`)
 	qSubmissions = queries.Query("submissions_lookup", `SELECT received_at, submission_id, firm_id, revision, token_id, channel, idempotency_key, late
 		FROM gateway_submissions WHERE period = toDate(?) AND has(?, firm_id)
-		ORDER BY firm_id, revision, received_at`)
+		ORDER BY firm_id, revision, received_at, submission_id`)
 	qReported = queries.Query("reported", `SELECT DISTINCT firm_id FROM reports WHERE period = toDate(?) AND has(?, firm_id)
 		UNION ALL SELECT DISTINCT firm_id FROM gateway_submissions WHERE period = toDate(?) AND has(?, firm_id)`)
 )
@@ -146,36 +142,39 @@ func (s *store) idempotency(ctx context.Context, tokenID, key string, since time
 	return rec, found, nil
 }
 
-// revisionRow is one revision of one firm's report as ingest stored it.
-type revisionRow struct {
+// storedRow is one firm's report as ingest stored it.
+type storedRow struct {
 	Report     report.Report
 	IngestedAt time.Time
 }
 
-// revisions reads every stored revision of the firms' reports for p (the
-// reports table without FINAL keeps superseded revisions until a merge).
-func (s *store) revisions(ctx context.Context, ids []string, p report.Period) ([]revisionRow, error) {
-	rows, err := s.ch.Query(ctx, qRevisions, p.Start().Format(time.DateOnly), ids)
+// stored reads the stored report of each of the firms for p: its highest
+// revision. Superseded revisions are not kept: the reports table replaces
+// them when it merges (and ClickHouse 25.x already within one insert), so
+// what the table holds besides the latest depends on timing; the gateway
+// reads it FINAL and knows older revisions from its own submissions.
+func (s *store) stored(ctx context.Context, ids []string, p report.Period) ([]storedRow, error) {
+	rows, err := s.ch.Query(ctx, qStored, p.Start().Format(time.DateOnly), ids)
 	if err != nil {
-		return nil, fmt.Errorf("query report revisions: %w", err)
+		return nil, fmt.Errorf("query stored reports: %w", err)
 	}
 	defer rows.Close()
-	var out []revisionRow
+	var out []storedRow
 	for rows.Next() {
-		var r revisionRow
+		var r storedRow
 		var sep [8]uint32
 		rep := &r.Report
 		if err := rows.Scan(&rep.FirmID, &rep.Revision, &rep.Headcount, &rep.Vacancies, &rep.Hires,
 			&sep[0], &sep[1], &sep[2], &sep[3], &sep[4], &sep[5], &sep[6], &sep[7],
 			&rep.ReportedAt, &rep.Note, &r.IngestedAt); err != nil {
-			return nil, fmt.Errorf("scan report revision: %w", err)
+			return nil, fmt.Errorf("scan stored report: %w", err)
 		}
 		rep.Period = p
 		rep.Separations = separationsOf(sep)
 		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read report revisions: %w", err)
+		return nil, fmt.Errorf("read stored reports: %w", err)
 	}
 	return out, nil
 }
@@ -187,7 +186,7 @@ func separationsOf(v [8]uint32) report.Separations {
 
 // latest reads the latest revision of one firm's report for p.
 func (s *store) latest(ctx context.Context, firmID string, p report.Period) (report.Report, bool, error) {
-	revs, err := s.revisions(ctx, []string{firmID}, p)
+	revs, err := s.stored(ctx, []string{firmID}, p)
 	if err != nil || len(revs) == 0 {
 		return report.Report{}, false, err
 	}

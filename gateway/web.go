@@ -347,7 +347,7 @@ func figures(t map[string]string, r report.Report) []shownFigure {
 // period (0: none).
 func (s *Server) lastRevision(ctx context.Context, firmID string, p report.Period) (uint32, error) {
 	var rev uint32
-	revs, err := s.store.revisions(ctx, []string{firmID}, p)
+	revs, err := s.store.stored(ctx, []string{firmID}, p)
 	if err != nil {
 		return 0, err
 	}

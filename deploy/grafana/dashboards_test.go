@@ -18,6 +18,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"gopkg.in/yaml.v3"
 
+	"github.com/layoffwatch/layoffwatch/deploy/grafana"
 	"github.com/layoffwatch/layoffwatch/detector"
 	"github.com/layoffwatch/layoffwatch/internal/alertevent"
 	"github.com/layoffwatch/layoffwatch/internal/chdb"
@@ -31,108 +32,22 @@ import (
 func TestMain(m *testing.M) { testenv.Main(m) }
 
 const (
-	clickHouseType = "grafana-clickhouse-datasource"
-	prometheusType = "prometheus"
+	clickHouseType = grafana.ClickHouseType
+	prometheusType = grafana.PrometheusType
 	planFile       = "../plans/default.yaml"
 )
 
-// The parts of Grafana's dashboard JSON the tests read.
-type dashboard struct {
-	file       string
-	UID        string  `json:"uid"`
-	Title      string  `json:"title"`
-	Panels     []panel `json:"panels"`
-	Templating struct {
-		List []variable `json:"list"`
-	} `json:"templating"`
-}
-
-type panel struct {
-	ID          int      `json:"id"`
-	Type        string   `json:"type"`
-	Title       string   `json:"title"`
-	Datasource  *dsRef   `json:"datasource"`
-	Targets     []target `json:"targets"`
-	Panels      []panel  `json:"panels"` // a collapsed row's panels
-	FieldConfig struct {
-		Defaults struct {
-			Color struct {
-				Mode       string `json:"mode"`
-				FixedColor string `json:"fixedColor"`
-			} `json:"color"`
-			Thresholds struct {
-				Steps []struct {
-					Color string   `json:"color"`
-					Value *float64 `json:"value"`
-				} `json:"steps"`
-			} `json:"thresholds"`
-		} `json:"defaults"`
-	} `json:"fieldConfig"`
-}
-
-type dsRef struct {
-	Type string `json:"type"`
-	UID  string `json:"uid"`
-}
-
-type target struct {
-	RefID      string `json:"refId"`
-	Datasource *dsRef `json:"datasource"`
-	EditorType string `json:"editorType"`
-	QueryType  string `json:"queryType"`
-	Format     *int   `json:"format"`
-	RawSQL     string `json:"rawSql"`
-	Expr       string `json:"expr"`
-}
-
-type variable struct {
-	Type       string          `json:"type"`
-	Name       string          `json:"name"`
-	Datasource *dsRef          `json:"datasource"`
-	Query      json.RawMessage `json:"query"`
-	Multi      bool            `json:"multi"`
-	IncludeAll bool            `json:"includeAll"`
-}
-
-// query is the variable's query text (this project writes them as strings).
-func (v variable) query() (string, error) {
-	var s string
-	if err := json.Unmarshal(v.Query, &s); err != nil {
-		return "", fmt.Errorf("variable %s: query is not a string: %w", v.Name, err)
-	}
-	return s, nil
-}
-
-// allPanels flattens rows.
-func (d *dashboard) allPanels() []panel {
-	var out []panel
-	for _, p := range d.Panels {
-		out = append(out, p)
-		out = append(out, p.Panels...)
-	}
-	return out
-}
+type (
+	dashboard = grafana.Dashboard
+	target    = grafana.Target
+	variable  = grafana.Variable
+)
 
 func loadDashboards(t *testing.T) []*dashboard {
 	t.Helper()
-	files, err := filepath.Glob("dashboards/*.json")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no dashboards found: %v", err)
-	}
-	var out []*dashboard
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !json.Valid(b) {
-			t.Fatalf("%s: not valid JSON", f)
-		}
-		d := &dashboard{file: f}
-		if err := json.Unmarshal(b, d); err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-		out = append(out, d)
+	out, err := grafana.LoadDashboards("dashboards")
+	if err != nil {
+		t.Fatal(err)
 	}
 	return out
 }
@@ -231,14 +146,14 @@ func TestDashboardsStatic(t *testing.T) {
 	uids := map[string]string{}
 	for _, d := range dashes {
 		if d.UID == "" || d.Title == "" {
-			t.Errorf("%s: uid and title are required", d.file)
+			t.Errorf("%s: uid and title are required", d.File)
 		}
 		if other, dup := uids[d.UID]; dup {
-			t.Errorf("%s: uid %s is also the uid of %s", d.file, d.UID, other)
+			t.Errorf("%s: uid %s is also the uid of %s", d.File, d.UID, other)
 		}
-		uids[d.UID] = d.file
+		uids[d.UID] = d.File
 		ids := map[int]bool{}
-		for _, p := range d.allPanels() {
+		for _, p := range d.AllPanels() {
 			where := fmt.Sprintf("%s / %q", d.Title, p.Title)
 			if ids[p.ID] {
 				t.Errorf("%s: panel id %d twice", where, p.ID)
@@ -306,13 +221,13 @@ func checkRegionNames(t *testing.T, dashes []*dashboard) {
 	checked := 0
 	for _, d := range dashes {
 		var sqls []string
-		for _, p := range d.allPanels() {
+		for _, p := range d.AllPanels() {
 			for _, tg := range p.Targets {
 				sqls = append(sqls, tg.RawSQL)
 			}
 		}
 		for _, v := range d.Templating.List {
-			q, _ := v.query()
+			q, _ := v.QueryText()
 			sqls = append(sqls, q)
 		}
 		for _, sql := range sqls {
@@ -468,7 +383,7 @@ func checkPlan(t *testing.T, dashes []*dashboard) {
 	}
 	checked := 0
 	for _, d := range dashes {
-		for _, p := range d.allPanels() {
+		for _, p := range d.AllPanels() {
 			if !strings.Contains(p.Title, "岗位流失率") {
 				continue
 			}
@@ -500,7 +415,7 @@ func checkPlan(t *testing.T, dashes []*dashboard) {
 			t.Errorf("alerts: no constant deadline_%s", name)
 			continue
 		}
-		got, _ := alerts.Templating.List[i].query()
+		got, _ := alerts.Templating.List[i].QueryText()
 		if got != wantS {
 			t.Errorf("alerts: deadline_%s = %s s, the plan's response is %s s", name, got, wantS)
 		}
@@ -536,7 +451,7 @@ func TestQueriesRunOnClickHouse(t *testing.T) {
 			{"firm": cluster.Firms[0].FirmID},
 		},
 	}
-	rng := timeRange{From: data.start, To: data.now}
+	rng := grafana.TimeRange{From: data.start, To: data.now}
 	queries := 0
 	for _, d := range dashes {
 		runs := scenarios[d.UID]
@@ -549,13 +464,16 @@ func TestQueriesRunOnClickHouse(t *testing.T) {
 				name += "/" + k + "=" + v
 			}
 			t.Run(name, func(t *testing.T) {
-				vars := resolveVariables(ctx, t, sql, d, pick, rng)
-				for _, p := range d.allPanels() {
+				vars, err := grafana.ResolveVariables(d, pick, rng, func(q string) ([]string, error) { return firstColumn(ctx, sql, q) })
+				if err != nil {
+					t.Fatalf("%s: %v", d.Title, err)
+				}
+				for _, p := range d.AllPanels() {
 					if p.Datasource == nil || p.Datasource.Type != clickHouseType {
 						continue
 					}
 					for _, tg := range p.Targets {
-						query, err := expand(tg.RawSQL, vars, rng)
+						query, err := grafana.Expand(tg.RawSQL, vars, rng)
 						if err != nil {
 							t.Errorf("%s / %q: %v", d.Title, p.Title, err)
 							continue
@@ -574,102 +492,6 @@ func TestQueriesRunOnClickHouse(t *testing.T) {
 		}
 	}
 	t.Logf("ran %d panel queries on ClickHouse", queries)
-}
-
-type timeRange struct{ From, To time.Time }
-
-// resolveVariables runs the dashboard's variable queries in order, as
-// Grafana does, so that later ones see the earlier values.
-func resolveVariables(ctx context.Context, t *testing.T, ch driver.Conn, d *dashboard, pick map[string]string, rng timeRange) map[string][]string {
-	t.Helper()
-	vars := map[string][]string{}
-	for _, v := range d.Templating.List {
-		q, err := v.query()
-		if err != nil {
-			t.Fatalf("%s: %v", d.Title, err)
-		}
-		switch v.Type {
-		case "constant", "textbox":
-			vars[v.Name] = []string{q}
-			continue
-		case "custom":
-			var opts []string
-			for o := range strings.SplitSeq(q, ",") {
-				opts = append(opts, strings.TrimSpace(o))
-			}
-			vars[v.Name] = opts
-			continue
-		case "query":
-		default:
-			t.Fatalf("%s: variable %s: type %s is not handled by this test", d.Title, v.Name, v.Type)
-		}
-		sql, err := expand(q, vars, rng)
-		if err != nil {
-			t.Fatalf("%s: variable %s: %v", d.Title, v.Name, err)
-		}
-		values, err := firstColumn(ctx, ch, sql)
-		if err != nil {
-			t.Fatalf("%s: variable %s: %v\n%s", d.Title, v.Name, err, sql)
-		}
-		if len(values) == 0 {
-			t.Fatalf("%s: variable %s: the query returns no option\n%s", d.Title, v.Name, sql)
-		}
-		switch want, ok := pick[v.Name]; {
-		case ok:
-			if !slices.Contains(values, want) {
-				t.Fatalf("%s: variable %s: %s is not among its options %v", d.Title, v.Name, want, values)
-			}
-			vars[v.Name] = []string{want}
-		case v.IncludeAll:
-			vars[v.Name] = values
-		default:
-			vars[v.Name] = values[:1]
-		}
-	}
-	return vars
-}
-
-var (
-	timeFilterMacro = regexp.MustCompile(`\$__timeFilter\(([^()]+)\)`)
-	variableRef     = regexp.MustCompile(`\$\{(\w+)(?::(\w+))?\}`)
-)
-
-// expand does what Grafana and the ClickHouse plugin do to a query, for the
-// macros and variable formats the dashboards use: $__timeFilter(col),
-// $__fromTime, $__toTime, ${name} and ${name:singlequote}.
-func expand(sql string, vars map[string][]string, rng timeRange) (string, error) {
-	from, to := fmt.Sprintf("toDateTime(%d)", rng.From.Unix()), fmt.Sprintf("toDateTime(%d)", rng.To.Unix())
-	sql = timeFilterMacro.ReplaceAllString(sql, "$1 >= "+from+" AND $1 <= "+to)
-	sql = strings.NewReplacer("$__fromTime", from, "$__toTime", to).Replace(sql)
-	var err error
-	sql = variableRef.ReplaceAllStringFunc(sql, func(m string) string {
-		sub := variableRef.FindStringSubmatch(m)
-		vals, ok := vars[sub[1]]
-		if !ok {
-			err = fmt.Errorf("unknown variable %s", m)
-			return m
-		}
-		switch sub[2] {
-		case "":
-			return strings.Join(vals, ",")
-		case "singlequote":
-			q := make([]string, len(vals))
-			for i, v := range vals {
-				q[i] = "'" + strings.ReplaceAll(v, "'", `\'`) + "'"
-			}
-			return strings.Join(q, ",")
-		default:
-			err = fmt.Errorf("format %s of %s is not handled by this test", sub[2], m)
-			return m
-		}
-	})
-	if err != nil {
-		return "", err
-	}
-	if i := strings.Index(sql, "$"); i >= 0 {
-		return "", fmt.Errorf("unexpanded macro or variable at %q", sql[i:min(len(sql), i+30)])
-	}
-	return sql, nil
 }
 
 func countRows(ctx context.Context, ch driver.Conn, sql string) (int, error) {

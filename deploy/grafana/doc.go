@@ -1,7 +1,8 @@
-// Package grafana holds no code: this directory is the provisioned Grafana
-// of layoffwatch (data sources, dashboard provider, dashboards as JSON) and
-// the test that proves every dashboard query runs on real ClickHouse with
-// data. See README.md.
+// Package grafana is the provisioned Grafana of layoffwatch (data sources,
+// dashboard provider, dashboards as JSON), the test that proves every
+// dashboard query runs on real ClickHouse with data, and what that test and
+// the SQL-parity test (internal/sqlparity) share: the dashboards' queries
+// with Grafana's macros and variables expanded (queries.go). See README.md.
 //
 //	simulate ─► firms, reports ─┐
 //	detector plan ─► alerts ────┼─► test ClickHouse ◀─ every panel and variable query

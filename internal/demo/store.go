@@ -17,7 +17,7 @@ var queries = chdb.NewCatalog("demo")
 var (
 	qHeadcount = queries.Query("headcount_by_prefecture", `SELECT f.prefecture, r.period, count(), sum(r.headcount)
 		FROM reports_latest AS r
-		ANY INNER JOIN (SELECT firm_id, prefecture FROM firms FINAL) AS f USING firm_id
+		ALL INNER JOIN (SELECT firm_id, prefecture FROM firms FINAL) AS f USING firm_id
 		GROUP BY f.prefecture, r.period
 		ORDER BY f.prefecture, r.period`)
 	qWarnings = queries.Query("warnings", `SELECT level, rule, count() FROM alerts_latest

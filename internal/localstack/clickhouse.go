@@ -19,8 +19,11 @@ import (
 type ClickHouseOptions struct {
 	Dir      string // data, config and logs live here; created if missing
 	TCPPort  int    // native protocol; 0: a free port
-	HTTPPort int    // 0: a free port (the HTTP interface is not used by layoffwatch)
+	HTTPPort int    // 0: a free port (used by the SQL-parity test, not by layoffwatch)
 	Binary   string // empty: clickhouse-server or clickhouse from PATH
+	// Timezone is the server's time zone (an IANA name; default UTC): what
+	// DateTime values are shown in and parsed from text in.
+	Timezone string
 	// MaxMemory caps the server's memory for queries, in bytes (default 4 GiB).
 	MaxMemory int64
 	// Cluster, when set, makes this server a replica of a one-shard cluster
@@ -78,6 +81,12 @@ func NewClickHouse(opts ClickHouseOptions, log *slog.Logger) (*ClickHouse, error
 	if opts.MaxMemory == 0 {
 		opts.MaxMemory = 4 << 30
 	}
+	if opts.Timezone == "" {
+		opts.Timezone = "UTC"
+	}
+	if _, err := time.LoadLocation(opts.Timezone); err != nil {
+		return nil, fmt.Errorf("clickhouse time zone: %w", err)
+	}
 	ports := []*int{&opts.TCPPort, &opts.HTTPPort}
 	if opts.Cluster != nil {
 		ports = append(ports, &opts.Cluster.InterserverPort)
@@ -98,6 +107,11 @@ func NewClickHouse(opts ClickHouseOptions, log *slog.Logger) (*ClickHouse, error
 // Addr is the native-protocol address.
 func (c *ClickHouse) Addr() string {
 	return net.JoinHostPort("127.0.0.1", strconv.Itoa(c.opts.TCPPort))
+}
+
+// HTTPAddr is the HTTP interface's address.
+func (c *ClickHouse) HTTPAddr() string {
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(c.opts.HTTPPort))
 }
 
 // Dir is the server's directory.
@@ -128,7 +142,7 @@ func (c *ClickHouse) config() string {
   <max_connections>1024</max_connections>
   <default_profile>default</default_profile>
   <default_database>default</default_database>
-  <timezone>UTC</timezone>
+  <timezone>%[6]s</timezone>
   <mlock_executable>false</mlock_executable>
   <users>
     <default>
@@ -146,7 +160,7 @@ func (c *ClickHouse) config() string {
   </profiles>
   <quotas><default></default></quotas>
 %[5]s</yandex>
-`, d, c.opts.TCPPort, c.opts.HTTPPort, c.opts.MaxMemory, c.clusterConfig())
+`, d, c.opts.TCPPort, c.opts.HTTPPort, c.opts.MaxMemory, c.clusterConfig(), html.EscapeString(c.opts.Timezone))
 }
 
 // clusterConfig is the part of the config that makes this server a replica.

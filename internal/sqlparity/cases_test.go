@@ -1,0 +1,214 @@
+package sqlparity_test
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/layoffwatch/layoffwatch/alerts"
+	"github.com/layoffwatch/layoffwatch/deploy/grafana"
+	"github.com/layoffwatch/layoffwatch/detector"
+	"github.com/layoffwatch/layoffwatch/gateway"
+	"github.com/layoffwatch/layoffwatch/ingest"
+	"github.com/layoffwatch/layoffwatch/internal/chdb"
+	"github.com/layoffwatch/layoffwatch/internal/demo"
+	"github.com/layoffwatch/layoffwatch/internal/firms"
+	"github.com/layoffwatch/layoffwatch/internal/region"
+	"github.com/layoffwatch/layoffwatch/internal/simulate"
+)
+
+// catalogs is every statement catalog of layoffwatch. A catalog declared
+// anywhere else fails TestEveryCatalogListed.
+func catalogs() []*chdb.Catalog {
+	return []*chdb.Catalog{
+		chdb.Statements(),
+		firms.Statements(),
+		ingest.Statements(),
+		detector.Statements(),
+		gateway.Statements(),
+		alerts.Statements(),
+		demo.Statements(),
+	}
+}
+
+// declaredInserts is every insert of every catalog, by name.
+func declaredInserts() map[string]chdb.Insert {
+	out := map[string]chdb.Insert{}
+	for _, c := range catalogs() {
+		for _, ins := range c.Inserts() {
+			out[ins.Name()] = ins
+		}
+	}
+	return out
+}
+
+// params gives every statement the argument lists it is run with, each a
+// realistic call of the store that runs it. A statement missing here fails
+// the test; so does an entry naming no statement.
+func params(fx *fixture) map[string][][]any {
+	day := func(t time.Time) string { return t.Format(time.DateOnly) }
+	end, prev := fx.end.Start(), fx.end.Add(-1).Start()
+	var sample []string // firms a county bureau's token covers
+	for _, f := range fx.firms[:40] {
+		sample = append(sample, f.ID)
+	}
+	sample = append(sample, fx.warnedFirm, fx.closedFirm, fx.revisedFirm, fx.rejectFirm)
+	cluster := fx.event(simulate.CountyCluster)
+	var eventWarnings, eventHeadcounts [][]any
+	for _, e := range fx.events {
+		keys := []string{e.Region}
+		for _, f := range e.Firms {
+			keys = append(keys, f.FirmID)
+		}
+		last := e.Period.Add(e.Months - 1).Start()
+		eventWarnings = append(eventWarnings, []any{keys, day(last)})
+		eventHeadcounts = append(eventHeadcounts, []any{day(e.Period.Add(-1).Start()), day(last), keys[1:]})
+	}
+	none := [][]any{{}}
+	return map[string][][]any{
+		"chdb.schema_version": none,
+		"firms.all":           none,
+		"firms.ids":           none,
+		"detector.reports_since": {
+			{day(fx.start.Start()), day(end), int64(0)},
+			{day(fx.end.Add(-5).Start()), day(end), fx.ingestedMid.Unix()},
+		},
+		"detector.alert_states": none,
+		"gateway.tokens":        none,
+		"gateway.idempotency_lookup": {
+			{fx.tokenID, fx.idemKey, fx.now.Add(-24 * time.Hour).UTC()},
+			{fx.tokenID, "k-004", fx.now.Add(-time.Hour).UTC()},
+		},
+		"gateway.stored": {
+			{day(fx.revisedAt.Start()), sample},
+			{day(end), sample},
+			{day(fx.ingestedMid.AddDate(0, -1, -5)), sample},
+		},
+		"gateway.rejects":            {{sample, fx.end.String()}, {sample, fx.end.Add(-1).String()}},
+		"gateway.submissions_lookup": {{day(end), sample}, {day(prev), sample}},
+		"gateway.reported":           {{day(end), sample, day(end), sample}},
+		"alerts.settled":             none,
+		"alerts.acked_by":            none,
+		"alerts.acks":                none,
+		"alerts.silences":            none,
+		"alerts.alerts":              none,
+		"alerts.firm_series": {
+			{fx.warnedFirm, day(end), day(end)},
+			{fx.closedFirm, day(end), day(end)},
+			{fx.revisedFirm, day(fx.revisedAt.Start()), day(fx.revisedAt.Start())},
+		},
+		"alerts.region_series": {
+			{"62", day(end), day(end)},
+			{region.PrefectureOf(cluster.Region)[:4], day(end), day(end)},
+			{cluster.Region, day(cluster.Period.Start()), day(cluster.Period.Start())},
+		},
+		"demo.headcount_by_prefecture": none,
+		"demo.warnings":                none,
+		"demo.stored_reports":          none,
+		"demo.event_warnings":          eventWarnings,
+		"demo.event_headcounts":        eventHeadcounts,
+		"demo.alert_events":            none,
+		"demo.email_state":             none,
+		"demo.emails":                  none,
+	}
+}
+
+func (fx *fixture) event(kind simulate.EventKind) simulate.Event {
+	for _, e := range fx.events {
+		if e.Kind == kind {
+			return e
+		}
+	}
+	panic("no planted event of kind " + string(kind))
+}
+
+// statementCase is one run of a catalog statement.
+type statementCase struct {
+	st   chdb.Statement
+	args []any
+}
+
+// statementCases pairs every statement with its arguments, or says which
+// statements have none and which entries name no statement.
+func statementCases(fx *fixture) ([]statementCase, error) {
+	table := params(fx)
+	seen := map[string]bool{}
+	var out []statementCase
+	var problems []string
+	for _, c := range catalogs() {
+		for _, st := range c.Statements() {
+			seen[st.Name()] = true
+			runs, ok := table[st.Name()]
+			if !ok {
+				problems = append(problems, fmt.Sprintf("statement %s has no parameters in the parity table (params in cases_test.go)", st.Name()))
+				continue
+			}
+			for _, args := range runs {
+				out = append(out, statementCase{st: st, args: args})
+			}
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(table)) {
+		if !seen[name] {
+			problems = append(problems, fmt.Sprintf("the parity table names %s, which no catalog declares", name))
+		}
+	}
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("%s", strings.Join(problems, "\n"))
+	}
+	return out, nil
+}
+
+// dashboardRun is one dashboard with chosen variables and time range.
+type dashboardRun struct {
+	d    *grafana.Dashboard
+	pick map[string]string
+	rng  grafana.TimeRange
+	name string
+}
+
+// dashboardRuns are the views a user would open: each dashboard for a year,
+// the last month and a range with no data; the region dashboard for the
+// province, a prefecture and a county; the firm dashboard for its first
+// option, a firm with warnings and a closed firm.
+func dashboardRuns(fx *fixture, dashes []*grafana.Dashboard) []dashboardRun {
+	cluster := fx.event(simulate.CountyCluster)
+	picks := map[string][]map[string]string{
+		"layoffwatch-region": {{"region": "620000"}, {"region": region.PrefectureOf(cluster.Region)}, {"region": cluster.Region}},
+		"layoffwatch-firm":   {{}, {"firm": fx.warnedFirm}, {"firm": fx.closedFirm}, {"firm": fx.revisedFirm}},
+	}
+	ranges := []struct {
+		name string
+		rng  grafana.TimeRange
+	}{
+		{"year", grafana.TimeRange{From: fx.now.AddDate(-1, 0, 0), To: fx.now}},
+		{"month", grafana.TimeRange{From: fx.now.AddDate(0, -1, 0), To: fx.now}},
+		{"empty", grafana.TimeRange{From: time.Date(2019, 1, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2019, 6, 30, 0, 0, 0, 0, time.UTC)}},
+	}
+	var out []dashboardRun
+	for _, d := range dashes {
+		hasCH := false
+		for _, p := range d.AllPanels() {
+			hasCH = hasCH || p.Datasource != nil && p.Datasource.Type == grafana.ClickHouseType
+		}
+		if !hasCH {
+			continue
+		}
+		ps := picks[d.UID]
+		if len(ps) == 0 {
+			ps = []map[string]string{{}}
+		}
+		for _, pick := range ps {
+			for _, r := range ranges {
+				name := d.UID
+				for _, k := range slices.Sorted(maps.Keys(pick)) {
+					name += "/" + k + "=" + pick[k]
+				}
+				out = append(out, dashboardRun{d: d, pick: pick, rng: r.rng, name: name + "/" + r.name})
+			}
+		}
+	}
+	return out
+}

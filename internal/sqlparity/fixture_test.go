@@ -1,0 +1,552 @@
+package sqlparity_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/layoffwatch/layoffwatch/detector"
+	"github.com/layoffwatch/layoffwatch/internal/alertevent"
+	"github.com/layoffwatch/layoffwatch/internal/chdb"
+	"github.com/layoffwatch/layoffwatch/internal/firms"
+	"github.com/layoffwatch/layoffwatch/internal/region"
+	"github.com/layoffwatch/layoffwatch/internal/report"
+	"github.com/layoffwatch/layoffwatch/internal/simulate"
+)
+
+const planFile = "../../deploy/plans/default.yaml"
+
+// row is one row of an insert, by column name.
+type row map[string]any
+
+// batch is one insert: the columns InsertColumns takes.
+type batch struct {
+	ins  chdb.Insert
+	cols []any
+}
+
+// fixture is the data both engines hold, as batches of the components'
+// declared inserts, and the facts the statements' parameters come from.
+type fixture struct {
+	batches []batch
+	inserts map[string]chdb.Insert // every declared insert, by name
+	used    map[string]bool
+
+	now         time.Time // the fixture's "now": after the last month's reporting window
+	start, end  report.Period
+	firms       []firms.Firm
+	events      []simulate.Event
+	warnedFirm  string // a firm with firm-level warnings
+	closedFirm  string // a firm that closed (left the sample)
+	revisedFirm string // a firm-month stored in three revisions
+	revisedAt   report.Period
+	rejectFirm  string // a firm with a refused message in the last month
+	ingestedMid time.Time
+	alertKeys   []string
+	tokenID     string
+	idemKey     string
+}
+
+// newFixture builds the data: a simulated province (a small one: every table
+// and every kind of duplicate, without the size) ending in end.
+func newFixture(inserts map[string]chdb.Insert) (*fixture, error) {
+	opts := simulate.DefaultOptions()
+	opts.Firms = 500
+	opts.Layoffs = 8
+	opts.Revisions = 0.02
+	sim, err := simulate.New(opts)
+	if err != nil {
+		return nil, err
+	}
+	fx := &fixture{inserts: inserts, used: map[string]bool{}, start: opts.Start, end: sim.End(),
+		firms: sim.Firms(), events: sim.Events()}
+	// 20 November, 04:00 UTC: the last month's window closed on the 5th
+	fx.now = fx.end.Add(1).Start().AddDate(0, 0, 19).Add(4 * time.Hour)
+	if err := fx.schemaMigrations(); err != nil {
+		return nil, err
+	}
+	if err := fx.registry(); err != nil {
+		return nil, err
+	}
+	reports, err := fx.reports(sim)
+	if err != nil {
+		return nil, err
+	}
+	if err := fx.rejects(); err != nil {
+		return nil, err
+	}
+	events, err := fx.alerts(reports)
+	if err != nil {
+		return nil, err
+	}
+	if err := fx.notifications(events); err != nil {
+		return nil, err
+	}
+	if err := fx.gateway(); err != nil {
+		return nil, err
+	}
+	for name := range fx.inserts {
+		if !fx.used[name] {
+			return nil, fmt.Errorf("insert %s is declared but the fixture writes nothing with it: add its rows to the fixture", name)
+		}
+	}
+	return fx, nil
+}
+
+// add appends one batch of the insert named name.
+func (fx *fixture) add(name string, rows []row) error {
+	ins, ok := fx.inserts[name]
+	if !ok {
+		return fmt.Errorf("no insert %s in the catalogs", name)
+	}
+	if len(rows) == 0 {
+		return fmt.Errorf("insert %s: empty batch", name)
+	}
+	fx.used[name] = true
+	cols := make([]any, 0, len(ins.Columns()))
+	for _, c := range ins.Columns() {
+		first, ok := rows[0][c]
+		if !ok {
+			return fmt.Errorf("insert %s: the fixture gives no value for column %s", name, c)
+		}
+		col := reflect.MakeSlice(reflect.SliceOf(reflect.TypeOf(first)), 0, len(rows))
+		for i, r := range rows {
+			v, ok := r[c]
+			if !ok || reflect.TypeOf(v) != reflect.TypeOf(first) {
+				return fmt.Errorf("insert %s: row %d: column %s is missing or of type %T, not %T", name, i, c, v, first)
+			}
+			col = reflect.Append(col, reflect.ValueOf(v))
+		}
+		cols = append(cols, col.Interface())
+	}
+	for i, r := range rows {
+		if len(r) != len(ins.Columns()) {
+			return fmt.Errorf("insert %s: row %d has %d values for %d columns", name, i, len(r), len(ins.Columns()))
+		}
+	}
+	fx.batches = append(fx.batches, batch{ins: ins, cols: cols})
+	return nil
+}
+
+func (fx *fixture) schemaMigrations() error {
+	all, err := chdb.Migrations("layoffwatch", "")
+	if err != nil {
+		return err
+	}
+	var rows []row
+	for _, m := range all {
+		rows = append(rows, row{"version": m.Version, "name": m.Name, "applied_at": fx.start.Start().Add(time.Hour)})
+	}
+	return fx.add("chdb.migration", rows)
+}
+
+func date(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+// registry: the sample, then a re-import of a few firms with other names
+// (the latest updated_at wins).
+func (fx *fixture) registry() error {
+	firmRow := func(f firms.Firm, updated time.Time) row {
+		return row{"firm_id": f.ID, "name": f.Name, "region": f.Region, "prefecture": f.Prefecture(), "industry": f.Industry,
+			"baseline_headcount": f.BaselineHeadcount, "ownership": f.Ownership,
+			"enrolled_from": date(f.EnrolledFrom), "enrolled_to": date(f.EnrolledTo), "updated_at": updated}
+	}
+	var rows, again []row
+	for i, f := range fx.firms {
+		rows = append(rows, firmRow(f, fx.start.Start()))
+		if i%50 == 7 {
+			f.Name += "（更名）"
+			again = append(again, firmRow(f, fx.start.Add(12).Start()))
+		}
+	}
+	if err := fx.add("firms.upsert", rows); err != nil {
+		return err
+	}
+	return fx.add("firms.upsert", again)
+}
+
+// reports: one insert per month as ingest writes them (a month's
+// corrections land in the same block as the originals), a month delivered
+// twice (a crash before the commit), a producer's duplicate inside a
+// block, and a third revision of one firm-month months later.
+func (fx *fixture) reports(sim *simulate.Simulation) ([]report.Report, error) {
+	var all []report.Report
+	offset := map[int32]int64{}
+	reportRow := func(r report.Report, ingested time.Time, part int32) row {
+		sep := r.Separations.Values()
+		out := row{"firm_id": r.FirmID, "period": r.Period.Start(), "revision": r.Revision, "headcount": r.Headcount,
+			"vacancies": r.Vacancies, "hires": r.Hires, "reported_at": r.ReportedAt.UTC(), "note": r.Note,
+			"ingested_at": ingested, "kafka_partition": part, "kafka_offset": offset[part]}
+		for i, name := range []string{"economic_layoff", "closure_bankruptcy", "suspension", "contract_expiry", "resignation", "retirement", "transfer", "other"} {
+			out["sep_"+name] = sep[i]
+		}
+		offset[part]++
+		return out
+	}
+	byPeriod := map[report.Period][]report.Report{}
+	for r := range sim.Reports {
+		byPeriod[r.Period] = append(byPeriod[r.Period], r)
+		all = append(all, r)
+	}
+	var redeliver []row
+	for p := fx.start; p <= fx.end; p++ {
+		ingested := p.Add(1).Start().AddDate(0, 0, 5).Add(12 * time.Hour)
+		var rows []row
+		for i, r := range byPeriod[p] {
+			part := int32(i % 3)
+			rows = append(rows, reportRow(r, ingested, part))
+			if i == 10 {
+				// the producer retried: the same report at the next offset
+				rows = append(rows, reportRow(r, ingested, part))
+			}
+			if r.Revision == 2 && fx.revisedFirm == "" && p == fx.end.Add(-2) {
+				fx.revisedFirm, fx.revisedAt = r.FirmID, p
+			}
+		}
+		if err := fx.add("chdb.reports", rows); err != nil {
+			return nil, err
+		}
+		if p == fx.end.Add(-3) {
+			fx.ingestedMid = ingested
+			redeliver = rows
+		}
+	}
+	if fx.revisedFirm == "" {
+		return nil, fmt.Errorf("no corrected report in %s", fx.end.Add(-2))
+	}
+	// month end-3 again, a day later: ingest crashed before committing
+	var again []row
+	for _, r := range redeliver {
+		c := copyRow(r)
+		c["ingested_at"] = r["ingested_at"].(time.Time).Add(24 * time.Hour)
+		again = append(again, c)
+	}
+	if err := fx.add("chdb.reports", again); err != nil {
+		return nil, err
+	}
+	// a third revision of the corrected firm-month, in a block of its own
+	for _, r := range all {
+		if r.FirmID == fx.revisedFirm && r.Period == fx.revisedAt && r.Revision == 2 {
+			r.Revision, r.Headcount, r.Note = 3, r.Headcount+7, "再次更正"
+			r.ReportedAt = fx.end.Start().Add(36 * time.Hour)
+			all = append(all, r)
+			if err := fx.add("chdb.reports", []row{reportRow(r, fx.end.Start().Add(48*time.Hour), 1)}); err != nil {
+				return nil, err
+			}
+			break
+		}
+	}
+	return all, nil
+}
+
+func copyRow(r row) row {
+	out := row{}
+	for k, v := range r {
+		out[k] = v
+	}
+	return out
+}
+
+// rejects: refusals of several kinds, one redelivered (same Kafka
+// position, received again later: one row).
+func (fx *fixture) rejects() error {
+	last := fx.end.String()
+	var rows []row
+	reasons := []struct{ reason, field, msg string }{
+		{report.ReasonUnknownField, "bonus", "unknown field"},
+		{"out_of_range", "headcount", "headcount must be between 0 and 10000000, got -5"},
+		{"future_period", "period", "period is in the future"},
+		{"malformed_json", "", "unexpected end of JSON input"},
+	}
+	for i := range 12 {
+		f := fx.firms[(i*37)%len(fx.firms)]
+		if i == 0 {
+			fx.rejectFirm = f.ID
+		}
+		rs := reasons[i%len(reasons)]
+		period := last
+		if i%3 == 2 {
+			period = fx.end.Add(-1).String()
+		}
+		payload := fmt.Sprintf(`{"schema_version":1,"firm_id":%q,"period":%q,"headcount":5,"revision":%d}`, f.ID, period, 1+i%2)
+		if rs.reason == "malformed_json" {
+			payload = payload[:20]
+		}
+		rows = append(rows, row{"received_at": fx.end.Add(1).Start().Add(time.Duration(i) * time.Hour), "topic": "reports",
+			"partition": int32(i % 3), "offset": int64(1000 + i), "message_key": f.ID, "reason": rs.reason, "field": rs.field,
+			"message": rs.msg, "firm_id": f.ID, "payload": payload, "payload_bytes": uint32(len(payload))})
+	}
+	if err := fx.add("ingest.rejects", rows); err != nil {
+		return err
+	}
+	again := copyRow(rows[0])
+	again["received_at"] = rows[0]["received_at"].(time.Time).Add(3 * time.Hour)
+	return fx.add("ingest.rejects", []row{again})
+}
+
+// alerts: the events the default plan raises over the province, as the
+// detector records them: every firing, a level change for every 7th, a
+// resolution for every 11th, in three batches, the second inserted twice
+// (a restart re-emits).
+func (fx *fixture) alerts(reports []report.Report) ([]alertevent.Event, error) {
+	plan, err := detector.LoadPlan(planFile)
+	if err != nil {
+		return nil, err
+	}
+	ev, err := detector.NewEvaluator(plan)
+	if err != nil {
+		return nil, err
+	}
+	ds, err := detector.BuildDataset(fx.firms, reports)
+	if err != nil {
+		return nil, err
+	}
+	firings, err := ev.Evaluate(ds, detector.EvalOptions{})
+	if err != nil {
+		return nil, err
+	}
+	if len(firings) < 30 {
+		return nil, fmt.Errorf("the plan raised only %d alerts over the simulated province", len(firings))
+	}
+	byID := map[string]firms.Firm{}
+	for _, f := range fx.firms {
+		byID[f.ID] = f
+	}
+	regions := region.Gansu()
+	levels := []string{"I", "II", "III", "IV"}
+	var events []alertevent.Event
+	for i, f := range firings {
+		at := f.Period.Add(1).Start().AddDate(0, 0, 6).Add(time.Duration(i%600) * time.Second)
+		values, _ := json.Marshal(f.Values)
+		e := alertevent.Event{ID: alertevent.ID(f.Rule, string(f.Scope), f.Key, f.Period.String()), Version: 1,
+			Kind: alertevent.Firing, Rule: f.Rule, Scope: string(f.Scope), Key: f.Key, Period: f.Period.String(),
+			Level: f.Level.String(), Values: values, Reported: uint32(f.Reported), Expected: uint32(f.Expected),
+			Plan: plan.File, At: at}
+		if r, ok := plan.Rule(f.Rule); ok {
+			e.TitleZh, e.TitleEn = r.Title.Zh, r.Title.En
+		}
+		e.SummaryZh, e.SummaryEn = plan.Summarize(f)
+		if f.Scope == detector.ScopeFirm {
+			fm := byID[f.Key]
+			e.Region, e.Industry, e.Subject = fm.Region, fm.Industry, fm.Name
+			if fx.warnedFirm == "" {
+				fx.warnedFirm = f.Key
+			}
+		} else {
+			e.Region, e.Industry, _ = strings.Cut(f.Key, "/")
+			if r, ok := regions.Lookup(e.Region); ok {
+				e.Subject = r.Name
+			}
+		}
+		if e.Region != region.ProvinceOf(e.Region) {
+			e.Prefecture = region.PrefectureOf(e.Region)
+		}
+		events = append(events, e)
+		switch {
+		case i%11 == 10:
+			r := e
+			r.Version, r.Kind, r.At = 2, alertevent.Resolved, at.Add(24*time.Hour)
+			events = append(events, r)
+		case i%7 == 3:
+			c := e
+			c.Version, c.Kind, c.At, c.PreviousLevel = 2, alertevent.LevelChanged, at.Add(36*time.Hour), e.Level
+			c.Level = levels[(slices.Index(levels, e.Level)+1)%len(levels)]
+			c.SummaryZh, c.SummaryEn = e.SummaryZh+"（级别调整）", e.SummaryEn+" (level changed)"
+			events = append(events, c)
+		}
+	}
+	if fx.warnedFirm == "" {
+		return nil, fmt.Errorf("no firm-level alert")
+	}
+	for _, e := range events {
+		if e.Version == 1 && len(fx.alertKeys) < 5 {
+			fx.alertKeys = append(fx.alertKeys, e.Key)
+		}
+	}
+	for _, e := range fx.events {
+		if e.Kind == simulate.Closure {
+			fx.closedFirm = e.Firms[0].FirmID
+		}
+	}
+	if fx.closedFirm == "" {
+		return nil, fmt.Errorf("no planted closure")
+	}
+	third := len(events) / 3
+	parts := [][]alertevent.Event{events[:third], events[third : 2*third], events[third : 2*third], events[2*third:]}
+	for _, part := range parts {
+		var rows []row
+		for _, e := range part {
+			p, err := report.ParsePeriod(e.Period)
+			if err != nil {
+				return nil, err
+			}
+			rows = append(rows, row{"alert_id": e.ID, "version": e.Version, "event": e.Kind, "rule": e.Rule, "scope": e.Scope,
+				"alert_key": e.Key, "period": p.Start(), "level": e.Level, "previous_level": e.PreviousLevel, "values_json": string(e.Values),
+				"region": e.Region, "prefecture": e.Prefecture, "industry": e.Industry, "reported": e.Reported, "expected": e.Expected,
+				"subject": e.Subject, "title_zh": e.TitleZh, "title_en": e.TitleEn, "summary_zh": e.SummaryZh, "summary_en": e.SummaryEn,
+				"plan": e.Plan, "emitted_at": e.At.UTC()})
+		}
+		if err := fx.add("detector.alert_events", rows); err != nil {
+			return nil, err
+		}
+	}
+	return events, nil
+}
+
+// notifications: what the alert component logs for the newest alerts of
+// each level (pending then sent, one failure, silenced and folded ones,
+// level changes and resolutions), acknowledgements (in time, late, twice by
+// one person, by two people), escalations, and silences (one expired).
+func (fx *fixture) notifications(events []alertevent.Event) error {
+	plan, err := detector.LoadPlan(planFile)
+	if err != nil {
+		return err
+	}
+	var log, acks []row
+	perLevel := map[string]int{}
+	sorted := slices.Clone(events)
+	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].At.After(sorted[j].At) })
+	logRow := func(e alertevent.Event, msg, rcpt, kind, status string, tier uint8, at time.Time) row {
+		return row{"message_id": msg, "alert_id": e.ID, "alert_version": e.Version, "recipient": rcpt, "kind": kind, "tier": tier,
+			"status": status, "detail": "", "level": e.Level, "rule": e.Rule, "region": e.Region, "fired_at": e.At.UTC(), "at": at.UTC()}
+	}
+	for _, e := range sorted {
+		rcpt := "rsj-" + e.Region + "@gs.example.cn"
+		if e.Kind != alertevent.Firing {
+			kind := e.Kind
+			log = append(log, logRow(e, "m-"+e.ID+"-v2", rcpt, kind, "sent", 0, e.At.Add(time.Minute)))
+			continue
+		}
+		if perLevel[e.Level] >= 40 {
+			continue
+		}
+		n := perLevel[e.Level]
+		perLevel[e.Level]++
+		kind := "digest"
+		if e.Level == "I" || e.Level == "II" {
+			kind = "alert"
+		}
+		msg := fmt.Sprintf("m-%s-1", e.ID)
+		sent := e.At.Add(time.Minute)
+		status := "sent"
+		switch n % 10 {
+		case 7:
+			status = "failed"
+		case 8:
+			status = "silenced"
+		case 9:
+			status = "folded"
+		}
+		log = append(log, logRow(e, msg, rcpt, kind, "pending", 0, e.At.Add(30*time.Second)), logRow(e, msg, rcpt, kind, status, 0, sent))
+		if status != "sent" {
+			continue
+		}
+		lv, err := detector.ParseLevel(e.Level)
+		if err != nil {
+			return err
+		}
+		deadline := plan.Levels[lv].Response
+		ack := func(who, via string, at time.Time) {
+			acks = append(acks, row{"alert_id": e.ID, "recipient": who, "at": at.UTC(), "comment": "已核实：" + via, "via": via})
+		}
+		switch n % 4 {
+		case 0:
+			ack(rcpt, "link", sent.Add(30*time.Minute))
+		case 1:
+			ack(rcpt, "web", sent.Add(deadline+time.Hour))
+			ack("sz-"+e.Region+"@gs.example.cn", "web", sent.Add(deadline+2*time.Hour))
+		case 2:
+			if deadline > 0 {
+				log = append(log, logRow(e, fmt.Sprintf("m-%s-2", e.ID), "sz-"+e.Region+"@gs.example.cn", "escalation", "sent", 1, sent.Add(deadline)))
+			}
+		}
+	}
+	if err := fx.add("alerts.log", log); err != nil {
+		return err
+	}
+	if err := fx.add("alerts.ack", acks); err != nil {
+		return err
+	}
+	// the same person acknowledges again later: one row, the later one
+	again := copyRow(acks[0])
+	again["at"] = acks[0]["at"].(time.Time).Add(2 * time.Hour)
+	again["comment"] = "再次确认"
+	if err := fx.add("alerts.ack", []row{again}); err != nil {
+		return err
+	}
+	var silences []row
+	for i, s := range []struct{ region, rule, firm string }{{"620102", "", ""}, {"", "missing_report", ""}, {"", "", fx.warnedFirm}} {
+		created := fx.end.Start().Add(time.Duration(i) * time.Hour)
+		silences = append(silences, row{"id": fmt.Sprintf("s-%d", i+1), "region": s.region, "rule": s.rule, "firm_id": s.firm,
+			"starts_at": created, "ends_at": created.AddDate(0, 0, 30), "author": "ops@gs.example.cn", "reason": "检修",
+			"created_at": created, "expired": uint8(0), "changed_at": created})
+	}
+	if err := fx.add("alerts.silence", silences); err != nil {
+		return err
+	}
+	expired := copyRow(silences[1])
+	expired["expired"], expired["changed_at"] = uint8(1), silences[1]["created_at"].(time.Time).AddDate(0, 0, 2)
+	return fx.add("alerts.silence", []row{expired})
+}
+
+// gateway: tokens (one revoked), the last month's submissions (two
+// revisions, late ones, one ingest has not stored), idempotency keys (one
+// stored twice by a retry).
+func (fx *fixture) gateway() error {
+	created := fx.end.Start()
+	var tokens []row
+	for i, s := range []struct{ kind, scope string }{{"firm", fx.warnedFirm}, {"region", "620102"}, {"region", "620000"}, {"firm", fx.closedFirm}} {
+		tokens = append(tokens, row{"token_id": fmt.Sprintf("lw_%04d", i+1), "hash": fmt.Sprintf("%064x", i+1), "scope_kind": s.kind,
+			"scope": s.scope, "label": "令牌 " + s.scope, "created_at": created.Add(time.Duration(i) * time.Hour), "revoked_at": (*time.Time)(nil), "version": uint64(1)})
+	}
+	fx.tokenID = "lw_0001"
+	if err := fx.add("gateway.token", tokens); err != nil {
+		return err
+	}
+	revoked := copyRow(tokens[3])
+	at := created.AddDate(0, 0, 3)
+	revoked["revoked_at"], revoked["version"] = &at, uint64(2)
+	if err := fx.add("gateway.token", []row{revoked}); err != nil {
+		return err
+	}
+	deadline := fx.end.Add(1).Start().AddDate(0, 0, 5).Add(16 * time.Hour)
+	var subs []row
+	for i, f := range fx.firms[:40] {
+		recv := fx.end.Start().AddDate(0, 0, 24).Add(time.Duration(i) * 3 * time.Hour)
+		late := uint8(0)
+		if recv.After(deadline) {
+			late = 1
+		}
+		rev := uint32(1)
+		if f.ID == fx.warnedFirm {
+			rev = 2
+		}
+		subs = append(subs, row{"received_at": recv, "submission_id": fmt.Sprintf("sub-%03d", i), "firm_id": f.ID, "period": fx.end.Start(),
+			"revision": rev, "token_id": "lw_0002", "channel": []string{"api", "csv", "web"}[i%3], "idempotency_key": fmt.Sprintf("k-%03d", i), "late": late})
+	}
+	subs = append(subs, row{"received_at": fx.now.Add(-time.Hour), "submission_id": "sub-pending", "firm_id": fx.warnedFirm, "period": fx.end.Start(),
+		"revision": uint32(9), "token_id": fx.tokenID, "channel": "api", "idempotency_key": "", "late": uint8(1)})
+	if err := fx.add("gateway.submissions", subs); err != nil {
+		return err
+	}
+	fx.idemKey = "k-001"
+	var idem []row
+	for i := range 5 {
+		idem = append(idem, row{"token_id": fx.tokenID, "idempotency_key": fmt.Sprintf("k-%03d", i), "request_hash": fmt.Sprintf("h%02d", i),
+			"status": uint16(202), "body": `{"accepted":1}`, "created_at": fx.now.Add(-time.Duration(i+1) * time.Hour)})
+	}
+	if err := fx.add("gateway.idempotency", idem); err != nil {
+		return err
+	}
+	retry := copyRow(idem[1])
+	retry["created_at"], retry["status"] = fx.now.Add(-30*time.Minute), uint16(409)
+	return fx.add("gateway.idempotency", []row{retry})
+}
