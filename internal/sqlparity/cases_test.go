@@ -63,7 +63,7 @@ func params(fx *fixture) map[string][][]any {
 			keys = append(keys, f.FirmID)
 		}
 		last := e.Period.Add(e.Months - 1).Start()
-		eventWarnings = append(eventWarnings, []any{keys, day(last)})
+		eventWarnings = append(eventWarnings, []any{keys, day(e.Period.Start()), day(e.Period.Add(e.Months).Start())})
 		eventHeadcounts = append(eventHeadcounts, []any{day(e.Period.Add(-1).Start()), day(last), keys[1:]})
 	}
 	none := [][]any{{}}
