@@ -101,7 +101,7 @@ recipients:
 		b.Fatal(err)
 	}
 	start("alert", func(ctx context.Context) error {
-		return alerts.Run(ctx, alerts.Options{Kafka: kOpts, ClickHouse: chOpts, Config: cfgPath, Plan: "../deploy/plans/default.yaml",
+		return alerts.Run(ctx, alerts.Options{Kafka: kOpts, ClickHouse: chOpts, Config: cfgPath,
 			Topic: "alerts", Group: "alert", HTTPAddr: fmt.Sprintf("127.0.0.1:%d", port), EscalationCheck: time.Minute, SessionTimeout: 6 * time.Second},
 			testenv.Logger(b), prometheus.NewRegistry())
 	})
