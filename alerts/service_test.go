@@ -81,7 +81,7 @@ func newRig(t *testing.T, smtpOpts smtptest.Options) *rig {
 	r := &rig{t: t, kafka: kafkautil.Options{Brokers: k.Addrs(), Partitions: 2, ReplicationFactor: 1}, ch: ch, smtp: srv,
 		clock: &clock{t: time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)}, http: fmt.Sprintf("127.0.0.1:%d", port), firms: map[string]firms.Firm{}}
 	var list []firms.Firm
-	for i, county := range []string{"620102", "620103", "620103", "620104", "620105"} {
+	for i, county := range []string{"620102", "620103", "620103", "620104", "620105", "620102"} {
 		f := firms.Firm{ID: testenv.FirmID(county, i+1), Name: fmt.Sprintf("测试企业%d有限公司", i+1), Region: county, Industry: "C", BaselineHeadcount: 800}
 		r.firms[fmt.Sprint(i+1)] = f
 		list = append(list, f)
@@ -138,7 +138,7 @@ func (r *rig) start() {
 	r.t.Fatal("alert component did not start")
 }
 
-// event builds a detector event for firm n (1–5) or a region, with the
+// event builds a detector event for firm n (1–6) or a region, with the
 // shipped default plan's facts about its level, as the detector does.
 func (r *rig) event(rule string, level alertevent.Level, scope alertevent.Scope, key string, version uint32, kind string) alertevent.Event {
 	e := alertevent.Event{Rule: rule, Level: level, LevelFacts: alertevent.DefaultLevelFacts(level), Scope: scope, Key: key, Period: "2026-10", Version: version, Kind: kind,
