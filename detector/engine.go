@@ -46,7 +46,6 @@ type EvalOptions struct {
 // Evaluator evaluates any number of datasets, from any number of goroutines
 // at once; each Evaluate keeps its state to itself.
 type Evaluator struct {
-	plan        *Plan
 	firmRules   []*program     // in plan order
 	regionRules []*program     // in plan order
 	kinds       []groupKindKey // the groupings of firms the region rules need
@@ -63,11 +62,11 @@ func NewEvaluator(p *Plan) (*Evaluator, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newEvaluator(p, programs), nil
+	return newEvaluator(programs), nil
 }
 
-func newEvaluator(p *Plan, programs []*program) *Evaluator {
-	e := &Evaluator{plan: p}
+func newEvaluator(programs []*program) *Evaluator {
+	e := &Evaluator{}
 	seen := map[groupKindKey]bool{}
 	for _, pr := range programs {
 		e.nvars = max(e.nvars, pr.nvars)

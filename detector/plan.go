@@ -297,7 +297,7 @@ func ParsePlan(file string, data []byte) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	p.compiled = newEvaluator(p, programs)
+	p.compiled = newEvaluator(programs)
 	p.summaries = map[string]summaryPair{}
 	for i, r := range p.Rules {
 		zh, en, err := r.summaryTemplates()
