@@ -18,14 +18,15 @@ ALTER TABLE {{.DB}}alerts{{.OnCluster}}
     ADD COLUMN level_action_en String,
     ADD COLUMN level_response_seconds UInt32;
 
+-- On a cluster, the Distributed table over alerts (0005) takes the new
+-- columns by being made again AS alerts: it holds no rows (nothing inserts
+-- through it), and 18.16 refuses ALTER ON CLUSTER for a table that is not
+-- replicated on a replicated cluster.
 {{if .Cluster}}
-ALTER TABLE {{.DB}}alerts_all{{.OnCluster}}
-    ADD COLUMN level_name_zh String,
-    ADD COLUMN level_name_en String,
-    ADD COLUMN level_color String,
-    ADD COLUMN level_action_zh String,
-    ADD COLUMN level_action_en String,
-    ADD COLUMN level_response_seconds UInt32;
+DROP TABLE IF EXISTS {{.DB}}alerts_all{{.OnCluster}};
+
+CREATE TABLE IF NOT EXISTS {{.DB}}alerts_all{{.OnCluster}} AS {{.DB}}alerts
+ENGINE = Distributed({{.Cluster}}, {{.DBName}}, alerts, cityHash64(alert_id));
 {{end}}
 
 -- The current state of every alert, as in 0003, with its level's facts.
