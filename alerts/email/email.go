@@ -41,8 +41,9 @@ type Point struct {
 // Item is one alert in a notification.
 type Item struct {
 	Event alertevent.Event `json:"event"`
-	// Folded are firm alerts of the same period folded into this region
-	// alert (inhibition).
+	// Folded are firm alerts of the same period told inside this region
+	// alert's email instead of in their own (inhibition); the email names
+	// each firm, name and id.
 	Folded []alertevent.Event `json:"folded,omitempty"`
 	// Series is the last 24 months of headcount of the firm or region; empty:
 	// no chart.
