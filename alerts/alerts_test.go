@@ -54,20 +54,20 @@ func TestRoute(t *testing.T) {
 		extra int
 		want  string
 	}{
-		{"firm IV: county only", alertevent.Event{Rule: "art41", Scope: "firm", Level: "IV", Region: "620102", Industry: "C"}, 0, "chengguan"},
-		{"firm III: county only", alertevent.Event{Rule: "mass_layoff", Scope: "firm", Level: "III", Region: "620102", Industry: "C"}, 0, "chengguan"},
-		{"firm II: county and prefecture", alertevent.Event{Rule: "x", Scope: "firm", Level: "II", Region: "620102", Industry: "C"}, 0, "chengguan,lanzhou"},
-		{"firm I: up to the province", alertevent.Event{Rule: "major_cut", Scope: "firm", Level: "I", Region: "620102", Industry: "C"}, 0, "audit,chengguan,lanzhou,lanzhou-chief,province"},
-		{"industry filter", alertevent.Event{Rule: "art41", Scope: "firm", Level: "IV", Region: "620102", Industry: "E"}, 0, "chengguan,construction"},
-		{"rule filter", alertevent.Event{Rule: "closure", Scope: "firm", Level: "IV", Region: "620103", Industry: "C"}, 0, "qilihe"},
-		{"rule filter at level I", alertevent.Event{Rule: "closure", Scope: "firm", Level: "I", Region: "620103", Industry: "C"}, 0, "audit,closures,lanzhou,lanzhou-chief,province,qilihe"},
-		{"county II with a route", alertevent.Event{Rule: "county_cluster", Scope: "county", Level: "II", Region: "620102"}, 0, "audit,chengguan,lanzhou"},
-		{"prefecture III", alertevent.Event{Rule: "prefecture_rate", Scope: "prefecture", Level: "III", Region: "620400"}, 0, "baiyin"},
-		{"prefecture I", alertevent.Event{Rule: "prefecture_total", Scope: "prefecture", Level: "I", Region: "620400"}, 0, "audit,baiyin,province"},
-		{"province", alertevent.Event{Rule: "x", Scope: "province", Level: "III", Region: "620000"}, 0, "province"},
-		{"escalated once: prefecture too", alertevent.Event{Rule: "art41", Scope: "firm", Level: "IV", Region: "620102", Industry: "C"}, 1, "chengguan,lanzhou"},
-		{"escalated twice: province too", alertevent.Event{Rule: "art41", Scope: "firm", Level: "IV", Region: "620102", Industry: "C"}, 2, "chengguan,lanzhou,province"},
-		{"no county official", alertevent.Event{Rule: "art41", Scope: "firm", Level: "IV", Region: "620502", Industry: "C"}, 0, ""},
+		{"firm IV: county only", alertevent.Event{Rule: "art41", Scope: alertevent.ScopeFirm, Level: alertevent.LevelIV, Region: "620102", Industry: "C"}, 0, "chengguan"},
+		{"firm III: county only", alertevent.Event{Rule: "mass_layoff", Scope: alertevent.ScopeFirm, Level: alertevent.LevelIII, Region: "620102", Industry: "C"}, 0, "chengguan"},
+		{"firm II: county and prefecture", alertevent.Event{Rule: "x", Scope: alertevent.ScopeFirm, Level: alertevent.LevelII, Region: "620102", Industry: "C"}, 0, "chengguan,lanzhou"},
+		{"firm I: up to the province", alertevent.Event{Rule: "major_cut", Scope: alertevent.ScopeFirm, Level: alertevent.LevelI, Region: "620102", Industry: "C"}, 0, "audit,chengguan,lanzhou,lanzhou-chief,province"},
+		{"industry filter", alertevent.Event{Rule: "art41", Scope: alertevent.ScopeFirm, Level: alertevent.LevelIV, Region: "620102", Industry: "E"}, 0, "chengguan,construction"},
+		{"rule filter", alertevent.Event{Rule: "closure", Scope: alertevent.ScopeFirm, Level: alertevent.LevelIV, Region: "620103", Industry: "C"}, 0, "qilihe"},
+		{"rule filter at level I", alertevent.Event{Rule: "closure", Scope: alertevent.ScopeFirm, Level: alertevent.LevelI, Region: "620103", Industry: "C"}, 0, "audit,closures,lanzhou,lanzhou-chief,province,qilihe"},
+		{"county II with a route", alertevent.Event{Rule: "county_cluster", Scope: alertevent.ScopeCounty, Level: alertevent.LevelII, Region: "620102"}, 0, "audit,chengguan,lanzhou"},
+		{"prefecture III", alertevent.Event{Rule: "prefecture_rate", Scope: alertevent.ScopePrefecture, Level: alertevent.LevelIII, Region: "620400"}, 0, "baiyin"},
+		{"prefecture I", alertevent.Event{Rule: "prefecture_total", Scope: alertevent.ScopePrefecture, Level: alertevent.LevelI, Region: "620400"}, 0, "audit,baiyin,province"},
+		{"province", alertevent.Event{Rule: "x", Scope: alertevent.ScopeProvince, Level: alertevent.LevelIII, Region: "620000"}, 0, "province"},
+		{"escalated once: prefecture too", alertevent.Event{Rule: "art41", Scope: alertevent.ScopeFirm, Level: alertevent.LevelIV, Region: "620102", Industry: "C"}, 1, "chengguan,lanzhou"},
+		{"escalated twice: province too", alertevent.Event{Rule: "art41", Scope: alertevent.ScopeFirm, Level: alertevent.LevelIV, Region: "620102", Industry: "C"}, 2, "chengguan,lanzhou,province"},
+		{"no county official", alertevent.Event{Rule: "art41", Scope: alertevent.ScopeFirm, Level: alertevent.LevelIV, Region: "620502", Industry: "C"}, 0, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -126,7 +126,7 @@ func TestSilence(t *testing.T) {
 		s.Starts, s.Ends, s.Author, s.Reason = at.Add(-time.Hour), at.Add(time.Hour), "张三", "已核实"
 		return s
 	}
-	firm := alertevent.Event{Rule: "art41", Scope: "firm", Key: "91620102MA0000001C", Region: "620102", Level: "IV"}
+	firm := alertevent.Event{Rule: "art41", Scope: alertevent.ScopeFirm, Key: "91620102MA0000001C", Region: "620102", Level: alertevent.LevelIV}
 	tests := []struct {
 		name string
 		s    Silence
@@ -173,7 +173,8 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"bad email", "ack: {secret: 0123456789abcdef0}\nlinks: {ack_base_url: http://x}\nrecipients: [{email: 'a@b.cn\r\nBcc: c@d.cn', region: '620102'}]\n", "not a plain address"},
 		{"bad level", "ack: {secret: 0123456789abcdef0}\nlinks: {ack_base_url: http://x}\nrecipients: [{email: a@b.cn, region: '620102', min_level: V}]\n", "min_level"},
 		{"route to nobody known", "ack: {secret: 0123456789abcdef0}\nlinks: {ack_base_url: http://x}\nrecipients: [{email: a@b.cn, region: '620102'}]\nroutes: [{recipients: [x@y.cn]}]\n", "not defined"},
-		{"bad response", "ack: {secret: 0123456789abcdef0}\nlinks: {ack_base_url: http://x}\nrecipients: [{email: a@b.cn, region: '620102'}]\nresponse: {II: soon}\n", "response"},
+		{"bad route level", "ack: {secret: 0123456789abcdef0}\nlinks: {ack_base_url: http://x}\nrecipients: [{email: a@b.cn, region: '620102'}]\nroutes: [{match: {min_level: II+}, recipients: [a@b.cn]}]\n", `routes[0]: min_level: level "II+" is not one of I, II, III, IV`},
+		{"response deadlines", "ack: {secret: 0123456789abcdef0}\nlinks: {ack_base_url: http://x}\nrecipients: [{email: a@b.cn, region: '620102'}]\nresponse: {II: 2h}\n", "line 4: response: the response deadlines are set by the risk plan"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -186,15 +187,6 @@ func TestLoadConfigErrors(t *testing.T) {
 				t.Errorf("LoadConfig error %v, want it to name the file and contain %q", err, tt.want)
 			}
 		})
-	}
-}
-
-func TestResponseDeadlines(t *testing.T) {
-	c := testConfig(t)
-	for lv, want := range map[string]time.Duration{"I": 2 * time.Hour, "II": 2 * time.Hour, "III": 12 * time.Hour, "IV": 0} {
-		if got := c.ResponseDeadline(lv); got != want {
-			t.Errorf("level %s: %v, want %v", lv, got, want)
-		}
 	}
 }
 
@@ -249,7 +241,7 @@ func FuzzParseConfig(f *testing.F) {
 			t.Fatalf("an invalid config loaded: %+v", c)
 		}
 		for _, r := range c.Recipients {
-			if levelRank[r.MinLevel] == 0 || strings.ContainsAny(r.Email+r.Name, "\r\n") {
+			if !r.minLevel.Valid() || strings.ContainsAny(r.Email+r.Name, "\r\n") {
 				t.Fatalf("an invalid recipient loaded: %+v", r)
 			}
 		}

@@ -10,7 +10,9 @@
 //	escalation clock ──▶ unacknowledged past the level's deadline ──▶ re-send, next tier up
 //
 // It does not decide what is a warning (detector/) nor render email markup
-// (alerts/email).
+// (alerts/email), and it never reads the risk plan: what the plan says about
+// a level — its name, colour, action and response deadline — comes on each
+// event (alertevent.LevelFacts).
 package alerts
 
 import (
@@ -25,28 +27,31 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/layoffwatch/layoffwatch/internal/alertevent"
 	"github.com/layoffwatch/layoffwatch/internal/region"
 )
 
 // Config is the alert component's YAML file: who gets what, and how mail
 // goes out.
 type Config struct {
-	SMTP      smtpConfig        `yaml:"smtp"`
-	Links     Links             `yaml:"links"`
-	Ack       AckConfig         `yaml:"ack"`
-	Response  map[string]string `yaml:"response"` // level → duration or "none"; defaults I/II 2h, III 12h, IV none
-	GroupWait time.Duration     `yaml:"group_wait"`
-	Resolved  *bool             `yaml:"notify_resolved"`
-	Templates string            `yaml:"templates"`
+	SMTP      smtpConfig    `yaml:"smtp"`
+	Links     Links         `yaml:"links"`
+	Ack       AckConfig     `yaml:"ack"`
+	GroupWait time.Duration `yaml:"group_wait"`
+	Resolved  *bool         `yaml:"notify_resolved"`
+	Templates string        `yaml:"templates"`
 	// APIToken guards the HTTP API (list, acknowledge, silence); empty: the
 	// API is off (acknowledge links and the CLI still work).
 	APIToken     string      `yaml:"api_token"`
 	APITokenFile string      `yaml:"api_token_file"`
 	Recipients   []Recipient `yaml:"recipients"`
 	Routes       []Route     `yaml:"routes"`
+	// Response is refused: the response deadlines are the risk plan's
+	// (levels: I: response: 2h), and come with each alert event. The key is
+	// known only to say so.
+	Response yaml.Node `yaml:"response"`
 
-	responses map[string]time.Duration
-	file      string
+	file string
 }
 
 // SetSMTP points delivery at host:port without TLS (a local catcher).
@@ -96,6 +101,8 @@ type Recipient struct {
 	// Optional filters: only these rules / industries.
 	Rules      []string `yaml:"rules"`
 	Industries []string `yaml:"industries"`
+
+	minLevel alertevent.Level
 }
 
 // Route adds recipients to alerts that match it, beside the default
@@ -111,6 +118,8 @@ type RouteMatch struct {
 	Industries []string `yaml:"industries"`
 	Regions    []string `yaml:"regions"` // region codes or prefixes (6201 matches Lanzhou)
 	MinLevel   string   `yaml:"min_level"`
+
+	minLevel alertevent.Level // 0: any
 }
 
 // LoadConfig reads and checks the file; relative paths in it resolve
@@ -144,8 +153,6 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 	return &c, nil
 }
 
-var levelRank = map[string]int{"I": 1, "II": 2, "III": 3, "IV": 4}
-
 // Validate checks the configuration and fills defaults; it does no I/O
 // beyond reading secret files.
 func (c *Config) Validate() error {
@@ -178,25 +185,14 @@ func (c *Config) Validate() error {
 	if c.APIToken != "" && len(c.APIToken) < 16 {
 		return errors.New("api_token must hold at least 16 characters")
 	}
-	c.responses = map[string]time.Duration{"I": 2 * time.Hour, "II": 2 * time.Hour, "III": 12 * time.Hour}
-	for lv, d := range c.Response {
-		if _, ok := levelRank[lv]; !ok {
-			return fmt.Errorf("response: %q is not a level (I, II, III, IV)", lv)
-		}
-		if d == "none" {
-			delete(c.responses, lv)
-			continue
-		}
-		dur, err := time.ParseDuration(d)
-		if err != nil || dur <= 0 {
-			return fmt.Errorf("response: %s: %q is not a positive duration or none", lv, d)
-		}
-		c.responses[lv] = dur
+	if c.Response.Kind != 0 {
+		return fmt.Errorf("line %d: response: the response deadlines are set by the risk plan (levels: I: response: 2h) and come with each alert; remove this key", c.Response.Line)
 	}
 	if len(c.Recipients) == 0 {
 		return errors.New("recipients: none configured")
 	}
 	seen := map[string]bool{}
+	var err error
 	for i := range c.Recipients {
 		r := &c.Recipients[i]
 		addr, err := mail.ParseAddress(r.Email)
@@ -221,24 +217,25 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("recipients[%d]: region %q is not a division code of mainland China", i, r.Region)
 		}
 		if r.MinLevel == "" {
-			r.MinLevel = "IV"
+			r.MinLevel = alertevent.LevelIV.String()
 		}
-		if _, ok := levelRank[r.MinLevel]; !ok {
-			return fmt.Errorf("recipients[%d]: min_level %q is not I, II, III or IV", i, r.MinLevel)
+		if r.minLevel, err = alertevent.ParseLevel(r.MinLevel); err != nil {
+			return fmt.Errorf("recipients[%d]: min_level: %w", i, err)
 		}
 	}
-	for i, rt := range c.Routes {
+	for i := range c.Routes {
+		rt := &c.Routes[i]
+		if rt.Match.MinLevel != "" {
+			if rt.Match.minLevel, err = alertevent.ParseLevel(rt.Match.MinLevel); err != nil {
+				return fmt.Errorf("routes[%d]: min_level: %w", i, err)
+			}
+		}
 		if len(rt.Recipients) == 0 {
 			return fmt.Errorf("routes[%d]: no recipients", i)
 		}
 		for _, e := range rt.Recipients {
 			if !seen[e] {
 				return fmt.Errorf("routes[%d]: recipient %s is not defined under recipients", i, e)
-			}
-		}
-		if rt.Match.MinLevel != "" {
-			if _, ok := levelRank[rt.Match.MinLevel]; !ok {
-				return fmt.Errorf("routes[%d]: min_level %q is not I, II, III or IV", i, rt.Match.MinLevel)
 			}
 		}
 	}
@@ -250,7 +247,3 @@ func (c *Config) Validate() error {
 
 // NotifyResolved reports whether resolved notices are sent (default yes).
 func (c *Config) NotifyResolved() bool { return c.Resolved == nil || *c.Resolved }
-
-// ResponseDeadline is the time allowed to acknowledge an alert of level
-// (0: no deadline, never escalated).
-func (c *Config) ResponseDeadline(level string) time.Duration { return c.responses[level] }

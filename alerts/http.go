@@ -9,6 +9,7 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"regexp"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -17,7 +18,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/layoffwatch/layoffwatch/detector"
 	"github.com/layoffwatch/layoffwatch/internal/alertevent"
 	"github.com/layoffwatch/layoffwatch/internal/chdb"
 	"github.com/layoffwatch/layoffwatch/internal/obs"
@@ -32,7 +32,6 @@ type httpAPI struct {
 	now    func() time.Time
 	log    *slog.Logger
 	reg    *prometheus.Registry
-	plan   *detector.Plan
 	acks   *prometheus.CounterVec
 }
 
@@ -97,9 +96,11 @@ func (a *httpAPI) renderAck(w http.ResponseWriter, r *http.Request, status int, 
 		"Done": done, "Who": q.Get("r"), "When": a.now().In(shanghai()).Format("2006-01-02 15:04"), "Error": errMsg}
 	if errMsg == "" {
 		if e, ok := a.alert(r.Context(), q.Get("a")); ok {
+			e.FillDefaultLevelFacts()
 			data["Alert"] = e
-			if lv, ok := a.plan.Levels[levelOf(e.Level)]; ok {
-				data["Color"] = lv.Color
+			data["Color"] = "#607d8b"
+			if colorRe.MatchString(e.LevelFacts.Color) {
+				data["Color"] = e.LevelFacts.Color
 			}
 		}
 	}
@@ -110,10 +111,9 @@ func (a *httpAPI) renderAck(w http.ResponseWriter, r *http.Request, status int, 
 	_ = ackTmpl.Execute(w, data)
 }
 
-func levelOf(s string) detector.Level {
-	lv, _ := detector.ParseLevel(s)
-	return lv
-}
+// colorRe is a colour the ack page shows the level in: the event carries
+// it, so anything else is not put into the page's style.
+var colorRe = regexp.MustCompile(`^#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$`)
 
 func (a *httpAPI) checkLink(w http.ResponseWriter, r *http.Request) bool {
 	if err := r.ParseForm(); err != nil {
@@ -237,8 +237,8 @@ func listOpen(ctx context.Context, st *store) ([]OpenAlert, error) {
 
 func sortOpen(list []OpenAlert) {
 	less := func(a, b OpenAlert) bool {
-		if levelRank[a.Level] != levelRank[b.Level] {
-			return levelRank[a.Level] < levelRank[b.Level]
+		if a.Level.Rank() != b.Level.Rank() {
+			return a.Level.Rank() < b.Level.Rank()
 		}
 		if a.Period != b.Period {
 			return a.Period > b.Period

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -36,10 +37,11 @@ type logStore interface {
 // alertState is what the notifier knows of one alert.
 type alertState struct {
 	event     alertevent.Event
-	sentTo    map[string]int // recipient email → highest tier notified
+	sentTo    map[string]int // recipient email → highest tier notified (sent, or folded into another alert's email)
 	firstSent time.Time
 	tier      int // escalation steps done
 	ackedBy   string
+	folded    []string // firm alerts told inside this region alert's emails, named again when it escalates or changes level
 }
 
 func (a *alertState) open() bool { return a.event.Kind != alertevent.Resolved }
@@ -52,7 +54,6 @@ type notifier struct {
 	render   renderer
 	send     sender
 	store    logStore
-	levels   map[string]email.LevelInfo
 	now      func() time.Time
 	log      *slog.Logger
 	m        *alertMetrics
@@ -87,7 +88,14 @@ type job struct {
 	to    *Recipient
 	tier  int
 	items []*alertState
-	fold  map[string][]alertevent.Event // region alert id → firm alerts folded in
+	fold  map[string][]folded // region alert id → firm alerts of this pass told inside it
+}
+
+// folded is a firm alert told inside a region alert's email instead of in
+// one of its own, which would have been of kind.
+type folded struct {
+	event alertevent.Event
+	kind  string
 }
 
 // process handles one batch of events (a detector pass) and returns when
@@ -95,14 +103,16 @@ type job struct {
 func (n *notifier) process(ctx context.Context, events []alertevent.Event) error {
 	now := n.now()
 	// region alerts first, so firm alerts of the same pass can fold into them
-	sort.SliceStable(events, func(i, j int) bool { return events[i].Scope != "firm" && events[j].Scope == "firm" })
+	sort.SliceStable(events, func(i, j int) bool {
+		return events[i].Scope != alertevent.ScopeFirm && events[j].Scope == alertevent.ScopeFirm
+	})
 	immediate := map[string]*job{} // key: kind|recipient|alert for I–II, kind|recipient for digests
 	var order []string
 	var records []logRow
 	addJob := func(key, kind string, r *Recipient, tier int, st *alertState) *job {
 		j, ok := immediate[key]
 		if !ok {
-			j = &job{kind: kind, to: r, tier: tier, fold: map[string][]alertevent.Event{}}
+			j = &job{kind: kind, to: r, tier: tier, fold: map[string][]folded{}}
 			immediate[key] = j
 			order = append(order, key)
 		}
@@ -124,13 +134,13 @@ func (n *notifier) process(ctx context.Context, events []alertevent.Event) error
 			continue // an old event read again
 		}
 		st.event = e
-		n.m.received.WithLabelValues(e.Kind, e.Level).Inc()
+		n.m.received.WithLabelValues(e.Kind, e.Level.String()).Inc()
 		var targets []routed
 		kind := email.KindAlert
 		switch e.Kind {
 		case alertevent.Firing:
 			targets = n.router.Route(e, 0)
-			if levelRank[e.Level] >= 3 {
+			if !e.Level.AtLeast(alertevent.LevelII) {
 				kind = email.KindDigest
 			}
 		case alertevent.LevelChanged:
@@ -151,10 +161,11 @@ func (n *notifier) process(ctx context.Context, events []alertevent.Event) error
 			n.m.silenced.Inc()
 			continue
 		}
-		if e.Kind == alertevent.Firing && e.Scope == "firm" {
+		if e.Kind == alertevent.Firing && e.Scope == alertevent.ScopeFirm {
 			// a firm alert is told inside a county or prefecture alert of the
-			// same period that this recipient gets in this pass; to anyone
-			// else it goes alone
+			// same period that this recipient gets in this pass, which names
+			// the firm; to anyone else it goes alone. It is settled (logged
+			// folded) with the email that tells it.
 			var alone []routed
 			for _, t := range targets {
 				host := n.hostFor(e, t.r.Email, immediate, order)
@@ -162,13 +173,10 @@ func (n *notifier) process(ctx context.Context, events []alertevent.Event) error
 					alone = append(alone, t)
 					continue
 				}
-				key := itemKey(e.ID, e.Version, t.r.Email, kind, 0)
-				if n.done[key] {
+				if n.done[itemKey(e.ID, e.Version, t.r.Email, kind, 0)] {
 					continue
 				}
-				records = append(records, n.row(e, t.r.Email, kind, 0, StatusFolded, "folded into "+host.st.event.ID, host.id, now))
-				n.done[key] = true
-				host.j.fold[host.st.event.ID] = append(host.j.fold[host.st.event.ID], e)
+				host.j.fold[host.st.event.ID] = append(host.j.fold[host.st.event.ID], folded{event: e, kind: kind})
 			}
 			targets = alone
 		}
@@ -189,7 +197,7 @@ func (n *notifier) process(ctx context.Context, events []alertevent.Event) error
 	for _, k := range order {
 		j := immediate[k]
 		sort.SliceStable(j.items, func(a, b int) bool {
-			return levelRank[j.items[a].event.Level] < levelRank[j.items[b].event.Level]
+			return j.items[a].event.Level.Rank() < j.items[b].event.Level.Rank()
 		})
 		if err := n.deliver(ctx, j, now); err != nil {
 			return err
@@ -244,7 +252,6 @@ func (n *notifier) silenced(e alertevent.Event, at time.Time) (Silence, bool) {
 type foldHost struct {
 	j  *job
 	st *alertState
-	id string
 }
 
 // hostFor finds, among the emails of this pass to recipient, one about a
@@ -258,11 +265,11 @@ func (n *notifier) hostFor(e alertevent.Event, recipient string, jobs map[string
 		}
 		for _, st := range j.items {
 			r := st.event
-			if r.Kind == alertevent.Resolved || r.Scope == "firm" || r.Period != e.Period || (r.Industry != "" && r.Industry != e.Industry) {
+			if r.Kind == alertevent.Resolved || r.Scope == alertevent.ScopeFirm || r.Period != e.Period || (r.Industry != "" && r.Industry != e.Industry) {
 				continue
 			}
-			if (r.Scope == "county" && r.Region == e.Region) || (r.Scope == "prefecture" && r.Region == region.PrefectureOf(e.Region)) {
-				return &foldHost{j: j, st: st, id: r.ID}
+			if (r.Scope == alertevent.ScopeCounty && r.Region == e.Region) || (r.Scope == alertevent.ScopePrefecture && r.Region == region.PrefectureOf(e.Region)) {
+				return &foldHost{j: j, st: st}
 			}
 		}
 	}
@@ -271,22 +278,30 @@ func (n *notifier) hostFor(e alertevent.Event, recipient string, jobs map[string
 
 func (n *notifier) row(e alertevent.Event, recipient, kind string, tier int, status, detail, msgID string, at time.Time) logRow {
 	return logRow{MessageID: msgID, AlertID: e.ID, Version: e.Version, Recipient: recipient, Kind: kind, Tier: uint8(tier),
-		Status: status, Detail: detail, Level: e.Level, Rule: e.Rule, Region: e.Region, FiredAt: e.At, At: at}
+		Status: status, Detail: detail, Level: e.Level.String(), Rule: e.Rule, Region: e.Region, FiredAt: e.At, At: at}
 }
 
 // deliver renders and sends one job: log pending, send (retrying with
-// backoff while SMTP is away), log sent. Every item of the job is settled
-// once this returns nil.
+// backoff while SMTP is away), log sent — and, in the same insert, the firm
+// alerts folded into it, so a firm alert is settled only by the email that
+// names it. Every item of the job is settled once this returns nil.
 func (n *notifier) deliver(ctx context.Context, j *job, now time.Time) error {
 	keys := make([]string, 0, len(j.items))
 	for _, st := range j.items {
 		keys = append(keys, itemKey(st.event.ID, st.event.Version, j.to.Email, j.kind, j.tier))
 	}
+	var folds []folded // in item order
+	for _, st := range j.items {
+		for _, f := range j.fold[st.event.ID] {
+			folds = append(folds, f)
+			keys = append(keys, itemKey(f.event.ID, f.event.Version, j.to.Email, f.kind, j.tier))
+		}
+	}
 	id := messageID(keys)
-	note := email.Notification{MessageID: id, Kind: j.kind, Now: now, Levels: n.levels,
+	note := email.Notification{MessageID: id, Kind: j.kind, Now: now,
 		To: email.Recipient{Name: j.to.Name, Email: j.to.Email, Language: j.to.Language}}
 	for i, st := range j.items {
-		item := email.Item{Event: st.event, Folded: j.fold[st.event.ID],
+		item := email.Item{Event: st.event, Folded: n.foldedInto(j, st),
 			AckURL: n.signer.Link(n.cfg.Links.AckBaseURL, st.event.ID, j.to.Email), DashboardURL: n.dashboard(st.event)}
 		if i >= maxCharts {
 			note.Items = append(note.Items, item)
@@ -306,9 +321,22 @@ func (n *notifier) deliver(ctx context.Context, j *job, now time.Time) error {
 		return fmt.Errorf("render %s for %s: %w", j.kind, j.to.Email, err)
 	}
 	rows := func(status, detail string) []logRow {
-		out := make([]logRow, 0, len(j.items))
+		at := n.now()
+		out := make([]logRow, 0, len(j.items)+len(folds))
 		for _, st := range j.items {
-			out = append(out, n.row(st.event, j.to.Email, j.kind, j.tier, status, detail, id, n.now()))
+			out = append(out, n.row(st.event, j.to.Email, j.kind, j.tier, status, detail, id, at))
+		}
+		if status == StatusPending {
+			return out
+		}
+		for _, st := range j.items {
+			for _, f := range j.fold[st.event.ID] {
+				fs, fd := StatusFolded, foldedDetail+st.event.ID
+				if status != StatusSent {
+					fs, fd = status, detail
+				}
+				out = append(out, n.row(f.event, j.to.Email, f.kind, j.tier, fs, fd, id, at))
+			}
 		}
 		return out
 	}
@@ -343,16 +371,53 @@ func (n *notifier) deliver(ctx context.Context, j *job, now time.Time) error {
 	}
 	n.settle(keys)
 	sentAt := n.now()
+	to := strings.ToLower(j.to.Email)
 	for _, st := range j.items {
-		st.sentTo[strings.ToLower(j.to.Email)] = max(st.sentTo[strings.ToLower(j.to.Email)], j.tier)
+		st.sentTo[to] = max(st.sentTo[to], j.tier)
 		if st.firstSent.IsZero() {
 			st.firstSent = sentAt
 		}
 		n.m.latency.Observe(sentAt.Sub(st.event.At).Seconds())
+		for _, f := range j.fold[st.event.ID] {
+			if fs := n.state[f.event.ID]; fs != nil {
+				fs.sentTo[to] = max(fs.sentTo[to], j.tier)
+			}
+			if !slices.Contains(st.folded, f.event.ID) {
+				st.folded = append(st.folded, f.event.ID)
+			}
+			n.m.latency.Observe(sentAt.Sub(f.event.At).Seconds())
+		}
 	}
 	n.m.sent.WithLabelValues(j.kind).Inc()
-	n.log.Info("email sent", "kind", j.kind, "to", j.to.Email, "alerts", len(j.items), "message_id", id)
+	n.log.Info("email sent", "kind", j.kind, "to", j.to.Email, "alerts", len(j.items), "folded", len(folds), "message_id", id)
 	return nil
+}
+
+// foldedDetail starts the log detail of a folded firm alert; the region
+// alert's id follows.
+const foldedDetail = "folded into "
+
+// foldedInto lists the firm alerts an email names inside region alert st:
+// those folded into it in this pass and, when it escalates or changes
+// level, the open ones folded into it before, so that an official told of
+// a region alert later is told which firms it is about.
+func (n *notifier) foldedInto(j *job, st *alertState) []alertevent.Event {
+	var out []alertevent.Event
+	seen := map[string]bool{}
+	for _, f := range j.fold[st.event.ID] {
+		out = append(out, f.event)
+		seen[f.event.ID] = true
+	}
+	if j.kind != email.KindEscalation && j.kind != email.KindLevelChanged {
+		return out
+	}
+	for _, id := range st.folded {
+		if fs := n.state[id]; fs != nil && fs.open() && !seen[id] {
+			out = append(out, fs.event)
+			seen[id] = true
+		}
+	}
+	return out
 }
 
 func (n *notifier) settle(keys []string) {
@@ -366,7 +431,7 @@ func (n *notifier) dashboard(e alertevent.Event) string {
 	if base == "" {
 		return ""
 	}
-	if e.Scope == "firm" {
+	if e.Scope == alertevent.ScopeFirm {
 		return base + "/d/layoffwatch-firm?var-firm=" + e.Key
 	}
 	return base + "/d/layoffwatch-region?var-region=" + e.Region
@@ -383,7 +448,7 @@ func (n *notifier) escalate(ctx context.Context) error {
 	sort.Strings(ids)
 	for _, id := range ids {
 		st := n.state[id]
-		deadline := n.cfg.ResponseDeadline(st.event.Level)
+		deadline := st.event.LevelFacts.Response()
 		if !st.open() || st.ackedBy != "" || st.firstSent.IsZero() || deadline == 0 || st.tier >= TierProvince {
 			continue
 		}
@@ -396,14 +461,14 @@ func (n *notifier) escalate(ctx context.Context) error {
 			if n.done[itemKey(id, st.event.Version, t.r.Email, email.KindEscalation, tier)] {
 				continue
 			}
-			j := &job{kind: email.KindEscalation, to: t.r, tier: tier, items: []*alertState{st}, fold: map[string][]alertevent.Event{}}
+			j := &job{kind: email.KindEscalation, to: t.r, tier: tier, items: []*alertState{st}, fold: map[string][]folded{}}
 			if err := n.deliver(ctx, j, now); err != nil {
 				return err
 			}
 		}
 		st.tier = tier
 		n.m.escalations.Inc()
-		n.log.Info("alert escalated", "alert", id, "tier", tier, "level", st.event.Level)
+		n.log.Info("alert escalated", "alert", id, "tier", tier, "level", st.event.Level.String())
 	}
 	n.observe()
 	return nil
@@ -413,7 +478,7 @@ func (n *notifier) observe() {
 	n.m.open.Reset()
 	for _, st := range n.state {
 		if st.open() && st.ackedBy == "" && st.event.ID != "" {
-			n.m.open.WithLabelValues(st.event.Level).Inc()
+			n.m.open.WithLabelValues(st.event.Level.String()).Inc()
 		}
 	}
 }

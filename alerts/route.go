@@ -37,7 +37,6 @@ func NewRouter(cfg *Config) *Router { return &Router{cfg: cfg} }
 // at least as severe as their min_level, and only the rules and industries
 // of their filters. Routes add recipients by rule, industry and region.
 func (rt *Router) Route(e alertevent.Event, extra int) []routed {
-	lv := levelRank[e.Level]
 	county, prefecture, province := "", "", region.ProvinceOf(e.Region)
 	switch region.LevelOf(e.Region) {
 	case region.County:
@@ -51,14 +50,14 @@ func (rt *Router) Route(e alertevent.Event, extra int) []routed {
 		top = TierProvince
 	case county == "":
 		top = TierPrefecture
-		if lv == 1 {
+		if e.Level == alertevent.LevelI {
 			top = TierProvince
 		}
 	default:
-		if lv <= 2 {
+		if e.Level.AtLeast(alertevent.LevelII) {
 			top = TierPrefecture
 		}
-		if lv == 1 {
+		if e.Level == alertevent.LevelI {
 			top = TierProvince
 		}
 	}
@@ -74,7 +73,7 @@ func (rt *Router) Route(e alertevent.Event, extra int) []routed {
 	}
 	for i := range rt.cfg.Recipients {
 		r := &rt.cfg.Recipients[i]
-		if levelRank[r.MinLevel] < lv || !filters(r.Rules, e.Rule) || !filters(r.Industries, e.Industry) {
+		if !e.Level.AtLeast(r.minLevel) || !filters(r.Rules, e.Rule) || !filters(r.Industries, e.Industry) {
 			continue
 		}
 		switch {
@@ -107,7 +106,7 @@ func filters(allowed []string, v string) bool {
 
 func (r Route) matches(e alertevent.Event) bool {
 	m := r.Match
-	if m.MinLevel != "" && levelRank[e.Level] > levelRank[m.MinLevel] {
+	if m.minLevel != 0 && !e.Level.AtLeast(m.minLevel) {
 		return false
 	}
 	if !filters(m.Rules, e.Rule) || !filters(m.Industries, e.Industry) {

@@ -13,7 +13,6 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/layoffwatch/layoffwatch/alerts/email"
-	"github.com/layoffwatch/layoffwatch/detector"
 	"github.com/layoffwatch/layoffwatch/internal/alertevent"
 	"github.com/layoffwatch/layoffwatch/internal/chdb"
 	"github.com/layoffwatch/layoffwatch/internal/kafkautil"
@@ -26,7 +25,6 @@ type Options struct {
 	ClickHouse chdb.Options      `embed:""`
 
 	Config          string        `help:"Recipients, routes, SMTP and links (YAML)." default:"deploy/alerts.yaml" type:"path"`
-	Plan            string        `help:"Risk plan, for the level names, colours and actions quoted in emails." default:"deploy/plans/default.yaml" type:"path"`
 	Topic           string        `help:"Topic of alert events." default:"alerts"`
 	Group           string        `help:"Kafka consumer group." default:"layoffwatch-alert"`
 	HTTPAddr        string        `help:"Serve acknowledge links, the API, /metrics and /healthz here." default:"127.0.0.1:9104" name:"http-addr"`
@@ -57,10 +55,6 @@ func Run(ctx context.Context, opts Options, log *slog.Logger, reg *prometheus.Re
 	if opts.Adjust != nil {
 		opts.Adjust(cfg)
 	}
-	plan, err := detector.LoadPlan(opts.Plan)
-	if err != nil {
-		return err
-	}
 	// a template error is found now, never at send time
 	rend, err := email.NewRenderer(cfg.Templates)
 	if err != nil {
@@ -89,7 +83,7 @@ func Run(ctx context.Context, opts Options, log *slog.Logger, reg *prometheus.Re
 	st := &store{ch: ch}
 	m := newAlertMetrics(reg)
 	n := &notifier{cfg: cfg, router: NewRouter(cfg), signer: NewSigner(cfg.Ack.key, cfg.Ack.Expiry, now), render: rend, send: snd,
-		store: st, levels: levelInfo(plan), now: now, log: log, m: m, regions: region.China(),
+		store: st, now: now, log: log, m: m, regions: region.China(),
 		backoff: [2]time.Duration{500 * time.Millisecond, 30 * time.Second}, state: map[string]*alertState{}, done: map[string]bool{}}
 	if err := n.restore(ctx, st); err != nil {
 		return err
@@ -104,7 +98,7 @@ func Run(ctx context.Context, opts Options, log *slog.Logger, reg *prometheus.Re
 		RebalanceTimeout: opts.SessionTimeout, JoinGroupBackoff: 500 * time.Millisecond,
 		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) { log.Warn(fmt.Sprintf(msg, args...), "component", "kafka-reader") }),
 	})
-	api := &httpAPI{cfg: cfg, store: st, signer: n.signer, now: now, log: log, reg: reg, plan: plan, acks: m.acks}
+	api := &httpAPI{cfg: cfg, store: st, signer: n.signer, now: now, log: log, reg: reg, acks: m.acks}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return api.serve(gctx, opts.HTTPAddr) })
 	g.Go(func() error {
@@ -120,15 +114,6 @@ func (c smtpConfig) email() email.SMTPConfig {
 		From: c.From, TLS: c.TLS, InsecureNoTLS: c.InsecureNoTLS, InsecureSkipVerify: c.InsecureSkipVerify, Timeout: c.Timeout}
 }
 
-func levelInfo(p *detector.Plan) map[string]email.LevelInfo {
-	out := map[string]email.LevelInfo{}
-	for lv, d := range p.Levels {
-		out[lv.String()] = email.LevelInfo{NameZh: d.Name.Zh, NameEn: d.Name.En, Color: d.Color,
-			ActionZh: d.Action.Zh, ActionEn: d.Action.En, Response: d.Response}
-	}
-	return out
-}
-
 // restore rebuilds the state from ClickHouse: open alerts, who was told,
 // escalations done, acknowledgements, and what is settled.
 func (n *notifier) restore(ctx context.Context, st *store) error {
@@ -140,12 +125,21 @@ func (n *notifier) restore(ctx context.Context, st *store) error {
 	if err != nil {
 		return err
 	}
+	var defaulted int
 	for _, e := range open {
-		s := &alertState{event: e, sentTo: map[string]int{}, firstSent: h.firstSent[e.ID], tier: h.tiers[e.ID], ackedBy: h.acked[e.ID]}
+		if e.FillDefaultLevelFacts() {
+			defaulted++
+		}
+		s := &alertState{event: e, sentTo: map[string]int{}, firstSent: h.firstSent[e.ID], tier: h.tiers[e.ID], ackedBy: h.acked[e.ID],
+			folded: h.folded[e.ID]}
 		for r, t := range h.sentTo[e.ID] {
 			s.sentTo[strings.ToLower(r)] = t
 		}
 		n.state[e.ID] = s
+	}
+	if defaulted > 0 {
+		n.log.Warn("open alerts recorded before events carried level facts: using the shipped default plan's",
+			"alerts", defaulted)
 	}
 	n.done = h.done
 	n.silences, err = st.silences(ctx)
@@ -204,6 +198,10 @@ func (n *notifier) loop(ctx context.Context, r fetcher, st *store, every time.Du
 			if err != nil {
 				n.log.Error("skipping an undecodable alert event", "offset", m.Offset, "partition", m.Partition, "err", err)
 				continue
+			}
+			if e.FillDefaultLevelFacts() {
+				n.log.Warn("alert event without level facts, from before events carried them: using the shipped default plan's",
+					"alert", e.ID, "version", e.Version, "level", e.Level.String())
 			}
 			events = append(events, e)
 			wait = n.cfg.GroupWait // a pass ends when the topic is quiet this long

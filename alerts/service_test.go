@@ -81,7 +81,7 @@ func newRig(t *testing.T, smtpOpts smtptest.Options) *rig {
 	r := &rig{t: t, kafka: kafkautil.Options{Brokers: k.Addrs(), Partitions: 2, ReplicationFactor: 1}, ch: ch, smtp: srv,
 		clock: &clock{t: time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)}, http: fmt.Sprintf("127.0.0.1:%d", port), firms: map[string]firms.Firm{}}
 	var list []firms.Firm
-	for i, county := range []string{"620102", "620103", "620103", "620104", "620105"} {
+	for i, county := range []string{"620102", "620103", "620103", "620104", "620105", "620102"} {
 		f := firms.Firm{ID: testenv.FirmID(county, i+1), Name: fmt.Sprintf("测试企业%d有限公司", i+1), Region: county, Industry: "C", BaselineHeadcount: 800}
 		r.firms[fmt.Sprint(i+1)] = f
 		list = append(list, f)
@@ -106,7 +106,7 @@ func (r *rig) start() {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	opts := alerts.Options{Kafka: r.kafka, ClickHouse: chdb.Options{Addr: testenv.ClickHouseAddr(r.t), Database: r.ch.Database(), User: "default", DialTimeout: 5 * time.Second},
-		Config: r.cfg, Plan: "../deploy/plans/default.yaml", Topic: "alerts", Group: "alert-test", HTTPAddr: r.http,
+		Config: r.cfg, Topic: "alerts", Group: "alert-test", HTTPAddr: r.http,
 		EscalationCheck: 100 * time.Millisecond, SessionTimeout: 6 * time.Second, Now: r.clock.now}
 	go func() { done <- alerts.Run(ctx, opts, testenv.Logger(r.t), prometheus.NewRegistry()) }()
 	stopped := false
@@ -138,9 +138,10 @@ func (r *rig) start() {
 	r.t.Fatal("alert component did not start")
 }
 
-// event builds a detector event for firm n (1–5) or a region.
-func (r *rig) event(rule, level, scope, key string, version uint32, kind string) alertevent.Event {
-	e := alertevent.Event{Rule: rule, Level: level, Scope: scope, Key: key, Period: "2026-10", Version: version, Kind: kind,
+// event builds a detector event for firm n (1–6) or a region, with the
+// shipped default plan's facts about its level, as the detector does.
+func (r *rig) event(rule string, level alertevent.Level, scope alertevent.Scope, key string, version uint32, kind string) alertevent.Event {
+	e := alertevent.Event{Rule: rule, Level: level, LevelFacts: alertevent.DefaultLevelFacts(level), Scope: scope, Key: key, Period: "2026-10", Version: version, Kind: kind,
 		Values: json.RawMessage(`{"loss":320,"rate":0.4,"prev_headcount":800}`), At: r.clock.now(),
 		TitleZh: "测试规则", TitleEn: "Test rule", SummaryZh: "减员320人（40.0%）", SummaryEn: "cut 320 staff (40.0%)", Reported: 4, Expected: 5}
 	if f, ok := r.firms[key]; ok {
@@ -229,14 +230,14 @@ var ackRe = regexp.MustCompile(`http://[^\s]+/ack\?[^\s]+`)
 
 func TestAlertComponent(t *testing.T) {
 	r := newRig(t, smtptest.Options{})
-	majorCut := r.event("major_cut", "I", "firm", "1", 1, alertevent.Firing) // Chengguan: county, prefecture, province
-	art41 := r.event("art41", "IV", "firm", "2", 1, alertevent.Firing)       // Qilihe: a digest of two
-	mass := r.event("mass_layoff", "III", "firm", "3", 1, alertevent.Firing) // Qilihe
-	cluster := r.event("county_cluster", "II", "county", "620104", 1, alertevent.Firing)
-	folded := r.event("art41", "IV", "firm", "4", 1, alertevent.Firing) // Xigu: folded into the cluster
+	majorCut := r.event("major_cut", alertevent.LevelI, alertevent.ScopeFirm, "1", 1, alertevent.Firing) // Chengguan: county, prefecture, province
+	art41 := r.event("art41", alertevent.LevelIV, alertevent.ScopeFirm, "2", 1, alertevent.Firing)       // Qilihe: a digest of two
+	mass := r.event("mass_layoff", alertevent.LevelIII, alertevent.ScopeFirm, "3", 1, alertevent.Firing) // Qilihe
+	cluster := r.event("county_cluster", alertevent.LevelII, alertevent.ScopeCounty, "620104", 1, alertevent.Firing)
+	folded := r.event("art41", alertevent.LevelIV, alertevent.ScopeFirm, "4", 1, alertevent.Firing) // Xigu: folded into the cluster
 	// a prefecture alert at level IV reaches nobody (Lanzhou takes III and
 	// up), so the firm alerts it covers must not fold into it
-	quietPrefecture := r.event("prefecture_rate", "IV", "prefecture", "620100", 1, alertevent.Firing)
+	quietPrefecture := r.event("prefecture_rate", alertevent.LevelIV, alertevent.ScopePrefecture, "620100", 1, alertevent.Firing)
 	r.send(quietPrefecture, majorCut, art41, mass, cluster, folded)
 	r.waitMail(7)
 	box := r.mailbox()
@@ -343,7 +344,8 @@ func TestAlertComponent(t *testing.T) {
 	t.Run("level change", func(t *testing.T) {
 		before := len(r.smtp.Messages())
 		changed := cluster
-		changed.Version, changed.Kind, changed.Level, changed.PreviousLevel = 2, alertevent.LevelChanged, "I", "II"
+		changed.Version, changed.Kind, changed.Level, changed.PreviousLevel = 2, alertevent.LevelChanged, alertevent.LevelI, alertevent.LevelII
+		changed.LevelFacts, changed.PreviousLevelFacts = alertevent.DefaultLevelFacts(alertevent.LevelI), alertevent.DefaultLevelFacts(alertevent.LevelII)
 		r.send(changed)
 		// everyone who got the level II cluster alert (Xigu, Lanzhou, and the
 		// province after the escalation), and now the deputy director too
@@ -366,7 +368,7 @@ func TestAlertComponent(t *testing.T) {
 		before := len(r.smtp.Messages())
 		resolved := art41
 		resolved.Version, resolved.Kind = 2, alertevent.Resolved
-		r.send(r.event("art41", "IV", "firm", "5", 1, alertevent.Firing), resolved)
+		r.send(r.event("art41", alertevent.LevelIV, alertevent.ScopeFirm, "5", 1, alertevent.Firing), resolved)
 		r.waitMail(before + 1) // the resolved notice to Qilihe; the silenced one to nobody
 		if m := r.smtp.Messages()[before]; m.To[0] != "qilihe@gs.example.cn" {
 			t.Fatalf("resolved notice went to %v", m.To)
@@ -391,7 +393,7 @@ func TestAlertComponent(t *testing.T) {
 // (alert, recipient) gets exactly one email.
 func TestSMTPOutage(t *testing.T) {
 	r := newRig(t, smtptest.Options{Fail: smtptest.FailTemp, FailCount: 4})
-	r.send(r.event("major_cut", "I", "firm", "1", 1, alertevent.Firing), r.event("county_cluster", "II", "county", "620104", 1, alertevent.Firing))
+	r.send(r.event("major_cut", alertevent.LevelI, alertevent.ScopeFirm, "1", 1, alertevent.Firing), r.event("county_cluster", alertevent.LevelII, alertevent.ScopeCounty, "620104", 1, alertevent.Firing))
 	r.waitMail(6)
 	seen := map[string]bool{}
 	for _, m := range r.smtp.Messages() {

@@ -57,7 +57,7 @@ func (s Silence) Matches(e alertevent.Event, t time.Time) bool {
 	if s.Rule != "" && s.Rule != e.Rule {
 		return false
 	}
-	if s.FirmID != "" && (e.Scope != "firm" || e.Key != s.FirmID) {
+	if s.FirmID != "" && (e.Scope != alertevent.ScopeFirm || e.Key != s.FirmID) {
 		return false
 	}
 	if s.Region != "" && !inRegion(e.Region, s.Region) {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/layoffwatch/layoffwatch/internal/alertevent"
@@ -44,7 +46,7 @@ var queries = chdb.NewCatalog("alerts")
 var (
 	insLog = queries.Insert("log", "notifications", "message_id", "alert_id", "alert_version", "recipient", "kind", "tier", "status",
 		"detail", "level", "rule", "region", "fired_at", "at")
-	qLog = queries.Query("settled", `SELECT alert_id, alert_version, recipient, kind, tier, status, at
+	qLog = queries.Query("settled", `SELECT alert_id, alert_version, recipient, kind, tier, status, detail, at
 		FROM notifications WHERE status != 'pending'`)
 	qAckedBy   = queries.Query("acked_by", "SELECT alert_id, recipient FROM acks FINAL")
 	qAcks      = queries.Query("acks", "SELECT alert_id, recipient, at, comment FROM acks FINAL")
@@ -54,7 +56,8 @@ var (
 	qSilences = queries.Query("silences", `SELECT id, region, rule, firm_id, starts_at, ends_at, author, reason, created_at, expired
 		FROM silences FINAL ORDER BY created_at, id`)
 	qAlerts = queries.Query("alerts", `SELECT alert_id, last_version, event, rule, scope, alert_key, period, level, values_json,
-		region, prefecture, industry, reported, expected, subject, title_zh, title_en, summary_zh, summary_en, last_emitted_at
+		region, prefecture, industry, reported, expected, subject, title_zh, title_en, summary_zh, summary_en, last_emitted_at,
+		level_name_zh, level_name_en, level_color, level_action_zh, level_action_en, level_response_seconds
 		FROM alerts_latest`)
 	qFirmSeries = queries.Query("firm_series", `SELECT period, sum(headcount) FROM reports_latest
 		WHERE firm_id = ? AND period <= toDate(?) AND period > addMonths(toDate(?), -24) GROUP BY period ORDER BY period`)
@@ -96,15 +99,16 @@ func (s *store) log(ctx context.Context, rows []logRow) error {
 // history is what the log and the acks say about every alert.
 type history struct {
 	done      map[string]bool           // item keys (alert, version, recipient, kind, tier) settled: sent, silenced, folded or failed
-	sentTo    map[string]map[string]int // alert → recipient → tier
+	sentTo    map[string]map[string]int // alert → recipient → tier, by its own email or folded into another's
 	firstSent map[string]time.Time
-	tiers     map[string]int // escalations done
+	tiers     map[string]int      // escalations done
+	folded    map[string][]string // region alert → firm alerts told inside its emails
 	acked     map[string]string
 }
 
 func (s *store) history(ctx context.Context) (*history, error) {
 	h := &history{done: map[string]bool{}, sentTo: map[string]map[string]int{}, firstSent: map[string]time.Time{},
-		tiers: map[string]int{}, acked: map[string]string{}}
+		tiers: map[string]int{}, folded: map[string][]string{}, acked: map[string]string{}}
 	rows, err := s.ch.Query(ctx, qLog)
 	if err != nil {
 		return nil, fmt.Errorf("read notification log: %w", err)
@@ -112,15 +116,20 @@ func (s *store) history(ctx context.Context) (*history, error) {
 	defer rows.Close()
 	for rows.Next() {
 		var r logRow
-		if err := rows.Scan(&r.AlertID, &r.Version, &r.Recipient, &r.Kind, &r.Tier, &r.Status, &r.At); err != nil {
+		if err := rows.Scan(&r.AlertID, &r.Version, &r.Recipient, &r.Kind, &r.Tier, &r.Status, &r.Detail, &r.At); err != nil {
 			return nil, fmt.Errorf("scan notification log: %w", err)
 		}
 		h.done[itemKey(r.AlertID, r.Version, r.Recipient, r.Kind, int(r.Tier))] = true
-		if r.Status == StatusSent {
+		if r.Status == StatusSent || r.Status == StatusFolded {
 			if h.sentTo[r.AlertID] == nil {
 				h.sentTo[r.AlertID] = map[string]int{}
 			}
-			h.sentTo[r.AlertID][r.Recipient] = int(r.Tier)
+			h.sentTo[r.AlertID][r.Recipient] = max(h.sentTo[r.AlertID][r.Recipient], int(r.Tier))
+		}
+		if host, ok := strings.CutPrefix(r.Detail, foldedDetail); ok && r.Status == StatusFolded && !slices.Contains(h.folded[host], r.AlertID) {
+			h.folded[host] = append(h.folded[host], r.AlertID)
+		}
+		if r.Status == StatusSent {
 			if f, ok := h.firstSent[r.AlertID]; !ok || r.At.Before(f) {
 				h.firstSent[r.AlertID] = r.At
 			}
@@ -200,7 +209,7 @@ func (s *store) openAlerts(ctx context.Context) ([]alertevent.Event, error) {
 // (scope firm) or a region.
 func (s *store) series(ctx context.Context, e alertevent.Event) ([]seriesPoint, error) {
 	query, arg := qFirmSeries, any(e.Key)
-	if e.Scope != "firm" {
+	if e.Scope != alertevent.ScopeFirm {
 		query, arg = qRegionSeries, regionPrefix(e.Region)
 	}
 	month := e.Period + "-01"
@@ -233,10 +242,19 @@ func (s *store) alertStates(ctx context.Context) (map[string]alertevent.Event, e
 	for rows.Next() {
 		var e alertevent.Event
 		var period time.Time
-		var values string
-		if err := rows.Scan(&e.ID, &e.Version, &e.Kind, &e.Rule, &e.Scope, &e.Key, &period, &e.Level, &values,
-			&e.Region, &e.Prefecture, &e.Industry, &e.Reported, &e.Expected, &e.Subject, &e.TitleZh, &e.TitleEn, &e.SummaryZh, &e.SummaryEn, &e.At); err != nil {
+		var scope, level, values string
+		f := &e.LevelFacts
+		if err := rows.Scan(&e.ID, &e.Version, &e.Kind, &e.Rule, &scope, &e.Key, &period, &level, &values,
+			&e.Region, &e.Prefecture, &e.Industry, &e.Reported, &e.Expected, &e.Subject, &e.TitleZh, &e.TitleEn, &e.SummaryZh, &e.SummaryEn, &e.At,
+			&f.NameZh, &f.NameEn, &f.Color, &f.ActionZh, &f.ActionEn, &f.ResponseSeconds); err != nil {
 			return nil, fmt.Errorf("scan alert: %w", err)
+		}
+		var err error
+		if e.Scope, err = alertevent.ParseScope(scope); err != nil {
+			return nil, fmt.Errorf("alert %s: %w", e.ID, err)
+		}
+		if e.Level, err = alertevent.ParseLevel(level); err != nil {
+			return nil, fmt.Errorf("alert %s: %w", e.ID, err)
 		}
 		e.Period = period.UTC().Format("2006-01")
 		e.Values = json.RawMessage(values)

@@ -3,7 +3,6 @@ package detector
 import (
 	"errors"
 	"fmt"
-	"reflect"
 	"regexp"
 	"strings"
 
@@ -11,111 +10,222 @@ import (
 	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/parser"
+	"github.com/expr-lang/expr/types"
 	"github.com/expr-lang/expr/vm"
+
+	"github.com/layoffwatch/layoffwatch/internal/alertevent"
 )
 
 // firedFunc answers fired(rule, k): did rule fire for the same key k months
-// before the month being evaluated. An evaluator supplies it.
+// before the month being evaluated.
 type firedFunc func(rule string, monthsAgo int) bool
 
-// program is a rule compiled for one evaluator.
+// program is a rule compiled. It is immutable and shared by every goroutine
+// that evaluates the plan: what changes during an evaluation is in each
+// worker's evalCtx.
 type program struct {
 	*Rule
-	index   int
-	when    *vm.Program // nil: no condition besides the bands
-	bands   []*vm.Program
-	defines []*vm.Program
-	// the same conditions as closures (see fast.go); nil where a condition
-	// runs on the VM
-	fastWhen    boolFn
-	fastBands   []boolFn
-	fastDefines []*compiled // nil entries run on the VM
-	nvars       int
+	when    *condition   // nil: no condition besides the bands
+	bands   []*condition // a nil entry is a last band without a condition
+	defines []define
+	values  []reading // the metrics a firing reports (the defines follow)
+	tracked bool      // a later rule asks fired() about this one
+	nvars   int       // let slots the closures use
 }
 
-// metric names by scope, from the env types' expr tags
-var (
-	firmMetrics   = exprNames(reflect.TypeOf(FirmEnv{}))
-	regionMetrics = exprNames(reflect.TypeOf(RegionEnv{}))
-)
+// condition is one compiled condition: on expr's VM, and as closures when
+// it lies in their subset (fast.go).
+type condition struct {
+	vm   *vm.Program
+	fast boolFn // nil: the VM runs it
+}
 
-func exprNames(t reflect.Type) []string {
-	var names []string
-	for i := 0; i < t.NumField(); i++ {
-		if tag := t.Field(i).Tag.Get("expr"); tag != "" {
-			names = append(names, tag)
-		}
+// define is one compiled definition of a rule.
+type define struct {
+	name string
+	vm   *vm.Program
+	fast *compiled // nil: the VM runs it
+}
+
+// reading is a metric a firing reports, read from the evaluation context.
+type reading struct {
+	name string
+	get  func(*evalCtx) any
+}
+
+// exprEnv is the environment expr checks a rule's expressions against: the
+// metrics of its scope, and fired().
+func exprEnv(scope alertevent.Scope) types.Map {
+	env := regionMetrics.types()
+	if scope == alertevent.ScopeFirm {
+		env = firmMetrics.types()
 	}
-	return names
+	env["fired"] = types.TypeOf(firedFunc(nil))
+	return env
 }
 
-func (r *Rule) metricNames() []string {
-	if r.Scope == ScopeFirm {
-		return firmMetrics
+func metricNames(scope alertevent.Scope) []string {
+	if scope == alertevent.ScopeFirm {
+		return firmMetrics.names()
 	}
-	return regionMetrics
+	return regionMetrics.names()
 }
 
-func (r *Rule) env() any {
-	if r.Scope == ScopeFirm {
-		return &FirmEnv{}
-	}
-	return &RegionEnv{}
-}
-
-// compile compiles every rule of the plan for one evaluator, whose fired
-// function answers fired(rule, k).
-func (p *Plan) compile(fired firedFunc) ([]*program, error) {
-	fn := expr.Function("fired", func(params ...any) (any, error) {
-		return fired(params[0].(string), params[1].(int)), nil
-	}, new(func(string, int) bool))
-	var out []*program
+// compile compiles and checks every rule of the plan: each expression
+// against the metrics of its rule's scope, and what the compiler cannot see:
+// fired() names an earlier firm rule with a literal month offset, values
+// names metrics or definitions. It records the metrics each rule reads
+// (Rule.refs), which its firings report.
+func compile(p *Plan) ([]*program, error) {
+	programs := make([]*program, len(p.Rules))
 	for i, r := range p.Rules {
-		pr := &program{Rule: r, index: i}
-		var lets strings.Builder
-		opts := []expr.Option{expr.Env(r.env()), fn}
-		for _, d := range r.Define {
-			prog, err := expr.Compile(lets.String()+d.Expr.Src, opts...)
-			if err != nil {
-				return nil, p.exprError(r, d.Expr, "define "+d.Name, err, definedBefore(r, d.Name))
-			}
-			pr.defines = append(pr.defines, prog)
-			var fast *compiled
-			if c, n, ok := compileFastValue(r, lets.String()+d.Expr.Src, opts); ok {
-				fast, pr.nvars = &c, max(pr.nvars, n)
-			}
-			pr.fastDefines = append(pr.fastDefines, fast)
-			fmt.Fprintf(&lets, "let %s = (%s);\n", d.Name, d.Expr.Src)
+		pr, err := compileRule(p, r)
+		if err != nil {
+			return nil, err
 		}
-		cond := append(opts, expr.AsBool())
-		if r.When.Src != "" {
-			prog, err := expr.Compile(lets.String()+r.When.Src, cond...)
-			if err != nil {
-				return nil, p.exprError(r, r.When, "when", err, defineNames(r))
-			}
-			pr.when = prog
-			var n int
-			pr.fastWhen, n = compileFast(r, lets.String()+r.When.Src, opts)
-			pr.nvars = max(pr.nvars, n)
-		}
-		for bi, b := range r.Bands {
-			if b.When.Src == "" {
-				pr.bands = append(pr.bands, nil)
-				pr.fastBands = append(pr.fastBands, nil)
-				continue
-			}
-			prog, err := expr.Compile(lets.String()+b.When.Src, cond...)
-			if err != nil {
-				return nil, p.exprError(r, b.When, fmt.Sprintf("levels[%d].when", bi), err, defineNames(r))
-			}
-			pr.bands = append(pr.bands, prog)
-			fast, n := compileFast(r, lets.String()+b.When.Src, opts)
-			pr.fastBands = append(pr.fastBands, fast)
-			pr.nvars = max(pr.nvars, n)
-		}
-		out = append(out, pr)
+		programs[i] = pr
 	}
-	return out, nil
+	index := map[string]int{}
+	for i, r := range p.Rules {
+		index[r.ID] = i
+	}
+	for i, pr := range programs {
+		if err := p.checkRule(pr, i, index, programs); err != nil {
+			return nil, err
+		}
+	}
+	return programs, nil
+}
+
+func compileRule(p *Plan, r *Rule) (*program, error) {
+	pr := &program{Rule: r}
+	opts := []expr.Option{expr.Env(exprEnv(r.Scope))}
+	var lets strings.Builder
+	for _, d := range r.Define {
+		src := lets.String() + d.Expr.Src
+		prog, err := expr.Compile(src, opts...)
+		if err != nil {
+			return nil, p.exprError(r, d.Expr, "define "+d.Name, err, definedBefore(r, d.Name))
+		}
+		def := define{name: d.Name, vm: prog}
+		if c, n, ok := compileFastValue(r, src, opts); ok {
+			def.fast, pr.nvars = &c, max(pr.nvars, n)
+		}
+		pr.defines = append(pr.defines, def)
+		fmt.Fprintf(&lets, "let %s = (%s);\n", d.Name, d.Expr.Src)
+	}
+	cond := func(e Expr, what string) (*condition, error) {
+		src := lets.String() + e.Src
+		prog, err := expr.Compile(src, append(opts, expr.AsBool())...)
+		if err != nil {
+			return nil, p.exprError(r, e, what, err, defineNames(r))
+		}
+		fast, n := compileFast(r, src, opts)
+		pr.nvars = max(pr.nvars, n)
+		return &condition{vm: prog, fast: fast}, nil
+	}
+	if r.When.Src != "" {
+		c, err := cond(r.When, "when")
+		if err != nil {
+			return nil, err
+		}
+		pr.when = c
+	}
+	for i, b := range r.Bands {
+		if b.When.Src == "" {
+			pr.bands = append(pr.bands, nil)
+			continue
+		}
+		c, err := cond(b.When, fmt.Sprintf("levels[%d].when", i))
+		if err != nil {
+			return nil, err
+		}
+		pr.bands = append(pr.bands, c)
+	}
+	return pr, nil
+}
+
+// checkRule checks rule i's fired() calls and values, records the metrics it
+// reads, and builds what its firings report.
+func (p *Plan) checkRule(pr *program, i int, index map[string]int, programs []*program) error {
+	r := pr.Rule
+	names := map[string]bool{}
+	for _, n := range metricNames(r.Scope) {
+		names[n] = true
+	}
+	for _, d := range r.Define {
+		names[d.Name] = true
+	}
+	for _, name := range r.Values {
+		switch {
+		case name == "firms":
+			return fmt.Errorf("%s: rule %q: values: firms is the list of the region's firms, not a value: define a count over it", p.File, r.ID)
+		case !names[name]:
+			return fmt.Errorf("%s: rule %q: values: unknown metric %q%s", p.File, r.ID, name, didYouMean(name, append(metricNames(r.Scope), defineNames(r)...)))
+		}
+	}
+	exprs := []Expr{}
+	for _, d := range r.Define {
+		exprs = append(exprs, d.Expr)
+	}
+	exprs = append(exprs, r.When)
+	for _, b := range r.Bands {
+		exprs = append(exprs, b.When)
+	}
+	seen := map[string]bool{}
+	r.refs = nil
+	for _, e := range exprs {
+		if e.Src == "" {
+			continue
+		}
+		tree, err := parser.Parse(e.Src)
+		if err != nil {
+			return fmt.Errorf("%s:%d: rule %q: %w", p.File, e.Line, r.ID, err)
+		}
+		v := &refVisitor{names: names, seen: seen}
+		ast.Walk(&tree.Node, v)
+		r.refs = append(r.refs, v.refs...)
+		for _, call := range v.fired {
+			j, ok := index[call.rule]
+			switch {
+			case call.err != "":
+				return fmt.Errorf("%s:%d: rule %q: %s", p.File, e.Line, r.ID, call.err)
+			case !ok:
+				return fmt.Errorf("%s:%d: rule %q: fired(%q, …): no such rule%s", p.File, e.Line, r.ID, call.rule, didYouMean(call.rule, ruleIDs(p.Rules[:i])))
+			case j >= i:
+				return fmt.Errorf("%s:%d: rule %q: fired(%q, …): a rule may only ask about rules above it", p.File, e.Line, r.ID, call.rule)
+			case r.Scope != alertevent.ScopeFirm || p.Rules[j].Scope != alertevent.ScopeFirm:
+				return fmt.Errorf("%s:%d: rule %q: fired() is for firm rules about firm rules", p.File, e.Line, r.ID)
+			}
+			programs[j].tracked = true
+		}
+	}
+	for _, name := range r.Values {
+		if !seen[name] {
+			seen[name] = true
+			r.refs = append(r.refs, name)
+		}
+	}
+	pr.values = readings(r.Scope, r.refs)
+	return nil
+}
+
+// readings are the accessors of the metrics among names (the others are
+// definitions).
+func readings(scope alertevent.Scope, names []string) []reading {
+	var out []reading
+	for _, name := range names {
+		if scope == alertevent.ScopeFirm {
+			if m, ok := firmMetrics.lookup(name); ok {
+				out = append(out, reading{name: name, get: func(c *evalCtx) any { return m.value(c.firm) }})
+			}
+			continue
+		}
+		if m, ok := regionMetrics.lookup(name); ok {
+			out = append(out, reading{name: name, get: func(c *evalCtx) any { return m.value(c.region) }})
+		}
+	}
+	return out
 }
 
 func defineNames(r *Rule) []string {
@@ -138,8 +248,8 @@ func definedBefore(r *Rule, name string) []string {
 }
 
 var (
-	unknownNameRe = regexp.MustCompile(`unknown name (\w+)`)
-	noFieldRe     = regexp.MustCompile(`has no field (\w+)`)
+	unknownNameRe      = regexp.MustCompile(`unknown name (\w+)`)
+	unknownExprFieldRe = regexp.MustCompile(`unknown field (\w+)`)
 )
 
 // exprError reports a compile error at the expression's line, naming the
@@ -150,86 +260,13 @@ func (p *Plan) exprError(r *Rule, e Expr, what string, err error, defines []stri
 	if errors.As(err, &fe) {
 		msg = fe.Message
 	}
-	names := append(append([]string{}, r.metricNames()...), defines...)
+	names := append(metricNames(r.Scope), defines...)
 	if m := unknownNameRe.FindStringSubmatch(msg); m != nil {
 		msg = fmt.Sprintf("unknown metric %q%s", m[1], didYouMean(m[1], names))
-	} else if m := noFieldRe.FindStringSubmatch(msg); m != nil {
-		msg = fmt.Sprintf("firms have no metric %q%s", m[1], didYouMean(m[1], firmMetrics))
+	} else if m := unknownExprFieldRe.FindStringSubmatch(msg); m != nil {
+		msg = fmt.Sprintf("firms have no metric %q%s", m[1], didYouMean(m[1], firmMetrics.names()))
 	}
 	return fmt.Errorf("%s:%d: rule %q: %s: %s", p.File, e.Line, r.ID, what, msg)
-}
-
-// compileCheck compiles the plan once, and checks what the compiler cannot:
-// fired() names an earlier firm rule with a literal month offset ≥ 0, and
-// collects each rule's referenced metrics.
-func (p *Plan) compileCheck() error {
-	if _, err := p.compile(func(string, int) bool { return false }); err != nil {
-		return err
-	}
-	index := map[string]int{}
-	for i, r := range p.Rules {
-		index[r.ID] = i
-	}
-	for i, r := range p.Rules {
-		names := map[string]bool{}
-		for _, n := range r.metricNames() {
-			names[n] = true
-		}
-		for _, d := range r.Define {
-			names[d.Name] = true
-		}
-		seen := map[string]bool{}
-		for _, name := range r.Values {
-			if !names[name] || name == "firms" {
-				return fmt.Errorf("%s: rule %q: values: unknown metric %q%s", p.File, r.ID, name, didYouMean(name, r.metricNames()))
-			}
-		}
-		exprs := []Expr{}
-		for _, d := range r.Define {
-			exprs = append(exprs, d.Expr)
-		}
-		exprs = append(exprs, r.When)
-		for _, b := range r.Bands {
-			exprs = append(exprs, b.When)
-		}
-		for _, e := range exprs {
-			if e.Src == "" {
-				continue
-			}
-			tree, err := parser.Parse(e.Src)
-			if err != nil {
-				return fmt.Errorf("%s:%d: rule %q: %w", p.File, e.Line, r.ID, err)
-			}
-			v := &refVisitor{names: names, seen: seen}
-			ast.Walk(&tree.Node, v)
-			r.refs = append(r.refs, v.refs...)
-
-			for _, call := range v.fired {
-				target, k := call.rule, call.k
-				j, ok := index[target]
-				switch {
-				case call.err != "":
-					return fmt.Errorf("%s:%d: rule %q: %s", p.File, e.Line, r.ID, call.err)
-				case !ok:
-					return fmt.Errorf("%s:%d: rule %q: fired(%q, …): no such rule%s", p.File, e.Line, r.ID, target, didYouMean(target, ruleIDs(p.Rules[:i])))
-				case j >= i:
-					return fmt.Errorf("%s:%d: rule %q: fired(%q, …): a rule may only ask about rules above it", p.File, e.Line, r.ID, target)
-				case r.Scope != ScopeFirm || p.Rules[j].Scope != ScopeFirm:
-					return fmt.Errorf("%s:%d: rule %q: fired() is for firm rules about firm rules", p.File, e.Line, r.ID)
-				case k < 0:
-					return fmt.Errorf("%s:%d: rule %q: fired(%q, %d): months ago must be 0 or more", p.File, e.Line, r.ID, target, k)
-				}
-				p.Rules[j].tracked = true
-			}
-		}
-		for _, name := range r.Values {
-			if !seen[name] {
-				seen[name] = true
-				r.refs = append(r.refs, name)
-			}
-		}
-	}
-	return nil
 }
 
 func ruleIDs(rules []*Rule) []string {
@@ -242,7 +279,6 @@ func ruleIDs(rules []*Rule) []string {
 
 type firedCall struct {
 	rule string
-	k    int
 	err  string
 }
 
@@ -272,10 +308,10 @@ func (v *refVisitor) Visit(node *ast.Node) {
 			call.err = "fired takes a rule id and a number of months ago"
 		} else if s, ok := n.Arguments[0].(*ast.StringNode); !ok {
 			call.err = "fired's rule must be a quoted rule id"
-		} else if k, ok := n.Arguments[1].(*ast.IntegerNode); !ok {
-			call.err = "fired's months ago must be a whole number"
+		} else if _, ok := n.Arguments[1].(*ast.IntegerNode); !ok {
+			call.err = "fired's months ago must be a whole number, 0 or more"
 		} else {
-			call.rule, call.k = s.Value, k.Value
+			call.rule = s.Value
 		}
 		v.fired = append(v.fired, call)
 	}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"sort"
+	"strings"
 	"syscall"
 	"time"
 
@@ -340,7 +341,7 @@ func (d *daemon) evaluate(ctx context.Context, now time.Time) error {
 		for i := range events {
 			e := events[i]
 			d.state[e.ID] = &e
-			d.m.events.WithLabelValues(e.Kind, e.Rule, e.Level).Inc()
+			d.m.events.WithLabelValues(e.Kind, e.Rule, e.Level.String()).Inc()
 		}
 		d.pending = append(d.pending, events...)
 		if err := d.store.InsertAlertEvents(ctx, d.pending); err != nil {
@@ -365,14 +366,15 @@ func (d *daemon) diff(firings []Firing, from, to report.Period, now time.Time) [
 		if !d.owns(d.firingRegion(f)) {
 			continue
 		}
-		id := alertevent.ID(f.Rule, string(f.Scope), f.Key, f.Period.String())
+		id := alertevent.ID(f.Rule, f.Scope, f.Key, f.Period.String())
 		firing[id] = true
 		s := d.state[id]
-		var kind, prev string
+		var kind string
+		var prev alertevent.Level
 		switch {
 		case s == nil || s.Kind == alertevent.Resolved:
 			kind = alertevent.Firing
-		case s.Level != f.Level.String():
+		case s.Level != f.Level:
 			kind, prev = alertevent.LevelChanged, s.Level
 		default:
 			continue
@@ -395,66 +397,42 @@ func (d *daemon) diff(firings []Firing, from, to report.Period, now time.Time) [
 	}
 	sort.Strings(resolved)
 	for _, id := range resolved {
-		// a resolved event repeats the alert's last description
+		// a resolved event repeats the alert's last description, with what
+		// the plan now says about its level
 		e := *d.state[id]
 		e.Version++
-		e.Kind, e.PreviousLevel, e.At, e.Plan = alertevent.Resolved, "", now.UTC(), d.plan.File
+		e.Kind, e.PreviousLevel, e.PreviousLevelFacts, e.At, e.Plan = alertevent.Resolved, 0, alertevent.LevelFacts{}, now.UTC(), d.plan.File
+		e.LevelFacts = d.plan.Levels[e.Level]
 		events = append(events, e)
 	}
 	return events
 }
 
-func (d *daemon) event(f Firing, id string, version uint32, kind, prev string, now time.Time) alertevent.Event {
-	values, _ := json.Marshal(f.Values)
-	e := alertevent.Event{ID: id, Version: version, Kind: kind, Rule: f.Rule, Scope: string(f.Scope), Key: f.Key,
-		Period: f.Period.String(), Level: f.Level.String(), PreviousLevel: prev, Values: values,
-		Reported: uint32(f.Reported), Expected: uint32(f.Expected), Plan: d.plan.File, At: now.UTC()}
-	if r, ok := d.plan.Rule(f.Rule); ok {
-		e.TitleZh, e.TitleEn = r.Title.Zh, r.Title.En
-	}
-	e.SummaryZh, e.SummaryEn = d.plan.Summarize(f)
-	if f.Scope == ScopeFirm {
-		if fm, ok := d.ds.firm(f.Key); ok {
-			e.Region, e.Industry, e.Subject = fm.Region, fm.Industry, fm.Name
-		}
-	} else {
-		reg, ind, _ := cut(f.Key, "/")
-		e.Region, e.Industry = reg, ind
-		if r, ok := d.regions.Lookup(reg); ok {
-			e.Subject = r.Name
-		}
-	}
-	e.Prefecture = region.PrefectureOf(e.Region)
-	if e.Region == region.ProvinceOf(e.Region) {
-		e.Prefecture = ""
+func (d *daemon) event(f Firing, id string, version uint32, kind string, prev alertevent.Level, now time.Time) alertevent.Event {
+	fm, _ := d.ds.firm(f.Key)
+	e := d.plan.Event(f, fm, d.regions, now)
+	e.ID, e.Version, e.Kind = id, version, kind
+	if prev != 0 {
+		e.PreviousLevel, e.PreviousLevelFacts = prev, d.plan.Levels[prev]
 	}
 	return e
 }
 
 // firingRegion is the county of a firm firing or the region of a region one.
 func (d *daemon) firingRegion(f Firing) string {
-	if f.Scope == ScopeFirm {
+	if f.Scope == alertevent.ScopeFirm {
 		fm, _ := d.ds.firm(f.Key)
 		return fm.Region
 	}
-	reg, _, _ := cut(f.Key, "/")
+	reg, _, _ := strings.Cut(f.Key, "/")
 	return reg
-}
-
-func cut(s, sep string) (before, after string, found bool) {
-	for i := 0; i+len(sep) <= len(s); i++ {
-		if s[i:i+len(sep)] == sep {
-			return s[:i], s[i+len(sep):], true
-		}
-	}
-	return s, "", false
 }
 
 func (d *daemon) observe(firings []Firing, end report.Period) {
 	d.m.open.Reset()
 	for _, s := range d.state {
 		if s.Kind != alertevent.Resolved {
-			d.m.open.WithLabelValues(s.Level).Inc()
+			d.m.open.WithLabelValues(s.Level.String()).Inc()
 		}
 	}
 	d.m.coverage.Reset()

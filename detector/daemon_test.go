@@ -223,7 +223,7 @@ func TestDetectLive(t *testing.T) {
 	}, firmRules...)
 	for _, e := range events {
 		if e.Rule == "closure" && e.Kind == alertevent.LevelChanged {
-			if e.PreviousLevel != "IV" || e.Subject != "白银有色冶炼厂" || e.Region != "620402" || e.Prefecture != "620400" ||
+			if e.PreviousLevel != alertevent.LevelIV || e.Subject != "白银有色冶炼厂" || e.Region != "620402" || e.Prefecture != "620400" ||
 				e.SummaryZh != "企业关闭，原有职工650人" || e.SummaryEn != "closed; it had 650 staff" {
 				t.Errorf("level change event: %+v", e)
 			}

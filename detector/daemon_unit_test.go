@@ -103,7 +103,7 @@ func kinds(msgs []kafka.Message) []string {
 	var out []string
 	for _, m := range msgs {
 		e, _ := alertevent.Decode(m.Value)
-		out = append(out, e.Rule+" "+e.Kind+" "+e.Level)
+		out = append(out, e.Rule+" "+e.Kind+" "+e.Level.String())
 	}
 	return out
 }
@@ -245,6 +245,80 @@ func TestShardsSplitWithoutDuplicates(t *testing.T) {
 	for _, id := range all {
 		if !seen[id] {
 			t.Fatalf("event %s emitted by no shard", id)
+		}
+	}
+}
+
+// TestEventsCarryLevelFacts: every event carries what the plan in force
+// says about its level (and the previous level, for a level change), so a
+// plan reload reaches the next events; resolved events take the facts of
+// the plan in force when they resolve.
+func TestEventsCarryLevelFacts(t *testing.T) {
+	id := firmID("91620102MA0000001")
+	now := time.Date(2026, 11, 20, 12, 0, 0, 0, report.Shanghai())
+	sep, oct := report.NewPeriod(2026, time.September), report.NewPeriod(2026, time.October)
+	st := &fakeStore{firms: []firms.Firm{{ID: id, Name: "x", Region: "620102", Industry: "C", BaselineHeadcount: 1000}},
+		rows: []MonthRow{
+			{FirmID: id, Period: sep, Revision: 1, Headcount: 1000, IngestedAt: now.Add(-time.Hour)},
+			{FirmID: id, Period: oct, Revision: 1, Headcount: 900, IngestedAt: now.Add(-time.Hour)}, // −100: art41 IV
+		}}
+	out := &fakeProducer{}
+	c := &clock{t: now}
+	d, path := newTestDaemon(t, st, out, c, defaultPlan(t))
+	events := func() []alertevent.Event { // art41's (prefecture_rate fires too)
+		var list []alertevent.Event
+		for _, m := range out.msgs {
+			e, err := alertevent.Decode(m.Value)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e.LevelFacts.IsZero() {
+				t.Errorf("%s v%d without level facts", e.Rule, e.Version)
+			}
+			if e.Rule == "art41" {
+				list = append(list, e)
+			}
+		}
+		out.msgs = nil
+		return list
+	}
+	if err := d.pass(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	first := events()
+	if len(first) != 1 || first[0].LevelFacts != d.plan.Levels[alertevent.LevelIV] || !first[0].PreviousLevelFacts.IsZero() {
+		t.Fatalf("first pass: %+v", first)
+	}
+	// the plan now names level IV differently and makes art41 level III
+	edited := strings.Replace(defaultPlan(t), "name: {zh: 蓝色, en: blue}", "name: {zh: 深蓝, en: navy}", 1)
+	edited = strings.Replace(edited, "    level: IV\n    when: loss >= 20 || rate >= 0.10", "    level: III\n    when: loss >= 20 || rate >= 0.10", 1)
+	if err := os.WriteFile(path, []byte(edited), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d.reloadPlan("test")
+	c.t = c.t.Add(time.Second)
+	if err := d.pass(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	changed := events()
+	if len(changed) != 1 || changed[0].Kind != alertevent.LevelChanged || changed[0].PreviousLevel != alertevent.LevelIV ||
+		changed[0].LevelFacts != d.plan.Levels[alertevent.LevelIII] || changed[0].PreviousLevelFacts.NameEn != "navy" {
+		t.Fatalf("after the reload: %+v", changed)
+	}
+	// a corrected report resolves the alert, under the plan in force
+	st.rows = append(st.rows, MonthRow{FirmID: id, Period: oct, Revision: 2, Headcount: 995, IngestedAt: c.t})
+	c.t = c.t.Add(time.Second)
+	if err := d.pass(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	resolved := events()
+	if len(resolved) != 1 || resolved[0].Kind != alertevent.Resolved || resolved[0].LevelFacts != d.plan.Levels[alertevent.LevelIII] ||
+		resolved[0].PreviousLevel != 0 || !resolved[0].PreviousLevelFacts.IsZero() {
+		t.Fatalf("resolved: %+v", resolved)
+	}
+	for _, e := range st.recorded {
+		if e.LevelFacts.IsZero() {
+			t.Errorf("recorded event %s v%d without level facts", e.Rule, e.Version)
 		}
 	}
 }

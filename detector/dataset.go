@@ -18,9 +18,9 @@ type Dataset struct {
 	months int
 	recs   []monthRec // month-major: recs[m*len(firms)+f], as evaluation walks months
 	latest report.Period
-	// Unknown counts reports for firms not in the registry; Outside those
-	// for months outside the window. Both are left out.
-	Unknown, Outside int
+	// Unknown counts reports for firms not in the registry, which are left
+	// out (as are months outside the window, which no caller passes).
+	Unknown int
 	// the last firm looked up: rows arrive grouped by firm, so most
 	// lookups repeat the previous one
 	lastID  string
@@ -88,7 +88,6 @@ func (d *Dataset) Set(firmID string, p report.Period, revision, headcount, vacan
 	}
 	m := int(p - d.start)
 	if m < 0 || m >= d.months {
-		d.Outside++
 		return false
 	}
 	rec := &d.recs[m*len(d.firms)+f]
@@ -104,9 +103,11 @@ func (d *Dataset) Set(firmID string, p report.Period, revision, headcount, vacan
 	return true
 }
 
-// Start and End bound the window; Latest is the latest month with a report.
-func (d *Dataset) Start() report.Period  { return d.start }
-func (d *Dataset) End() report.Period    { return d.start.Add(d.months - 1) }
+// Start and End bound the window.
+func (d *Dataset) Start() report.Period { return d.start }
+func (d *Dataset) End() report.Period   { return d.start.Add(d.months - 1) }
+
+// Latest is the latest month with a report (Start()−1 when there is none).
 func (d *Dataset) Latest() report.Period { return d.latest }
 
 // Firms returns the registry, sorted by id.

@@ -3,32 +3,12 @@ package detector
 import (
 	"flag"
 	"os"
-	"reflect"
 	"strings"
 	"testing"
 )
 
-// TestMetricDocsCoverEnv: every metric a condition can read is documented,
-// in the order of the env structs, and nothing else is.
-func TestMetricDocsCoverEnv(t *testing.T) {
-	for _, c := range []struct {
-		name string
-		typ  reflect.Type
-		docs []MetricDoc
-	}{{"firm", reflect.TypeOf(FirmEnv{}), FirmMetricDocs}, {"region", reflect.TypeOf(RegionEnv{}), RegionMetricDocs}} {
-		names := exprNames(c.typ)
-		var documented []string
-		for _, d := range c.docs {
-			documented = append(documented, d.Name)
-		}
-		if strings.Join(names, ",") != strings.Join(documented, ",") {
-			t.Errorf("%s metrics:\n env  %v\n docs %v", c.name, names, documented)
-		}
-	}
-}
-
 // TestRiskPlansDoc keeps the metric tables of docs/risk-plans.md generated
-// from the docs above; -update rewrites them.
+// from the metrics tables (metrics.go); -update rewrites them.
 func TestRiskPlansDoc(t *testing.T) {
 	const path = "../docs/risk-plans.md"
 	b, err := os.ReadFile(path)
@@ -44,12 +24,12 @@ func TestRiskPlansDoc(t *testing.T) {
 	headEnd := begin + strings.Index(doc[begin:], "-->") + 3
 	var sb strings.Builder
 	sb.WriteString("\n\n### Firm metrics (scope: firm; also `.name` inside a predicate over `firms`)\n\n| metric | type | meaning |\n|---|---|---|\n")
-	for _, d := range FirmMetricDocs {
-		sb.WriteString("| `" + d.Name + "` | " + d.Type + " | " + d.Doc + " |\n")
+	for _, m := range firmMetrics {
+		sb.WriteString("| `" + m.name + "` | " + m.kind.String() + " | " + m.doc + " |\n")
 	}
 	sb.WriteString("\n### Region metrics (scopes: county, prefecture, province)\n\n| metric | type | meaning |\n|---|---|---|\n")
-	for _, d := range RegionMetricDocs {
-		sb.WriteString("| `" + d.Name + "` | " + d.Type + " | " + d.Doc + " |\n")
+	for _, m := range regionMetrics {
+		sb.WriteString("| `" + m.name + "` | " + m.kind.String() + " | " + m.doc + " |\n")
 	}
 	sb.WriteString("\n")
 	want := doc[:headEnd] + sb.String() + doc[end:]
@@ -62,5 +42,34 @@ func TestRiskPlansDoc(t *testing.T) {
 		}
 		return
 	}
-	t.Fatal("docs/risk-plans.md is out of date with detector/env.go: run go test ./detector -run TestRiskPlansDoc -update")
+	t.Fatal("docs/risk-plans.md is out of date with detector/metrics.go: run go test ./detector -run TestRiskPlansDoc -update")
+}
+
+// TestMetricsTables: every row has a plan identifier for a name, used once
+// in its table (a second row would be shadowed by the first), and a
+// documentation.
+func TestMetricsTables(t *testing.T) {
+	for scope, rows := range map[string][][2]string{"firm": docRows(firmMetrics), "region": docRows(regionMetrics)} {
+		seen := map[string]bool{}
+		for _, r := range rows {
+			name, doc := r[0], r[1]
+			switch {
+			case !idRe.MatchString(name):
+				t.Errorf("%s metric %q: not a plan identifier", scope, name)
+			case seen[name]:
+				t.Errorf("%s metric %q: listed twice", scope, name)
+			case strings.TrimSpace(doc) == "":
+				t.Errorf("%s metric %q: no documentation", scope, name)
+			}
+			seen[name] = true
+		}
+	}
+}
+
+func docRows[E any](t metrics[E]) [][2]string {
+	out := make([][2]string, len(t))
+	for i, m := range t {
+		out[i] = [2]string{m.name, m.doc}
+	}
+	return out
 }

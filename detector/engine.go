@@ -2,25 +2,25 @@ package detector
 
 import (
 	"fmt"
-	"reflect"
 	"runtime"
 	"sort"
 	"sync"
 
 	"github.com/expr-lang/expr/vm"
 
+	"github.com/layoffwatch/layoffwatch/internal/alertevent"
 	"github.com/layoffwatch/layoffwatch/internal/region"
 	"github.com/layoffwatch/layoffwatch/internal/report"
 )
 
 // Firing is one rule holding for one key and month.
 type Firing struct {
-	Period report.Period  `json:"period"`
-	Rule   string         `json:"rule"`
-	Level  Level          `json:"level"`
-	Scope  Scope          `json:"scope"`
-	Key    string         `json:"key"`
-	Values map[string]any `json:"values"`
+	Period report.Period    `json:"period"`
+	Rule   string           `json:"rule"`
+	Level  alertevent.Level `json:"level"`
+	Scope  alertevent.Scope `json:"scope"`
+	Key    string           `json:"key"`
+	Values map[string]any   `json:"values"`
 	// Reported and Expected give the coverage of the month behind the
 	// firing: the region's firms (region rules) or the firm's county's
 	// (firm rules).
@@ -42,80 +42,95 @@ type EvalOptions struct {
 	Firms map[string]bool
 }
 
-// Evaluator evaluates one plan. It is not safe for concurrent use; make one
-// per goroutine.
+// Evaluator is a plan compiled for evaluation. It is immutable: one
+// Evaluator evaluates any number of datasets, from any number of goroutines
+// at once; each Evaluate keeps its state to itself.
 type Evaluator struct {
-	plan     *Plan
-	programs []*program
-	firmRule []*program
-	regRule  []*program
-	vm       vm.VM
-	fast     bool    // use the compiled closures where a rule has them
-	ctx      evalCtx // what the closures read
-	// state of the evaluation under way, read by fired()
-	ds      *Dataset
-	curFirm int
-	curM    int
-	firedAt map[string][]bool // tracked rule id → [firm*months+m]
-	// firedHook, when set, answers fired() instead (tests)
-	firedHook firedFunc
-	// parallel evaluation of firm rules
-	helpers []*Evaluator
-	lo, hi  int
-	out     []Firing
-	err     error
+	firmRules   []*program     // in plan order
+	regionRules []*program     // in plan order
+	kinds       []groupKindKey // the groupings of firms the region rules need
+	nvars       int            // let slots the closures need
 }
 
-// NewEvaluator compiles the plan for a new evaluator.
+// NewEvaluator returns the plan compiled for evaluation (ParsePlan compiled
+// it once, when it checked the plan).
 func NewEvaluator(p *Plan) (*Evaluator, error) {
-	e := &Evaluator{plan: p, fast: true}
-	progs, err := p.compile(e.fired)
+	if p.compiled != nil {
+		return p.compiled, nil
+	}
+	programs, err := compile(p)
 	if err != nil {
 		return nil, err
 	}
-	e.programs = progs
-	nvars := 0
-	for _, pr := range progs {
-		nvars = max(nvars, pr.nvars)
-	}
-	e.ctx = evalCtx{vars: make([]value, nvars), fired: e.fired}
-	for _, pr := range progs {
-		if pr.Scope == ScopeFirm {
-			e.firmRule = append(e.firmRule, pr)
-		} else {
-			e.regRule = append(e.regRule, pr)
+	return newEvaluator(programs), nil
+}
+
+func newEvaluator(programs []*program) *Evaluator {
+	e := &Evaluator{}
+	seen := map[groupKindKey]bool{}
+	for _, pr := range programs {
+		e.nvars = max(e.nvars, pr.nvars)
+		if pr.Scope == alertevent.ScopeFirm {
+			e.firmRules = append(e.firmRules, pr)
+			continue
+		}
+		e.regionRules = append(e.regionRules, pr)
+		if k := groupKind(pr.Rule); !seen[k] {
+			seen[k] = true
+			e.kinds = append(e.kinds, k)
 		}
 	}
-	return e, nil
-}
-
-func (e *Evaluator) fired(rule string, k int) bool {
-	if e.firedHook != nil {
-		return e.firedHook(rule, k)
-	}
-	m := e.curM - k
-	if m < 0 {
-		return false
-	}
-	bits := e.firedAt[rule]
-	return bits != nil && bits[e.curFirm*e.ds.months+m]
-}
-
-// group is the firms of one region key of one scope.
-type group struct {
-	key, region, industry string
-	members               []int
-	// per month of the dataset: g(t), m(t) for the trend metrics
-	g, m     []float64
-	gOK, mOK []bool
-	mom      []float64
-	momOK    []bool
-	firms    []*FirmEnv // reused month to month
+	return e
 }
 
 // Evaluate runs the plan over the dataset and returns its firings sorted by
-// period, rule and key.
+// period, rule and key. Month by month, in order (trends and fired() look
+// back): the firm rules over every firm, the month's reporting coverage,
+// then the region rules over every region.
 func (e *Evaluator) Evaluate(ds *Dataset, opts EvalOptions) ([]Firing, error) {
+	ev := e.start(ds, opts)
+	for m := 0; m <= ev.last; m++ {
+		if err := ev.firmPass(m); err != nil {
+			return nil, err
+		}
+		ev.coverage()
+		if err := ev.regionPass(m); err != nil {
+			return nil, err
+		}
+	}
+	sort.Slice(ev.out, func(i, j int) bool {
+		a, b := ev.out[i], ev.out[j]
+		if a.Period != b.Period {
+			return a.Period < b.Period
+		}
+		if a.Rule != b.Rule {
+			return a.Rule < b.Rule
+		}
+		return a.Key < b.Key
+	})
+	return ev.out, nil
+}
+
+// evaluation is the state of one Evaluate.
+type evaluation struct {
+	*Evaluator
+	ds        *Dataset
+	from      report.Period
+	last      int // the last month index evaluated
+	due       func(report.Period) bool
+	only      map[string]bool
+	envs      []FirmEnv // this month's, per firm
+	enrolled  []bool    // this month's, per firm
+	history   []int     // months with a report before this one, per firm
+	firedAt   map[string][]bool
+	groups    map[groupKindKey][]*group
+	countyOf  []int    // the firm's county slot
+	countyCov [][2]int // this month's reported, expected per county slot
+	workers   []*worker
+	out       []Firing
+}
+
+func (e *Evaluator) start(ds *Dataset, opts EvalOptions) *evaluation {
 	from, to := opts.From, opts.To
 	if from == 0 {
 		from = ds.start
@@ -128,176 +143,206 @@ func (e *Evaluator) Evaluate(ds *Dataset, opts EvalOptions) ([]Firing, error) {
 		latest := ds.latest
 		due = func(p report.Period) bool { return p <= latest }
 	}
-	e.ds = ds
-	e.firedAt = map[string][]bool{}
-	for _, pr := range e.programs {
-		if pr.tracked {
-			e.firedAt[pr.ID] = make([]bool, len(ds.firms)*ds.months)
-		}
-	}
-	groups := e.groups(ds)
 	nf := len(ds.firms)
-	envs := make([]FirmEnv, nf)
-	enrolled := make([]bool, nf)
-	history := make([]int, nf) // months with a report before the current one
-	workers := e.workers(nf)
-	// coverage per county, indexed: countyOf[f] is the firm's county slot
-	countyOf, nCounties := countyIndex(ds)
-	countyCov := make([][2]int, nCounties)
-	var out []Firing
-	last := min(int(to-ds.start), ds.months-1)
-	for m := 0; m <= last; m++ {
-		t := ds.start.Add(m)
-		emit := t >= from
-		isDue := due(t)
-		// firm metrics and firm rules: each worker takes a range of firms
-		var wg sync.WaitGroup
-		for _, w := range workers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				w.firmMonth(ds, m, t, emit, isDue, envs, enrolled, history, opts.Firms)
-			}()
-		}
-		wg.Wait()
-		clear(countyCov)
-		for f := range ds.firms {
-			if !enrolled[f] {
-				continue
-			}
-			c := &countyCov[countyOf[f]]
-			c[1]++
-			if envs[f].Reported {
-				c[0]++
-			}
-		}
-		for _, w := range workers {
-			if w.err != nil {
-				return nil, w.err
-			}
-			for i := range w.out {
-				fr := &w.out[i]
-				c := countyCov[countyOf[ds.index[fr.Key]]]
-				fr.Reported, fr.Expected = c[0], c[1]
-			}
-			out = append(out, w.out...)
-			w.out = w.out[:0]
-		}
-		for kind, list := range groups {
-			regionEnvs := make([]*RegionEnv, len(list))
-			for i, g := range list {
-				regionEnvs[i] = g.metrics(envs, enrolled, m)
-			}
-			if !emit {
-				continue
-			}
-			for _, pr := range e.regRule {
-				if groupKind(pr.Rule) != kind || m < pr.MinHistory {
-					continue
-				}
-				for i, env := range regionEnvs {
-					e.ctx.region = env
-					lv, ok, err := e.run(pr, env)
-					if err != nil {
-						return nil, fmt.Errorf("rule %s, region %s, %s: %w", pr.ID, list[i].key, t, err)
-					}
-					if !ok {
-						continue
-					}
-					fr, err := e.firing(pr, env, t, lv, list[i].key)
-					if err != nil {
-						return nil, err
-					}
-					fr.Reported, fr.Expected = int(env.FirmsReported), int(env.FirmsExpected)
-					out = append(out, fr)
-				}
-			}
+	ev := &evaluation{Evaluator: e, ds: ds, from: from, last: min(int(to-ds.start), ds.months-1), due: due, only: opts.Firms,
+		envs: make([]FirmEnv, nf), enrolled: make([]bool, nf), history: make([]int, nf), firedAt: map[string][]bool{}}
+	for _, pr := range e.firmRules {
+		if pr.tracked {
+			ev.firedAt[pr.ID] = make([]bool, nf*ds.months)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool {
-		a, b := out[i], out[j]
-		if a.Period != b.Period {
-			return a.Period < b.Period
-		}
-		if a.Rule != b.Rule {
-			return a.Rule < b.Rule
-		}
-		return a.Key < b.Key
-	})
-	return out, nil
+	ev.groups = e.groups(ds)
+	var counties int
+	ev.countyOf, counties = countyIndex(ds)
+	ev.countyCov = make([][2]int, counties)
+	// the firms of a month are split among one worker per core (from 2,000
+	// firms a worker)
+	n := max(1, min(runtime.GOMAXPROCS(0), nf/2000))
+	per := (nf + n - 1) / n
+	for i := range n {
+		w := newWorker(e)
+		w.ev, w.lo, w.hi = ev, min(i*per, nf), min((i+1)*per, nf)
+		ev.workers = append(ev.workers, w)
+	}
+	return ev
 }
 
-// workers returns the evaluators that share the firms of a month: this one
-// and one more per core, each with its own compiled programs (expr's
-// functions and the closures read per-evaluator state), sharing the dataset
-// and the fired() history, whose entries each writes only for its own firms.
-func (e *Evaluator) workers(nf int) []*Evaluator {
-	n := max(1, min(runtime.GOMAXPROCS(0), nf/2000))
-	for len(e.helpers) < n-1 {
-		h, err := NewEvaluator(e.plan)
-		if err != nil {
-			break // compiled once already; cannot fail now
+// firmPass computes every firm's metrics for month index m and runs the
+// firm rules, each worker on its own range of firms.
+func (ev *evaluation) firmPass(m int) error {
+	var wg sync.WaitGroup
+	for _, w := range ev.workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w.err = w.firmMonth(m)
+		}()
+	}
+	wg.Wait()
+	for _, w := range ev.workers {
+		if w.err != nil {
+			return w.err
 		}
-		e.helpers = append(e.helpers, h)
 	}
-	all := append([]*Evaluator{e}, e.helpers[:n-1]...)
-	per := (nf + n - 1) / n
-	for i, w := range all {
-		w.lo, w.hi = min(i*per, nf), min((i+1)*per, nf)
-		w.ds, w.firedAt, w.firedHook, w.fast = e.ds, e.firedAt, e.firedHook, e.fast
-		w.out, w.err = w.out[:0], nil
+	return nil
+}
+
+// coverage counts, per county, the firms enrolled this month and those that
+// reported, and moves the workers' firings of the month to the output with
+// the coverage of the firm's county.
+func (ev *evaluation) coverage() {
+	clear(ev.countyCov)
+	for f := range ev.ds.firms {
+		if !ev.enrolled[f] {
+			continue
+		}
+		c := &ev.countyCov[ev.countyOf[f]]
+		c[1]++
+		if ev.envs[f].Reported {
+			c[0]++
+		}
 	}
-	return all
+	for _, w := range ev.workers {
+		for i := range w.out {
+			fr := &w.out[i]
+			c := ev.countyCov[ev.countyOf[ev.ds.index[fr.Key]]]
+			fr.Reported, fr.Expected = c[0], c[1]
+		}
+		ev.out = append(ev.out, w.out...)
+		w.out = w.out[:0]
+	}
+}
+
+// regionPass aggregates every region's month m — every month, whether its
+// firings are wanted or not, for the trend series — and runs the region
+// rules.
+func (ev *evaluation) regionPass(m int) error {
+	t := ev.ds.start.Add(m)
+	w := ev.workers[0]
+	for _, kind := range ev.kinds {
+		list := ev.groups[kind]
+		envs := make([]*RegionEnv, len(list))
+		for i, g := range list {
+			envs[i] = g.metrics(ev.envs, ev.enrolled, m)
+		}
+		if t < ev.from {
+			continue
+		}
+		for _, pr := range ev.regionRules {
+			if groupKind(pr.Rule) != kind || m < pr.MinHistory {
+				continue
+			}
+			for i, env := range envs {
+				w.ctx.region = env
+				lv, ok, err := w.level(pr)
+				if err != nil {
+					return fmt.Errorf("rule %s, region %s, %s: %w", pr.ID, list[i].key, t, err)
+				}
+				if !ok {
+					continue
+				}
+				fr, err := w.firing(pr, t, lv, list[i].key)
+				if err != nil {
+					return err
+				}
+				fr.Reported, fr.Expected = int(env.FirmsReported), int(env.FirmsExpected)
+				ev.out = append(ev.out, fr)
+			}
+		}
+	}
+	return nil
+}
+
+// worker evaluates on one goroutine: the compiled rules are shared, what
+// they read and the VM are its own.
+type worker struct {
+	ev     *evaluation // the evaluation under way
+	ctx    evalCtx     // what the closures read
+	vm     vm.VM
+	vmEnv  map[string]any // the VM's environment, refilled for each condition it runs
+	lo, hi int            // the firms of this worker
+	firm   int            // the firm and month index under evaluation, for fired()
+	month  int
+	out    []Firing
+	err    error
+}
+
+func newWorker(e *Evaluator) *worker {
+	w := &worker{ctx: evalCtx{vars: make([]value, e.nvars)}}
+	w.ctx.fired = w.firedBefore
+	return w
+}
+
+// firedBefore answers fired(rule, k) for the firm and month under
+// evaluation. Workers share the history and write only their own firms'.
+func (w *worker) firedBefore(rule string, k int) bool {
+	m := w.month - k
+	if m < 0 {
+		return false
+	}
+	bits := w.ev.firedAt[rule]
+	return bits != nil && bits[w.firm*w.ev.ds.months+m]
 }
 
 // firmMonth computes the metrics of this worker's firms for month index m
 // and runs the firm rules on them.
-func (e *Evaluator) firmMonth(ds *Dataset, m int, t report.Period, emit, due bool, envs []FirmEnv, enrolled []bool, history []int, only map[string]bool) {
-	for f := e.lo; f < e.hi; f++ {
+func (w *worker) firmMonth(m int) error {
+	ev, ds := w.ev, w.ev.ds
+	t := ds.start.Add(m)
+	due := ev.due(t)
+	for f := w.lo; f < w.hi; f++ {
 		fm := &ds.firms[f]
-		enrolled[f] = fm.EnrolledIn(t)
-		if enrolled[f] {
-			env := &envs[f]
-			e.firmMetrics(ds, f, m, history[f], due, env)
-			if only == nil || only[fm.ID] {
-				e.curFirm, e.curM, e.ctx.firm = f, m, env
-				for _, pr := range e.firmRule {
-					if env.Reported == pr.OnMissing || float64(pr.MinHistory) > env.HistoryMonths {
-						continue
-					}
-					lv, ok, err := e.run(pr, env)
-					if err != nil {
-						e.err = fmt.Errorf("rule %s, firm %s, %s: %w", pr.ID, fm.ID, t, err)
-						return
-					}
-					if !ok {
-						continue
-					}
-					if pr.tracked {
-						e.firedAt[pr.ID][f*ds.months+m] = true
-					}
-					if emit {
-						fr, err := e.firing(pr, env, t, lv, fm.ID)
-						if err != nil {
-							e.err = err
-							return
-						}
-						e.out = append(e.out, fr)
-					}
+		ev.enrolled[f] = fm.EnrolledIn(t)
+		if ev.enrolled[f] {
+			env := &ev.envs[f]
+			computeFirm(ds, f, m, ev.history[f], due, env)
+			if ev.only == nil || ev.only[fm.ID] {
+				if err := w.firmRules(f, m, env); err != nil {
+					return err
 				}
 			}
 		}
 		if ds.rec(f, m).ok {
-			history[f]++
+			ev.history[f]++
 		}
 	}
+	return nil
 }
 
-// run evaluates a rule's condition and bands; it returns the level. e.ctx
-// must point at env.
-func (e *Evaluator) run(pr *program, env any) (Level, bool, error) {
+func (w *worker) firmRules(f, m int, env *FirmEnv) error {
+	ev := w.ev
+	t := ev.ds.start.Add(m)
+	w.firm, w.month, w.ctx.firm = f, m, env
+	for _, pr := range ev.firmRules {
+		if env.Reported == pr.OnMissing || float64(pr.MinHistory) > env.HistoryMonths {
+			continue
+		}
+		lv, ok, err := w.level(pr)
+		if err != nil {
+			return fmt.Errorf("rule %s, firm %s, %s: %w", pr.ID, ev.ds.firms[f].ID, t, err)
+		}
+		if !ok {
+			continue
+		}
+		if pr.tracked {
+			ev.firedAt[pr.ID][f*ev.ds.months+m] = true
+		}
+		if t >= ev.from {
+			fr, err := w.firing(pr, t, lv, ev.ds.firms[f].ID)
+			if err != nil {
+				return err
+			}
+			w.out = append(w.out, fr)
+		}
+	}
+	return nil
+}
+
+// level applies a rule to the firm or region in w.ctx: its condition, then
+// its bands, the first that holds giving the level.
+func (w *worker) level(pr *program) (alertevent.Level, bool, error) {
 	if pr.when != nil {
-		ok, err := e.cond(pr.when, pr.fastWhen, env)
+		ok, err := w.holds(pr, pr.when)
 		if err != nil || !ok {
 			return 0, false, err
 		}
@@ -309,7 +354,7 @@ func (e *Evaluator) run(pr *program, env any) (Level, bool, error) {
 		if b == nil {
 			return pr.Bands[i].Level, true, nil
 		}
-		ok, err := e.cond(b, pr.fastBands[i], env)
+		ok, err := w.holds(pr, b)
 		if err != nil {
 			return 0, false, err
 		}
@@ -320,68 +365,61 @@ func (e *Evaluator) run(pr *program, env any) (Level, bool, error) {
 	return 0, false, nil
 }
 
-func (e *Evaluator) cond(prog *vm.Program, fast boolFn, env any) (bool, error) {
-	if fast != nil && e.fast {
-		return fast(&e.ctx), nil
+// holds evaluates one condition: with its closures when it has them, on the
+// VM otherwise.
+func (w *worker) holds(pr *program, c *condition) (bool, error) {
+	if c.fast != nil {
+		return c.fast(&w.ctx), nil
 	}
-	v, err := e.vm.Run(prog, env)
+	v, err := w.run(pr, c.vm)
 	if err != nil {
 		return false, err
 	}
 	return v.(bool), nil
 }
 
-func (e *Evaluator) firing(pr *program, env any, t report.Period, lv Level, key string) (Firing, error) {
-	values := make(map[string]any, len(pr.refs))
-	rv := reflect.ValueOf(env).Elem()
-	fields := envFields(rv.Type())
-	for _, name := range pr.refs {
-		if i, ok := fields[name]; ok {
-			values[name] = rv.Field(i).Interface()
-		}
+// run runs a program on the VM, over the metrics of the firm or region in
+// w.ctx.
+func (w *worker) run(pr *program, prog *vm.Program) (any, error) {
+	if pr.Scope == alertevent.ScopeFirm {
+		w.vmEnv = firmMetrics.env(w.ctx.firm, w.vmEnv)
+	} else {
+		w.vmEnv = regionMetrics.env(w.ctx.region, w.vmEnv)
 	}
-	for i, d := range pr.Define {
-		if fast := pr.fastDefines[i]; fast != nil && e.fast {
-			if fast.num != nil {
-				values[d.Name] = fast.num(&e.ctx)
-			} else {
-				values[d.Name] = fast.bool(&e.ctx)
-			}
-			continue
-		}
-		v, err := e.vm.Run(pr.defines[i], env)
+	w.vmEnv["fired"] = w.ctx.fired
+	return w.vm.Run(prog, w.vmEnv)
+}
+
+// firing describes a rule holding for key: the metrics its conditions read
+// and its definitions.
+func (w *worker) firing(pr *program, t report.Period, lv alertevent.Level, key string) (Firing, error) {
+	values := make(map[string]any, len(pr.values)+len(pr.defines))
+	for _, r := range pr.values {
+		values[r.name] = r.get(&w.ctx)
+	}
+	for _, d := range pr.defines {
+		v, err := w.defined(pr, d)
 		if err != nil {
-			return Firing{}, fmt.Errorf("rule %s, %s, define %s: %w", pr.ID, key, d.Name, err)
+			return Firing{}, fmt.Errorf("rule %s, %s, define %s: %w", pr.ID, key, d.name, err)
 		}
-		values[d.Name] = v
+		values[d.name] = v
 	}
 	return Firing{Period: t, Rule: pr.ID, Level: lv, Scope: pr.Scope, Key: key, Values: values}, nil
 }
 
-var (
-	firmFields   = fieldIndex(reflect.TypeOf(FirmEnv{}))
-	regionFields = fieldIndex(reflect.TypeOf(RegionEnv{}))
-)
-
-func fieldIndex(t reflect.Type) map[string]int {
-	m := map[string]int{}
-	for i := 0; i < t.NumField(); i++ {
-		if tag := t.Field(i).Tag.Get("expr"); tag != "" {
-			m[tag] = i
-		}
+// defined evaluates a definition, with its closures when it has them.
+func (w *worker) defined(pr *program, d define) (any, error) {
+	switch {
+	case d.fast != nil && d.fast.num != nil:
+		return d.fast.num(&w.ctx), nil
+	case d.fast != nil:
+		return d.fast.bool(&w.ctx), nil
 	}
-	return m
+	return w.run(pr, d.vm)
 }
 
-func envFields(t reflect.Type) map[string]int {
-	if t == reflect.TypeOf(FirmEnv{}) {
-		return firmFields
-	}
-	return regionFields
-}
-
-// firmMetrics fills env for firm f in month index m.
-func (e *Evaluator) firmMetrics(ds *Dataset, f, m, history int, due bool, env *FirmEnv) {
+// computeFirm fills env for firm f in month index m.
+func computeFirm(ds *Dataset, f, m, history int, due bool, env *FirmEnv) {
 	fm := &ds.firms[f]
 	cur := ds.rec(f, m)
 	*env = FirmEnv{
@@ -447,12 +485,12 @@ func (e *Evaluator) firmMetrics(ds *Dataset, f, m, history int, due bool, env *F
 	if vn > 0 {
 		env.VacancyReports6m, env.VacancyMean6m = vn, vsum/vn
 	}
-	e.seasonal(ds, f, m, env)
+	computeSeasonal(ds, f, m, env)
 }
 
-// seasonal fills the seasonal metrics: the usual change into this calendar
-// month in earlier years, robust to one past layoff.
-func (e *Evaluator) seasonal(ds *Dataset, f, m int, env *FirmEnv) {
+// computeSeasonal fills the seasonal metrics: the usual change into this
+// calendar month in earlier years, robust to one past layoff.
+func computeSeasonal(ds *Dataset, f, m int, env *FirmEnv) {
 	var changes [16]float64
 	n := 0
 	for y := 1; m-12*y-1 >= 0 && n < len(changes); y++ {
@@ -504,30 +542,40 @@ func countyIndex(ds *Dataset) (countyOf []int, n int) {
 	return countyOf, len(slots)
 }
 
+// groupKindKey is a way of grouping firms into regions: by the region of a
+// scope, and optionally by industry within it.
 type groupKindKey struct {
-	scope    Scope
+	scope    alertevent.Scope
 	industry bool
 }
 
 func groupKind(r *Rule) groupKindKey { return groupKindKey{r.Scope, r.ByIndustry} }
 
+// group is the firms of one region key of one kind.
+type group struct {
+	key, region, industry string
+	members               []int
+	// per month of the dataset: g(t), m(t) for the trend metrics
+	g, m     []float64
+	gOK, mOK []bool
+	mom      []float64
+	momOK    []bool
+	firms    []*FirmEnv // reused month to month
+}
+
 // groups builds the region groups every region rule needs.
 func (e *Evaluator) groups(ds *Dataset) map[groupKindKey][]*group {
 	out := map[groupKindKey][]*group{}
-	for _, pr := range e.regRule {
-		kind := groupKind(pr.Rule)
-		if _, done := out[kind]; done {
-			continue
-		}
+	for _, kind := range e.kinds {
 		byKey := map[string]*group{}
 		for f, fm := range ds.firms {
 			var reg string
 			switch kind.scope {
-			case ScopeCounty:
+			case alertevent.ScopeCounty:
 				reg = fm.Region
-			case ScopePrefecture:
+			case alertevent.ScopePrefecture:
 				reg = region.PrefectureOf(fm.Region)
-			case ScopeProvince:
+			case alertevent.ScopeProvince:
 				reg = region.ProvinceOf(fm.Region)
 			}
 			key, ind := reg, ""

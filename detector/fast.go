@@ -1,17 +1,17 @@
 package detector
 
 import (
-	"reflect"
-	"unsafe"
-
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
+
+	"github.com/layoffwatch/layoffwatch/internal/alertevent"
 )
 
-// The expr VM reads struct fields by reflection, ~30 ns a field; a plan
-// evaluated over 100,000 firms × 36 months runs tens of millions of
-// conditions. So conditions are also compiled from expr's type-checked AST
-// into Go closures. expr stays the language: it parses, type-checks and
+// The expr VM runs a condition over a map of every metric, built for each
+// evaluation; a plan evaluated over 100,000 firms × 36 months runs tens of
+// millions of conditions. So conditions are also compiled from expr's
+// type-checked AST into Go closures that read the metrics they use through
+// the accessors of the metrics tables (metrics.go). expr stays the language: it parses, type-checks and
 // defines the meaning; the closures are a faster backend for the subset
 // below, and any condition outside it runs on the VM. FuzzFastMatchesVM
 // holds the two to the same results.
@@ -21,7 +21,8 @@ import (
 // of strings; let; fired(rule, k); count/any/all/none(firms, predicate)
 // over firm metrics.
 
-// evalCtx is what a compiled condition reads.
+// evalCtx is what a compiled condition reads: the closures are shared by
+// every goroutine, each of which has its own evalCtx.
 type evalCtx struct {
 	firm   *FirmEnv
 	region *RegionEnv
@@ -51,11 +52,15 @@ type compiled struct {
 }
 
 type fastCompiler struct {
-	scope Scope
+	scope alertevent.Scope
 	vars  map[string]int // let name → slot
-	kinds map[string]reflect.Kind
+	kinds map[string]kind
 	nvars int
 	ok    bool
+}
+
+func newFastCompiler(scope alertevent.Scope) *fastCompiler {
+	return &fastCompiler{scope: scope, vars: map[string]int{}, kinds: map[string]kind{}, ok: true}
 }
 
 // compileFast returns the condition src (with defines as let bindings) as a
@@ -65,7 +70,7 @@ func compileFast(r *Rule, src string, opts []expr.Option) (boolFn, int) {
 	if err != nil {
 		return nil, 0
 	}
-	fc := &fastCompiler{scope: r.Scope, vars: map[string]int{}, kinds: map[string]reflect.Kind{}, ok: true}
+	fc := newFastCompiler(r.Scope)
 	c := fc.node(prog.Node(), false)
 	if !fc.ok || c.bool == nil {
 		return nil, 0
@@ -80,7 +85,7 @@ func compileFastValue(r *Rule, src string, opts []expr.Option) (c compiled, nvar
 	if err != nil {
 		return compiled{}, 0, false
 	}
-	fc := &fastCompiler{scope: r.Scope, vars: map[string]int{}, kinds: map[string]reflect.Kind{}, ok: true}
+	fc := newFastCompiler(r.Scope)
 	c = fc.node(prog.Node(), false)
 	if !fc.ok || (c.num == nil && c.bool == nil) {
 		return compiled{}, 0, false
@@ -90,69 +95,53 @@ func compileFastValue(r *Rule, src string, opts []expr.Option) (c compiled, nvar
 
 func (fc *fastCompiler) fail() compiled { fc.ok = false; return compiled{} }
 
-// fieldOffsets maps an env struct's expr names to their offsets and kinds.
-type fieldInfo struct {
-	off  uintptr
-	kind reflect.Kind
-}
-
-func offsets(t reflect.Type) map[string]fieldInfo {
-	m := map[string]fieldInfo{}
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		if tag := f.Tag.Get("expr"); tag != "" {
-			m[tag] = fieldInfo{off: f.Offset, kind: f.Type.Kind()}
-		}
-	}
-	return m
-}
-
-var (
-	firmOffsets   = offsets(reflect.TypeOf(FirmEnv{}))
-	regionOffsets = offsets(reflect.TypeOf(RegionEnv{}))
-)
-
-// field returns an accessor for a metric of the env (or of the predicate's
-// firm when item is set). Offsets and kinds come from reflect on the env
-// structs themselves, so every unsafe read stays inside a field of the
-// right type (gosec G103 is audited here).
+// field returns the closure that reads a metric of the condition's firm or
+// region (or, with item, of the firm a predicate over firms is looking at),
+// from the scope's metrics table.
 func (fc *fastCompiler) field(name string, item bool) compiled {
-	var info fieldInfo
-	var ok bool
-	var base func(*evalCtx) unsafe.Pointer
-	switch {
-	case item:
-		info, ok = firmOffsets[name]
-		base = func(c *evalCtx) unsafe.Pointer { return unsafe.Pointer(c.item) } //nolint:gosec // G103: see field
-	case fc.scope == ScopeFirm:
-		info, ok = firmOffsets[name]
-		base = func(c *evalCtx) unsafe.Pointer { return unsafe.Pointer(c.firm) } //nolint:gosec // G103: see field
-	default:
-		info, ok = regionOffsets[name]
-		base = func(c *evalCtx) unsafe.Pointer { return unsafe.Pointer(c.region) } //nolint:gosec // G103: see field
+	if item || fc.scope == alertevent.ScopeFirm {
+		m, ok := firmMetrics.lookup(name)
+		if !ok {
+			return fc.fail()
+		}
+		switch {
+		case m.kind == kindNumber && item:
+			get := m.num
+			return compiled{num: func(c *evalCtx) float64 { return get(c.item) }}
+		case m.kind == kindNumber:
+			get := m.num
+			return compiled{num: func(c *evalCtx) float64 { return get(c.firm) }}
+		case m.kind == kindBool && item:
+			get := m.flag
+			return compiled{bool: func(c *evalCtx) bool { return get(c.item) }}
+		case m.kind == kindBool:
+			get := m.flag
+			return compiled{bool: func(c *evalCtx) bool { return get(c.firm) }}
+		case m.kind == kindString && item:
+			get := m.str
+			return compiled{str: func(c *evalCtx) string { return get(c.item) }}
+		case m.kind == kindString:
+			get := m.str
+			return compiled{str: func(c *evalCtx) string { return get(c.firm) }}
+		}
+		return fc.fail()
 	}
+	m, ok := regionMetrics.lookup(name)
 	if !ok {
 		return fc.fail()
 	}
-	off := info.off
-	switch info.kind {
-	case reflect.Float64:
-		if item {
-			return compiled{num: func(c *evalCtx) float64 { return *(*float64)(unsafe.Add(unsafe.Pointer(c.item), off)) }}
-		}
-		if fc.scope == ScopeFirm {
-			return compiled{num: func(c *evalCtx) float64 { return *(*float64)(unsafe.Add(unsafe.Pointer(c.firm), off)) }}
-		}
-		return compiled{num: func(c *evalCtx) float64 { return *(*float64)(unsafe.Add(base(c), off)) }}
-	case reflect.Bool:
-		if item {
-			return compiled{bool: func(c *evalCtx) bool { return *(*bool)(unsafe.Add(unsafe.Pointer(c.item), off)) }}
-		}
-		return compiled{bool: func(c *evalCtx) bool { return *(*bool)(unsafe.Add(base(c), off)) }}
-	case reflect.String:
-		return compiled{str: func(c *evalCtx) string { return *(*string)(unsafe.Add(base(c), off)) }}
+	switch m.kind {
+	case kindNumber:
+		get := m.num
+		return compiled{num: func(c *evalCtx) float64 { return get(c.region) }}
+	case kindBool:
+		get := m.flag
+		return compiled{bool: func(c *evalCtx) bool { return get(c.region) }}
+	case kindString:
+		get := m.str
+		return compiled{str: func(c *evalCtx) string { return get(c.region) }}
 	}
-	return fc.fail()
+	return fc.fail() // firms: only as the source of count/any/all/none
 }
 
 func (fc *fastCompiler) node(n ast.Node, inPredicate bool) compiled {
@@ -175,11 +164,11 @@ func (fc *fastCompiler) node(n ast.Node, inPredicate bool) compiled {
 	case *ast.IdentifierNode:
 		if slot, ok := fc.vars[n.Value]; ok {
 			switch fc.kinds[n.Value] {
-			case reflect.Float64:
+			case kindNumber:
 				return compiled{num: func(c *evalCtx) float64 { return c.vars[slot].num }}
-			case reflect.Bool:
+			case kindBool:
 				return compiled{bool: func(c *evalCtx) bool { return c.vars[slot].b }}
-			case reflect.String:
+			case kindString:
 				return compiled{str: func(c *evalCtx) string { return c.vars[slot].s }}
 			}
 			return fc.fail()
@@ -243,15 +232,15 @@ func (fc *fastCompiler) node(n ast.Node, inPredicate bool) compiled {
 		switch {
 		case val.num != nil:
 			f := val.num
-			fc.kinds[n.Name] = reflect.Float64
+			fc.kinds[n.Name] = kindNumber
 			set = func(c *evalCtx) { c.vars[slot].num = f(c) }
 		case val.bool != nil:
 			f := val.bool
-			fc.kinds[n.Name] = reflect.Bool
+			fc.kinds[n.Name] = kindBool
 			set = func(c *evalCtx) { c.vars[slot].b = f(c) }
 		case val.str != nil:
 			f := val.str
-			fc.kinds[n.Name] = reflect.String
+			fc.kinds[n.Name] = kindString
 			set = func(c *evalCtx) { c.vars[slot].s = f(c) }
 		default:
 			return fc.fail()
@@ -362,7 +351,7 @@ func (fc *fastCompiler) binary(n *ast.BinaryNode, inPredicate bool) compiled {
 
 // builtin compiles count/any/all/none over the region's firms.
 func (fc *fastCompiler) builtin(n *ast.BuiltinNode) compiled {
-	if len(n.Arguments) != 2 || fc.scope == ScopeFirm {
+	if len(n.Arguments) != 2 || fc.scope == alertevent.ScopeFirm {
 		return fc.fail()
 	}
 	src, ok := n.Arguments[0].(*ast.IdentifierNode)

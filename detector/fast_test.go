@@ -17,13 +17,18 @@ func TestShippedPlansCompileFast(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, pr := range ev.programs {
-			if pr.when != nil && pr.fastWhen == nil {
+		for _, pr := range ev.programs() {
+			if pr.when != nil && pr.when.fast == nil {
 				t.Errorf("%s: rule %s: when runs on the VM", path, pr.ID)
 			}
 			for i, b := range pr.bands {
-				if b != nil && pr.fastBands[i] == nil {
+				if b != nil && b.fast == nil {
 					t.Errorf("%s: rule %s: band %d runs on the VM", path, pr.ID, i)
+				}
+			}
+			for _, d := range pr.defines {
+				if d.fast == nil {
+					t.Errorf("%s: rule %s: define %s runs on the VM", path, pr.ID, d.name)
 				}
 			}
 		}
@@ -71,8 +76,35 @@ func (f *fuzzNums) firm() *FirmEnv {
 	}
 }
 
+// programs are the evaluator's rules, firm rules first.
+func (e *Evaluator) programs() []*program {
+	return append(append([]*program(nil), e.firmRules...), e.regionRules...)
+}
+
+// onVM is a copy of pr whose conditions and definitions all run on the VM.
+func onVM(pr *program) *program {
+	c := *pr
+	vmOnly := func(cond *condition) *condition {
+		if cond == nil {
+			return nil
+		}
+		return &condition{vm: cond.vm}
+	}
+	c.when = vmOnly(pr.when)
+	c.bands = nil
+	for _, b := range pr.bands {
+		c.bands = append(c.bands, vmOnly(b))
+	}
+	c.defines = nil
+	for _, d := range pr.defines {
+		c.defines = append(c.defines, define{name: d.name, vm: d.vm})
+	}
+	return &c
+}
+
 // FuzzFastMatchesVM holds the closure backend to expr's VM: for random
-// metrics, every condition of the shipped plans gives the same answer.
+// metrics, every condition and definition of the shipped plans gives the
+// same answer.
 func FuzzFastMatchesVM(f *testing.F) {
 	f.Add([]byte{1, 2, 3, 4, 5, 6, 7, 8})
 	f.Add([]byte{200, 0, 20, 0, 10, 0, 0, 0, 0, 0, 50, 1})
@@ -98,44 +130,35 @@ func FuzzFastMatchesVM(f *testing.F) {
 		}
 		history := nums.flag()
 		for _, ev := range evs {
-			ev.firedHook = func(string, int) bool { return history }
-			for _, pr := range ev.programs {
-				var env any = firm
-				ev.ctx.firm, ev.ctx.region = firm, region
-				if pr.Scope != ScopeFirm {
-					env = region
-				}
-				ev.fast = false
-				lvSlow, okSlow, errSlow := ev.run(pr, env)
-				ev.fast = true
-				lvFast, okFast, errFast := ev.run(pr, env)
+			// a worker outside any evaluation: fired() answers from the fuzz
+			w := newWorker(ev)
+			w.ctx.fired = func(string, int) bool { return history }
+			w.ctx.firm, w.ctx.region = firm, region
+			for _, pr := range ev.programs() {
+				slow := onVM(pr)
+				lvSlow, okSlow, errSlow := w.level(slow)
+				lvFast, okFast, errFast := w.level(pr)
 				if errSlow != nil || errFast != nil {
 					t.Fatalf("rule %s: errors %v / %v", pr.ID, errSlow, errFast)
 				}
-				for i := range pr.Define {
-					slow, err := ev.vm.Run(pr.defines[i], env)
+				if lvSlow != lvFast || okSlow != okFast {
+					t.Fatalf("rule %s: VM says %v %v, closures %v %v (firm %+v, region loss %v mom %v)", pr.ID, okSlow, lvSlow, okFast, lvFast, *firm, region.Loss, region.MoMChange)
+				}
+				for i, d := range pr.defines {
+					want, err := w.defined(slow, slow.defines[i])
 					if err != nil {
 						t.Fatal(err)
 					}
-					fast := pr.fastDefines[i]
-					if fast == nil {
-						continue
+					got, err := w.defined(pr, d)
+					if err != nil {
+						t.Fatal(err)
 					}
-					var got any
-					if fast.num != nil {
-						got = fast.num(&ev.ctx)
-					} else {
-						got = fast.bool(&ev.ctx)
+					if n, ok := want.(int); ok {
+						want = float64(n)
 					}
-					if n, ok := slow.(int); ok {
-						slow = float64(n)
+					if got != want {
+						t.Fatalf("rule %s define %s: VM %v, closures %v", pr.ID, d.name, want, got)
 					}
-					if got != slow {
-						t.Fatalf("rule %s define %s: VM %v, closures %v", pr.ID, pr.Define[i].Name, slow, got)
-					}
-				}
-				if lvSlow != lvFast || okSlow != okFast {
-					t.Fatalf("rule %s: VM says %v %v, closures %v %v (firm %+v, region loss %v mom %v)", pr.ID, okSlow, lvSlow, okFast, lvFast, *firm, region.Loss, region.MoMChange)
 				}
 			}
 		}

@@ -7,10 +7,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/layoffwatch/layoffwatch/detector"
 	"github.com/layoffwatch/layoffwatch/internal/report"
+	"github.com/layoffwatch/layoffwatch/internal/simulate"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden expected.jsonl files (review the diff!)")
@@ -94,4 +96,59 @@ func TestGolden(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestEvaluatorShared: one Evaluator evaluates from several goroutines at
+// once, each call with its own state, and every call gives the firings of a
+// call alone. The province is large enough for each call to split its firms
+// among workers. (Run with -race to see that nothing is shared that is
+// written.)
+func TestEvaluatorShared(t *testing.T) {
+	opts := simulate.DefaultOptions()
+	opts.Firms, opts.Months, opts.Layoffs = 4500, 15, 12
+	opts.Start = report.NewPeriod(2025, 1)
+	sim, err := simulate.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reports []report.Report
+	for r := range sim.Reports {
+		reports = append(reports, r)
+	}
+	ds, err := detector.BuildDataset(sim.Firms(), reports)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := detector.LoadPlan("../deploy/plans/default.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := detector.NewEvaluator(plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alone, err := ev.Evaluate(ds, detector.EvalOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(alone) < 100 {
+		t.Fatalf("only %d firings: the test needs a busier province", len(alone))
+	}
+	want, _ := json.Marshal(alone)
+	var wg sync.WaitGroup
+	for i := range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got, err := ev.Evaluate(ds, detector.EvalOptions{})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if b, _ := json.Marshal(got); !bytes.Equal(b, want) {
+				t.Errorf("goroutine %d: %d firings differ from the %d of a call alone", i, len(got), len(alone))
+			}
+		}()
+	}
+	wg.Wait()
 }

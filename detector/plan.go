@@ -25,50 +25,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
-)
 
-// Level is a warning level: 1 (I, most severe, red) to 4 (IV, blue).
-type Level int
-
-// LevelNames are the Roman numerals of the levels.
-var LevelNames = [...]string{"", "I", "II", "III", "IV"}
-
-func (l Level) String() string {
-	if l < 1 || l > 4 {
-		return "?"
-	}
-	return LevelNames[l]
-}
-
-// MarshalText implements encoding.TextMarshaler.
-func (l Level) MarshalText() ([]byte, error) { return []byte(l.String()), nil }
-
-// UnmarshalText implements encoding.TextUnmarshaler.
-func (l *Level) UnmarshalText(b []byte) error {
-	v, err := ParseLevel(string(b))
-	*l = v
-	return err
-}
-
-// ParseLevel reads I, II, III or IV.
-func ParseLevel(s string) (Level, error) {
-	for i := 1; i <= 4; i++ {
-		if LevelNames[i] == s {
-			return Level(i), nil
-		}
-	}
-	return 0, fmt.Errorf("level %q is not one of I, II, III, IV", s)
-}
-
-// Scope is what a rule keys its firings by.
-type Scope string
-
-// Scopes.
-const (
-	ScopeFirm       Scope = "firm"
-	ScopeCounty     Scope = "county"
-	ScopePrefecture Scope = "prefecture"
-	ScopeProvince   Scope = "province"
+	"github.com/layoffwatch/layoffwatch/internal/alertevent"
 )
 
 // Text is a string in Chinese and English.
@@ -77,22 +35,14 @@ type Text struct {
 	En string `yaml:"en"`
 }
 
-// LevelDef says what a level means in the plan.
-type LevelDef struct {
-	Name     Text          `yaml:"name"`
-	Color    string        `yaml:"color"`
-	Response time.Duration `yaml:"-"`
-	Action   Text          `yaml:"action"`
-}
-
 // Rule is one compiled-checked rule of a plan.
 type Rule struct {
 	ID         string
 	Title      Text
-	Scope      Scope
+	Scope      alertevent.Scope
 	ByIndustry bool
 	When       Expr // may be empty when Bands decide alone
-	Level      Level
+	Level      alertevent.Level
 	Bands      []Band
 	Define     []Define
 	MinHistory int
@@ -101,16 +51,13 @@ type Rule struct {
 	Summary    Text     // one line for people, a text/template over the firing's values
 	Source     string
 	// refs are the metrics and definitions the rule's expressions read, in
-	// order of appearance: the values a firing reports.
+	// order of appearance, then those of Values: the values a firing reports.
 	refs []string
-	// tracked: a later rule asks fired() about this one, so its firings are
-	// remembered per firm and month.
-	tracked bool
 }
 
 // Band is a level with its own condition; the first band that holds wins.
 type Band struct {
-	Level Level
+	Level alertevent.Level
 	When  Expr
 }
 
@@ -132,10 +79,13 @@ type Plan struct {
 	File    string
 	Version int
 	Name    Text
-	Levels  map[Level]LevelDef
-	Rules   []*Rule
+	// Levels are what the plan says about each level; the detector copies
+	// them onto every alert event it emits.
+	Levels map[alertevent.Level]alertevent.LevelFacts
+	Rules  []*Rule
 
 	summaries map[string]summaryPair
+	compiled  *Evaluator // the rules compiled, once, by ParsePlan
 }
 
 type summaryPair struct{ zh, en *template.Template }
@@ -165,6 +115,26 @@ type levelFile struct {
 	Color    string `yaml:"color"`
 	Response string `yaml:"response"`
 	Action   Text   `yaml:"action"`
+}
+
+// maxResponse bounds a level's response deadline (it travels in seconds).
+const maxResponse = 365 * 24 * time.Hour
+
+// facts checks a level of the file: a name in both languages (emails and
+// dashboards print it), a response deadline or none.
+func (lf levelFile) facts() (alertevent.LevelFacts, error) {
+	if strings.TrimSpace(lf.Name.Zh) == "" || strings.TrimSpace(lf.Name.En) == "" {
+		return alertevent.LevelFacts{}, errors.New("name needs both zh and en")
+	}
+	f := alertevent.LevelFacts{NameZh: lf.Name.Zh, NameEn: lf.Name.En, Color: lf.Color, ActionZh: lf.Action.Zh, ActionEn: lf.Action.En}
+	if lf.Response != "" && lf.Response != "none" {
+		d, err := time.ParseDuration(lf.Response)
+		if err != nil || d < time.Second || d > maxResponse {
+			return f, fmt.Errorf("response %q is not a duration from 1s to 8760h like 2h (or none)", lf.Response)
+		}
+		f.ResponseSeconds = uint32(d / time.Second)
+	}
+	return f, nil
 }
 
 type ruleFile struct {
@@ -208,11 +178,41 @@ func (r *ruleFile) UnmarshalYAML(n *yaml.Node) error {
 	}
 	*r = ruleFile(p)
 	r.line = n.Line
+	// decodeStrict decoded a copy whose lines count from the rule's first:
+	// take the expressions' lines from the file's own nodes
+	if v := mapValue(n, "when"); v != nil {
+		r.When.Line = v.Line
+	}
+	if v := mapValue(n, "levels"); v != nil && v.Kind == yaml.SequenceNode && len(v.Content) == len(r.Levels) {
+		for i, band := range v.Content {
+			if w := mapValue(band, "when"); w != nil {
+				r.Levels[i].When.Line = w.Line
+			}
+		}
+	}
+	if v := mapValue(n, "define"); v != nil {
+		r.Define = *v
+	}
+	return nil
+}
+
+// mapValue returns the value of key in mapping node n, or nil.
+func mapValue(n *yaml.Node, key string) *yaml.Node {
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
 	return nil
 }
 
 // decodeStrict decodes a node refusing unknown keys (yaml.v3's Node.Decode
-// has no KnownFields switch, so the node is re-encoded and decoded strictly).
+// has no KnownFields switch, so the node is re-encoded and decoded strictly;
+// the lines in its errors are moved back to the file's numbering, those of
+// the nodes it decodes are not).
 func decodeStrict(n *yaml.Node, v any) error {
 	b, err := yaml.Marshal(n)
 	if err != nil {
@@ -263,23 +263,19 @@ func ParsePlan(file string, data []byte) (*Plan, error) {
 	if pf.Version != 1 {
 		return nil, fmt.Errorf("%s: version must be 1, got %d", file, pf.Version)
 	}
-	p := &Plan{File: file, Version: pf.Version, Name: pf.Name, Levels: map[Level]LevelDef{}}
+	p := &Plan{File: file, Version: pf.Version, Name: pf.Name, Levels: map[alertevent.Level]alertevent.LevelFacts{}}
 	for name, lf := range pf.Levels {
-		lv, err := ParseLevel(name)
+		lv, err := alertevent.ParseLevel(name)
 		if err != nil {
 			return nil, fmt.Errorf("%s: levels: %w", file, err)
 		}
-		def := LevelDef{Name: lf.Name, Color: lf.Color, Action: lf.Action}
-		if lf.Response != "" && lf.Response != "none" {
-			d, err := time.ParseDuration(lf.Response)
-			if err != nil || d <= 0 {
-				return nil, fmt.Errorf("%s: levels: %s: response %q is not a positive duration like 2h (or none)", file, name, lf.Response)
-			}
-			def.Response = d
+		facts, err := lf.facts()
+		if err != nil {
+			return nil, fmt.Errorf("%s: levels: %s: %w", file, name, err)
 		}
-		p.Levels[lv] = def
+		p.Levels[lv] = facts
 	}
-	for lv := Level(1); lv <= 4; lv++ {
+	for _, lv := range alertevent.Levels() {
 		if _, ok := p.Levels[lv]; !ok {
 			return nil, fmt.Errorf("%s: levels: level %s is not defined", file, lv)
 		}
@@ -297,9 +293,11 @@ func ParsePlan(file string, data []byte) (*Plan, error) {
 		seen[r.ID] = rf.line
 		p.Rules = append(p.Rules, r)
 	}
-	if err := p.compileCheck(); err != nil {
+	programs, err := compile(p)
+	if err != nil {
 		return nil, err
 	}
+	p.compiled = newEvaluator(programs)
 	p.summaries = map[string]summaryPair{}
 	for i, r := range p.Rules {
 		zh, en, err := r.summaryTemplates()
@@ -320,23 +318,22 @@ func buildRule(rf *ruleFile, seen map[string]int) (*Rule, error) {
 	if first, dup := seen[rf.ID]; dup {
 		return nil, fmt.Errorf("id is used again (first on line %d)", first)
 	}
-	r := &Rule{ID: rf.ID, Title: rf.Title, Scope: Scope(rf.Scope), When: rf.When.Expr, MinHistory: rf.MinHistory, Source: rf.Source, Values: rf.Values, Summary: rf.Summary}
+	r := &Rule{ID: rf.ID, Title: rf.Title, When: rf.When.Expr, MinHistory: rf.MinHistory, Source: rf.Source, Values: rf.Values, Summary: rf.Summary}
 	if r.Title.Zh == "" || r.Title.En == "" {
 		return nil, errors.New("title needs both zh and en")
 	}
 	if strings.TrimSpace(r.Source) == "" {
 		return nil, errors.New("source is required: say where the rule comes from")
 	}
-	switch r.Scope {
-	case ScopeFirm, ScopeCounty, ScopePrefecture, ScopeProvince:
-	default:
-		return nil, fmt.Errorf("scope %q is not one of firm, county, prefecture, province%s", rf.Scope,
-			didYouMean(rf.Scope, []string{"firm", "county", "prefecture", "province"}))
+	scope, err := alertevent.ParseScope(rf.Scope)
+	if err != nil {
+		return nil, fmt.Errorf("%w%s", err, didYouMean(rf.Scope, alertevent.ScopeNames()))
 	}
+	r.Scope = scope
 	switch rf.By {
 	case "":
 	case "industry":
-		if r.Scope == ScopeFirm {
+		if r.Scope == alertevent.ScopeFirm {
 			return nil, errors.New("by: industry needs a region scope")
 		}
 		r.ByIndustry = true
@@ -346,7 +343,7 @@ func buildRule(rf *ruleFile, seen map[string]int) (*Rule, error) {
 	switch rf.Evaluate {
 	case "", "reported":
 	case "missing":
-		if r.Scope != ScopeFirm {
+		if r.Scope != alertevent.ScopeFirm {
 			return nil, errors.New("evaluate: missing is for firm rules")
 		}
 		r.OnMissing = true
@@ -360,7 +357,7 @@ func buildRule(rf *ruleFile, seen map[string]int) (*Rule, error) {
 	case rf.Level != "" && len(rf.Levels) > 0:
 		return nil, errors.New("give either level or levels, not both")
 	case rf.Level != "":
-		lv, err := ParseLevel(rf.Level)
+		lv, err := alertevent.ParseLevel(rf.Level)
 		if err != nil {
 			return nil, err
 		}
@@ -370,7 +367,7 @@ func buildRule(rf *ruleFile, seen map[string]int) (*Rule, error) {
 		}
 	case len(rf.Levels) > 0:
 		for i, b := range rf.Levels {
-			lv, err := ParseLevel(b.Level)
+			lv, err := alertevent.ParseLevel(b.Level)
 			if err != nil {
 				return nil, fmt.Errorf("levels[%d]: %w", i, err)
 			}

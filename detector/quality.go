@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/layoffwatch/layoffwatch/internal/alertevent"
 	"github.com/layoffwatch/layoffwatch/internal/label"
 	"github.com/layoffwatch/layoffwatch/internal/region"
 	"github.com/layoffwatch/layoffwatch/internal/report"
@@ -174,7 +175,7 @@ func Score(ds *Dataset, firings []Firing, labels []label.Label, from, to report.
 		q.Rules[fr.Rule] = rc
 		isTrue := false
 		var neg label.Kind
-		if fr.Scope == ScopeFirm {
+		if fr.Scope == alertevent.ScopeFirm {
 			f, ok := ds.index[fr.Key]
 			if !ok {
 				continue
@@ -207,7 +208,7 @@ func Score(ds *Dataset, firings []Firing, labels []label.Label, from, to report.
 		if isTrue {
 			q.TrueWarnings[lv]++
 		} else {
-			if fr.Scope == ScopeFirm {
+			if fr.Scope == alertevent.ScopeFirm {
 				q.FalseFirm[lv]++
 			} else {
 				q.FalseRegion[lv]++
@@ -262,9 +263,9 @@ func Score(ds *Dataset, firings []Firing, labels []label.Label, from, to report.
 // catches reports whether a firing names the event's firm or region.
 func catches(l label.Label, fr Firing) bool {
 	if l.Scope == label.Firm {
-		return fr.Scope == ScopeFirm && fr.Key == l.Key
+		return fr.Scope == alertevent.ScopeFirm && fr.Key == l.Key
 	}
-	return fr.Scope != ScopeFirm && overlaps(l.Key, fr.Key)
+	return fr.Scope != alertevent.ScopeFirm && overlaps(l.Key, fr.Key)
 }
 
 func regionEventful(key string, p report.Period, firmEvents map[string][]label.Label, regionEvents []label.Label,

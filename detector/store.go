@@ -14,7 +14,8 @@ import (
 
 // The detector's ClickHouse access: it reads the registry and the stored
 // reports, and records the alert events it emits in the alerts table
-// (migration 0003), from which it also rebuilds its state on start.
+// (migrations 0003 and 0006), from which it also rebuilds its state on
+// start.
 var queries = chdb.NewCatalog("detector")
 
 var (
@@ -24,7 +25,8 @@ var (
 		FROM reports FINAL
 		WHERE period >= toDate(?) AND period <= toDate(?) AND ingested_at >= toDateTime(?)`)
 	insAlerts = queries.Insert("alert_events", "alerts", "alert_id", "version", "event", "rule", "scope", "alert_key", "period", "level", "previous_level", "values_json",
-		"region", "prefecture", "industry", "reported", "expected", "subject", "title_zh", "title_en", "summary_zh", "summary_en", "plan", "emitted_at")
+		"region", "prefecture", "industry", "reported", "expected", "subject", "title_zh", "title_en", "summary_zh", "summary_en", "plan", "emitted_at",
+		"level_name_zh", "level_name_en", "level_color", "level_action_zh", "level_action_en", "level_response_seconds")
 	qAlertStates = queries.Query("alert_states", `SELECT alert_id, last_version, event, rule, scope, alert_key, period, level, values_json,
 		region, prefecture, industry, reported, expected, subject, title_zh, title_en, summary_zh, summary_en, last_emitted_at
 		FROM alerts_latest`)
@@ -88,17 +90,21 @@ func (s *Store) ReportsSince(ctx context.Context, from, to report.Period, since 
 }
 
 // InsertAlertEvents records alert state changes. Rows are keyed by
-// (alert_id, version): inserting an event again leaves one row.
+// (alert_id, version): inserting an event again leaves one row. The table
+// keeps the facts of the event's level; those of the previous level travel
+// on the topic only.
 func (s *Store) InsertAlertEvents(ctx context.Context, events []alertevent.Event) error {
 	if len(events) == 0 {
 		return nil
 	}
 	n := len(events)
+	strs := func() []string { return make([]string, 0, n) }
 	var (
-		id, kind, rule, scope, key, level, prev, values = make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
-		reg, pref, ind, subj, tzh, ten, plan            = make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
-		szh, sen                                        = make([]string, 0, n), make([]string, 0, n)
-		version, reported, expected                     = make([]uint32, 0, n), make([]uint32, 0, n), make([]uint32, 0, n)
+		id, kind, rule, scope, key, level, prev, values = strs(), strs(), strs(), strs(), strs(), strs(), strs(), strs()
+		reg, pref, ind, subj, tzh, ten, plan            = strs(), strs(), strs(), strs(), strs(), strs(), strs()
+		szh, sen                                        = strs(), strs()
+		lzh, len_, lcolor, azh, aen                     = strs(), strs(), strs(), strs(), strs()
+		version, reported, expected, response           = make([]uint32, 0, n), make([]uint32, 0, n), make([]uint32, 0, n), make([]uint32, 0, n)
 		period, at                                      = make([]time.Time, 0, n), make([]time.Time, 0, n)
 	)
 	for _, e := range events {
@@ -106,15 +112,18 @@ func (s *Store) InsertAlertEvents(ctx context.Context, events []alertevent.Event
 		if err != nil {
 			return fmt.Errorf("alert %s: %w", e.ID, err)
 		}
-		id, kind, rule, scope, key = append(id, e.ID), append(kind, e.Kind), append(rule, e.Rule), append(scope, e.Scope), append(key, e.Key)
-		level, prev, values = append(level, e.Level), append(prev, e.PreviousLevel), append(values, string(e.Values))
+		f := e.LevelFacts
+		id, kind, rule, scope, key = append(id, e.ID), append(kind, e.Kind), append(rule, e.Rule), append(scope, e.Scope.String()), append(key, e.Key)
+		level, prev, values = append(level, e.Level.String()), append(prev, e.PreviousLevel.String()), append(values, string(e.Values))
 		reg, pref, ind, subj = append(reg, e.Region), append(pref, e.Prefecture), append(ind, e.Industry), append(subj, e.Subject)
 		tzh, ten, plan = append(tzh, e.TitleZh), append(ten, e.TitleEn), append(plan, e.Plan)
 		szh, sen = append(szh, e.SummaryZh), append(sen, e.SummaryEn)
-		version, reported, expected = append(version, e.Version), append(reported, e.Reported), append(expected, e.Expected)
+		lzh, len_, lcolor, azh, aen = append(lzh, f.NameZh), append(len_, f.NameEn), append(lcolor, f.Color), append(azh, f.ActionZh), append(aen, f.ActionEn)
+		version, reported, expected, response = append(version, e.Version), append(reported, e.Reported), append(expected, e.Expected), append(response, f.ResponseSeconds)
 		period, at = append(period, p.Start()), append(at, e.At.UTC())
 	}
-	return s.ch.InsertColumns(ctx, insAlerts, id, version, kind, rule, scope, key, period, level, prev, values, reg, pref, ind, reported, expected, subj, tzh, ten, szh, sen, plan, at)
+	return s.ch.InsertColumns(ctx, insAlerts, id, version, kind, rule, scope, key, period, level, prev, values, reg, pref, ind, reported, expected,
+		subj, tzh, ten, szh, sen, plan, at, lzh, len_, lcolor, azh, aen, response)
 }
 
 // AlertStates reads the latest event of every alert.
@@ -128,10 +137,17 @@ func (s *Store) AlertStates(ctx context.Context) (map[string]alertevent.Event, e
 	for rows.Next() {
 		var e alertevent.Event
 		var period time.Time
-		var values string
-		if err := rows.Scan(&e.ID, &e.Version, &e.Kind, &e.Rule, &e.Scope, &e.Key, &period, &e.Level, &values,
+		var scope, level, values string
+		if err := rows.Scan(&e.ID, &e.Version, &e.Kind, &e.Rule, &scope, &e.Key, &period, &level, &values,
 			&e.Region, &e.Prefecture, &e.Industry, &e.Reported, &e.Expected, &e.Subject, &e.TitleZh, &e.TitleEn, &e.SummaryZh, &e.SummaryEn, &e.At); err != nil {
 			return nil, fmt.Errorf("scan alert state: %w", err)
+		}
+		var err error
+		if e.Scope, err = alertevent.ParseScope(scope); err != nil {
+			return nil, fmt.Errorf("alert %s: %w", e.ID, err)
+		}
+		if e.Level, err = alertevent.ParseLevel(level); err != nil {
+			return nil, fmt.Errorf("alert %s: %w", e.ID, err)
 		}
 		e.Period = report.PeriodOf(period.UTC()).String()
 		e.Values = json.RawMessage(values)

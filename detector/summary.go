@@ -1,10 +1,16 @@
 package detector
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"strings"
 	"text/template"
+	"time"
+
+	"github.com/layoffwatch/layoffwatch/internal/alertevent"
+	"github.com/layoffwatch/layoffwatch/internal/firms"
+	"github.com/layoffwatch/layoffwatch/internal/region"
 )
 
 // Summaries render a rule's one-line summary for a firing, e.g.
@@ -75,4 +81,32 @@ func (p *Plan) Summarize(f Firing) (zh, en string) {
 		return r.Title.Zh, r.Title.En
 	}
 	return a.String(), b.String()
+}
+
+// Event describes a firing as the first event of a new alert (version 1,
+// firing) at time at: what it is, where, the plan's words and its level's
+// facts. firm is the firm of a firm firing (ignored for region firings);
+// regions names regions. The daemon's events and test fixtures' come from
+// here.
+func (p *Plan) Event(f Firing, firm firms.Firm, regions *region.Table, at time.Time) alertevent.Event {
+	values, _ := json.Marshal(f.Values)
+	e := alertevent.Event{ID: alertevent.ID(f.Rule, f.Scope, f.Key, f.Period.String()), Version: 1, Kind: alertevent.Firing,
+		Rule: f.Rule, Scope: f.Scope, Key: f.Key, Period: f.Period.String(), Level: f.Level, LevelFacts: p.Levels[f.Level],
+		Values: values, Reported: uint32(f.Reported), Expected: uint32(f.Expected), Plan: p.File, At: at.UTC()}
+	if r, ok := p.Rule(f.Rule); ok {
+		e.TitleZh, e.TitleEn = r.Title.Zh, r.Title.En
+	}
+	e.SummaryZh, e.SummaryEn = p.Summarize(f)
+	if f.Scope == alertevent.ScopeFirm {
+		e.Region, e.Industry, e.Subject = firm.Region, firm.Industry, firm.Name
+	} else {
+		e.Region, e.Industry, _ = strings.Cut(f.Key, "/")
+		if r, ok := regions.Lookup(e.Region); ok {
+			e.Subject = r.Name
+		}
+	}
+	if e.Region != region.ProvinceOf(e.Region) {
+		e.Prefecture = region.PrefectureOf(e.Region)
+	}
+	return e
 }

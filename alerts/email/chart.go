@@ -23,10 +23,10 @@ const (
 	chartDPI    = 96
 )
 
-// chart draws the headcount series as a PNG: the line, the threshold as a
-// dashed red line when given, and the alert month marked in the level's
-// colour. All text is ASCII: the default fonts have no CJK glyphs.
-func chart(series []Point, threshold *float64, period string, mark color.Color) ([]byte, error) {
+// chart draws the headcount series as a PNG: the line, and the alert month
+// marked in the level's colour. All text is ASCII: the default fonts have no
+// CJK glyphs.
+func chart(series []Point, period string, mark color.Color) ([]byte, error) {
 	p := plot.New()
 	p.Title.Text = "Headcount, last " + fmt.Sprint(len(series)) + " months"
 	p.Y.Label.Text = "headcount"
@@ -59,20 +59,6 @@ func chart(series []Point, threshold *float64, period string, mark color.Color) 
 	points.Color = line.Color
 	p.Add(line, points)
 	p.Legend.Add("headcount", line)
-
-	if threshold != nil && !math.IsNaN(*threshold) && !math.IsInf(*threshold, 0) {
-		t := *threshold
-		lo, hi = math.Min(lo, t), math.Max(hi, t)
-		tl, err := plotter.NewLine(plotter.XYs{{X: 0, Y: t}, {X: float64(max(len(series)-1, 1)), Y: t}})
-		if err != nil {
-			return nil, fmt.Errorf("chart: %w", err)
-		}
-		tl.Color = color.RGBA{R: 0xd3, G: 0x2f, B: 0x2f, A: 0xff}
-		tl.Width = vg.Points(1)
-		tl.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
-		p.Add(tl)
-		p.Legend.Add("threshold "+formatNumber(t), tl)
-	}
 
 	// Some room above and below, and never a flat axis.
 	pad := (hi - lo) * 0.1

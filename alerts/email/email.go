@@ -6,9 +6,13 @@
 // digests, escalation, acknowledge links) and acts on Send's retry answer.
 //
 //	Notification ──Renderer.Render──▶ *mail.Msg ──Sender.Send──▶ SMTP server
-//	  (kind, items,      │ subject template (header-safe)
-//	   levels, now)      │ text/template  body.txt  ─┐ multipart/alternative
+//	  (kind, items, now) │ subject template (header-safe)
+//	                     │ text/template  body.txt  ─┐ multipart/alternative
 //	                     │ html/template  body.html ─┘ + inline PNG chart (cid:)
+//
+// What the plan says about a level — its name, colour, action and response
+// deadline — comes with each event (alertevent.LevelFacts); an event without
+// them renders with the level's numeral alone.
 //
 // Rendering is deterministic for a given Notification (times come from
 // Notification.Now and the events, never the clock), except the MIME
@@ -28,16 +32,6 @@ type Recipient struct {
 	Language string `json:"language"` // "zh-CN" (default when empty) or "en"
 }
 
-// LevelInfo is what the risk plan says about a level.
-type LevelInfo struct {
-	NameZh   string        `json:"name_zh"` // 红色
-	NameEn   string        `json:"name_en"` // red
-	Color    string        `json:"color"`   // "#d32f2f"
-	ActionZh string        `json:"action_zh"`
-	ActionEn string        `json:"action_en"` // what the plan says to do at this level
-	Response time.Duration `json:"response"`  // 0: none
-}
-
 // Point is one month of the chart.
 type Point struct {
 	Period    string  `json:"period"` // YYYY-MM
@@ -47,19 +41,15 @@ type Point struct {
 // Item is one alert in a notification.
 type Item struct {
 	Event alertevent.Event `json:"event"`
-	// Folded are firm alerts of the same period folded into this region
-	// alert (inhibition).
+	// Folded are firm alerts of the same period told inside this region
+	// alert's email instead of in their own (inhibition); the email names
+	// each firm, name and id.
 	Folded []alertevent.Event `json:"folded,omitempty"`
 	// Series is the last 24 months of headcount of the firm or region; empty:
 	// no chart.
-	Series []Point `json:"series,omitempty"`
-	// Threshold is an optional headcount line to draw (the threshold crossed).
-	Threshold *float64 `json:"threshold,omitempty"`
-	// Condition is optional: the rule's condition as the plan writes it
-	// ("loss >= 20 || rate >= 0.10"), shown beside the values.
-	Condition    string `json:"condition,omitempty"`
-	AckURL       string `json:"ack_url"`       // signed acknowledge link for this alert and recipient
-	DashboardURL string `json:"dashboard_url"` // Grafana link
+	Series       []Point `json:"series,omitempty"`
+	AckURL       string  `json:"ack_url"`       // signed acknowledge link for this alert and recipient
+	DashboardURL string  `json:"dashboard_url"` // Grafana link
 }
 
 // Kinds of notification.
@@ -92,11 +82,5 @@ type Notification struct {
 	Kind      string    `json:"kind"`
 	To        Recipient `json:"to"`
 	Items     []Item    `json:"items"`
-	// Levels by level name "I".."IV".
-	Levels map[string]LevelInfo `json:"levels,omitempty"`
-	Now    time.Time            `json:"now"`
-	// References are optional Message-IDs (without <>) of earlier emails
-	// about the same alert, oldest first: the email threads under them
-	// (In-Reply-To is the last).
-	References []string `json:"references,omitempty"`
+	Now       time.Time `json:"now"`
 }

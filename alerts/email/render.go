@@ -18,6 +18,7 @@ import (
 
 	"github.com/wneessen/go-mail"
 
+	"github.com/layoffwatch/layoffwatch/internal/alertevent"
 	"github.com/layoffwatch/layoffwatch/internal/region"
 )
 
@@ -228,14 +229,8 @@ func (r *Renderer) Render(n Notification, from string) (*mail.Msg, error) {
 		ids = append(ids, headerText(it.ID+"/"+it.Version))
 	}
 	m.SetGenHeader(mail.Header("X-Layoffwatch-Alerts"), headerText(strings.Join(ids, " ")))
-	if refs := references(n.References); len(refs) > 0 {
-		m.SetGenHeader(mail.HeaderInReplyTo, refs[len(refs)-1])
-		m.SetGenHeader(mail.HeaderReferences, strings.Join(refs, " "))
-	}
-	if v.Top.Level == "I" || v.Top.Level == "II" {
-		if n.Kind != KindResolved {
-			m.SetImportance(mail.ImportanceHigh)
-		}
+	if n.Items[v.top].Event.Level.AtLeast(alertevent.LevelII) && n.Kind != KindResolved {
+		m.SetImportance(mail.ImportanceHigh)
 	}
 	m.SetBodyString(mail.TypeTextPlain, text)
 	m.AddAlternativeString(mail.TypeTextHTML, html)
@@ -249,31 +244,6 @@ func (r *Renderer) Render(n Notification, from string) (*mail.Msg, error) {
 		}
 	}
 	return m, nil
-}
-
-// references keeps the valid Message-IDs, in <> form.
-func references(ids []string) []string {
-	var out []string
-	for _, id := range ids {
-		if checkMessageID(id) == nil {
-			out = append(out, "<"+id+">")
-		}
-	}
-	return out
-}
-
-// Subject renders the subject line of n alone (no chart is drawn). A
-// notification Render would reject gives a plain fallback subject.
-func (r *Renderer) Subject(n Notification) string {
-	v, err := r.viewNoCharts(n)
-	if err != nil {
-		return headerText("[layoffwatch] " + n.Kind)
-	}
-	s, err := r.langs[v.Lang].executeSubject(v)
-	if err != nil {
-		return headerText("[layoffwatch] " + n.Kind + " " + v.Top.Place)
-	}
-	return s
 }
 
 // Limits on what a template may write: a runaway edited template fails
@@ -337,6 +307,8 @@ type view struct {
 	More  int    // Count − 1
 	Top   itemView
 	Items []itemView // most severe first, otherwise in the caller's order
+
+	top int // the index in the notification's items of Top
 }
 
 type itemView struct {
@@ -350,7 +322,6 @@ type itemView struct {
 	Industry                                 string // "C 制造业", may be empty
 	Title, Summary                           string
 	Values                                   []valueRow
-	Condition                                string
 	Coverage                                 string // "12/15 家企业已报送 (80%)", may be empty
 	Action                                   string
 	Response                                 string // "2小时"; empty: none
@@ -372,8 +343,6 @@ type foldedView struct {
 
 func (r *Renderer) view(n Notification) (*view, error) { return r.buildView(n, true) }
 
-func (r *Renderer) viewNoCharts(n Notification) (*view, error) { return r.buildView(n, false) }
-
 func (r *Renderer) buildView(n Notification, charts bool) (*view, error) {
 	if err := checkMessageID(n.MessageID); err != nil {
 		return nil, fmt.Errorf("render email: %w", err)
@@ -389,17 +358,21 @@ func (r *Renderer) buildView(n Notification, charts bool) (*view, error) {
 	}
 	lang := language(n.To.Language)
 	v := &view{Kind: n.Kind, Lang: lang, To: oneLine(n.To.Name), Now: n.Now.In(shanghai).Format("2006-01-02 15:04"), Count: len(n.Items), More: len(n.Items) - 1}
-	items := make([]Item, len(n.Items))
-	copy(items, n.Items)
-	sort.SliceStable(items, func(i, j int) bool { return severity(items[i].Event.Level) < severity(items[j].Event.Level) })
-	for i, it := range items {
-		iv, err := r.item(it, n, lang, i, charts)
+	order := make([]int, len(n.Items))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(i, j int) bool {
+		return n.Items[order[i]].Event.Level.Rank() < n.Items[order[j]].Event.Level.Rank()
+	})
+	for i, k := range order {
+		iv, err := r.item(n.Items[k], n, lang, i, charts)
 		if err != nil {
 			return nil, err
 		}
 		v.Items = append(v.Items, iv)
 	}
-	v.Top = v.Items[0]
+	v.Top, v.top = v.Items[0], order[0]
 	return v, nil
 }
 
@@ -421,50 +394,32 @@ func language(s string) string {
 	return LangZh
 }
 
-// severity orders levels I (0) … IV (3), unknown last.
-func severity(level string) int {
-	switch level {
-	case "I":
-		return 0
-	case "II":
-		return 1
-	case "III":
-		return 2
-	case "IV":
-		return 3
-	}
-	return 4
-}
-
 func (r *Renderer) item(it Item, n Notification, lang string, i int, charts bool) (itemView, error) {
 	e := it.Event
-	li, hasLevel := n.Levels[e.Level]
+	facts := e.LevelFacts
 	iv := itemView{
-		ID: oneLine(e.ID), Version: fmt.Sprint(e.Version), Rule: oneLine(e.Rule), Scope: oneLine(e.Scope),
+		ID: oneLine(e.ID), Version: fmt.Sprint(e.Version), Rule: oneLine(e.Rule), Scope: e.Scope.String(),
 		Key: oneLine(e.Key), Period: oneLine(e.Period),
-		Level: oneLine(e.Level), Color: "#607d8b",
-		IsFirm:    e.Scope == "firm",
-		Condition: oneLine(it.Condition),
-		Coverage:  coverage(e.Reported, e.Expected, lang),
-		Values:    valueRows(e.Values, r.labels, r.order, lang),
-		At:        formatTime(e.At),
-		AckURL:    webURL(it.AckURL), DashboardURL: webURL(it.DashboardURL),
+		Level: e.Level.String(), Color: "#607d8b",
+		IsFirm:   e.Scope == alertevent.ScopeFirm,
+		Coverage: coverage(e.Reported, e.Expected, lang),
+		Values:   valueRows(e.Values, r.labels, r.order, lang),
+		At:       formatTime(e.At),
+		AckURL:   webURL(it.AckURL), DashboardURL: webURL(it.DashboardURL),
 	}
-	iv.LevelName, iv.LevelLabel = levelLabel(e.Level, n.Levels, lang)
-	if e.PreviousLevel != "" {
-		iv.PrevLevel = oneLine(e.PreviousLevel)
-		iv.PrevLevelName, iv.PrevLevelLabel = levelLabel(e.PreviousLevel, n.Levels, lang)
+	iv.LevelName, iv.LevelLabel = levelLabel(e.Level, facts, lang)
+	if e.PreviousLevel != 0 {
+		iv.PrevLevel = e.PreviousLevel.String()
+		iv.PrevLevelName, iv.PrevLevelLabel = levelLabel(e.PreviousLevel, e.PreviousLevelFacts, lang)
 	}
-	if hasLevel {
-		if _, ok := parseColor(li.Color); ok {
-			iv.Color = li.Color
-		}
-		iv.Action = oneLine(pick(lang, li.ActionZh, li.ActionEn))
-		if li.Response > 0 {
-			iv.Response = duration(li.Response, lang)
-			if !e.At.IsZero() {
-				iv.Deadline = formatTime(e.At.Add(li.Response))
-			}
+	if _, ok := parseColor(facts.Color); ok {
+		iv.Color = facts.Color
+	}
+	iv.Action = oneLine(pick(lang, facts.ActionZh, facts.ActionEn))
+	if d := facts.Response(); d > 0 {
+		iv.Response = duration(d, lang)
+		if !e.At.IsZero() {
+			iv.Deadline = formatTime(e.At.Add(d))
 		}
 	}
 	iv.Title = oneLine(pick(lang, e.TitleZh, e.TitleEn))
@@ -492,11 +447,11 @@ func (r *Renderer) item(it Item, n Notification, lang string, i int, charts bool
 	}
 	for _, f := range it.Folded {
 		fv := foldedView{Place: oneLine(f.Subject), Key: oneLine(f.Key), Title: oneLine(pick(lang, f.TitleZh, f.TitleEn)),
-			Summary: oneLine(pick(lang, f.SummaryZh, f.SummaryEn)), Level: oneLine(f.Level)}
+			Summary: oneLine(pick(lang, f.SummaryZh, f.SummaryEn)), Level: f.Level.String()}
 		if fv.Place == "" {
 			fv.Place = fv.Key
 		}
-		_, fv.LevelLabel = levelLabel(f.Level, n.Levels, lang)
+		_, fv.LevelLabel = levelLabel(f.Level, f.LevelFacts, lang)
 		iv.Folded = append(iv.Folded, fv)
 	}
 	if len(it.Series) > 0 {
@@ -506,7 +461,7 @@ func (r *Renderer) item(it Item, n Notification, lang string, i int, charts bool
 		iv.ChartAlt = pick(lang, "近"+fmt.Sprint(len(it.Series))+"个月职工人数", "Headcount over the last "+fmt.Sprint(len(it.Series))+" months")
 		if charts {
 			mark, _ := parseColor(iv.Color)
-			png, err := chart(it.Series, it.Threshold, e.Period, mark)
+			png, err := chart(it.Series, e.Period, mark)
 			if err != nil {
 				return iv, fmt.Errorf("render email: alert %s: %w", e.ID, err)
 			}
@@ -542,23 +497,23 @@ func formatTime(t time.Time) string {
 	return t.In(shanghai).Format("2006-01-02 15:04")
 }
 
-// levelLabel returns a level's colour name and its label: "橙色",
-// "II级 橙色预警"; "orange", "Level II orange warning".
-func levelLabel(level string, levels map[string]LevelInfo, lang string) (name, label string) {
-	level = oneLine(level)
-	li := levels[level]
+// levelLabel returns a level's name in the plan and its label: "橙色",
+// "II级 橙色预警"; "orange", "Level II orange warning". Without facts the
+// label is the numeral's alone.
+func levelLabel(level alertevent.Level, facts alertevent.LevelFacts, lang string) (name, label string) {
+	numeral := level.String()
 	if lang == LangEn {
-		name = oneLine(li.NameEn)
+		name = oneLine(facts.NameEn)
 		if name == "" {
-			return "", "Level " + level + " warning"
+			return "", "Level " + numeral + " warning"
 		}
-		return name, "Level " + level + " " + name + " warning"
+		return name, "Level " + numeral + " " + name + " warning"
 	}
-	name = oneLine(li.NameZh)
+	name = oneLine(facts.NameZh)
 	if name == "" {
-		return "", level + "级预警"
+		return "", numeral + "级预警"
 	}
-	return name, level + "级 " + name + "预警"
+	return name, numeral + "级 " + name + "预警"
 }
 
 // regionName gives a division's full name: a county with its prefecture

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"image"
 	"image/color"
 	"image/png"
@@ -22,44 +23,11 @@ import (
 	"unicode/utf8"
 
 	gomail "github.com/wneessen/go-mail"
-	"gopkg.in/yaml.v3"
 
 	"github.com/layoffwatch/layoffwatch/internal/alertevent"
 )
 
 var update = flag.Bool("update", false, "rewrite the expected files of the golden tests")
-
-// planLevels reads the levels of the shipped default plan, as the alerts
-// component passes them.
-func planLevels(t testing.TB) map[string]LevelInfo {
-	t.Helper()
-	b, err := os.ReadFile("../../deploy/plans/default.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var plan struct {
-		Levels map[string]struct {
-			Name     struct{ Zh, En string } `yaml:"name"`
-			Color    string                  `yaml:"color"`
-			Response string                  `yaml:"response"`
-			Action   struct{ Zh, En string } `yaml:"action"`
-		} `yaml:"levels"`
-	}
-	if err := yaml.Unmarshal(b, &plan); err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]LevelInfo{}
-	for name, l := range plan.Levels {
-		li := LevelInfo{NameZh: l.Name.Zh, NameEn: l.Name.En, Color: l.Color, ActionZh: l.Action.Zh, ActionEn: l.Action.En}
-		if l.Response != "none" {
-			if li.Response, err = time.ParseDuration(l.Response); err != nil {
-				t.Fatal(err)
-			}
-		}
-		out[name] = li
-	}
-	return out
-}
 
 func newTestRenderer(t testing.TB) *Renderer {
 	t.Helper()
@@ -161,10 +129,17 @@ func readNotification(t testing.TB, dir string) Notification {
 	if err := dec.Decode(&n); err != nil {
 		t.Fatalf("%s: %v", dir, err)
 	}
-	if n.Levels == nil {
-		n.Levels = planLevels(t)
-	}
 	return n
+}
+
+// subject renders n and returns its decoded Subject header.
+func subject(t testing.TB, r *Renderer, n Notification) string {
+	t.Helper()
+	m, err := r.Render(n, "alerts@example.org")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return parseMsg(t, m).Subject
 }
 
 // TestGolden renders testdata/<case>/notification.json and compares the
@@ -185,9 +160,6 @@ func TestGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			p := parseMsg(t, m)
-			if got := r.Subject(n); got != p.Subject {
-				t.Errorf("Subject() = %q, header = %q", got, p.Subject)
-			}
 			if got := strings.Trim(p.Header.Get("Message-Id"), "<>"); got != n.MessageID {
 				t.Errorf("Message-ID = %q, want %q", got, n.MessageID)
 			}
@@ -254,13 +226,13 @@ func TestSubject(t *testing.T) {
 		{name: "zh resolved", dir: "resolved_zh", want: "[已解除] [II级 橙色预警] 兰州市城关区：5家企业同月减员超过30%"},
 		{name: "zh escalation", dir: "escalation_zh", want: "[升级·未确认] [I级 红色预警] 兰州市：监测企业岗位环比下降5.3%"},
 		{name: "en escalation", dir: "escalation_en", want: "[Escalated · not acknowledged] [Level I red warning] Lanzhou: headcount of monitored firms down 5.3% on last month"},
-		{name: "default language", dir: "hostile_zh", want: "[II级 橙色预警] Evil Bcc: victim@example.org <script>alert(\"x\")</script> & 'Co'：减员51人 X-Injected: yes"},
+		{name: "default language", dir: "hostile_zh", want: "[II级 橙色 Bcc: x@example.org预警] Evil Bcc: victim@example.org <script>alert(\"x\")</script> & 'Co'：减员51人 X-Injected: yes"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			n := readNotification(t, filepath.Join("testdata", tt.dir))
-			if got := r.Subject(n); got != tt.want {
-				t.Errorf("Subject() = %q\nwant        %q", got, tt.want)
+			if got := subject(t, r, n); got != tt.want {
+				t.Errorf("subject %q\nwant     %q", got, tt.want)
 			}
 		})
 	}
@@ -273,7 +245,7 @@ func TestSubjectKinds(t *testing.T) {
 	for _, lang := range languages() {
 		seen := map[string]string{}
 		for _, kind := range kinds() {
-			s := r.Subject(Sample(kind, lang, true))
+			s := subject(t, r, Sample(kind, lang, true))
 			prefix, _, ok := strings.Cut(s, "]")
 			if !ok {
 				t.Fatalf("%s %s: subject %q has no [prefix]", lang, kind, s)
@@ -314,12 +286,12 @@ func TestHostileText(t *testing.T) {
 			if err != nil || len(to) != 1 || to[0].Address != "zhangsan@example.org" || strings.ContainsAny(to[0].Name, "\r\n") {
 				t.Errorf("To = %q (%v), want one recipient with a one-line name", p.Header.Get("To"), err)
 			}
-			for _, raw := range []string{"<script>", `alert("x")`, "<b>x</b>", "<i>", "javascript:"} {
+			for _, raw := range []string{"<script>", `alert("x")`, "<b>x</b>", "<i>", "javascript:", "<b>act</b>", "<b>立即</b>", "\u202e"} {
 				if strings.Contains(p.HTML, raw) {
 					t.Errorf("HTML contains %q unescaped", raw)
 				}
 			}
-			for _, esc := range []string{"&lt;script&gt;", "&amp;", "&#39;Co&#39;", "&#34;x&#34;"} {
+			for _, esc := range []string{"&lt;script&gt;", "&amp;", "&#39;Co&#39;", "&#34;x&#34;", "#607d8b"} {
 				if !strings.Contains(p.HTML, esc) {
 					t.Errorf("HTML lacks %q", esc)
 				}
@@ -329,6 +301,9 @@ func TestHostileText(t *testing.T) {
 			}
 			if strings.Contains(p.Text, "Evil\r\n") || strings.Contains(p.Text, "\nBcc: victim") {
 				t.Error("text part has the firm name's line break")
+			}
+			if strings.Contains(p.Text, "\nX-Injected") || strings.Contains(p.Text, "\nBcc: x@") || strings.Contains(p.Text+p.HTML, "red;background") {
+				t.Error("the level facts' line breaks or colour reached the email")
 			}
 		})
 	}
@@ -371,20 +346,18 @@ func TestChartInline(t *testing.T) {
 }
 
 func TestChartEdgeCases(t *testing.T) {
-	nan := 0.0
 	tests := []struct {
-		name      string
-		series    []Point
-		threshold *float64
+		name   string
+		series []Point
 	}{
 		{name: "one point", series: []Point{{Period: "2026-03", Headcount: 10}}},
-		{name: "flat zero", series: []Point{{Period: "2026-02"}, {Period: "2026-03"}}, threshold: &nan},
+		{name: "flat zero", series: []Point{{Period: "2026-02"}, {Period: "2026-03"}}},
 		{name: "non-ASCII period", series: []Point{{Period: "二〇二六年", Headcount: 5}, {Period: "2026-03", Headcount: 1}}},
 		{name: "alert month absent", series: []Point{{Period: "2025-01", Headcount: 5}, {Period: "2025-02", Headcount: 9}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b, err := chart(tt.series, tt.threshold, "2026-03", parseColorOrGrey("#d32f2f"))
+			b, err := chart(tt.series, "2026-03", parseColorOrGrey("#d32f2f"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -479,11 +452,11 @@ func TestNewRendererTemplateDir(t *testing.T) {
 					t.Fatal(err)
 				}
 				if strings.Contains(tt.name, "override") {
-					s := r.Subject(Sample(KindAlert, LangEn, true))
+					s := subject(t, r, Sample(KindAlert, LangEn, true))
 					if !strings.Contains(s, " custom ") {
 						t.Errorf("override not used: %q", s)
 					}
-					if zh := r.Subject(Sample(KindAlert, LangZh, true)); strings.Contains(zh, "custom") {
+					if zh := subject(t, r, Sample(KindAlert, LangZh, true)); strings.Contains(zh, "custom") {
 						t.Errorf("override leaked into zh-CN: %q", zh)
 					}
 				}
@@ -685,24 +658,51 @@ func FuzzTemplate(f *testing.F) {
 	})
 }
 
-// An event decoded by alertevent renders (the wire format is the input).
+// An event decoded by alertevent renders (the wire format is the input),
+// quoting the level facts it carries; one without facts renders with the
+// level's numeral alone.
 func TestRenderDecodedEvent(t *testing.T) {
 	r := newTestRenderer(t)
-	e, err := alertevent.Decode([]byte(`{"alert_id":"x1","version":1,"event":"firing","rule":"art41","scope":"firm","key":"91620102MA71ABCD1X","period":"2026-03","level":"IV","values":{"loss":25,"rate":0.05},"region":"620102","prefecture":"620100","subject":"某公司","title_zh":"经济性裁员","title_en":"Layoff","summary_zh":"减员25人（5.0%）","summary_en":"cut 25 staff (5.0%)","at":"2026-04-06T01:30:00Z"}`))
-	if err != nil {
-		t.Fatal(err)
+	const wire = `{"alert_id":"x1","version":1,"event":"firing","rule":"art41","scope":"firm","key":"91620102MA71ABCD1X","period":"2026-03","level":"IV",%s"values":{"loss":25,"rate":0.05},"region":"620102","prefecture":"620100","subject":"某公司","title_zh":"经济性裁员","title_en":"Layoff","summary_zh":"减员25人（5.0%%）","summary_en":"cut 25 staff (5.0%%)","at":"2026-04-06T01:30:00Z"}`
+	tests := []struct {
+		name, facts, subject string
+		text, notText        []string
+	}{
+		{name: "with facts",
+			facts:   `"level_facts":{"name_zh":"蓝色","name_en":"navy","color":"#123456","action_zh":"核实","action_en":"Check the figures.","response_seconds":5400},`,
+			subject: "[Warning digest] 1 warning for 2026-03 (highest: Level IV navy warning): 某公司",
+			text:    []string{"Check the figures.", "Response time: 1 hour 30 minutes, respond by 2026-04-06 11:00", "loss rate: 5.0%"}},
+		{name: "without facts",
+			subject: "[Warning digest] 1 warning for 2026-03 (highest: Level IV warning): 某公司",
+			text:    []string{"==== Level IV warning: Layoff ====", "loss rate: 5.0%"},
+			notText: []string{"What the plan says", "Response time"}},
 	}
-	n := Notification{MessageID: "x1.1@layoffwatch", Kind: KindDigest, To: Recipient{Email: "a@example.org", Language: "en"},
-		Items: []Item{{Event: e}}, Levels: planLevels(t), Now: time.Date(2026, 4, 6, 2, 0, 0, 0, time.UTC)}
-	m, err := r.Render(n, "alerts@example.org")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := parseMsg(t, m)
-	if !strings.Contains(p.Text, "Put under close monitoring") || !strings.Contains(p.Text, "loss rate: 5.0%") {
-		t.Errorf("text:\n%s", p.Text)
-	}
-	if want := "[Warning digest] 1 warning for 2026-03 (highest: Level IV blue warning): 某公司"; p.Subject != want {
-		t.Errorf("subject %q, want %q", p.Subject, want)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e, err := alertevent.Decode([]byte(fmt.Sprintf(wire, tt.facts)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := Notification{MessageID: "x1.1@layoffwatch", Kind: KindDigest, To: Recipient{Email: "a@example.org", Language: "en"},
+				Items: []Item{{Event: e}}, Now: time.Date(2026, 4, 6, 2, 0, 0, 0, time.UTC)}
+			m, err := r.Render(n, "alerts@example.org")
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := parseMsg(t, m)
+			if p.Subject != tt.subject {
+				t.Errorf("subject %q, want %q", p.Subject, tt.subject)
+			}
+			for _, want := range tt.text {
+				if !strings.Contains(p.Text, want) {
+					t.Errorf("text lacks %q:\n%s", want, p.Text)
+				}
+			}
+			for _, not := range tt.notText {
+				if strings.Contains(p.Text, not) {
+					t.Errorf("text has %q:\n%s", not, p.Text)
+				}
+			}
+		})
 	}
 }

@@ -178,7 +178,7 @@ func TestSendFailures(t *testing.T) {
 		{name: "550", opts: smtptest.Options{Fail: smtptest.FailPerm}, config: plain, retry: false, want: "550"},
 		{name: "451", opts: smtptest.Options{Fail: smtptest.FailTemp}, config: plain, retry: true, want: "451"},
 		{name: "plain client, TLS server", opts: smtptest.Options{ImplicitTLS: true},
-			config: func(c *SMTPConfig) { plain(c); c.Timeout = 300 * time.Millisecond }, retry: true},
+			config: func(c *SMTPConfig) { plain(c); c.Timeout = 300 * time.Millisecond }, retry: true, want: "i/o timeout"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -163,7 +163,7 @@ func (c *localCmd) Run(e *env) error {
 	port, _ := strconv.Atoi(smtpPort)
 	alertReg := prometheus.NewRegistry()
 	alerter := startBackground(ctx, func(ctx context.Context) error {
-		return alerts.Run(ctx, alerts.Options{Kafka: kOpts, ClickHouse: chOpts, Config: c.Alerts, Plan: c.Plan, Topic: "alerts",
+		return alerts.Run(ctx, alerts.Options{Kafka: kOpts, ClickHouse: chOpts, Config: c.Alerts, Topic: "alerts",
 			Group: "layoffwatch-alert", HTTPAddr: c.AlertAddr, EscalationCheck: 30 * time.Second, SessionTimeout: 10 * time.Second,
 			Adjust: func(cfg *alerts.Config) {
 				cfg.SetSMTP(smtpHost, port)

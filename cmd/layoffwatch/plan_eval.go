@@ -157,8 +157,8 @@ func officialsWorkload(router *alerts.Router, ds *detector.Dataset, firings []de
 		if fr.Period < from || fr.Period > to {
 			continue
 		}
-		e := alertevent.Event{Rule: fr.Rule, Scope: string(fr.Scope), Key: fr.Key, Period: fr.Period.String(), Level: fr.Level.String()}
-		if fr.Scope == detector.ScopeFirm {
+		e := alertevent.Event{Rule: fr.Rule, Scope: fr.Scope, Key: fr.Key, Period: fr.Period.String(), Level: fr.Level}
+		if fr.Scope == alertevent.ScopeFirm {
 			ri := regionOf[fr.Key]
 			e.Region, e.Industry = ri[0], ri[1]
 		} else {

@@ -2,7 +2,6 @@ package grafana_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io/fs"
 	"os"
@@ -339,7 +338,7 @@ func checkPlan(t *testing.T, dashes []*dashboard) {
 		t.Fatal(err)
 	}
 	color := func(name string) string {
-		lv, err := detector.ParseLevel(name)
+		lv, err := alertevent.ParseLevel(name)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -349,7 +348,8 @@ func checkPlan(t *testing.T, dashes []*dashboard) {
 	if wall == nil {
 		t.Fatal("no wall dashboard (uid layoffwatch-wall)")
 	}
-	for _, name := range detector.LevelNames[1:] {
+	for _, lv := range alertevent.Levels() {
+		name := lv.String()
 		title := name + "级预警"
 		found := false
 		for _, p := range wall.Panels {
@@ -407,9 +407,9 @@ func checkPlan(t *testing.T, dashes []*dashboard) {
 	if alerts == nil {
 		t.Fatal("no alerts dashboard (uid layoffwatch-alerts)")
 	}
-	for _, name := range detector.LevelNames[1:] {
-		lv, _ := detector.ParseLevel(name)
-		wantS := strconv.Itoa(int(plan.Levels[lv].Response / time.Second))
+	for _, lv := range alertevent.Levels() {
+		name := lv.String()
+		wantS := strconv.Itoa(int(plan.Levels[lv].ResponseSeconds))
 		i := slices.IndexFunc(alerts.Templating.List, func(v variable) bool { return v.Name == "deadline_"+name })
 		if i < 0 {
 			t.Errorf("alerts: no constant deadline_%s", name)
@@ -595,7 +595,7 @@ func loadDemoData(ctx context.Context, t *testing.T, ch *chdb.Client) demoData {
 	if err := detector.NewStore(ch).InsertAlertEvents(ctx, events); err != nil {
 		t.Fatal(err)
 	}
-	if err := insertNotificationLog(ctx, testenv.SQL(t, ch.Options()), plan, events); err != nil {
+	if err := insertNotificationLog(ctx, testenv.SQL(t, ch.Options()), events); err != nil {
 		t.Fatal(err)
 	}
 	return demoData{start: opts.Start.Start(), now: now, events: sim.Events()}
@@ -616,27 +616,7 @@ func alertEvents(plan *detector.Plan, list []firms.Firm, firings []detector.Firi
 		if at.After(now.Add(-time.Hour)) {
 			at = now.Add(-time.Hour)
 		}
-		values, _ := json.Marshal(f.Values)
-		e := alertevent.Event{ID: alertevent.ID(f.Rule, string(f.Scope), f.Key, f.Period.String()), Version: 1,
-			Kind: alertevent.Firing, Rule: f.Rule, Scope: string(f.Scope), Key: f.Key, Period: f.Period.String(),
-			Level: f.Level.String(), Values: values, Reported: uint32(f.Reported), Expected: uint32(f.Expected),
-			Plan: plan.File, At: at}
-		if r, ok := plan.Rule(f.Rule); ok {
-			e.TitleZh, e.TitleEn = r.Title.Zh, r.Title.En
-		}
-		e.SummaryZh, e.SummaryEn = plan.Summarize(f)
-		if f.Scope == detector.ScopeFirm {
-			fm := byID[f.Key]
-			e.Region, e.Industry, e.Subject = fm.Region, fm.Industry, fm.Name
-		} else {
-			e.Region, e.Industry, _ = strings.Cut(f.Key, "/")
-			if r, ok := regions.Lookup(e.Region); ok {
-				e.Subject = r.Name
-			}
-		}
-		if e.Region != region.ProvinceOf(e.Region) {
-			e.Prefecture = region.PrefectureOf(e.Region)
-		}
+		e := plan.Event(f, byID[f.Key], regions, at)
 		out = append(out, e)
 		if i%50 == 49 {
 			r := e
@@ -651,7 +631,7 @@ func alertEvents(plan *detector.Plan, list []firms.Firm, firings []detector.Firi
 // for the first alerts of each level: the email (pending, then sent; one
 // failure), and then an acknowledgement in time, a late one, or none and an
 // escalation after the level's deadline.
-func insertNotificationLog(ctx context.Context, ch driver.Conn, plan *detector.Plan, events []alertevent.Event) error {
+func insertNotificationLog(ctx context.Context, ch driver.Conn, events []alertevent.Event) error {
 	type row struct {
 		msg, alert, rcpt, kind, status, level, rule, region string
 		version                                             uint32
@@ -661,7 +641,7 @@ func insertNotificationLog(ctx context.Context, ch driver.Conn, plan *detector.P
 	var log []row
 	var ackID, ackWho, ackVia []string
 	var ackAt []time.Time
-	perLevel := map[string]int{}
+	perLevel := map[alertevent.Level]int{}
 	sort.SliceStable(events, func(i, j int) bool { return events[i].At.After(events[j].At) })
 	for _, e := range events {
 		if e.Kind != alertevent.Firing || perLevel[e.Level] >= 40 {
@@ -670,12 +650,12 @@ func insertNotificationLog(ctx context.Context, ch driver.Conn, plan *detector.P
 		n := perLevel[e.Level]
 		perLevel[e.Level]++
 		kind := "digest"
-		if e.Level == "I" || e.Level == "II" {
+		if e.Level.AtLeast(alertevent.LevelII) {
 			kind = "alert"
 		}
 		rcpt := "rsj-" + e.Region + "@gs.example.cn"
 		sent := e.At.Add(time.Minute)
-		base := row{alert: e.ID, rcpt: rcpt, kind: kind, level: e.Level, rule: e.Rule, region: e.Region, version: e.Version, fired: e.At}
+		base := row{alert: e.ID, rcpt: rcpt, kind: kind, level: e.Level.String(), rule: e.Rule, region: e.Region, version: e.Version, fired: e.At}
 		pending, done := base, base
 		pending.msg, pending.status, pending.at = fmt.Sprintf("m-%s-1", e.ID), "pending", e.At.Add(30*time.Second)
 		done.msg, done.status, done.at = pending.msg, "sent", sent
@@ -683,8 +663,7 @@ func insertNotificationLog(ctx context.Context, ch driver.Conn, plan *detector.P
 			done.status = "failed"
 		}
 		log = append(log, pending, done)
-		lv, _ := detector.ParseLevel(e.Level)
-		deadline := plan.Levels[lv].Response
+		deadline := e.LevelFacts.Response()
 		switch n % 3 {
 		case 0:
 			ackID, ackWho, ackVia, ackAt = append(ackID, e.ID), append(ackWho, rcpt), append(ackVia, "link"), append(ackAt, sent.Add(30*time.Minute))

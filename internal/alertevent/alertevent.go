@@ -1,13 +1,16 @@
 // Package alertevent owns the message the detector emits on the Kafka topic
 // "alerts" and records in the ClickHouse table of the same name: one state
 // change of one alert. The detector produces it; the alerts component
-// consumes it. Neither owns the other, so the format lives here.
+// consumes it. Neither owns the other, so the format lives here, with the
+// vocabulary both speak: levels, scopes and what the plan says about a level
+// (LevelFacts).
 package alertevent
 
 import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -22,16 +25,22 @@ const (
 // Event is one state change of an alert. Version counts the alert's events
 // from 1, so (ID, Version) identifies an event: consumers deduplicate on it.
 type Event struct {
-	ID            string          `json:"alert_id"`
-	Version       uint32          `json:"version"`
-	Kind          string          `json:"event"`
-	Rule          string          `json:"rule"`
-	Scope         string          `json:"scope"`
-	Key           string          `json:"key"`
-	Period        string          `json:"period"`
-	Level         string          `json:"level"`
-	PreviousLevel string          `json:"previous_level,omitempty"`
-	Values        json.RawMessage `json:"values"`
+	ID            string `json:"alert_id"`
+	Version       uint32 `json:"version"`
+	Kind          string `json:"event"`
+	Rule          string `json:"rule"`
+	Scope         Scope  `json:"scope"`
+	Key           string `json:"key"`
+	Period        string `json:"period"`
+	Level         Level  `json:"level"`
+	PreviousLevel Level  `json:"previous_level,omitempty"` // level changes only
+	// LevelFacts is what the plan that raised the event says about Level
+	// (name, colour, action, response deadline); PreviousLevelFacts about
+	// PreviousLevel. Events recorded before they carried facts decode with
+	// none: see FillDefaultLevelFacts.
+	LevelFacts         LevelFacts      `json:"level_facts,omitzero"`
+	PreviousLevelFacts LevelFacts      `json:"previous_level_facts,omitzero"`
+	Values             json.RawMessage `json:"values"`
 	// Region is the county of a firm alert, or the region of a region
 	// alert; Prefecture is derived from it. Industry is the firm's, or the
 	// industry of a by-industry rule.
@@ -54,8 +63,8 @@ type Event struct {
 }
 
 // ID returns the stable id of the alert of rule, scope, key and period.
-func ID(rule, scope, key, period string) string {
-	sum := sha256.Sum256([]byte(rule + "\x00" + scope + "\x00" + key + "\x00" + period))
+func ID(rule string, scope Scope, key, period string) string {
+	sum := sha256.Sum256([]byte(rule + "\x00" + scope.String() + "\x00" + key + "\x00" + period))
 	return hex.EncodeToString(sum[:10])
 }
 
@@ -66,7 +75,10 @@ func Decode(b []byte) (Event, error) {
 		return e, fmt.Errorf("decode alert event: %w", err)
 	}
 	if e.ID == "" || e.Version == 0 || e.Rule == "" {
-		return e, fmt.Errorf("decode alert event: id, version and rule are required")
+		return e, errors.New("decode alert event: id, version and rule are required")
+	}
+	if !e.Level.Valid() || !e.Scope.Valid() {
+		return e, errors.New("decode alert event: level and scope are required")
 	}
 	switch e.Kind {
 	case Firing, LevelChanged, Resolved:
@@ -74,4 +86,19 @@ func Decode(b []byte) (Event, error) {
 		return e, fmt.Errorf("decode alert event: unknown event %q", e.Kind)
 	}
 	return e, nil
+}
+
+// FillDefaultLevelFacts gives an event that carries no level facts (one
+// recorded before events carried them) those of the shipped default plan,
+// DefaultLevelFacts, and reports whether it did, so that the caller can log
+// it.
+func (e *Event) FillDefaultLevelFacts() bool {
+	filled := false
+	if e.LevelFacts.IsZero() {
+		e.LevelFacts, filled = DefaultLevelFacts(e.Level), true
+	}
+	if e.PreviousLevel != 0 && e.PreviousLevelFacts.IsZero() {
+		e.PreviousLevelFacts, filled = DefaultLevelFacts(e.PreviousLevel), true
+	}
+	return filled
 }

@@ -1,12 +1,10 @@
 package sqlparity_test
 
 import (
-	"encoding/json"
 	"fmt"
 	"reflect"
 	"slices"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/layoffwatch/layoffwatch/detector"
@@ -321,33 +319,12 @@ func (fx *fixture) alerts(reports []report.Report) ([]alertevent.Event, error) {
 		byID[f.ID] = f
 	}
 	regions := region.Gansu()
-	levels := []string{"I", "II", "III", "IV"}
 	var events []alertevent.Event
 	for i, f := range firings {
 		at := f.Period.Add(1).Start().AddDate(0, 0, 6).Add(time.Duration(i%600) * time.Second)
-		values, _ := json.Marshal(f.Values)
-		e := alertevent.Event{ID: alertevent.ID(f.Rule, string(f.Scope), f.Key, f.Period.String()), Version: 1,
-			Kind: alertevent.Firing, Rule: f.Rule, Scope: string(f.Scope), Key: f.Key, Period: f.Period.String(),
-			Level: f.Level.String(), Values: values, Reported: uint32(f.Reported), Expected: uint32(f.Expected),
-			Plan: plan.File, At: at}
-		if r, ok := plan.Rule(f.Rule); ok {
-			e.TitleZh, e.TitleEn = r.Title.Zh, r.Title.En
-		}
-		e.SummaryZh, e.SummaryEn = plan.Summarize(f)
-		if f.Scope == detector.ScopeFirm {
-			fm := byID[f.Key]
-			e.Region, e.Industry, e.Subject = fm.Region, fm.Industry, fm.Name
-			if fx.warnedFirm == "" {
-				fx.warnedFirm = f.Key
-			}
-		} else {
-			e.Region, e.Industry, _ = strings.Cut(f.Key, "/")
-			if r, ok := regions.Lookup(e.Region); ok {
-				e.Subject = r.Name
-			}
-		}
-		if e.Region != region.ProvinceOf(e.Region) {
-			e.Prefecture = region.PrefectureOf(e.Region)
+		e := plan.Event(f, byID[f.Key], regions, at)
+		if f.Scope == alertevent.ScopeFirm && fx.warnedFirm == "" {
+			fx.warnedFirm = f.Key
 		}
 		events = append(events, e)
 		switch {
@@ -357,8 +334,9 @@ func (fx *fixture) alerts(reports []report.Report) ([]alertevent.Event, error) {
 			events = append(events, r)
 		case i%7 == 3:
 			c := e
-			c.Version, c.Kind, c.At, c.PreviousLevel = 2, alertevent.LevelChanged, at.Add(36*time.Hour), e.Level
-			c.Level = levels[(slices.Index(levels, e.Level)+1)%len(levels)]
+			c.Version, c.Kind, c.At, c.PreviousLevel, c.PreviousLevelFacts = 2, alertevent.LevelChanged, at.Add(36*time.Hour), e.Level, e.LevelFacts
+			c.Level = e.Level%4 + 1
+			c.LevelFacts = plan.Levels[c.Level]
 			c.SummaryZh, c.SummaryEn = e.SummaryZh+"（级别调整）", e.SummaryEn+" (level changed)"
 			events = append(events, c)
 		}
@@ -406,17 +384,13 @@ func (fx *fixture) alerts(reports []report.Report) ([]alertevent.Event, error) {
 // level changes and resolutions), acknowledgements (in time, late, twice by
 // one person, by two people), escalations, and silences (one expired).
 func (fx *fixture) notifications(events []alertevent.Event) error {
-	plan, err := detector.LoadPlan(planFile)
-	if err != nil {
-		return err
-	}
 	var log, acks []row
-	perLevel := map[string]int{}
+	perLevel := map[alertevent.Level]int{}
 	sorted := slices.Clone(events)
 	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].At.After(sorted[j].At) })
 	logRow := func(e alertevent.Event, msg, rcpt, kind, status string, tier uint8, at time.Time) row {
 		return row{"message_id": msg, "alert_id": e.ID, "alert_version": e.Version, "recipient": rcpt, "kind": kind, "tier": tier,
-			"status": status, "detail": "", "level": e.Level, "rule": e.Rule, "region": e.Region, "fired_at": e.At.UTC(), "at": at.UTC()}
+			"status": status, "detail": "", "level": e.Level.String(), "rule": e.Rule, "region": e.Region, "fired_at": e.At.UTC(), "at": at.UTC()}
 	}
 	for _, e := range sorted {
 		rcpt := "rsj-" + e.Region + "@gs.example.cn"
@@ -431,7 +405,7 @@ func (fx *fixture) notifications(events []alertevent.Event) error {
 		n := perLevel[e.Level]
 		perLevel[e.Level]++
 		kind := "digest"
-		if e.Level == "I" || e.Level == "II" {
+		if e.Level <= alertevent.LevelII {
 			kind = "alert"
 		}
 		msg := fmt.Sprintf("m-%s-1", e.ID)
@@ -449,11 +423,7 @@ func (fx *fixture) notifications(events []alertevent.Event) error {
 		if status != "sent" {
 			continue
 		}
-		lv, err := detector.ParseLevel(e.Level)
-		if err != nil {
-			return err
-		}
-		deadline := plan.Levels[lv].Response
+		deadline := e.LevelFacts.Response()
 		ack := func(who, via string, at time.Time) {
 			acks = append(acks, row{"alert_id": e.ID, "recipient": who, "at": at.UTC(), "comment": "已核实：" + via, "via": via})
 		}
