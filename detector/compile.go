@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/expr-lang/expr"
@@ -101,6 +102,14 @@ func compileRule(p *Plan, r *Rule) (*program, error) {
 	pr := &program{Rule: r}
 	opts := []expr.Option{expr.Env(exprEnv(r.Scope))}
 	var lets strings.Builder
+	for _, prm := range p.Params {
+		for _, d := range r.Define {
+			if d.Name == prm.Name {
+				return nil, fmt.Errorf("%s:%d: rule %q: define %s: the plan has a param of that name (line %d)", p.File, d.Expr.Line, r.ID, d.Name, prm.Line)
+			}
+		}
+		fmt.Fprintf(&lets, "let %s = %s;\n", prm.Name, strconv.FormatFloat(prm.Value, 'g', -1, 64))
+	}
 	for _, d := range r.Define {
 		src := lets.String() + d.Expr.Src
 		prog, err := expr.Compile(src, opts...)

@@ -2,6 +2,7 @@ package detector
 
 import (
 	"fmt"
+	"math"
 	"runtime"
 	"sort"
 	"sync"
@@ -127,6 +128,7 @@ type evaluation struct {
 	countyOf  []int    // the firm's county slot
 	countyCov [][2]int // this month's reported, expected per county slot
 	workers   []*worker
+	st        *firmStats
 	out       []Firing
 }
 
@@ -151,6 +153,7 @@ func (e *Evaluator) start(ds *Dataset, opts EvalOptions) *evaluation {
 			ev.firedAt[pr.ID] = make([]bool, nf*ds.months)
 		}
 	}
+	ev.st = newFirmStats(ds)
 	ev.groups = e.groups(ds)
 	var counties int
 	ev.countyOf, counties = countyIndex(ds)
@@ -168,23 +171,35 @@ func (e *Evaluator) start(ds *Dataset, opts EvalOptions) *evaluation {
 }
 
 // firmPass computes every firm's metrics for month index m and runs the
-// firm rules, each worker on its own range of firms.
+// firm rules, each worker on its own range of firms: first every firm's
+// change, then the peer groups' medians (they need every change), then the
+// expectations, metrics and rules.
 func (ev *evaluation) firmPass(m int) error {
-	var wg sync.WaitGroup
-	for _, w := range ev.workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			w.err = w.firmMonth(m)
-		}()
-	}
-	wg.Wait()
+	ev.parallel(func(w *worker) { ev.st.changes(ev.ds, m, w.lo, w.hi) })
+	ev.st.peers(m)
+	ev.parallel(func(w *worker) {
+		ev.st.expectation(m, w.lo, w.hi)
+		w.err = w.firmMonth(m)
+	})
 	for _, w := range ev.workers {
 		if w.err != nil {
 			return w.err
 		}
 	}
 	return nil
+}
+
+// parallel runs fn on every worker at once and waits for them.
+func (ev *evaluation) parallel(fn func(w *worker)) {
+	var wg sync.WaitGroup
+	for _, w := range ev.workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fn(w)
+		}()
+	}
+	wg.Wait()
 }
 
 // coverage counts, per county, the firms enrolled this month and those that
@@ -224,6 +239,7 @@ func (ev *evaluation) regionPass(m int) error {
 		envs := make([]*RegionEnv, len(list))
 		for i, g := range list {
 			envs[i] = g.metrics(ev.envs, ev.enrolled, m)
+			g.expectation(ev.st, ev.ds, kind.scope, m, envs[i])
 		}
 		if t < ev.from {
 			continue
@@ -296,6 +312,7 @@ func (w *worker) firmMonth(m int) error {
 		if ev.enrolled[f] {
 			env := &ev.envs[f]
 			computeFirm(ds, f, m, ev.history[f], due, env)
+			env.lazy = firmLazy{st: ev.st, ds: ds, f: f, m: m}
 			if ev.only == nil || ev.only[fm.ID] {
 				if err := w.firmRules(f, m, env); err != nil {
 					return err
@@ -437,6 +454,7 @@ func computeFirm(ds *Dataset, f, m, history int, due bool, env *FirmEnv) {
 		env.SepSuspension, env.SepContractExpiry = float64(cur.sep[2]), float64(cur.sep[3])
 		env.SepResignation, env.SepRetirement = float64(cur.sep[4]), float64(cur.sep[5])
 		env.SepTransfer, env.SepOther = float64(cur.sep[6]), float64(cur.sep[7])
+		env.LayoffSeparations = env.SepEconomicLayoff + env.SepClosureBankruptcy + env.SepSuspension
 		if fm.BaselineHeadcount > 0 {
 			env.Index = env.Headcount / env.Baseline * 100
 		}
@@ -561,6 +579,7 @@ type group struct {
 	mom      []float64
 	momOK    []bool
 	firms    []*FirmEnv // reused month to month
+	stats    *regionStats
 }
 
 // groups builds the region groups every region rule needs.
@@ -588,7 +607,7 @@ func (e *Evaluator) groups(ds *Dataset) map[groupKindKey][]*group {
 				g = &group{key: key, region: reg, industry: ind,
 					g: make([]float64, ds.months), m: make([]float64, ds.months),
 					gOK: make([]bool, ds.months), mOK: make([]bool, ds.months),
-					mom: make([]float64, ds.months), momOK: make([]bool, ds.months)}
+					mom: make([]float64, ds.months), momOK: make([]bool, ds.months), stats: newRegionStats(ds.months)}
 				byKey[key] = g
 			}
 			g.members = append(g.members, f)
@@ -681,4 +700,44 @@ func (g *group) metrics(envs []FirmEnv, enrolled []bool, m int) *RegionEnv {
 		}
 	}
 	return env
+}
+
+// expectation measures the group's month m against its expectation: the
+// change of its panel (firms reporting t−1 and t), the expected change from
+// its firms' peers one level up, and the z-scores (stats.go).
+func (g *group) expectation(st *firmStats, ds *Dataset, scope alertevent.Scope, m int, env *RegionEnv) {
+	var hNow, hPrev, wPeer, wPeerExp float64
+	for _, f := range g.members {
+		cur, prev := ds.rec(f, m), ds.rec(f, m-1)
+		if !cur.ok || !prev.ok || !ds.firms[f].EnrolledIn(ds.start.Add(m)) {
+			continue
+		}
+		env.PanelFirms++
+		hNow += float64(cur.h)
+		hPrev += float64(prev.h)
+		var p float32 = nan32
+		switch scope {
+		case alertevent.ScopeCounty:
+			p = st.peer[m*st.nf+f]
+		case alertevent.ScopePrefecture:
+			p = st.medB[st.grpB[f]][m]
+		}
+		if !isNaN32(p) {
+			wPeer += float64(prev.h)
+			wPeerExp += float64(prev.h) * math.Exp(float64(p))
+		}
+	}
+	if env.FirmsExpected > 0 {
+		env.PanelShare = env.PanelFirms / env.FirmsExpected
+	}
+	env.PanelPrevHeadcount = hPrev
+	c, cOK := 0.0, hPrev > 0 && hNow > 0
+	if cOK {
+		c = math.Log(hNow / hPrev)
+	}
+	ePeer, peerOK := 0.0, wPeer > 0 && wPeer >= hPrev/2
+	if peerOK {
+		ePeer = math.Log(wPeerExp / wPeer)
+	}
+	g.stats.month(m, c, cOK, ePeer, peerOK, env)
 }

@@ -42,7 +42,9 @@ type FirmEnv struct {
 	HistoryMonths                          float64
 	SeasonalYears, SeasonalChange          float64
 	SeasonalLoss, SeasonalRate             float64
+	LayoffSeparations                      float64
 	Industry, County, Prefecture           string
+	lazy                                   firmLazy // statistics read on demand (stats.go)
 }
 
 // RegionEnv is one region's month t (a county, prefecture or the province,
@@ -61,6 +63,12 @@ type RegionEnv struct {
 	LossRate3m, LossRate3mMin12, TrendRise    float64
 	LossRate3mOK, TrendDefined                bool
 	Firms                                     []*FirmEnv
+	// against the expectation (stats.go)
+	PanelFirms, PanelShare, PanelPrevHeadcount float64
+	ExpectedRate, Sigma                        float64
+	Z, ExcessRate, ExcessLoss                  float64
+	Z3, ExcessRate3                            float64
+	ZDefined, Z3Defined                        bool
 }
 
 var firmMetrics = metrics[FirmEnv]{
@@ -106,6 +114,32 @@ var firmMetrics = metrics[FirmEnv]{
 	text("industry", "GB/T 4754 section letter", func(e *FirmEnv) string { return e.Industry }),
 	text("county", "county code (the registry region)", func(e *FirmEnv) string { return e.County }),
 	text("prefecture", "prefecture code: the county's first four digits and 00", func(e *FirmEnv) string { return e.Prefecture }),
+
+	// against the expectation: docs/risk-plans.md gives the formulas
+	boolean("z_defined", "the firm has an expected change for the months since prev (peers, or 2 years of its own history) and a scale σ (8 months of residuals, or its peers' spread)", func(e *FirmEnv) bool { return e.zStats().zOK }),
+	number("z", "robust z-score of the change since prev against the expected change: (c − ΣE − k·drift) / (σ√k), k = prev_gap; below 0 is worse than expected (0 unless z_defined)", func(e *FirmEnv) float64 { return e.zStats().z }),
+	number("expected_rate", "the expected relative change since prev, e^ΣE − 1: the seasonal move the peers share or the firm's own years show (0 unless z_defined)", func(e *FirmEnv) float64 { return e.zStats().expected }),
+	number("excess_rate", "the share of H(prev) lost beyond the expected change: e^ΣE − H(t)/H(prev) in logs; negative when the firm did better (0 unless z_defined)", func(e *FirmEnv) float64 { return e.zStats().excess }),
+	number("excess_loss", "people lost beyond the expected change: excess_rate × H(prev), at least 0", func(e *FirmEnv) float64 { return max(e.zStats().excess*e.PrevHeadcount, 0) }),
+	number("sigma", "σ: the firm's ordinary monthly volatility (1.4826 × MAD of its residuals over 24 months, or its peers' spread), at least 0.5% (0 unless z_defined)", func(e *FirmEnv) float64 { return e.zStats().sigma }),
+	boolean("z3_defined", "as z_defined, over the three months since t−3 (a report for t−3)", func(e *FirmEnv) bool { return e.z3Stats().z3OK }),
+	number("z3", "robust z-score of the change since t−3 against the expected change of those three months (0 unless z3_defined)", func(e *FirmEnv) float64 { return e.z3Stats().z3 }),
+	number("excess_rate3", "the share of H(t−3) lost beyond the expected change of three months (0 unless z3_defined)", func(e *FirmEnv) float64 { return e.z3Stats().excess3 }),
+	number("excess_loss3", "people lost beyond the expected change of three months: excess_rate3 × H(t−3), at least 0", func(e *FirmEnv) float64 { return max(e.z3Stats().excess3*e.Headcount3m, 0) }),
+	number("peers", "the firm's peers this month: firms of its industry in its prefecture reporting t−1 and t (its province's when fewer than 6)", func(e *FirmEnv) float64 { _, n, _ := e.peerStats(); return float64(n) }),
+	number("peer_rate", "the peers' median relative change t−1 → t (0 with fewer than 6 peers)", func(e *FirmEnv) float64 { r, _, _ := e.peerStats(); return r }),
+	number("peer_z", "the firm's change t−1 → t against its peers': (c − P) / S, the peers' median and spread (0 with fewer than 6 peers)", func(e *FirmEnv) float64 { _, _, z := e.peerStats(); return z }),
+	number("layoff_separations", "separations the law counts as economic layoffs: economic layoff + closure or bankruptcy + suspension", func(e *FirmEnv) float64 { return e.LayoffSeparations }),
+	number("layoff_separations3", "layoff_separations summed over the reports of t−2, t−1 and t: the law's line applies to cuts within 90 days as to one", func(e *FirmEnv) float64 { return e.layoffSeparations3() }),
+	number("usual_separations", "the firm's usual attrition: the median of its monthly separations over its reports of the 12 months before t (0 without any)", func(e *FirmEnv) float64 { return e.usualSeparations() }),
+	number("separations_excess", "sep_total − usual_separations: people who left beyond the usual attrition", func(e *FirmEnv) float64 { return e.SepTotal - e.usualSeparations() }),
+	boolean("flows_reported", "the firm reports its flows this month: hires or separations above 0", func(e *FirmEnv) bool { return e.Hires+e.SepTotal > 0 }),
+	number("unexplained_loss", "loss not accounted for by the reported flows: loss − (sep_total − hires), at least 0 (0 when flows are not reported): a large one hints at a reporting error", func(e *FirmEnv) float64 {
+		if e.Hires+e.SepTotal == 0 {
+			return 0
+		}
+		return max(e.Loss-(e.SepTotal-e.Hires), 0)
+	}),
 }
 
 var regionMetrics = metrics[RegionEnv]{
@@ -133,6 +167,17 @@ var regionMetrics = metrics[RegionEnv]{
 	number("loss_rate_3m_min12", "min(m(t−12) … m(t−1)) (0 unless trend_defined)", func(e *RegionEnv) float64 { return e.LossRate3mMin12 }),
 	boolean("trend_defined", "m is defined for t and all 12 months before", func(e *RegionEnv) bool { return e.TrendDefined }),
 	number("trend_rise", "m(t) − loss_rate_3m_min12 (0 unless trend_defined)", func(e *RegionEnv) float64 { return e.TrendRise }),
+	number("panel_firms", "firms reporting both t−1 and t: the panel the region's change is measured on", func(e *RegionEnv) float64 { return e.PanelFirms }),
+	number("panel_share", "panel_firms / firms_expected (0 when none expected)", func(e *RegionEnv) float64 { return e.PanelShare }),
+	number("expected_rate", "the region's expected relative change t−1 → t: its firms' peers one level up (a county: the prefecture's industries; a prefecture: the province's), weighted by headcount, plus the region's usual gap to them in this calendar month; the province: its own seasonal history", func(e *RegionEnv) float64 { return e.ExpectedRate }),
+	boolean("z_defined", "the region has an expected change and 8 months of residuals for σ", func(e *RegionEnv) bool { return e.ZDefined }),
+	number("z", "robust z-score of the panel's change against the expected change (0 unless z_defined)", func(e *RegionEnv) float64 { return e.Z }),
+	number("sigma", "the region's ordinary monthly volatility: 1.4826 × MAD of its residuals over 24 months, at least 0.2% (0 unless z_defined)", func(e *RegionEnv) float64 { return e.Sigma }),
+	number("excess_rate", "the share of the panel's headcount lost beyond the expected change (0 unless z_defined)", func(e *RegionEnv) float64 { return e.ExcessRate }),
+	number("excess_loss", "people lost beyond the expected change: excess_rate × ΣH(t−1) over the panel (0 unless z_defined)", func(e *RegionEnv) float64 { return e.ExcessLoss }),
+	boolean("z3_defined", "as z_defined, over the three months t−3 → t", func(e *RegionEnv) bool { return e.Z3Defined }),
+	number("z3", "robust z-score of the three months' change against their expected change (0 unless z3_defined)", func(e *RegionEnv) float64 { return e.Z3 }),
+	number("excess_rate3", "the share lost beyond the expected change over three months (0 unless z3_defined)", func(e *RegionEnv) float64 { return e.ExcessRate3 }),
 	firmList("firms", "the region's enrolled firms for t, each with every firm metric: count(firms, .loss > 50)", func(e *RegionEnv) []*FirmEnv { return e.Firms }),
 }
 

@@ -15,6 +15,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"reflect"
 	"regexp"
@@ -61,6 +62,13 @@ type Band struct {
 	When  Expr
 }
 
+// Param is a named number of the plan.
+type Param struct {
+	Name  string
+	Value float64
+	Line  int
+}
+
 // Define names an expression a rule's conditions can use and its firings
 // report.
 type Define struct {
@@ -82,6 +90,9 @@ type Plan struct {
 	// Levels are what the plan says about each level; the detector copies
 	// them onto every alert event it emits.
 	Levels map[alertevent.Level]alertevent.LevelFacts
+	// Params are the plan's named thresholds: every rule's expressions can
+	// use them, so one edit changes every rule that shares a threshold.
+	Params []Param
 	Rules  []*Rule
 
 	summaries map[string]summaryPair
@@ -105,6 +116,7 @@ func (p *Plan) Rule(id string) (*Rule, bool) {
 type planFile struct {
 	Version int                  `yaml:"version"`
 	Name    Text                 `yaml:"name"`
+	Params  yaml.Node            `yaml:"params"`
 	Levels  map[string]levelFile `yaml:"levels"`
 	Rules   []ruleFile           `yaml:"rules"`
 	Extra   map[string]any       `yaml:",inline"`
@@ -280,6 +292,11 @@ func ParsePlan(file string, data []byte) (*Plan, error) {
 			return nil, fmt.Errorf("%s: levels: level %s is not defined", file, lv)
 		}
 	}
+	params, err := parseParams(pf.Params)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	p.Params = params
 	if len(pf.Rules) == 0 {
 		return nil, fmt.Errorf("%s: the plan has no rules", file)
 	}
@@ -467,4 +484,39 @@ func levenshtein(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(rb)]
+}
+
+// parseParams reads `params:`, a mapping of names to numbers. A name must
+// not shadow a metric.
+func parseParams(n yaml.Node) ([]Param, error) {
+	if n.Kind == 0 {
+		return nil, nil
+	}
+	if n.Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("line %d: params must map names to numbers", n.Line)
+	}
+	metricsOf := map[string]bool{}
+	for _, name := range append(firmMetrics.names(), regionMetrics.names()...) {
+		metricsOf[name] = true
+	}
+	var out []Param
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		switch {
+		case !idRe.MatchString(k.Value):
+			return nil, fmt.Errorf("line %d: params: %q must be lower-case letters, digits and _", k.Line, k.Value)
+		case metricsOf[k.Value] || k.Value == "fired":
+			return nil, fmt.Errorf("line %d: params: %q is the name of a metric; choose another", k.Line, k.Value)
+		case seen[k.Value]:
+			return nil, fmt.Errorf("line %d: params: %q is given twice", k.Line, k.Value)
+		}
+		x, err := strconv.ParseFloat(v.Value, 64)
+		if v.Kind != yaml.ScalarNode || err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
+			return nil, fmt.Errorf("line %d: params: %s must be a number, got %q", v.Line, k.Value, v.Value)
+		}
+		seen[k.Value] = true
+		out = append(out, Param{Name: k.Value, Value: x, Line: k.Line})
+	}
+	return out, nil
 }

@@ -1,0 +1,576 @@
+package detector
+
+import (
+	"math"
+	"slices"
+
+	"github.com/layoffwatch/layoffwatch/internal/region"
+)
+
+// The statistics behind "abnormal" (docs/risk-plans.md explains them with
+// their formulas). For a firm f and month t, with H its headcount:
+//
+//	c(t)  = ln(H(t)+1) − ln(H(t−1)+1)        the month's change (both reported)
+//	P(t)  = median of c(t) over f's peers      firms of f's industry in its
+//	        prefecture (at least minPeers reporting both months), else in its
+//	        province; S(t) their spread, 1.4826 × MAD
+//	D(t)  = f's usual gap to its peers in this calendar month: the gaps
+//	        c − P of the same month of earlier years (at least 2; of 2 the
+//	        one nearer 0, of more the median; 0 with fewer)
+//	E(t)  = P(t) + D(t)                        the expected change, with peers
+//	      = the firm's own seasonal expectation otherwise: the median change of
+//	        the same calendar month of earlier years (at least 2), from the
+//	        month before, the month itself or the month after — whichever is
+//	        nearest this year's change (a season a month early or late)
+//	r(t)  = c(t) − E(t)                        the residual
+//	σ(t)  = 1.4826 × MAD of r over the 24 months before t (at least 8
+//	        residuals), else S(t); at least sigmaFloor
+//	z(t)  = (c_k − ΣE − k·median r) / (σ √k)   the robust z-score of the change
+//	        from prev, k = 1…3 months back
+//
+// A seasonal dip is shared by the peers (P falls with it) or repeats the
+// firm's earlier years (D, or the own seasonal expectation, carries it); a
+// layoff is neither. A new firm is judged against its peers from its second
+// report, never on its own two data points.
+//
+// Regions are judged the same way one level up: a county's expected change is
+// its firms' peer medians (the prefecture's industries), a prefecture's the
+// province's industries, weighted by headcount; the province's its own
+// seasonal history.
+const (
+	minPeers    = 6     // firms reporting both months for a peer group to count
+	volWindow   = 24    // months of residuals behind σ
+	minResidual = 8     // residuals needed for σ (else the peers' spread)
+	sigmaFloor  = 0.005 // σ never below 0.5% a month (a very steady firm)
+	regionFloor = 0.002 // a region's σ never below 0.2% a month
+	maxYears    = 3     // earlier years a seasonal expectation looks at
+)
+
+var nan32 = float32(math.NaN())
+
+func isNaN32(v float32) bool { return v != v }
+
+// firmStats holds, for every firm and month of one evaluation, the series
+// the statistics need (month-major, as the dataset: [m*nf+f]); firms'
+// z-scores are computed from them on demand (FirmEnv's accessors).
+type firmStats struct {
+	nf, months int
+	chg        []float32 // c, NaN when the firm did not report both months
+	expct      []float32 // E, NaN when there is no expectation
+	resid      []float32 // r, NaN when either is missing
+	peer       []float32 // P of the firm's peer group, NaN without peers
+	// peer groups: by (prefecture, industry) and (province, industry)
+	grpA, grpB []int32
+	medA, medB [][]float32 // group → month → median change (NaN: fewer than minPeers)
+	sprA, sprB [][]float32 // group → month → spread
+	nA, nB     [][]int32   // group → month → firms with a change
+	bufA, bufB [][]float32 // scratch, per group
+	scratch    []float32
+}
+
+func newFirmStats(ds *Dataset) *firmStats {
+	nf, months := len(ds.firms), ds.months
+	st := &firmStats{nf: nf, months: months,
+		chg: make([]float32, nf*months), expct: make([]float32, nf*months), resid: make([]float32, nf*months),
+		peer: make([]float32, nf*months), grpA: make([]int32, nf), grpB: make([]int32, nf)}
+	idxA, idxB := map[string]int32{}, map[string]int32{}
+	for f, fm := range ds.firms {
+		a := region.PrefectureOf(fm.Region) + "/" + fm.Industry
+		b := region.ProvinceOf(fm.Region) + "/" + fm.Industry
+		if _, ok := idxA[a]; !ok {
+			idxA[a] = int32(len(idxA))
+		}
+		if _, ok := idxB[b]; !ok {
+			idxB[b] = int32(len(idxB))
+		}
+		st.grpA[f], st.grpB[f] = idxA[a], idxB[b]
+	}
+	alloc := func(n int) ([][]float32, [][]float32, [][]int32, [][]float32) {
+		med, spr, cnt, buf := make([][]float32, n), make([][]float32, n), make([][]int32, n), make([][]float32, n)
+		for g := range n {
+			med[g], spr[g], cnt[g] = make([]float32, months), make([]float32, months), make([]int32, months)
+		}
+		return med, spr, cnt, buf
+	}
+	st.medA, st.sprA, st.nA, st.bufA = alloc(len(idxA))
+	st.medB, st.sprB, st.nB, st.bufB = alloc(len(idxB))
+	return st
+}
+
+// changes computes c for firms lo…hi of month index m.
+func (st *firmStats) changes(ds *Dataset, m, lo, hi int) {
+	row := st.chg[m*st.nf : (m+1)*st.nf]
+	for f := lo; f < hi; f++ {
+		cur, prev := ds.rec(f, m), ds.rec(f, m-1)
+		if cur.ok && prev.ok {
+			row[f] = float32(math.Log(float64(cur.h)+1) - math.Log(float64(prev.h)+1))
+		} else {
+			row[f] = nan32
+		}
+	}
+}
+
+// peers computes the peer groups' medians and spreads for month index m
+// (after changes for every firm), and each firm's P.
+func (st *firmStats) peers(m int) {
+	row := st.chg[m*st.nf : (m+1)*st.nf]
+	for g := range st.bufA {
+		st.bufA[g] = st.bufA[g][:0]
+	}
+	for g := range st.bufB {
+		st.bufB[g] = st.bufB[g][:0]
+	}
+	for f, c := range row {
+		if isNaN32(c) {
+			continue
+		}
+		st.bufA[st.grpA[f]] = append(st.bufA[st.grpA[f]], c)
+		st.bufB[st.grpB[f]] = append(st.bufB[st.grpB[f]], c)
+	}
+	summarise := func(buf [][]float32, med, spr [][]float32, cnt [][]int32) {
+		for g, vals := range buf {
+			cnt[g][m] = int32(len(vals))
+			if len(vals) < minPeers {
+				med[g][m], spr[g][m] = nan32, nan32
+				continue
+			}
+			md := median32(vals)
+			med[g][m] = md
+			st.scratch = st.scratch[:0]
+			for _, v := range vals {
+				st.scratch = append(st.scratch, abs32(v-md))
+			}
+			spr[g][m] = 1.4826 * median32(st.scratch)
+		}
+	}
+	summarise(st.bufA, st.medA, st.sprA, st.nA)
+	summarise(st.bufB, st.medB, st.sprB, st.nB)
+	prow := st.peer[m*st.nf : (m+1)*st.nf]
+	for f := range prow {
+		prow[f], _, _ = st.peerOf(f, m)
+	}
+}
+
+// peerOf is firm f's peer median, spread and number of peers in month m:
+// its prefecture's industry, else its province's.
+func (st *firmStats) peerOf(f, m int) (med, spread float32, n int32) {
+	if m < 0 {
+		return nan32, nan32, 0
+	}
+	a, b := st.grpA[f], st.grpB[f]
+	if md := st.medA[a][m]; !isNaN32(md) {
+		return md, st.sprA[a][m], st.nA[a][m]
+	}
+	return st.medB[b][m], st.sprB[b][m], st.nB[b][m]
+}
+
+// expectation computes E and r of firms lo…hi for month index m (after
+// peers).
+func (st *firmStats) expectation(m, lo, hi int) {
+	nf := st.nf
+	for f := lo; f < hi; f++ {
+		i := m*nf + f
+		c := st.chg[i]
+		e := nan32
+		if p := st.peer[i]; !isNaN32(p) {
+			var gaps [maxYears]float32
+			n := 0
+			for y := 1; y <= maxYears && m-12*y >= 0; y++ {
+				j := (m-12*y)*nf + f
+				if cc, pp := st.chg[j], st.peer[j]; !isNaN32(cc) && !isNaN32(pp) {
+					gaps[n] = cc - pp
+					n++
+				}
+			}
+			e = p + typical(gaps[:n])
+		} else {
+			e = st.ownSeasonal(f, m, c)
+		}
+		st.expct[i] = e
+		if isNaN32(c) || isNaN32(e) {
+			st.resid[i] = nan32
+		} else {
+			st.resid[i] = c - e
+		}
+	}
+}
+
+// ownSeasonal is the firm's own seasonal expectation of month m's change:
+// the median change of the same calendar month in earlier years (at least
+// 2), taken from the month before, the month or the month after, whichever
+// is nearest c (when c is known).
+func (st *firmStats) ownSeasonal(f, m int, c float32) float32 {
+	best, bestD := nan32, float32(math.Inf(1))
+	for _, k := range [3]int{0, -1, 1} {
+		var vals [maxYears]float32
+		n := 0
+		for y := 1; y <= maxYears; y++ {
+			j := m - 12*y + k
+			if j < 1 || j >= st.months || j >= m {
+				continue
+			}
+			if v := st.chg[j*st.nf+f]; !isNaN32(v) {
+				vals[n] = v
+				n++
+			}
+		}
+		if n < 2 {
+			continue
+		}
+		s := median32(vals[:n])
+		if isNaN32(c) {
+			if k == 0 {
+				return s
+			}
+			continue
+		}
+		if d := abs32(c - s); d < bestD {
+			best, bestD = s, d
+		}
+	}
+	return best
+}
+
+// typical is the usual value of a few years' values: 0 with fewer than 2,
+// of 2 the one nearer 0 (one of them may be a past layoff), else the median.
+func typical(v []float32) float32 {
+	switch len(v) {
+	case 0, 1:
+		return 0
+	case 2:
+		if abs32(v[0]) < abs32(v[1]) {
+			return v[0]
+		}
+		return v[1]
+	}
+	return median32(v)
+}
+
+// zscore is the robust z-score of firm f's change into month m from k
+// months back (1…3), with the expected change over those months and the
+// excess rate (the share of H(t−k) lost beyond the expectation, negative
+// when the firm did better). ok is false when the firm has no expectation
+// or no scale.
+func (st *firmStats) zscore(ds *Dataset, f, m, k int) (z, expected, excess float64, ok bool) {
+	cur, base := ds.rec(f, m), ds.rec(f, m-k)
+	if !cur.ok || !base.ok || m-k < 0 {
+		return 0, 0, 0, false
+	}
+	var sumE float64
+	for j := m - k + 1; j <= m; j++ {
+		e := st.expct[j*st.nf+f]
+		if isNaN32(e) {
+			return 0, 0, 0, false
+		}
+		sumE += float64(e)
+	}
+	sigma, drift, ok := st.scale(f, m)
+	if !ok {
+		return 0, 0, 0, false
+	}
+	c := math.Log(float64(cur.h)+1) - math.Log(float64(base.h)+1)
+	kk := float64(k)
+	z = (c - sumE - kk*drift) / (sigma * math.Sqrt(kk))
+	expected = math.Expm1(sumE)
+	excess = math.Exp(sumE) - math.Exp(c)
+	return z, expected, excess, true
+}
+
+// scale is firm f's σ and drift (the median residual) for month m: from its
+// residuals of the 24 months before, else its peers' spread this month.
+func (st *firmStats) scale(f, m int) (sigma, drift float64, ok bool) {
+	var buf [volWindow]float32
+	vals := buf[:0]
+	for j := max(1, m-volWindow); j < m; j++ {
+		if r := st.resid[j*st.nf+f]; !isNaN32(r) {
+			vals = append(vals, r)
+		}
+	}
+	if len(vals) >= minResidual {
+		md := median32(vals)
+		for i := range vals {
+			vals[i] = abs32(vals[i] - md)
+		}
+		return max(1.4826*float64(median32(vals)), sigmaFloor), float64(md), true
+	}
+	if _, spread, n := st.peerOf(f, m); n >= minPeers && !isNaN32(spread) {
+		return max(float64(spread), sigmaFloor), 0, true
+	}
+	return 0, 0, false
+}
+
+func abs32(v float32) float32 {
+	if v < 0 {
+		return -v
+	}
+	return v
+}
+
+// median32 is the median of v, which it reorders.
+func median32(v []float32) float32 {
+	n := len(v)
+	if n == 0 {
+		return nan32
+	}
+	if n <= 16 {
+		slices.Sort(v)
+		if n%2 == 1 {
+			return v[n/2]
+		}
+		return (v[n/2-1] + v[n/2]) / 2
+	}
+	hi := selectK(v, n/2)
+	if n%2 == 1 {
+		return hi
+	}
+	lo := v[0]
+	for _, x := range v[:n/2] {
+		lo = max(lo, x)
+	}
+	return (lo + hi) / 2
+}
+
+// selectK reorders v so that v[k] is the k-th smallest, every value before
+// it no larger and every value after it no smaller (quickselect), and
+// returns v[k].
+func selectK(v []float32, k int) float32 {
+	lo, hi := 0, len(v)-1
+	for lo < hi {
+		// median of three as the pivot
+		mid := lo + (hi-lo)/2
+		if v[mid] < v[lo] {
+			v[mid], v[lo] = v[lo], v[mid]
+		}
+		if v[hi] < v[lo] {
+			v[hi], v[lo] = v[lo], v[hi]
+		}
+		if v[hi] < v[mid] {
+			v[hi], v[mid] = v[mid], v[hi]
+		}
+		pivot := v[mid]
+		i, j := lo, hi
+		for i <= j {
+			for v[i] < pivot {
+				i++
+			}
+			for v[j] > pivot {
+				j--
+			}
+			if i <= j {
+				v[i], v[j] = v[j], v[i]
+				i++
+				j--
+			}
+		}
+		switch {
+		case k <= j:
+			hi = j
+		case k >= i:
+			lo = i
+		default:
+			return v[k]
+		}
+	}
+	return v[k]
+}
+
+// firmLazy are the statistics of a firm's month that cost more than a field
+// read; FirmEnv computes them on first read (most conditions never get past
+// a cheaper test before them).
+type firmLazy struct {
+	st   *firmStats
+	ds   *Dataset
+	f, m int
+	done uint8
+	// z-scores, month and 3 months
+	z, expected, excess    float64
+	z3, expected3, excess3 float64
+	zOK, z3OK              bool
+	sigma                  float64
+	// separations
+	usualSeps float64
+}
+
+const (
+	lazyZ uint8 = 1 << iota
+	lazyZ3
+	lazySeps
+)
+
+func (e *FirmEnv) zStats() *firmLazy {
+	l := &e.lazy
+	if l.done&lazyZ == 0 {
+		l.done |= lazyZ
+		if l.st != nil && e.HasPrev {
+			l.z, l.expected, l.excess, l.zOK = l.st.zscore(l.ds, l.f, l.m, int(e.PrevGap))
+			if l.zOK {
+				l.sigma, _, _ = l.st.scale(l.f, l.m)
+			}
+		}
+	}
+	return l
+}
+
+func (e *FirmEnv) z3Stats() *firmLazy {
+	l := &e.lazy
+	if l.done&lazyZ3 == 0 {
+		l.done |= lazyZ3
+		if l.st != nil && e.Has3m {
+			l.z3, l.expected3, l.excess3, l.z3OK = l.st.zscore(l.ds, l.f, l.m, 3)
+		}
+	}
+	return l
+}
+
+// usualSeparations is the median of the firm's monthly separations over its
+// reports of the 12 months before (0 without any).
+func (e *FirmEnv) usualSeparations() float64 {
+	l := &e.lazy
+	if l.done&lazySeps == 0 {
+		l.done |= lazySeps
+		if l.ds != nil {
+			var buf [12]float32
+			v := buf[:0]
+			for j := l.m - 12; j < l.m; j++ {
+				if r := l.ds.rec(l.f, j); r.ok {
+					var total uint32
+					for _, s := range r.sep {
+						total += s
+					}
+					v = append(v, float32(total))
+				}
+			}
+			if len(v) > 0 {
+				l.usualSeps = float64(median32(v))
+			}
+		}
+	}
+	return l.usualSeps
+}
+
+// peerStats is the firm's peers' median change (a rate), their number, and
+// the firm's change against them in their spreads (0 when undefined).
+func (e *FirmEnv) peerStats() (rate float64, n int32, z float64) {
+	l := &e.lazy
+	if l.st == nil {
+		return 0, 0, 0
+	}
+	med, spread, n := l.st.peerOf(l.f, l.m)
+	if isNaN32(med) {
+		return 0, n, 0
+	}
+	rate = math.Expm1(float64(med))
+	if c := l.st.chg[l.m*l.st.nf+l.f]; !isNaN32(c) {
+		z = float64(c-med) / max(float64(spread), sigmaFloor)
+	}
+	return rate, n, z
+}
+
+// regionStats are a region's series, one value per month of the
+// evaluation: its change over the firms reporting both months, its
+// expectation and the residual.
+type regionStats struct {
+	c, p, e, r         []float64 // p: the expectation from peers one level up
+	cOK, pOK, eOK, rOK []bool
+}
+
+func newRegionStats(months int) *regionStats {
+	return &regionStats{c: make([]float64, months), p: make([]float64, months), e: make([]float64, months), r: make([]float64, months),
+		cOK: make([]bool, months), pOK: make([]bool, months), eOK: make([]bool, months), rOK: make([]bool, months)}
+}
+
+// regionMonth computes the region's change, expectation, residual and
+// z-scores for month index m. ePeer is the expectation from peers one level
+// up (ok false: none, as for a province).
+func (rs *regionStats) month(m int, c float64, cOK bool, ePeer float64, peerOK bool, env *RegionEnv) {
+	rs.c[m], rs.cOK[m] = c, cOK
+	rs.p[m], rs.pOK[m] = ePeer, peerOK
+	var e float64
+	eOK := false
+	if peerOK {
+		var gaps [maxYears]float32
+		n := 0
+		for y := 1; y <= maxYears && m-12*y >= 0; y++ {
+			j := m - 12*y
+			if rs.cOK[j] && rs.pOK[j] {
+				gaps[n] = float32(rs.c[j] - rs.p[j])
+				n++
+			}
+		}
+		e, eOK = ePeer+float64(typical(gaps[:n])), true
+	} else {
+		best, bestD := 0.0, math.Inf(1)
+		for _, k := range [3]int{0, -1, 1} {
+			var vals [maxYears]float32
+			n := 0
+			for y := 1; y <= maxYears; y++ {
+				j := m - 12*y + k
+				if j >= 1 && j < m && rs.cOK[j] {
+					vals[n] = float32(rs.c[j])
+					n++
+				}
+			}
+			if n < 2 {
+				continue
+			}
+			s := float64(median32(vals[:n]))
+			if !cOK {
+				if k == 0 {
+					best, bestD = s, 0
+				}
+				continue
+			}
+			if d := math.Abs(c - s); d < bestD {
+				best, bestD = s, d
+			}
+		}
+		e, eOK = best, !math.IsInf(bestD, 1)
+	}
+	rs.e[m], rs.eOK[m] = e, eOK
+	rs.r[m], rs.rOK[m] = c-e, cOK && eOK
+	env.ExpectedRate = math.Expm1(e)
+	if !rs.rOK[m] {
+		return
+	}
+	var buf [volWindow]float32
+	vals := buf[:0]
+	for j := max(1, m-volWindow); j < m; j++ {
+		if rs.rOK[j] {
+			vals = append(vals, float32(rs.r[j]))
+		}
+	}
+	if len(vals) < minResidual {
+		return
+	}
+	drift := float64(median32(vals))
+	for i := range vals {
+		vals[i] = float32(math.Abs(float64(vals[i]) - drift))
+	}
+	sigma := max(1.4826*float64(median32(vals)), regionFloor)
+	env.ZDefined, env.Z, env.Sigma = true, (rs.r[m]-drift)/sigma, sigma
+	env.ExcessRate = math.Exp(e) - math.Exp(c)
+	env.ExcessLoss = env.PanelPrevHeadcount * env.ExcessRate
+	// three months
+	if m >= 3 && rs.cOK[m-1] && rs.cOK[m-2] && rs.eOK[m-1] && rs.eOK[m-2] {
+		c3 := rs.c[m] + rs.c[m-1] + rs.c[m-2]
+		e3 := rs.e[m] + rs.e[m-1] + rs.e[m-2]
+		env.Z3Defined, env.Z3 = true, (c3-e3-3*drift)/(sigma*math.Sqrt(3))
+		env.ExcessRate3 = math.Exp(e3) - math.Exp(c3)
+	}
+}
+
+// layoffSeparations3 sums the separations the law counts as economic
+// layoffs over the reports of t−2, t−1 and t.
+func (e *FirmEnv) layoffSeparations3() float64 {
+	l := &e.lazy
+	if l.ds == nil {
+		return e.LayoffSeparations
+	}
+	sum := e.LayoffSeparations
+	for j := l.m - 2; j < l.m; j++ {
+		if r := l.ds.rec(l.f, j); r.ok {
+			sum += float64(r.sep[0] + r.sep[1] + r.sep[2])
+		}
+	}
+	return sum
+}
