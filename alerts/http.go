@@ -21,6 +21,7 @@ import (
 	"github.com/layoffwatch/layoffwatch/internal/alertevent"
 	"github.com/layoffwatch/layoffwatch/internal/chdb"
 	"github.com/layoffwatch/layoffwatch/internal/obs"
+	"github.com/layoffwatch/layoffwatch/internal/report"
 )
 
 // httpAPI serves acknowledge links and the API. It reads and writes
@@ -94,7 +95,7 @@ func (a *httpAPI) renderAck(w http.ResponseWriter, r *http.Request, status int, 
 	q := r.Form
 	lang := a.lang(q.Get("r"))
 	data := map[string]any{"Lang": lang, "T": ackText[lang], "A": q.Get("a"), "R": q.Get("r"), "E": q.Get("e"), "S": q.Get("s"),
-		"Done": done, "Who": q.Get("r"), "When": a.now().In(shanghai()).Format("2006-01-02 15:04"), "Error": errMsg}
+		"Done": done, "Who": q.Get("r"), "When": a.now().In(report.Shanghai()).Format("2006-01-02 15:04"), "Error": errMsg}
 	if errMsg == "" {
 		if e, ok := a.alert(r.Context(), q.Get("a")); ok {
 			data["Alert"] = e

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"sort"
+	"strings"
 	"syscall"
 	"time"
 
@@ -418,7 +419,7 @@ func (d *daemon) event(f Firing, id string, version uint32, kind, prev string, n
 			e.Region, e.Industry, e.Subject = fm.Region, fm.Industry, fm.Name
 		}
 	} else {
-		reg, ind, _ := cut(f.Key, "/")
+		reg, ind, _ := strings.Cut(f.Key, "/")
 		e.Region, e.Industry = reg, ind
 		if r, ok := d.regions.Lookup(reg); ok {
 			e.Subject = r.Name
@@ -437,17 +438,8 @@ func (d *daemon) firingRegion(f Firing) string {
 		fm, _ := d.ds.firm(f.Key)
 		return fm.Region
 	}
-	reg, _, _ := cut(f.Key, "/")
+	reg, _, _ := strings.Cut(f.Key, "/")
 	return reg
-}
-
-func cut(s, sep string) (before, after string, found bool) {
-	for i := 0; i+len(sep) <= len(s); i++ {
-		if s[i:i+len(sep)] == sep {
-			return s[:i], s[i+len(sep):], true
-		}
-	}
-	return s, "", false
 }
 
 func (d *daemon) observe(firings []Firing, end report.Period) {

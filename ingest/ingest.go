@@ -15,7 +15,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -26,7 +25,6 @@ import (
 	"github.com/layoffwatch/layoffwatch/internal/firms"
 	"github.com/layoffwatch/layoffwatch/internal/kafkautil"
 	"github.com/layoffwatch/layoffwatch/internal/obs"
-	"github.com/layoffwatch/layoffwatch/internal/region"
 )
 
 // Options configures the ingest component.
@@ -156,14 +154,9 @@ func Run(ctx context.Context, opts Options, log *slog.Logger, reg *prometheus.Re
 }
 
 func loadFirmsFile(path string) (map[string]struct{}, error) {
-	f, err := os.Open(path)
+	list, err := firms.LoadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("open firms file: %w", err)
-	}
-	defer f.Close()
-	list, err := firms.ParseCSV(f, region.Gansu())
-	if err != nil {
-		return nil, fmt.Errorf("firms file %s: %w", path, err)
+		return nil, err
 	}
 	ids := make(map[string]struct{}, len(list))
 	for _, fm := range list {
