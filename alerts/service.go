@@ -97,13 +97,8 @@ func Run(ctx context.Context, opts Options, log *slog.Logger, reg *prometheus.Re
 	if err := kafkautil.EnsureTopics(ctx, opts.Kafka, opts.Topic); err != nil {
 		return err
 	}
-	reader := kafka.NewReader(kafka.ReaderConfig{
-		Brokers: opts.Kafka.Brokers, GroupID: opts.Group, Topic: opts.Topic, StartOffset: kafka.FirstOffset,
-		MinBytes: 1, MaxBytes: 8 << 20, MaxWait: 100 * time.Millisecond, CommitInterval: 0,
-		SessionTimeout: opts.SessionTimeout, HeartbeatInterval: max(opts.SessionTimeout/10, 100*time.Millisecond),
-		RebalanceTimeout: opts.SessionTimeout, JoinGroupBackoff: 500 * time.Millisecond,
-		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) { log.Warn(fmt.Sprintf(msg, args...), "component", "kafka-reader") }),
-	})
+	reader := kafkautil.NewGroupReader(opts.Kafka, kafkautil.GroupReader{Group: opts.Group, Topic: opts.Topic,
+		SessionTimeout: opts.SessionTimeout, MaxWait: 100 * time.Millisecond, MaxBytes: 8 << 20}, log)
 	api := &httpAPI{cfg: cfg, store: st, signer: n.signer, now: now, log: log, reg: reg, plan: plan, acks: m.acks}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return api.serve(gctx, opts.HTTPAddr) })

@@ -193,8 +193,8 @@ func New(ctx context.Context, opts Options, log *slog.Logger, reg prometheus.Reg
 	s := &Server{
 		opts: opts, log: log, m: newMetrics(reg), ch: ch, store: st, now: now, tls: tlsConf,
 		prod:    kafkautil.NewWriter(opts.Kafka, opts.Topic, log),
-		tokens:  &tokenCache{load: func(ctx context.Context) ([]Token, error) { return ListTokens(ctx, ch) }, maxAge: opts.TokenRefresh, minAge: 250 * time.Millisecond, now: time.Now},
-		firms:   &firmCache{load: firms.NewStore(ch).All, maxAge: opts.RegistryRefresh, minAge: 5 * time.Second, now: time.Now, log: log},
+		tokens:  newTokenCache(func(ctx context.Context) ([]Token, error) { return ListTokens(ctx, ch) }, opts.TokenRefresh),
+		firms:   newFirmCache(firms.NewStore(ch).All, opts.RegistryRefresh, log),
 		subs:    newBatcher("gateway_submissions", st.insertSubmissions, flush, log),
 		tokLim:  newLimiters(opts.Rate, opts.Burst),
 		failLim: newLimiters(opts.AuthFailRate, opts.AuthFailBurst),
@@ -465,4 +465,4 @@ func (s *Server) verify(r *http.Request, token string) (Token, *Problem, time.Du
 }
 
 // registry returns the current firm registry.
-func (s *Server) registry(ctx context.Context) *firms.Registry { return s.firms.get(ctx) }
+func (s *Server) registry(ctx context.Context) *firms.Registry { return s.firms.Get(ctx) }

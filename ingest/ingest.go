@@ -18,9 +18,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/segmentio/kafka-go"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/layoffwatch/layoffwatch/internal/cache"
 	"github.com/layoffwatch/layoffwatch/internal/chdb"
 	"github.com/layoffwatch/layoffwatch/internal/firms"
 	"github.com/layoffwatch/layoffwatch/internal/kafkautil"
@@ -84,17 +84,22 @@ func Run(ctx context.Context, opts Options, log *slog.Logger, reg *prometheus.Re
 	if err := ch.RequireSchema(ctx); err != nil {
 		return err
 	}
-	registry := firms.NewStore(ch)
-	load := registry.IDs
+	load := firms.NewStore(ch).IDs
 	if opts.Firms != "" {
 		load = func(context.Context) (map[string]struct{}, error) { return loadFirmsFile(opts.Firms) }
 	}
-	firmSet := &firmSet{load: load, maxAge: time.Minute, minAge: 5 * time.Second, now: time.Now, log: log, ctx: ctx,
-		onLoad: func(n int) { m.registryFirms.Set(float64(n)) }}
-	if err := firmSet.refresh(); err != nil {
+	ids := cache.New(func(ctx context.Context) (map[string]struct{}, error) {
+		ids, err := load(ctx)
+		if err == nil {
+			m.registryFirms.Set(float64(len(ids)))
+		}
+		return ids, err
+	}, cache.Options{MaxAge: time.Minute, MinAge: 5 * time.Second, Name: "firm registry", Log: log})
+	if err := ids.Load(ctx); err != nil {
 		return fmt.Errorf("load firm registry: %w", err)
 	}
-	if len(firmSet.ids) == 0 {
+	registered := len(ids.Get(ctx))
+	if registered == 0 {
 		log.Warn("the firm registry is empty: every report will be refused as unknown_firm; import firms with `layoffwatch firms import`")
 	}
 
@@ -106,32 +111,17 @@ func Run(ctx context.Context, opts Options, log *slog.Logger, reg *prometheus.Re
 	dlq := kafkautil.NewWriter(opts.Kafka, opts.DLQTopic, log)
 	defer dlq.Close()
 
-	reader := kafka.NewReader(kafka.ReaderConfig{
-		Brokers:           opts.Kafka.Brokers,
-		GroupID:           opts.Group,
-		Topic:             opts.Topic,
-		MinBytes:          1,
-		MaxBytes:          16 << 20,
-		MaxWait:           200 * time.Millisecond,
-		QueueCapacity:     min(opts.BatchRows, 20000),
-		CommitInterval:    0, // synchronous commits, after each batch is written
-		StartOffset:       kafka.FirstOffset,
-		SessionTimeout:    opts.SessionTimeout,
-		HeartbeatInterval: max(opts.SessionTimeout/10, 100*time.Millisecond),
-		RebalanceTimeout:  opts.SessionTimeout,
-		JoinGroupBackoff:  500 * time.Millisecond,
-		ReadBackoffMin:    50 * time.Millisecond,
-		ReadBackoffMax:    500 * time.Millisecond,
-		ErrorLogger:       kafka.LoggerFunc(func(msg string, args ...any) { log.Warn(fmt.Sprintf(msg, args...), "component", "kafka-reader") }),
-	})
+	reader := kafkautil.NewGroupReader(opts.Kafka, kafkautil.GroupReader{Group: opts.Group, Topic: opts.Topic,
+		SessionTimeout: opts.SessionTimeout, MaxWait: 200 * time.Millisecond, MaxBytes: 16 << 20,
+		QueueCapacity: min(opts.BatchRows, 20000)}, log)
 
 	p := &pipeline{
-		src: reader, store: chStore{ch}, dlq: dlq, firms: firmSet, m: m, log: log, now: time.Now,
+		src: reader, store: chStore{ch}, dlq: dlq, firms: &firmSet{ctx: ctx, c: ids}, m: m, log: log, now: time.Now,
 		rows: opts.BatchRows, wait: opts.BatchWait, grace: opts.ShutdownGrace,
 		backoff: backoff{min: 200 * time.Millisecond, max: 10 * time.Second}, dlqTopic: opts.DLQTopic,
 	}
 	log.Info("ingest started", "topic", opts.Topic, "group", opts.Group, "brokers", opts.Kafka.Brokers,
-		"clickhouse", opts.ClickHouse.Addr, "database", opts.ClickHouse.Database, "firms", len(firmSet.ids))
+		"clickhouse", opts.ClickHouse.Addr, "database", opts.ClickHouse.Database, "firms", registered)
 	health.SetReady(true)
 
 	g, gctx := errgroup.WithContext(ctx)
