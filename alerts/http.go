@@ -35,6 +35,7 @@ type httpAPI struct {
 	reg    *prometheus.Registry
 	plan   *detector.Plan
 	acks   *prometheus.CounterVec
+	health *obs.Health
 }
 
 func (a *httpAPI) handler() http.Handler {
@@ -47,7 +48,7 @@ func (a *httpAPI) handler() http.Handler {
 	mux.HandleFunc("POST /api/silences", a.auth(a.addSilence))
 	mux.HandleFunc("POST /api/silences/{id}/expire", a.auth(a.expireSilence))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{}))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	a.health.Register(mux)
 	return mux
 }
 
