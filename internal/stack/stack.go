@@ -368,7 +368,10 @@ func (s *Stack) Wait(ctx context.Context, cond func(Progress) bool) error {
 			return nil
 		}
 		if stopped != nil {
-			return fmt.Errorf("%s: %w: %v", stopped.name, ErrStopped, stopped.err)
+			if stopped.err == nil {
+				return fmt.Errorf("%s: %w without an error", stopped.name, ErrStopped)
+			}
+			return fmt.Errorf("%s: %w: %w", stopped.name, ErrStopped, stopped.err)
 		}
 		select {
 		case <-changed:
