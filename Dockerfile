@@ -19,6 +19,8 @@ COPY --from=build --chown=65532:65532 /out/state /var/lib/layoffwatch
 WORKDIR /var/lib/layoffwatch
 USER nonroot:nonroot
 ENTRYPOINT ["/layoffwatch"]
-# Checks ingest's default metrics address; docker-compose.yml gives every
-# other component its own URL (`layoffwatch healthcheck http://127.0.0.1:9102/healthz`).
+# Checks ingest's readiness on its default metrics address (ClickHouse and
+# Kafka reachable); docker-compose.yml gives every other component its own
+# URL (`layoffwatch healthcheck http://127.0.0.1:9102/readyz`). A failing
+# check names the dependency in the container's health log.
 HEALTHCHECK --interval=10s --timeout=4s --retries=3 CMD ["/layoffwatch", "healthcheck"]

@@ -10,16 +10,21 @@ DEMO_DIR  ?= .layoffwatch/demo
 
 GOLANGCI_LINT_VERSION ?= v2.15.0
 
-.PHONY: all build deps deps-chdb regions test test-cluster vet lint fuzz demo bench-ingest bench-detect bench-gateway bench-alert-latency clean
+.PHONY: all build deps deps-demo deps-chdb regions test test-cluster vet lint fuzz demo bench-ingest bench-detect bench-gateway bench-alert-latency clean
 
 all: build
 
 build:
 	$(GO) build -o $(BIN) ./cmd/layoffwatch
 
-# Debian's clickhouse-server when missing (needs root the first time).
+# Debian's packages the tests need, when missing (needs root the first
+# time): clickhouse-server, docker-compose, prometheus, chromium.
 deps:
-	@deploy/local/deps.sh
+	@deploy/local/deps.sh test
+
+# Only what the demo and the benchmarks need: clickhouse-server.
+deps-demo:
+	@deploy/local/deps.sh demo
 
 # Regenerate internal/region/china.csv from the pinned npm packages (needs
 # node and npm; see internal/region/gen/gen.mjs).
@@ -67,34 +72,34 @@ fuzz:
 # ZooKeeper, migrations ON CLUSTER, two ingest replicas, one replica killed
 # mid-stream.
 test-cluster: deps
-	@deploy/local/deps-cluster.sh
+	@deploy/local/deps.sh cluster
 	LAYOFFWATCH_TEST_CLUSTER=1 $(GO) test -count=1 -timeout 15m -v ./deploy/cluster
 
 # The whole story on the embedded defaults: a province of 2,000 firms over
 # 36 months with planted layoffs → gateway and Kafka → ingest → ClickHouse →
 # detector → alerts; emails as .eml files under $(DEMO_DIR)/mail.
-demo: deps build
+demo: deps-demo build
 	$(BIN) local --dir $(DEMO_DIR) --months 36
 
 # 1,000,000 reports: embedded Kafka → ingest (a child process) → local
 # ClickHouse, against a raw batch insert of the same rows.
-bench-ingest: deps
+bench-ingest: deps-demo
 	$(GO) test -run='^$$' -bench='^BenchmarkIngest$$' -benchtime=1x -timeout 30m -v ./ingest
 
 # 100,000 and 10,000 firms × 36 months in the local ClickHouse: a full
 # evaluation of the default plan against streaming the same rows (the floor).
-bench-detect: deps
+bench-detect: deps-demo
 	$(GO) test -run='^$$' -bench='^BenchmarkDetect$$' -benchtime=1x -timeout 30m -v ./detector
 
 # Single-report POSTs (64 clients) and 1,000-report batches through the
 # gateway (auth, validation, acks=all) into the embedded Kafka on loopback;
 # prints reports/s and p50/p99 latency. Figures in docs/benchmarks.md.
-bench-gateway: deps
+bench-gateway: deps-demo
 	$(GO) test -run='^$$' -bench='^BenchmarkGateway$$' -benchtime=1x -timeout 30m -v ./gateway
 
 # 100 threshold-crossing reports POSTed to the gateway one at a time: POST →
 # email at the SMTP server through every component. Target p99 < 5 s.
-bench-alert-latency: deps
+bench-alert-latency: deps-demo
 	$(GO) test -run='^$$' -bench='^BenchmarkAlertLatency$$' -benchtime=1x -timeout 20m -v ./alerts
 
 clean:

@@ -10,8 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/layoffwatch/layoffwatch/internal/report"
 )
 
 // Signer makes and checks acknowledge links: HMAC-SHA256 over the alert,
@@ -61,5 +59,3 @@ func (s *Signer) Verify(alertID, recipient, exp, sig string) error {
 	}
 	return nil
 }
-
-func shanghai() *time.Location { return report.Shanghai() }

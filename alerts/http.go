@@ -21,6 +21,7 @@ import (
 	"github.com/layoffwatch/layoffwatch/internal/alertevent"
 	"github.com/layoffwatch/layoffwatch/internal/chdb"
 	"github.com/layoffwatch/layoffwatch/internal/obs"
+	"github.com/layoffwatch/layoffwatch/internal/report"
 )
 
 // httpAPI serves acknowledge links and the API. It reads and writes
@@ -33,6 +34,7 @@ type httpAPI struct {
 	log    *slog.Logger
 	reg    *prometheus.Registry
 	acks   *prometheus.CounterVec
+	health *obs.Health
 }
 
 func (a *httpAPI) handler() http.Handler {
@@ -45,7 +47,7 @@ func (a *httpAPI) handler() http.Handler {
 	mux.HandleFunc("POST /api/silences", a.auth(a.addSilence))
 	mux.HandleFunc("POST /api/silences/{id}/expire", a.auth(a.expireSilence))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{}))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	a.health.Register(mux)
 	return mux
 }
 
@@ -93,7 +95,7 @@ func (a *httpAPI) renderAck(w http.ResponseWriter, r *http.Request, status int, 
 	q := r.Form
 	lang := a.lang(q.Get("r"))
 	data := map[string]any{"Lang": lang, "T": ackText[lang], "A": q.Get("a"), "R": q.Get("r"), "E": q.Get("e"), "S": q.Get("s"),
-		"Done": done, "Who": q.Get("r"), "When": a.now().In(shanghai()).Format("2006-01-02 15:04"), "Error": errMsg}
+		"Done": done, "Who": q.Get("r"), "When": a.now().In(report.Shanghai()).Format("2006-01-02 15:04"), "Error": errMsg}
 	if errMsg == "" {
 		if e, ok := a.alert(r.Context(), q.Get("a")); ok {
 			e.FillDefaultLevelFacts()

@@ -3,7 +3,6 @@ package alerts_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"sort"
@@ -14,16 +13,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 
-	"github.com/layoffwatch/layoffwatch/alerts"
-	"github.com/layoffwatch/layoffwatch/detector"
 	"github.com/layoffwatch/layoffwatch/gateway"
-	"github.com/layoffwatch/layoffwatch/ingest"
 	"github.com/layoffwatch/layoffwatch/internal/chdb"
 	"github.com/layoffwatch/layoffwatch/internal/firms"
 	"github.com/layoffwatch/layoffwatch/internal/kafkautil"
 	"github.com/layoffwatch/layoffwatch/internal/localstack"
 	"github.com/layoffwatch/layoffwatch/internal/report"
 	"github.com/layoffwatch/layoffwatch/internal/smtptest"
+	"github.com/layoffwatch/layoffwatch/internal/stack"
 	"github.com/layoffwatch/layoffwatch/internal/testenv"
 )
 
@@ -65,26 +62,6 @@ func BenchmarkAlertLatency(b *testing.B) {
 	}
 	_ = w.Close()
 
-	start := func(name string, fn func(context.Context) error) {
-		cctx, cancel := context.WithCancel(ctx)
-		done := make(chan error, 1)
-		go func() { done <- fn(cctx) }()
-		b.Cleanup(func() {
-			cancel()
-			if err := <-done; err != nil {
-				b.Errorf("%s: %v", name, err)
-			}
-		})
-	}
-	start("ingest", func(ctx context.Context) error {
-		return ingest.Run(ctx, ingest.Options{Kafka: kOpts, ClickHouse: chOpts, Topic: "reports", DLQTopic: "reports.dlq", Group: "ingest",
-			BatchRows: 1000, BatchWait: 50 * time.Millisecond, SessionTimeout: 6 * time.Second, ShutdownGrace: 10 * time.Second, CreateTopics: true},
-			testenv.Logger(b), prometheus.NewRegistry())
-	})
-	start("detect", func(ctx context.Context) error {
-		return detector.Run(ctx, detector.Options{Kafka: kOpts, ClickHouse: chOpts, Plan: "../deploy/plans/default.yaml", Topic: "alerts",
-			Poll: 100 * time.Millisecond, Interval: time.Minute, Window: 36, AlertMonths: 3, DeadlineDay: 5}, testenv.Logger(b), prometheus.NewRegistry())
-	})
 	port, _ := localstack.FreePort()
 	cfgPath := filepath.Join(b.TempDir(), "alerts.yaml")
 	cfg := fmt.Sprintf(`smtp: {host: 127.0.0.1, port: %d, from: "layoffwatch <alerts@example.cn>", tls: none, insecure_no_tls: true}
@@ -102,47 +79,43 @@ recipients:
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		b.Fatal(err)
 	}
-	start("alert", func(ctx context.Context) error {
-		return alerts.Run(ctx, alerts.Options{Kafka: kOpts, ClickHouse: chOpts, Config: cfgPath,
-			Topic: "alerts", Group: "alert", HTTPAddr: fmt.Sprintf("127.0.0.1:%d", port), EscalationCheck: time.Minute, SessionTimeout: 6 * time.Second},
-			testenv.Logger(b), prometheus.NewRegistry())
-	})
 	token, _, err := gateway.CreateToken(ctx, ch, gateway.Scope{Region: "620000"}, "bench")
 	if err != nil {
 		b.Fatal(err)
 	}
-	gwOpts, err := gateway.DefaultOptions()
+	// the whole pipeline in this process, as `layoffwatch local` runs it
+	opts, err := stack.DefaultOptions()
 	if err != nil {
 		b.Fatal(err)
 	}
-	gwOpts.Kafka, gwOpts.ClickHouse, gwOpts.Listen, gwOpts.MetricsAddr, gwOpts.Rate, gwOpts.Burst = kOpts, chOpts, "127.0.0.1:0", "", 1000, 1000
-	gw, err := gateway.New(ctx, gwOpts, testenv.Logger(b), prometheus.NewRegistry())
-	if err != nil {
+	opts.Kafka, opts.ClickHouse = kOpts, chOpts
+	opts.Ingest.BatchRows, opts.Ingest.BatchWait, opts.Ingest.SessionTimeout, opts.Ingest.ShutdownGrace = 1000, 50*time.Millisecond, 6*time.Second, 10*time.Second
+	opts.Detector.Plan, opts.Detector.Poll = "../deploy/plans/default.yaml", 100*time.Millisecond
+	opts.Alerts.Config, opts.Alerts.HTTPAddr = cfgPath, fmt.Sprintf("127.0.0.1:%d", port)
+	opts.Alerts.EscalationCheck, opts.Alerts.SessionTimeout = time.Minute, 6*time.Second
+	opts.Gateway.Listen, opts.Gateway.Rate, opts.Gateway.Burst = "127.0.0.1:0", 1000, 1000
+	st := stack.New(opts, testenv.Logger(b), prometheus.NewRegistry())
+	b.Cleanup(func() {
+		if err := st.Stop(); err != nil {
+			b.Errorf("stop the stack: %v", err)
+		}
+	})
+	if err := st.Start(ctx); err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { _ = gw.Close() })
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	start("gateway", func(ctx context.Context) error { return gw.Serve(ctx, ln) })
-	client := &gateway.Client{BaseURL: "http://" + ln.Addr().String(), Token: token}
+	client := &gateway.Client{BaseURL: st.GatewayURL(), Token: token}
 
-	// wait until the history is in ClickHouse and the detector has seen it
-	deadline := time.Now().Add(60 * time.Second)
-	sql := testenv.SQL(b, ch.Options())
-	for {
-		var rows uint64
-		_ = sql.QueryRow(ctx, "SELECT count() FROM reports_latest").Scan(&rows)
-		if rows == n {
-			break
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("history not ingested: %d rows", rows)
-		}
-		time.Sleep(100 * time.Millisecond)
+	// wait until the history is in ClickHouse and the detector has
+	// evaluated it (a pass that began after the last batch was stored)
+	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	if err := st.Wait(wctx, func(p stack.Progress) bool { return p.Stored.Reports >= n }); err != nil {
+		b.Fatalf("history not ingested: %v", err)
 	}
-	time.Sleep(time.Second)
+	seen := st.Progress().Evaluations
+	if err := st.Wait(wctx, func(p stack.Progress) bool { return p.Evaluations > seen }); err != nil {
+		b.Fatalf("history not evaluated: %v", err)
+	}
 
 	var lat []time.Duration
 	for b.Loop() {

@@ -62,6 +62,8 @@ type notifier struct {
 	state    map[string]*alertState
 	done     map[string]bool // settled item keys, see itemKey
 	silences []Silence
+	// onHandled is told how many events each pass had, once it is done.
+	onHandled func(events int)
 }
 
 // itemKey names one (alert, version, recipient, kind, tier): at most one

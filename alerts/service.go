@@ -15,7 +15,9 @@ import (
 	"github.com/layoffwatch/layoffwatch/alerts/email"
 	"github.com/layoffwatch/layoffwatch/internal/alertevent"
 	"github.com/layoffwatch/layoffwatch/internal/chdb"
+	"github.com/layoffwatch/layoffwatch/internal/defaults"
 	"github.com/layoffwatch/layoffwatch/internal/kafkautil"
+	"github.com/layoffwatch/layoffwatch/internal/obs"
 	"github.com/layoffwatch/layoffwatch/internal/region"
 )
 
@@ -27,7 +29,7 @@ type Options struct {
 	Config          string        `help:"Recipients, routes, SMTP and links (YAML)." default:"deploy/alerts.yaml" type:"path"`
 	Topic           string        `help:"Topic of alert events." default:"alerts"`
 	Group           string        `help:"Kafka consumer group." default:"layoffwatch-alert"`
-	HTTPAddr        string        `help:"Serve acknowledge links, the API, /metrics and /healthz here." default:"127.0.0.1:9104" name:"http-addr"`
+	HTTPAddr        string        `help:"Serve acknowledge links, the API, /metrics, /healthz (alive) and /readyz (ClickHouse, Kafka and SMTP reachable) here." default:"127.0.0.1:9104" name:"http-addr"`
 	EscalationCheck time.Duration `help:"How often to look for alerts past their response deadline." default:"30s"`
 	SessionTimeout  time.Duration `help:"Kafka group session timeout." default:"10s"`
 
@@ -38,6 +40,25 @@ type Options struct {
 	// Adjust changes the loaded configuration before it is used (embedding:
 	// `layoffwatch local` points SMTP at its own mail catcher).
 	Adjust func(*Config) `kong:"-"`
+	// Health receives the component's readiness checks (embedding: the
+	// in-process stack serves one /readyz); nil: a Health of its own.
+	Health *obs.Health `kong:"-"`
+	// OnHandled is called with the number of alert events of each pass once
+	// every email of the pass is sent (or refused for good) and recorded
+	// and the offsets committed (embedding: waiting for the emails); nil:
+	// nothing.
+	OnHandled func(events int) `kong:"-"`
+}
+
+// DefaultOptions returns the options of `layoffwatch alert` with every flag
+// at its default (the kong tags above are the one place defaults are
+// written), for callers that run the alert component in process.
+func DefaultOptions() (Options, error) { return defaults.Of[Options]("alert") }
+
+// pinger is a sender that can tell whether its server answers
+// (*email.Sender is one).
+type pinger interface {
+	Ping(ctx context.Context) error
 }
 
 // Run consumes alert events until ctx ends.
@@ -80,6 +101,15 @@ func Run(ctx context.Context, opts Options, log *slog.Logger, reg *prometheus.Re
 	if err := ch.RequireSchema(ctx); err != nil {
 		return err
 	}
+	health := opts.Health
+	if health == nil {
+		health = &obs.Health{}
+	}
+	health.Check("clickhouse", ch.Ping)
+	health.Check("kafka", func(ctx context.Context) error { return kafkautil.Ping(ctx, opts.Kafka) })
+	if p, ok := snd.(pinger); ok {
+		health.Check("smtp", p.Ping)
+	}
 	st := &store{ch: ch}
 	m := newAlertMetrics(reg)
 	n := &notifier{cfg: cfg, router: NewRouter(cfg), signer: NewSigner(cfg.Ack.key, cfg.Ack.Expiry, now), render: rend, send: snd,
@@ -91,14 +121,10 @@ func Run(ctx context.Context, opts Options, log *slog.Logger, reg *prometheus.Re
 	if err := kafkautil.EnsureTopics(ctx, opts.Kafka, opts.Topic); err != nil {
 		return err
 	}
-	reader := kafka.NewReader(kafka.ReaderConfig{
-		Brokers: opts.Kafka.Brokers, GroupID: opts.Group, Topic: opts.Topic, StartOffset: kafka.FirstOffset,
-		MinBytes: 1, MaxBytes: 8 << 20, MaxWait: 100 * time.Millisecond, CommitInterval: 0,
-		SessionTimeout: opts.SessionTimeout, HeartbeatInterval: max(opts.SessionTimeout/10, 100*time.Millisecond),
-		RebalanceTimeout: opts.SessionTimeout, JoinGroupBackoff: 500 * time.Millisecond,
-		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) { log.Warn(fmt.Sprintf(msg, args...), "component", "kafka-reader") }),
-	})
-	api := &httpAPI{cfg: cfg, store: st, signer: n.signer, now: now, log: log, reg: reg, acks: m.acks}
+	reader := kafkautil.NewGroupReader(opts.Kafka, kafkautil.GroupReader{Group: opts.Group, Topic: opts.Topic,
+		SessionTimeout: opts.SessionTimeout, MaxWait: 100 * time.Millisecond, MaxBytes: 8 << 20}, log)
+	api := &httpAPI{cfg: cfg, store: st, signer: n.signer, now: now, log: log, reg: reg, acks: m.acks, health: health}
+	n.onHandled = opts.OnHandled
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return api.serve(gctx, opts.HTTPAddr) })
 	g.Go(func() error {
@@ -106,6 +132,8 @@ func Run(ctx context.Context, opts Options, log *slog.Logger, reg *prometheus.Re
 		return n.loop(gctx, reader, st, opts.EscalationCheck)
 	})
 	log.Info("alert component started", "topic", opts.Topic, "recipients", len(cfg.Recipients), "http", opts.HTTPAddr)
+	health.SetReady(true)
+	defer health.SetReady(false)
 	return g.Wait()
 }
 
@@ -221,6 +249,9 @@ func (n *notifier) loop(ctx context.Context, r fetcher, st *store, every time.Du
 			}
 			if err := r.CommitMessages(ctx, msgs...); err != nil {
 				n.log.Warn("commit alert offsets; the pass will be read again and deduplicated", "err", err)
+			}
+			if n.onHandled != nil {
+				n.onHandled(len(msgs))
 			}
 		}
 		if n.now().Sub(lastEscalation) >= every || len(msgs) == 0 {

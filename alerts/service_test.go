@@ -126,12 +126,14 @@ func (r *rig) start() {
 		}
 	}
 	r.t.Cleanup(r.stop)
-	// ready when the HTTP side answers
+	// ready when /readyz says so
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		if resp, err := http.Get("http://" + r.http + "/healthz"); err == nil {
+		if resp, err := http.Get("http://" + r.http + "/readyz"); err == nil {
 			resp.Body.Close()
-			return
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -8,10 +8,9 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/signal"
 	"sort"
 	"strings"
-	"syscall"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/layoffwatch/layoffwatch/internal/alertevent"
 	"github.com/layoffwatch/layoffwatch/internal/chdb"
+	"github.com/layoffwatch/layoffwatch/internal/defaults"
 	"github.com/layoffwatch/layoffwatch/internal/firms"
 	"github.com/layoffwatch/layoffwatch/internal/kafkautil"
 	"github.com/layoffwatch/layoffwatch/internal/obs"
@@ -32,20 +32,42 @@ type Options struct {
 	Kafka      kafkautil.Options `embed:""`
 	ClickHouse chdb.Options      `embed:""`
 
-	Plan        string        `help:"Risk plan file; reloaded on SIGHUP or when it changes." default:"deploy/plans/default.yaml" type:"path"`
+	Plan        string        `help:"Risk plan file; reloaded when it changes, and on SIGHUP." default:"deploy/plans/default.yaml" type:"path"`
 	Topic       string        `help:"Topic for alert events." default:"alerts"`
 	Poll        time.Duration `help:"How often to look for newly ingested reports." default:"1s"`
 	Interval    time.Duration `help:"Evaluate at least this often without new reports (reporting deadlines pass)." default:"1m"`
 	Window      int           `help:"Months of reports kept in memory and evaluated (history for trends and seasons)." default:"36"`
 	AlertMonths int           `help:"Only firings of the latest this many months become alerts." default:"3"`
 	DeadlineDay int           `help:"Reports of a month are due by the end of this day of the next month (Asia/Shanghai)." default:"5"`
-	MetricsAddr string        `help:"Serve /metrics and /healthz here (empty: off)." default:"127.0.0.1:9103"`
+	MetricsAddr string        `help:"Serve /metrics, /healthz (alive) and /readyz (ClickHouse and Kafka reachable, the last pass succeeded) here (empty: off)." default:"127.0.0.1:9103"`
 	// Several replicas split the alerts by prefecture: each evaluates the
 	// whole plan but emits only the alerts of its prefectures (province-wide
 	// alerts go to shard 0), so no event is emitted twice.
 	Shard  int `help:"This replica's shard, 0 … shards−1." default:"0"`
 	Shards int `help:"Number of detect replicas splitting the alerts by prefecture (0 or 1: one replica)." default:"1"`
+
+	// Reload asks for the plan file to be read again (the command wires
+	// SIGHUP to it); nil: only a changed file reloads it.
+	Reload <-chan struct{} `kong:"-"`
+	// Health receives the component's readiness checks (embedding: the
+	// in-process stack serves one /readyz); nil: a Health of its own.
+	Health *obs.Health `kong:"-"`
+	// OnPass is called after every pass, evaluated or not (embedding:
+	// waiting for the first evaluation); nil: nothing.
+	OnPass func(Pass) `kong:"-"`
 }
+
+// Pass is the outcome of one pass of the detector's loop.
+type Pass struct {
+	Evaluated bool  // the plan was evaluated (new reports, a reload, or the interval passed)
+	Events    int   // alert events emitted
+	Err       error // the pass failed (and is retried at the next poll)
+}
+
+// DefaultOptions returns the options of `layoffwatch detect` with every
+// flag at its default (the kong tags above are the one place defaults are
+// written), for callers that run the detector in process.
+func DefaultOptions() (Options, error) { return defaults.Of[Options]("detect") }
 
 // Validate checks the options without network I/O.
 func (o Options) Validate() error {
@@ -114,6 +136,9 @@ type daemon struct {
 	state   map[string]*alertevent.Event // the latest event of every alert
 	pending []alertevent.Event           // produced to Kafka, not yet in ClickHouse
 	lastRun time.Time
+
+	passed   Pass                 // what the current pass did (evaluate fills it)
+	lastPass atomic.Pointer[Pass] // for readiness; nil before the first pass
 }
 
 // Run runs the detector until ctx ends.
@@ -147,15 +172,31 @@ func Run(ctx context.Context, opts Options, log *slog.Logger, reg *prometheus.Re
 	}); err != nil {
 		return err
 	}
-	health := &obs.Health{}
+	health := opts.Health
+	if health == nil {
+		health = &obs.Health{}
+	}
+	health.Check("clickhouse", ch.Ping)
+	health.Check("kafka", func(ctx context.Context) error { return kafkautil.Ping(ctx, opts.Kafka) })
+	health.Check("last pass", func(context.Context) error { return d.passHealth() })
 	health.SetReady(true)
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
+	defer health.SetReady(false)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return obs.Serve(gctx, opts.MetricsAddr, reg, health, false, log) })
-	g.Go(func() error { return d.loop(gctx, hup) })
+	g.Go(func() error { return d.loop(gctx, opts.Reload) })
 	return g.Wait()
+}
+
+// passHealth is nil when the last pass succeeded.
+func (d *daemon) passHealth() error {
+	p := d.lastPass.Load()
+	switch {
+	case p == nil:
+		return errors.New("no pass yet")
+	case p.Err != nil:
+		return fmt.Errorf("last pass failed: %w", p.Err)
+	}
+	return nil
 }
 
 func newDaemon(opts Options, plan *Plan, st store, out producer, now func() time.Time, log *slog.Logger, reg prometheus.Registerer) (*daemon, error) {
@@ -205,21 +246,31 @@ func (d *daemon) loadState(ctx context.Context, readTopic func(func(kafka.Messag
 	return nil
 }
 
-func (d *daemon) loop(ctx context.Context, hup <-chan os.Signal) error {
+func (d *daemon) loop(ctx context.Context, reload <-chan struct{}) error {
 	tick := time.NewTicker(d.opts.Poll)
 	defer tick.Stop()
 	for {
-		if err := d.pass(ctx); err != nil {
+		d.passed = Pass{}
+		err := d.pass(ctx)
+		p := d.passed
+		if err != nil {
+			p = Pass{Err: err}
+		}
+		if p.Err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
-			d.log.Warn("detector pass failed; retrying", "err", err)
+			d.log.Warn("detector pass failed; retrying", "err", p.Err)
+		}
+		d.lastPass.Store(&p)
+		if d.opts.OnPass != nil {
+			d.opts.OnPass(p)
 		}
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-hup:
-			d.reloadPlan("SIGHUP")
+		case <-reload:
+			d.reloadPlan("asked (SIGHUP)")
 		case <-tick.C:
 			d.checkPlanFile()
 		}
@@ -354,6 +405,7 @@ func (d *daemon) evaluate(ctx context.Context, now time.Time) error {
 	d.dirty = false
 	d.lastRun = now
 	d.observe(firings, end)
+	d.passed = Pass{Evaluated: true, Events: len(events)}
 	return nil
 }
 

@@ -1,7 +1,6 @@
 package detector
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"io"
@@ -9,7 +8,6 @@ import (
 	"time"
 
 	"github.com/layoffwatch/layoffwatch/internal/firms"
-	"github.com/layoffwatch/layoffwatch/internal/region"
 	"github.com/layoffwatch/layoffwatch/internal/report"
 )
 
@@ -18,21 +16,29 @@ import (
 // Reports are judged as at the end of time: a backtest has no "now".
 func ReadReports(r io.Reader, name string) ([]report.Report, error) {
 	endOfTime := time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64<<10), report.MaxMessageBytes+2)
 	var out []report.Report
-	for n := 1; sc.Scan(); n++ {
-		line := bytes.TrimSpace(sc.Bytes())
+	var bad error // a line that is not a report
+	err := report.EachLine(r, func(n int, line []byte, size int) error {
+		if size > report.MaxMessageBytes {
+			bad = fmt.Errorf("%s:%d: %w", name, n, report.TooLarge(size))
+			return bad
+		}
+		line = bytes.TrimSpace(line)
 		if len(line) == 0 {
-			continue
+			return nil
 		}
 		rep, prob := report.Decode(line, endOfTime)
 		if prob != nil {
-			return nil, fmt.Errorf("%s:%d: %w", name, n, prob)
+			bad = fmt.Errorf("%s:%d: %w", name, n, prob)
+			return bad
 		}
 		out = append(out, rep)
-	}
-	if err := sc.Err(); err != nil {
+		return nil
+	})
+	switch {
+	case bad != nil:
+		return nil, bad
+	case err != nil:
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return out, nil
@@ -40,14 +46,9 @@ func ReadReports(r io.Reader, name string) ([]report.Report, error) {
 
 // LoadFiles reads a registry CSV and a reports JSONL file into a dataset.
 func LoadFiles(firmsPath, reportsPath string) (*Dataset, error) {
-	ff, err := os.Open(firmsPath)
+	list, err := firms.LoadFile(firmsPath)
 	if err != nil {
-		return nil, fmt.Errorf("open firms: %w", err)
-	}
-	list, err := firms.ParseCSV(ff, region.China())
-	_ = ff.Close()
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", firmsPath, err)
+		return nil, err
 	}
 	rf, err := os.Open(reportsPath)
 	if err != nil {

@@ -28,12 +28,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/alecthomas/kong"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/layoffwatch/layoffwatch/internal/chdb"
+	"github.com/layoffwatch/layoffwatch/internal/defaults"
 	"github.com/layoffwatch/layoffwatch/internal/firms"
 	"github.com/layoffwatch/layoffwatch/internal/kafkautil"
 	"github.com/layoffwatch/layoffwatch/internal/obs"
@@ -55,7 +55,7 @@ type Options struct {
 	TLSCert           string        `help:"TLS certificate chain (PEM). With --tls-key the gateway speaks HTTPS only and its cookies are Secure." type:"path" name:"tls-cert"`
 	TLSKey            string        `help:"TLS private key (PEM)." type:"path" name:"tls-key"`
 	Topic             string        `help:"Topic to produce reports to." default:"reports"`
-	MetricsAddr       string        `help:"Serve /metrics and /healthz here (empty: off)." default:"127.0.0.1:9102"`
+	MetricsAddr       string        `help:"Serve /metrics, /healthz (alive) and /readyz (ClickHouse and Kafka reachable) here (empty: off)." default:"127.0.0.1:9102"`
 	DeadlineDay       int           `help:"Reports for a month are due by the end of this day of the next month (Asia/Shanghai); later ones are accepted and marked late." default:"5"`
 	Rate              float64       `help:"Requests per second allowed to one token." default:"10"`
 	Burst             int           `help:"Requests one token may send at once above its rate." default:"100"`
@@ -81,17 +81,7 @@ type Options struct {
 // DefaultOptions returns the options of `layoffwatch gateway` with every
 // flag at its default, for callers that run the gateway in process (`local`,
 // tests). The kong tags stay the one place where defaults are written.
-func DefaultOptions() (Options, error) {
-	var o Options
-	p, err := kong.New(&o, kong.Name("gateway"), kong.Exit(func(int) {}))
-	if err != nil {
-		return Options{}, fmt.Errorf("gateway options: %w", err)
-	}
-	if _, err := p.Parse(nil); err != nil {
-		return Options{}, fmt.Errorf("gateway options: %w", err)
-	}
-	return o, nil
-}
+func DefaultOptions() (Options, error) { return defaults.Of[Options]("gateway") }
 
 // Validate checks the options without network I/O.
 func (o Options) Validate() error {
@@ -193,14 +183,16 @@ func New(ctx context.Context, opts Options, log *slog.Logger, reg prometheus.Reg
 	s := &Server{
 		opts: opts, log: log, m: newMetrics(reg), ch: ch, store: st, now: now, tls: tlsConf,
 		prod:    kafkautil.NewWriter(opts.Kafka, opts.Topic, log),
-		tokens:  &tokenCache{load: func(ctx context.Context) ([]Token, error) { return ListTokens(ctx, ch) }, maxAge: opts.TokenRefresh, minAge: 250 * time.Millisecond, now: time.Now},
-		firms:   &firmCache{load: firms.NewStore(ch).All, maxAge: opts.RegistryRefresh, minAge: 5 * time.Second, now: time.Now, log: log},
+		tokens:  newTokenCache(func(ctx context.Context) ([]Token, error) { return ListTokens(ctx, ch) }, opts.TokenRefresh),
+		firms:   newFirmCache(firms.NewStore(ch).All, opts.RegistryRefresh, log),
 		subs:    newBatcher("gateway_submissions", st.insertSubmissions, flush, log),
 		tokLim:  newLimiters(opts.Rate, opts.Burst),
 		failLim: newLimiters(opts.AuthFailRate, opts.AuthFailBurst),
 		dl:      deadlines{day: opts.DeadlineDay},
 	}
 	s.idem = newIdemCache(st, newBatcher("gateway_idempotency", st.insertIdempotency, flush, log))
+	s.health.Check("clickhouse", ch.Ping)
+	s.health.Check("kafka", func(ctx context.Context) error { return kafkautil.Ping(ctx, opts.Kafka) })
 	if err := s.tokens.refresh(ctx); err != nil {
 		_ = s.Close()
 		return nil, fmt.Errorf("load tokens: %w", err)
@@ -220,7 +212,8 @@ func New(ctx context.Context, opts Options, log *slog.Logger, reg prometheus.Reg
 // Handler is the gateway's HTTP handler (API, web form, OpenAPI document).
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Health is the gateway's readiness, set while Serve runs.
+// Health is the gateway's readiness: started while Serve runs, and
+// ClickHouse and Kafka reachable.
 func (s *Server) Health() *obs.Health { return &s.health }
 
 // Serve answers requests on ln until ctx ends, then stops accepting, lets
@@ -465,4 +458,4 @@ func (s *Server) verify(r *http.Request, token string) (Token, *Problem, time.Du
 }
 
 // registry returns the current firm registry.
-func (s *Server) registry(ctx context.Context) *firms.Registry { return s.firms.get(ctx) }
+func (s *Server) registry(ctx context.Context) *firms.Registry { return s.firms.Get(ctx) }

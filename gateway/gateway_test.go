@@ -708,8 +708,8 @@ func TestRun(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- Run(ctx, opts, testenv.Logger(t), prometheus.NewRegistry()) }()
 	h.url = "http://" + opts.Listen
-	testenv.WaitFor(t, "gateway up", 20*time.Second, func() (bool, string) {
-		resp, err := http.Get("http://" + opts.MetricsAddr + "/healthz")
+	testenv.WaitFor(t, "gateway ready", 20*time.Second, func() (bool, string) {
+		resp, err := http.Get("http://" + opts.MetricsAddr + "/readyz")
 		if err != nil {
 			return false, err.Error()
 		}

@@ -10,10 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
+	"github.com/layoffwatch/layoffwatch/internal/cache"
 	"github.com/layoffwatch/layoffwatch/internal/chdb"
 	"github.com/layoffwatch/layoffwatch/internal/firms"
 	"github.com/layoffwatch/layoffwatch/internal/region"
@@ -256,46 +255,29 @@ const (
 	authRevoked   authResult = "revoked"
 )
 
-// tokenCache holds the token table in memory. It reloads every maxAge, and
-// on an unknown id when the last load is older than minAge, so a token
-// created a moment ago works at once and a revocation takes at most maxAge.
+// tokenCache holds the token table in memory, by id. It reloads every
+// --token-refresh, and on an unknown id when the last load is older than
+// its MinAge, so a token created a moment ago works at once and a
+// revocation takes at most --token-refresh.
 type tokenCache struct {
-	load   func(context.Context) ([]Token, error)
-	maxAge time.Duration
-	minAge time.Duration
-	now    func() time.Time
-
-	byID   atomic.Pointer[map[string]Token]
-	mu     sync.Mutex // serialises loads
-	loaded atomic.Int64
+	*cache.Refreshing[map[string]Token]
 }
 
-func (c *tokenCache) refresh(ctx context.Context) error { return c.refreshIfOlder(ctx, -1) }
-
-// refreshIfOlder reloads unless another caller did within d while this one
-// waited for the lock: a stale cache is reloaded once, not once per request.
-func (c *tokenCache) refreshIfOlder(ctx context.Context, d time.Duration) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if d >= 0 && c.age() <= d {
-		return nil
-	}
-	list, err := c.load(ctx)
-	c.loaded.Store(c.now().UnixNano())
-	if err != nil {
-		return err
-	}
-	m := make(map[string]Token, len(list))
-	for _, t := range list {
-		m[t.ID] = t
-	}
-	c.byID.Store(&m)
-	return nil
+func newTokenCache(load func(context.Context) ([]Token, error), maxAge time.Duration) *tokenCache {
+	return &tokenCache{cache.New(func(ctx context.Context) (map[string]Token, error) {
+		list, err := load(ctx)
+		if err != nil {
+			return nil, err
+		}
+		m := make(map[string]Token, len(list))
+		for _, t := range list {
+			m[t.ID] = t
+		}
+		return m, nil
+	}, cache.Options{MaxAge: maxAge, MinAge: 250 * time.Millisecond, Name: "tokens"})}
 }
 
-func (c *tokenCache) age() time.Duration {
-	return c.now().Sub(time.Unix(0, c.loaded.Load()))
-}
+func (c *tokenCache) refresh(ctx context.Context) error { return c.Load(ctx) }
 
 // authenticate checks a presented token.
 func (c *tokenCache) authenticate(ctx context.Context, token string) (Token, authResult) {
@@ -306,13 +288,12 @@ func (c *tokenCache) authenticate(ctx context.Context, token string) (Token, aut
 	if id == "" {
 		return Token{}, authMalformed
 	}
-	if c.age() > c.maxAge {
-		_ = c.refreshIfOlder(ctx, c.maxAge) // on failure the old table stays
-	}
-	t, ok := (*c.byID.Load())[id]
-	if !ok && c.age() > c.minAge {
-		_ = c.refreshIfOlder(ctx, c.minAge)
-		t, ok = (*c.byID.Load())[id]
+	byID := c.Get(ctx) // on a failed reload the old table stays
+	t, ok := byID[id]
+	if !ok {
+		if byID, again := c.Miss(ctx, byID); again {
+			t, ok = byID[id]
+		}
 	}
 	// Hash and compare even when the id is unknown, so that the time taken
 	// does not tell a known id from an unknown one.
@@ -333,9 +314,6 @@ func (c *tokenCache) authenticate(ctx context.Context, token string) (Token, aut
 // valid returns the token with id if it is known and not revoked (web
 // sessions check it on every request, so a revocation ends them too).
 func (c *tokenCache) valid(ctx context.Context, id string) (Token, bool) {
-	if c.age() > c.maxAge {
-		_ = c.refreshIfOlder(ctx, c.maxAge)
-	}
-	t, ok := (*c.byID.Load())[id]
+	t, ok := c.Get(ctx)[id]
 	return t, ok && t.RevokedAt.IsZero()
 }

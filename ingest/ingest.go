@@ -15,18 +15,18 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/segmentio/kafka-go"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/layoffwatch/layoffwatch/internal/cache"
 	"github.com/layoffwatch/layoffwatch/internal/chdb"
+	"github.com/layoffwatch/layoffwatch/internal/defaults"
 	"github.com/layoffwatch/layoffwatch/internal/firms"
 	"github.com/layoffwatch/layoffwatch/internal/kafkautil"
 	"github.com/layoffwatch/layoffwatch/internal/obs"
-	"github.com/layoffwatch/layoffwatch/internal/region"
 )
 
 // Options configures the ingest component.
@@ -41,11 +41,34 @@ type Options struct {
 	BatchWait      time.Duration `help:"...or this long after a batch's first message." default:"1s"`
 	SessionTimeout time.Duration `help:"Kafka group session timeout: how soon a crashed consumer's partitions move." default:"10s"`
 	ShutdownGrace  time.Duration `help:"On SIGTERM, how long to keep trying to flush and commit." default:"30s"`
+	InsertTimeout  time.Duration `help:"Time allowed for one attempt at each write of a batch (ClickHouse insert, DLQ, offset commit); a write that hangs longer (a frozen server) is abandoned, logged and retried (0: no limit)." default:"30s"`
 	Firms          string        `help:"Validate against this registry CSV instead of the ClickHouse firms table." type:"path"`
-	MetricsAddr    string        `help:"Serve /metrics and /healthz here (empty: off)." default:"127.0.0.1:9101"`
+	MetricsAddr    string        `help:"Serve /metrics, /healthz (alive) and /readyz (ClickHouse and Kafka reachable) here (empty: off)." default:"127.0.0.1:9101"`
 	Pprof          bool          `help:"Serve Go runtime profiles under /debug/pprof/ on the metrics address." hidden:""`
 	CreateTopics   bool          `help:"Create the topics when missing." default:"true" negatable:""`
+
+	// Health receives the component's readiness checks (embedding: the
+	// in-process stack serves one /readyz); nil: a Health of its own.
+	Health *obs.Health `kong:"-"`
+	// OnStored is called after each batch is written and committed
+	// (embedding: waiting for the data to land); nil: nothing.
+	OnStored func(Stored) `kong:"-"`
 }
+
+// Stored is what one committed batch held.
+type Stored struct {
+	Messages int // read from the topic and committed
+	Reports  int // valid reports inserted into ClickHouse
+	Rejects  int // refused, sent to the DLQ and the rejects table
+}
+
+// lagInterval is how often the consumer lag is read from the broker.
+const lagInterval = 5 * time.Second
+
+// DefaultOptions returns the options of `layoffwatch ingest` with every
+// flag at its default (the kong tags above are the one place defaults are
+// written), for callers that run ingest in process.
+func DefaultOptions() (Options, error) { return defaults.Of[Options]("ingest") }
 
 // Validate checks the options without network I/O.
 func (o Options) Validate() error {
@@ -64,6 +87,8 @@ func (o Options) Validate() error {
 		return fmt.Errorf("batch rows must be at least 1, got %d", o.BatchRows)
 	case o.BatchWait <= 0:
 		return fmt.Errorf("batch wait must be positive, got %s", o.BatchWait)
+	case o.InsertTimeout < 0:
+		return fmt.Errorf("insert timeout must not be negative, got %s", o.InsertTimeout)
 	}
 	return nil
 }
@@ -75,7 +100,10 @@ func Run(ctx context.Context, opts Options, log *slog.Logger, reg *prometheus.Re
 	if err := opts.Validate(); err != nil {
 		return err
 	}
-	health := &obs.Health{}
+	health := opts.Health
+	if health == nil {
+		health = &obs.Health{}
+	}
 	m := newMetrics(reg)
 
 	ch, err := chdb.Open(ctx, opts.ClickHouse, log, false)
@@ -86,17 +114,24 @@ func Run(ctx context.Context, opts Options, log *slog.Logger, reg *prometheus.Re
 	if err := ch.RequireSchema(ctx); err != nil {
 		return err
 	}
-	registry := firms.NewStore(ch)
-	load := registry.IDs
+	health.Check("clickhouse", ch.Ping)
+	health.Check("kafka", func(ctx context.Context) error { return kafkautil.Ping(ctx, opts.Kafka) })
+	load := firms.NewStore(ch).IDs
 	if opts.Firms != "" {
 		load = func(context.Context) (map[string]struct{}, error) { return loadFirmsFile(opts.Firms) }
 	}
-	firmSet := &firmSet{load: load, maxAge: time.Minute, minAge: 5 * time.Second, now: time.Now, log: log, ctx: ctx,
-		onLoad: func(n int) { m.registryFirms.Set(float64(n)) }}
-	if err := firmSet.refresh(); err != nil {
+	ids := cache.New(func(ctx context.Context) (map[string]struct{}, error) {
+		ids, err := load(ctx)
+		if err == nil {
+			m.registryFirms.Set(float64(len(ids)))
+		}
+		return ids, err
+	}, cache.Options{MaxAge: time.Minute, MinAge: 5 * time.Second, Name: "firm registry", Log: log})
+	if err := ids.Load(ctx); err != nil {
 		return fmt.Errorf("load firm registry: %w", err)
 	}
-	if len(firmSet.ids) == 0 {
+	registered := len(ids.Get(ctx))
+	if registered == 0 {
 		log.Warn("the firm registry is empty: every report will be refused as unknown_firm; import firms with `layoffwatch firms import`")
 	}
 
@@ -108,39 +143,30 @@ func Run(ctx context.Context, opts Options, log *slog.Logger, reg *prometheus.Re
 	dlq := kafkautil.NewWriter(opts.Kafka, opts.DLQTopic, log)
 	defer dlq.Close()
 
-	reader := kafka.NewReader(kafka.ReaderConfig{
-		Brokers:           opts.Kafka.Brokers,
-		GroupID:           opts.Group,
-		Topic:             opts.Topic,
-		MinBytes:          1,
-		MaxBytes:          16 << 20,
-		MaxWait:           200 * time.Millisecond,
-		QueueCapacity:     min(opts.BatchRows, 20000),
-		CommitInterval:    0, // synchronous commits, after each batch is written
-		StartOffset:       kafka.FirstOffset,
-		SessionTimeout:    opts.SessionTimeout,
-		HeartbeatInterval: max(opts.SessionTimeout/10, 100*time.Millisecond),
-		RebalanceTimeout:  opts.SessionTimeout,
-		JoinGroupBackoff:  500 * time.Millisecond,
-		ReadBackoffMin:    50 * time.Millisecond,
-		ReadBackoffMax:    500 * time.Millisecond,
-		ErrorLogger:       kafka.LoggerFunc(func(msg string, args ...any) { log.Warn(fmt.Sprintf(msg, args...), "component", "kafka-reader") }),
-	})
+	reader := kafkautil.NewGroupReader(opts.Kafka, kafkautil.GroupReader{Group: opts.Group, Topic: opts.Topic,
+		SessionTimeout: opts.SessionTimeout, MaxWait: 200 * time.Millisecond, MaxBytes: 16 << 20,
+		QueueCapacity: min(opts.BatchRows, 20000)}, log)
 
 	p := &pipeline{
-		src: reader, store: chStore{ch}, dlq: dlq, firms: firmSet, m: m, log: log, now: time.Now,
-		rows: opts.BatchRows, wait: opts.BatchWait, grace: opts.ShutdownGrace,
+		src: reader, store: chStore{ch}, dlq: dlq, firms: &firmSet{ctx: ctx, c: ids}, m: m, log: log, now: time.Now,
+		rows: opts.BatchRows, wait: opts.BatchWait, grace: opts.ShutdownGrace, attempt: opts.InsertTimeout,
 		backoff: backoff{min: 200 * time.Millisecond, max: 10 * time.Second}, dlqTopic: opts.DLQTopic,
+		onStored: opts.OnStored,
 	}
 	log.Info("ingest started", "topic", opts.Topic, "group", opts.Group, "brokers", opts.Kafka.Brokers,
-		"clickhouse", opts.ClickHouse.Addr, "database", opts.ClickHouse.Database, "firms", len(firmSet.ids))
+		"clickhouse", opts.ClickHouse.Addr, "database", opts.ClickHouse.Database, "firms", registered)
 	health.SetReady(true)
+	defer health.SetReady(false)
 
 	g, gctx := errgroup.WithContext(ctx)
 	runCtx, stopRun := context.WithCancel(gctx)
 	g.Go(func() error {
 		defer stopRun()
 		return obs.Serve(runCtx, opts.MetricsAddr, reg, health, opts.Pprof, log)
+	})
+	g.Go(func() error {
+		watchLag(runCtx, opts, m, log)
+		return nil
 	})
 	g.Go(func() error {
 		defer stopRun() // the pipeline ending stops the metrics server too
@@ -151,19 +177,54 @@ func Run(ctx context.Context, opts Options, log *slog.Logger, reg *prometheus.Re
 		return err
 	})
 	err = g.Wait()
-	log.Info("ingest stopped", "err", err)
-	return err
+	if err != nil {
+		log.Error("ingest stopped", "err", err)
+		return err
+	}
+	log.Info("ingest stopped")
+	return nil
+}
+
+// watchLag exports the group's lag on every partition, read from the
+// broker (end offsets against the group's committed offsets) every
+// lagInterval until ctx ends: it is there before the first commit, after a
+// restart, and while ClickHouse is away and nothing is committed.
+func watchLag(ctx context.Context, opts Options, m *metrics, log *slog.Logger) {
+	failing := false
+	for {
+		lctx, cancel := context.WithTimeout(ctx, lagInterval)
+		lag, err := kafkautil.GroupLag(lctx, opts.Kafka, opts.Group, opts.Topic)
+		cancel()
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			m.lagErrors.Inc()
+			if !failing {
+				log.Warn("read consumer lag from kafka; retrying every "+lagInterval.String(), "err", err)
+			}
+			failing = true
+		default:
+			if failing {
+				log.Info("consumer lag readable again")
+			}
+			failing = false
+			for p, n := range lag {
+				m.lag.WithLabelValues(opts.Topic, strconv.Itoa(p)).Set(float64(n))
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(lagInterval):
+		}
+	}
 }
 
 func loadFirmsFile(path string) (map[string]struct{}, error) {
-	f, err := os.Open(path)
+	list, err := firms.LoadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("open firms file: %w", err)
-	}
-	defer f.Close()
-	list, err := firms.ParseCSV(f, region.China())
-	if err != nil {
-		return nil, fmt.Errorf("firms file %s: %w", path, err)
+		return nil, err
 	}
 	ids := make(map[string]struct{}, len(list))
 	for _, fm := range list {

@@ -82,8 +82,10 @@ type pipeline struct {
 	rows     int
 	wait     time.Duration
 	grace    time.Duration
+	attempt  time.Duration // time allowed for one attempt of a write; 0: unbounded
 	backoff  backoff
 	dlqTopic string
+	onStored func(Stored)
 }
 
 // run consumes until ctx ends, then flushes and commits what it has read
@@ -298,19 +300,20 @@ func (p *pipeline) flush(ctx context.Context, b *batch) error {
 	if err := p.retry(ctx, "commit", func(ctx context.Context) error { return p.src.CommitMessages(ctx, commit...) }); err != nil {
 		return err
 	}
-	for tp, m := range b.last {
-		if m.HighWaterMark > 0 {
-			p.m.lag.WithLabelValues(tp.topic, strconv.Itoa(tp.partition)).Set(float64(max(m.HighWaterMark-m.Offset-1, 0)))
-		}
-	}
 	p.m.batches.Inc()
 	p.log.Debug("batch committed", "messages", b.messages, "reports", b.rows.Len(), "rejects", len(b.rejects))
+	if p.onStored != nil {
+		p.onStored(Stored{Messages: b.messages, Reports: b.rows.Len(), Rejects: len(b.rejects)})
+	}
 	return nil
 }
 
+// retry runs fn until it succeeds or ctx ends, each attempt within
+// p.attempt: a write that hangs (a frozen server: connection open, no
+// answer) becomes a logged, counted, retried failure.
 func (p *pipeline) retry(ctx context.Context, step string, fn func(context.Context) error) error {
 	for attempt := 1; ; attempt++ {
-		err := fn(ctx)
+		err := p.try(ctx, step, fn)
 		if err == nil {
 			if attempt > 1 {
 				p.log.Info("recovered", "step", step, "attempts", attempt)
@@ -329,6 +332,21 @@ func (p *pipeline) retry(ctx context.Context, step string, fn func(context.Conte
 		case <-time.After(wait):
 		}
 	}
+}
+
+// try is one attempt of fn, abandoned after p.attempt.
+func (p *pipeline) try(ctx context.Context, step string, fn func(context.Context) error) error {
+	if p.attempt <= 0 {
+		return fn(ctx)
+	}
+	actx, cancel := context.WithTimeout(ctx, p.attempt)
+	defer cancel()
+	err := fn(actx)
+	if err != nil && ctx.Err() == nil && errors.Is(actx.Err(), context.DeadlineExceeded) {
+		p.m.timeouts.WithLabelValues(step).Inc()
+		return fmt.Errorf("no answer within %s (--insert-timeout): %w", p.attempt, err)
+	}
+	return err
 }
 
 // backoff doubles from min to max.

@@ -20,6 +20,7 @@ import (
 
 	"github.com/layoffwatch/layoffwatch/internal/alertevent"
 	"github.com/layoffwatch/layoffwatch/internal/region"
+	"github.com/layoffwatch/layoffwatch/internal/report"
 )
 
 //go:embed templates
@@ -35,9 +36,8 @@ const (
 
 func templateFiles() []string { return []string{fileSubject, fileText, fileHTML} }
 
-// shanghai is Asia/Shanghai: China keeps UTC+8 all year, so a fixed zone
-// needs no tzdata.
-var shanghai = time.FixedZone("CST", 8*3600)
+// shanghai is the bureau's clock, the one location of the project.
+var shanghai = report.Shanghai()
 
 // Renderer renders notifications with templates users can edit.
 type Renderer struct {

@@ -264,6 +264,41 @@ func (s *Sender) Send(ctx context.Context, m *gomail.Msg) (retry bool, err error
 	return retryable(err), fmt.Errorf("smtp send to %s: %w", s.addr(), err)
 }
 
+// Ping checks that the SMTP server answers: it connects (with TLS from the
+// first byte in implicit mode), reads the 220 greeting and says QUIT. It
+// sends nothing and does not log in. It is the alert component's readiness
+// check.
+func (s *Sender) Ping(ctx context.Context) error {
+	d := net.Dialer{Timeout: s.cfg.Timeout}
+	conn, err := d.DialContext(ctx, "tcp", s.addr())
+	if err != nil {
+		return fmt.Errorf("smtp at %s: %w", s.addr(), err)
+	}
+	defer conn.Close()
+	deadline := time.Now().Add(s.cfg.Timeout)
+	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
+		deadline = dl
+	}
+	_ = conn.SetDeadline(deadline)
+	if s.cfg.TLS == TLSImplicit {
+		tc := tls.Client(conn, s.tls)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			return fmt.Errorf("smtp at %s: tls: %w", s.addr(), err)
+		}
+		conn = tc
+	}
+	tp := textproto.NewConn(conn)
+	if _, _, err := tp.ReadResponse(220); err != nil {
+		return fmt.Errorf("smtp at %s: greeting: %w", s.addr(), err)
+	}
+	if id, err := tp.Cmd("QUIT"); err == nil {
+		tp.StartResponse(id)
+		_, _, _ = tp.ReadResponse(221)
+		tp.EndResponse(id)
+	}
+	return nil
+}
+
 func (s *Sender) addr() string { return net.JoinHostPort(s.cfg.Host, strconv.Itoa(s.cfg.Port)) }
 
 // retryable classifies a delivery error: see Send.

@@ -281,3 +281,38 @@ func TestSendNil(t *testing.T) {
 		t.Errorf("nil message: retry %v, err %v", retry, err)
 	}
 }
+
+// TestPing: Ping says whether the server answers, in each TLS mode, and
+// names the server when it does not.
+func TestPing(t *testing.T) {
+	tests := []struct {
+		name   string
+		opts   smtptest.Options
+		change func(*SMTPConfig)
+		ok     bool
+	}{
+		{name: "plain", change: plain, ok: true},
+		{name: "starttls", opts: smtptest.Options{STARTTLS: true}, change: func(c *SMTPConfig) { c.InsecureSkipVerify = true }, ok: true},
+		{name: "implicit tls", opts: smtptest.Options{ImplicitTLS: true}, change: func(c *SMTPConfig) { c.TLS, c.InsecureSkipVerify = TLSImplicit, true }, ok: true},
+		{name: "down", opts: smtptest.Options{Fail: smtptest.FailDown}, change: plain},
+		{name: "implicit tls against a plain server", change: func(c *SMTPConfig) { c.TLS, c.InsecureSkipVerify = TLSImplicit, true }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := smtptest.Start(t, tt.opts)
+			s := sender(t, srv, tt.change)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			err := s.Ping(ctx)
+			if (err == nil) != tt.ok {
+				t.Fatalf("Ping: %v, want ok=%v", err, tt.ok)
+			}
+			if err != nil && !strings.Contains(err.Error(), srv.Addr) {
+				t.Errorf("error %q does not name %s", err, srv.Addr)
+			}
+			if n := len(srv.Messages()); n != 0 {
+				t.Errorf("Ping sent %d messages", n)
+			}
+		})
+	}
+}

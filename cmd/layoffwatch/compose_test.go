@@ -67,3 +67,49 @@ func TestComposeConfig(t *testing.T) {
 		t.Fatalf("docker-compose config: %v\n%s", err, out)
 	}
 }
+
+// TestComposeHealthChecksAskReadiness: every long-running layoffwatch
+// service checks /readyz (its dependencies), not /healthz (only that the
+// process runs), on the address its command serves it on.
+func TestComposeHealthChecksAskReadiness(t *testing.T) {
+	raw, err := os.ReadFile("../../docker-compose.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var file struct {
+		Services map[string]struct {
+			Image       string   `yaml:"image"`
+			Command     []string `yaml:"command"`
+			Restart     string   `yaml:"restart"`
+			Healthcheck struct {
+				Test    []string `yaml:"test"`
+				Disable bool     `yaml:"disable"`
+			} `yaml:"healthcheck"`
+		} `yaml:"services"`
+	}
+	if err := yaml.Unmarshal(raw, &file); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for name, svc := range file.Services {
+		if !strings.HasPrefix(svc.Image, "layoffwatch") || svc.Healthcheck.Disable {
+			continue
+		}
+		n++
+		port := ""
+		for _, arg := range svc.Command {
+			for _, flag := range []string{"--metrics-addr=", "--http-addr="} {
+				if v, ok := strings.CutPrefix(arg, flag); ok {
+					port = v[strings.LastIndex(v, ":")+1:]
+				}
+			}
+		}
+		want := []string{"CMD", "/layoffwatch", "healthcheck", "http://127.0.0.1:" + port + "/readyz"}
+		if port == "" || strings.Join(svc.Healthcheck.Test, " ") != strings.Join(want, " ") {
+			t.Errorf("%s: health check %q, want %q", name, svc.Healthcheck.Test, want)
+		}
+	}
+	if n != 4 {
+		t.Errorf("%d layoffwatch services with a health check, want 4 (gateway, ingest, detect, alert)", n)
+	}
+}

@@ -2,11 +2,9 @@ package main
 
 import (
 	"fmt"
-	"os"
 
 	"github.com/layoffwatch/layoffwatch/internal/chdb"
 	"github.com/layoffwatch/layoffwatch/internal/firms"
-	"github.com/layoffwatch/layoffwatch/internal/region"
 )
 
 type firmsCmd struct {
@@ -40,14 +38,9 @@ func (c *firmsImportCmd) Run(e *env) error {
 }
 
 func readFirms(path string) ([]firms.Firm, error) {
-	f, err := os.Open(path)
+	list, err := firms.LoadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("open firms: %w", err)
-	}
-	defer f.Close()
-	list, err := firms.ParseCSV(f, region.China())
-	if err != nil {
-		return nil, fmt.Errorf("%s: nothing imported:\n%w", path, err)
+		return nil, fmt.Errorf("nothing imported: %w", err)
 	}
 	return list, nil
 }

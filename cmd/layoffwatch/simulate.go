@@ -2,10 +2,8 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"io"
-	"iter"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -13,10 +11,8 @@ import (
 	"time"
 
 	"github.com/alecthomas/kong"
-	"github.com/schollz/progressbar/v3"
-	"github.com/segmentio/kafka-go"
-	"golang.org/x/term"
 
+	"github.com/layoffwatch/layoffwatch/internal/demo"
 	"github.com/layoffwatch/layoffwatch/internal/firms"
 	"github.com/layoffwatch/layoffwatch/internal/kafkautil"
 	"github.com/layoffwatch/layoffwatch/internal/label"
@@ -192,7 +188,7 @@ func (c *simulateCmd) Run(e *env) error {
 			return err
 		}
 		w := kafkautil.NewWriter(c.Kafka, c.Topic, e.log)
-		n, err = produceReports(e.ctx, w, sim.Reports, sim.Count(), e.stderr)
+		n, err = demo.Produce(e.ctx, w, sim.Reports, sim.Count(), e.stderr)
 		if cerr := w.Close(); err == nil {
 			err = cerr
 		}
@@ -240,7 +236,7 @@ func writeFile(path string, fill func(io.Writer) error) error {
 }
 
 func writeReportsFile(path string, sim *simulate.Simulation, stderr io.Writer) (int, error) {
-	bar := newBar(stderr, sim.Count(), "writing reports")
+	bar := demo.NewProgress(stderr, sim.Count(), "writing reports")
 	var n int
 	err := writeFile(path, func(w io.Writer) error {
 		var err error
@@ -256,53 +252,6 @@ func writeReportsFile(path string, sim *simulate.Simulation, stderr io.Writer) (
 	})
 	_ = bar.Finish()
 	return n, err
-}
-
-// produceReports sends reports to Kafka, keyed by firm, in batches, each
-// acknowledged by all in-sync replicas.
-func produceReports(ctx context.Context, w *kafka.Writer, reports iter.Seq[report.Report], count int, stderr io.Writer) (int, error) {
-	bar := newBar(stderr, count, "producing reports")
-	defer func() { _ = bar.Finish() }()
-	const batch = 5000
-	msgs := make([]kafka.Message, 0, batch)
-	n := 0
-	flush := func() error {
-		if len(msgs) == 0 {
-			return nil
-		}
-		if err := w.WriteMessages(ctx, msgs...); err != nil {
-			return fmt.Errorf("produce reports: %w", err)
-		}
-		n += len(msgs)
-		_ = bar.Add(len(msgs))
-		msgs = msgs[:0]
-		return nil
-	}
-	for r := range reports {
-		msgs = append(msgs, kafka.Message{Key: []byte(r.FirmID), Value: report.AppendEncode(nil, r)})
-		if len(msgs) == batch {
-			if err := flush(); err != nil {
-				return n, err
-			}
-		}
-	}
-	return n, flush()
-}
-
-// newBar shows progress on a terminal for long runs, and nothing otherwise.
-func newBar(w io.Writer, total int, what string) *progressbar.ProgressBar {
-	f, isFile := w.(*os.File)
-	visible := total >= 50000 && isFile && term.IsTerminal(int(f.Fd()))
-	return progressbar.NewOptions(total,
-		progressbar.OptionSetWriter(w),
-		progressbar.OptionSetDescription(what),
-		progressbar.OptionSetVisibility(visible),
-		progressbar.OptionShowCount(),
-		progressbar.OptionShowIts(),
-		progressbar.OptionSetItsString("reports"),
-		progressbar.OptionThrottle(100*time.Millisecond),
-		progressbar.OptionClearOnFinish(),
-	)
 }
 
 func printEvents(w io.Writer, events []simulate.Event) {

@@ -3,14 +3,11 @@ package main
 import (
 	"bufio"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"time"
 
 	"github.com/layoffwatch/layoffwatch/internal/firms"
-	"github.com/layoffwatch/layoffwatch/internal/region"
 	"github.com/layoffwatch/layoffwatch/internal/report"
 )
 
@@ -30,14 +27,9 @@ type verdict struct {
 }
 
 func (c *validateCmd) Run(e *env) error {
-	f, err := os.Open(c.Firms)
+	list, err := firms.LoadFile(c.Firms)
 	if err != nil {
-		return fmt.Errorf("open firms: %w", err)
-	}
-	list, err := firms.ParseCSV(f, region.China())
-	_ = f.Close()
-	if err != nil {
-		return fmt.Errorf("firms %s: %w", c.Firms, err)
+		return err
 	}
 	reg := firms.NewRegistry(list)
 	in := e.stdin
@@ -57,7 +49,7 @@ func (c *validateCmd) Run(e *env) error {
 	enc := json.NewEncoder(out)
 	enc.SetEscapeHTML(false)
 	bad := 0
-	err = eachLine(in, func(n int, line []byte, size int) error {
+	err = report.EachLine(in, func(n int, line []byte, size int) error {
 		v := verdict{Line: n, OK: true}
 		var prob *report.Problem
 		if size > report.MaxMessageBytes {
@@ -75,62 +67,10 @@ func (c *validateCmd) Run(e *env) error {
 		err = ferr
 	}
 	if err != nil {
-		return err
+		return fmt.Errorf("read reports: %w", err)
 	}
 	if bad > 0 {
 		return exitError{1}
 	}
 	return nil
-}
-
-// eachLine calls fn for every line of r without its line ending, with the
-// line's size in bytes. A line longer than report.MaxMessageBytes is not
-// kept: fn gets only its size.
-func eachLine(r io.Reader, fn func(n int, line []byte, size int) error) error {
-	br := bufio.NewReaderSize(r, 64<<10)
-	var buf []byte
-	for n := 1; ; n++ {
-		buf = buf[:0]
-		size, tooLong := 0, false
-		var tail [2]byte // the last two bytes read, for the line ending
-		for {
-			chunk, err := br.ReadSlice('\n')
-			size += len(chunk)
-			for _, c := range chunk[max(len(chunk)-2, 0):] {
-				tail[0], tail[1] = tail[1], c
-			}
-			if !tooLong {
-				buf = append(buf, chunk...)
-				if len(buf) > report.MaxMessageBytes+2 {
-					tooLong, buf = true, buf[:0]
-				}
-			}
-			if errors.Is(err, bufio.ErrBufferFull) {
-				continue
-			}
-			if errors.Is(err, io.EOF) {
-				if size == 0 {
-					return nil
-				}
-				break
-			}
-			if err != nil {
-				return fmt.Errorf("read reports: %w", err)
-			}
-			break
-		}
-		if tail[1] == '\n' {
-			size--
-			if tail[0] == '\r' {
-				size--
-			}
-		}
-		line := buf[:0]
-		if !tooLong {
-			line = buf[:size]
-		}
-		if err := fn(n, line, size); err != nil {
-			return err
-		}
-	}
 }

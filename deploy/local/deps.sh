@@ -1,41 +1,71 @@
 #!/usr/bin/env bash
-# Installs what the tests, the benchmarks and `make demo` need beyond Go:
-# Debian's clickhouse-server package (ClickHouse 18.16), which layoffwatch
-# starts itself on loopback ports with its own config and data directory,
-# docker-compose, to validate docker-compose.yml, prometheus, whose promtool
-# checks deploy/prometheus (config and alert rule tests), and chromium, the
-# headless browser the gateway's web-form test drives.
-# Needs root (or sudo) when something is missing; does nothing otherwise.
+# Installs, from Debian's packages, what layoffwatch needs beyond Go, when
+# it is missing; needs root (or sudo) only then, and does nothing otherwise.
+#
+#   deploy/local/deps.sh demo     # make demo, make bench-*: clickhouse-server (ClickHouse 18.16),
+#                                 # which layoffwatch starts itself on loopback ports with its
+#                                 # own config and data directory
+#   deploy/local/deps.sh test     # make test: the above, docker-compose (validates
+#                                 # docker-compose.yml; no Docker engine needed), prometheus
+#                                 # (promtool checks deploy/prometheus; the prometheus server
+#                                 # runs the live alert-rule test) and chromium (the gateway's
+#                                 # headless browser test)
+#   deploy/local/deps.sh cluster  # make test-cluster: zookeeper (with its Java runtime)
+#
+# More packages: EXTRA="pkg ..." deploy/local/deps.sh test
 set -euo pipefail
 
+mode="${1:-test}"
+policy="${POLICY_RC_D:-/usr/sbin/policy-rc.d}" # overridable for deploy/local's test
 need=()
-command -v clickhouse-server >/dev/null 2>&1 || [ -x /usr/sbin/clickhouse-server ] || command -v clickhouse >/dev/null 2>&1 || need+=(clickhouse-server)
+missing() { command -v "$1" >/dev/null 2>&1 && return 1; return 0; }
 
-# docker-compose validates docker-compose.yml in the tests (no Docker engine
-# is needed for that); prometheus brings promtool, which checks
-# deploy/prometheus/prometheus.yml and runs the alert rule tests;
-# chromium runs the gateway's browser test (headless).
-# More: EXTRA="pkg ..." deploy/local/deps.sh
-for pkg in docker-compose prometheus chromium ${EXTRA:-}; do
-  case "$pkg" in
-    prometheus) command -v promtool >/dev/null 2>&1 || need+=(prometheus) ;;
-    *) command -v "$pkg" >/dev/null 2>&1 || need+=("$pkg") ;;
-  esac
+if missing clickhouse-server && [ ! -x /usr/sbin/clickhouse-server ] && missing clickhouse; then
+  need+=(clickhouse-server)
+fi
+case "$mode" in
+  demo) ;;
+  test)
+    missing docker-compose && need+=(docker-compose)
+    { missing promtool || missing prometheus; } && need+=(prometheus)
+    missing chromium && need+=(chromium)
+    ;;
+  cluster)
+    { [ -f /usr/share/java/zookeeper.jar ] && ! missing java; } || need+=(zookeeper)
+    ;;
+  *) echo "deps: unknown mode $mode (want demo, test or cluster)" >&2; exit 2 ;;
+esac
+for pkg in ${EXTRA:-}; do
+  missing "$pkg" && need+=("$pkg")
 done
-
 [ ${#need[@]} -eq 0 ] && exit 0
 
 echo "deps: installing ${need[*]} from Debian's packages" >&2
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then
-  command -v sudo >/dev/null 2>&1 || { echo "deps: need root to apt-get install ${need[*]}" >&2; exit 1; }
+  missing sudo && { echo "deps: need root to apt-get install ${need[*]}" >&2; exit 1; }
   sudo="sudo"
 fi
 export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
+
 # policy-rc.d keeps the packages from starting their own servers (ClickHouse
-# on port 9000, Prometheus on 9090): layoffwatch starts ClickHouse itself,
-# with its own config, and the tests need only promtool.
-$sudo sh -c 'printf "#!/bin/sh\nexit 101\n" > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d'
+# on port 9000, Prometheus on 9090, ZooKeeper on 2181): layoffwatch starts
+# them itself, with its own config. Whatever policy-rc.d the machine had is
+# put back afterwards, or none left behind.
+saved="$policy.layoffwatch-saved"
+if [ -e "$policy" ] && [ ! -e "$saved" ]; then
+  $sudo mv "$policy" "$saved"
+fi
+restore() {
+  if [ -e "$saved" ]; then
+    $sudo mv -f "$saved" "$policy"
+  else
+    $sudo rm -f "$policy"
+  fi
+}
+trap restore EXIT
+$sudo sh -c 'printf "#!/bin/sh\nexit 101\n" > "$1" && chmod +x "$1"' sh "$policy"
+
+$sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 echo "deps: done" >&2

@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -173,6 +175,22 @@ func ParseCSV(r io.Reader, regions *region.Table) ([]Firm, error) {
 
 type colIndex map[string]int
 
+// LoadFile reads and checks a registry CSV against Gansu's division codes
+// (the shipped table). A file with any bad line is an error that lists
+// every bad line with its number.
+func LoadFile(path string) ([]Firm, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("open firm registry: %w", err)
+	}
+	defer f.Close()
+	list, err := ParseCSV(f, region.China())
+	if err != nil {
+		return nil, fmt.Errorf("firm registry %s: %w", path, err)
+	}
+	return list, nil
+}
+
 func columns(head []string) (colIndex, error) {
 	cols := colIndex{}
 	for i, h := range head {
@@ -245,7 +263,7 @@ func parseRow(rec []string, cols colIndex, regions *region.Table) (Firm, *LineEr
 		return bad("baseline_headcount", "baseline_headcount %q is not a whole number from 0 to %d", cols.get(rec, "baseline_headcount"), report.MaxCount)
 	}
 	f.BaselineHeadcount = uint32(n)
-	if f.Ownership != "" && !contains(Ownerships, f.Ownership) {
+	if f.Ownership != "" && !slices.Contains(Ownerships, f.Ownership) {
 		return bad("ownership", "ownership %q is not one of %s", f.Ownership, strings.Join(Ownerships, ", "))
 	}
 	for _, c := range []struct {
@@ -278,15 +296,6 @@ func isDigits(s string, n int) bool {
 		}
 	}
 	return true
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // WriteCSV writes firms in the registry format with all optional columns.

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -74,6 +75,110 @@ func NewWriter(o Options, topic string, log *slog.Logger) *kafka.Writer {
 		AllowAutoTopicCreation: false,
 		ErrorLogger:            kafka.LoggerFunc(func(msg string, args ...any) { log.Warn(fmt.Sprintf(msg, args...), "topic", topic) }),
 	}
+}
+
+// GroupReader says what a consumer-group reader reads. Offsets are
+// committed only by CommitMessages (never in the background), and a group
+// with no committed offset starts at the first message.
+type GroupReader struct {
+	Group, Topic   string
+	SessionTimeout time.Duration // how soon a crashed consumer's partitions move
+	MaxWait        time.Duration // longest wait for new messages in one fetch
+	MaxBytes       int           // largest fetch
+	QueueCapacity  int           // messages read ahead; 0: kafka-go's default (100)
+}
+
+// NewGroupReader returns the consumer of a group (ingest, alerts).
+func NewGroupReader(o Options, g GroupReader, log *slog.Logger) *kafka.Reader {
+	return kafka.NewReader(kafka.ReaderConfig{
+		Brokers:           o.Brokers,
+		GroupID:           g.Group,
+		Topic:             g.Topic,
+		MinBytes:          1,
+		MaxBytes:          g.MaxBytes,
+		MaxWait:           g.MaxWait,
+		QueueCapacity:     g.QueueCapacity,
+		CommitInterval:    0, // synchronous commits, by the caller, after its work is done
+		StartOffset:       kafka.FirstOffset,
+		SessionTimeout:    g.SessionTimeout,
+		HeartbeatInterval: max(g.SessionTimeout/10, 100*time.Millisecond),
+		RebalanceTimeout:  g.SessionTimeout,
+		JoinGroupBackoff:  500 * time.Millisecond,
+		ReadBackoffMin:    50 * time.Millisecond,
+		ReadBackoffMax:    500 * time.Millisecond,
+		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) {
+			log.Warn(fmt.Sprintf(msg, args...), "component", "kafka-reader", "topic", g.Topic)
+		}),
+	})
+}
+
+// Ping checks that a broker answers a metadata request.
+func Ping(ctx context.Context, o Options) error {
+	client := &kafka.Client{Addr: kafka.TCP(o.Brokers...), Timeout: 5 * time.Second}
+	if _, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{}}); err != nil {
+		return fmt.Errorf("kafka at %s: %w", strings.Join(o.Brokers, ","), err)
+	}
+	return nil
+}
+
+// GroupLag returns, for every partition of topic, how many messages group
+// has not committed yet: the broker's end offset minus the group's
+// committed offset (or minus the first offset the partition still holds,
+// when the group has committed nothing there). It asks the broker, so it
+// is right before a consumer's first commit, after a restart, and while
+// the consumer is stuck.
+func GroupLag(ctx context.Context, o Options, group, topic string) (map[int]int64, error) {
+	client := &kafka.Client{Addr: kafka.TCP(o.Brokers...), Timeout: 10 * time.Second}
+	meta, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+	if err != nil {
+		return nil, fmt.Errorf("metadata of %s: %w", topic, err)
+	}
+	var parts []int
+	for _, t := range meta.Topics {
+		if t.Error != nil {
+			return nil, fmt.Errorf("metadata of %s: %w", topic, t.Error)
+		}
+		for _, p := range t.Partitions {
+			parts = append(parts, p.ID)
+		}
+	}
+	req := map[string][]kafka.OffsetRequest{}
+	for _, p := range parts {
+		req[topic] = append(req[topic], kafka.FirstOffsetOf(p), kafka.LastOffsetOf(p))
+	}
+	offs, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: req})
+	if err != nil {
+		return nil, fmt.Errorf("offsets of %s: %w", topic, err)
+	}
+	committed, err := client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: parts}})
+	if err != nil {
+		return nil, fmt.Errorf("committed offsets of group %s: %w", group, err)
+	}
+	switch {
+	case errors.Is(committed.Error, kafka.GroupIdNotFound):
+		committed.Topics = nil // a group that never committed: kfake says so, Kafka answers -1
+	case committed.Error != nil:
+		return nil, fmt.Errorf("committed offsets of group %s: %w", group, committed.Error)
+	}
+	done := map[int]int64{}
+	for _, p := range committed.Topics[topic] {
+		if p.Error != nil {
+			return nil, fmt.Errorf("committed offset of group %s on %s/%d: %w", group, topic, p.Partition, p.Error)
+		}
+		done[p.Partition] = p.CommittedOffset
+	}
+	lag := make(map[int]int64, len(parts))
+	for _, po := range offs.Topics[topic] {
+		if po.Error != nil {
+			return nil, fmt.Errorf("offsets of %s/%d: %w", topic, po.Partition, po.Error)
+		}
+		from := po.FirstOffset
+		if c, ok := done[po.Partition]; ok && c > from {
+			from = c
+		}
+		lag[po.Partition] = max(po.LastOffset-from, 0)
+	}
+	return lag, nil
 }
 
 // ReadAll calls fn for every message of topic, partition by partition, from

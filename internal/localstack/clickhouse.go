@@ -265,11 +265,30 @@ func (c *ClickHouse) Stop() error { return c.signal(syscall.SIGTERM, 30*time.Sec
 // Kill stops the server at once, as a crash would.
 func (c *ClickHouse) Kill() error { return c.signal(syscall.SIGKILL, 10*time.Second) }
 
+// Freeze stops the server's processes (SIGSTOP) without closing anything:
+// connections stay open and nothing answers, as with a hung server or a
+// network black hole. Thaw lets it run again; Stop and Kill thaw first.
+func (c *ClickHouse) Freeze() error { return c.send(syscall.SIGSTOP) }
+
+// Thaw resumes a frozen server (SIGCONT).
+func (c *ClickHouse) Thaw() error { return c.send(syscall.SIGCONT) }
+
+func (c *ClickHouse) send(sig syscall.Signal) error {
+	if c.cmd == nil {
+		return errors.New("clickhouse is not running")
+	}
+	if err := syscall.Kill(-c.cmd.Process.Pid, sig); err != nil {
+		return fmt.Errorf("signal clickhouse: %w", err)
+	}
+	return nil
+}
+
 func (c *ClickHouse) signal(sig syscall.Signal, wait time.Duration) error {
 	if c.cmd == nil {
 		return nil
 	}
 	_ = syscall.Kill(-c.cmd.Process.Pid, sig)
+	_ = syscall.Kill(-c.cmd.Process.Pid, syscall.SIGCONT) // a frozen server cannot act on SIGTERM
 	// the exit status of a server we stopped says nothing more
 	exited := func() error { return <-c.done }
 	timer := time.AfterFunc(wait, func() { _ = syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL) })

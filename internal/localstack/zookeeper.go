@@ -26,7 +26,7 @@ type ZooKeeper struct {
 }
 
 // ErrNoZooKeeper means Debian's zookeeper package is not installed.
-var ErrNoZooKeeper = errors.New("ZooKeeper not found (/usr/share/java/zookeeper.jar): `make deps-cluster` installs Debian's zookeeper package")
+var ErrNoZooKeeper = errors.New("ZooKeeper not found (/usr/share/java/zookeeper.jar): `make test-cluster` installs Debian's zookeeper package (deploy/local/deps.sh cluster)")
 
 // StartZooKeeper starts ZooKeeper with its data under dir.
 func StartZooKeeper(ctx context.Context, dir string, log *slog.Logger) (*ZooKeeper, error) {

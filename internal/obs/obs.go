@@ -1,6 +1,6 @@
 // Package obs owns what every component exposes about itself: the
-// Prometheus registry it registers into, the /metrics and /healthz HTTP
-// endpoints, and the process logger.
+// Prometheus registry it registers into, the /metrics, /healthz and /readyz
+// HTTP endpoints (Health), and the process logger.
 package obs
 
 import (
@@ -28,14 +28,8 @@ func NewRegistry() *prometheus.Registry {
 	return reg
 }
 
-// Health is a readiness flag a component sets once it works.
-type Health struct{ ready atomic.Bool }
-
-// SetReady marks the component ready (or not).
-func (h *Health) SetReady(ok bool) { h.ready.Store(ok) }
-
-// Serve runs the metrics and health endpoints on addr until ctx ends. An
-// empty addr serves nothing.
+// Serve runs /metrics, /healthz and /readyz on addr until ctx ends. An
+// empty addr serves nothing. A nil health is always ready.
 // With pprof set, the runtime profiles are served under /debug/pprof/ too.
 func Serve(ctx context.Context, addr string, g prometheus.Gatherer, health *Health, pprof bool, log *slog.Logger) error {
 	if addr == "" {
@@ -44,13 +38,11 @@ func Serve(ctx context.Context, addr string, g prometheus.Gatherer, health *Heal
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelError)}))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		if health != nil && !health.ready.Load() {
-			http.Error(w, "not ready", http.StatusServiceUnavailable)
-			return
-		}
-		_, _ = io.WriteString(w, "ok\n")
-	})
+	if health == nil {
+		health = &Health{}
+		health.SetReady(true)
+	}
+	health.Register(mux)
 	if pprof {
 		mux.HandleFunc("/debug/pprof/", httppprof.Index)
 		mux.HandleFunc("/debug/pprof/profile", httppprof.Profile)

@@ -50,19 +50,21 @@ func TooLarge(n int) *Problem {
 	return problem(ReasonTooLarge, "", "message has %d bytes, the limit is %d", n, MaxMessageBytes)
 }
 
-// wire mirrors the JSON object; pointers tell a missing field from a zero.
+// wire holds one decoded message: fill sets it from fastjson's parse (the
+// keys are matched there, by name, not through struct tags); pointers tell
+// a missing field from a zero.
 type wire struct {
-	SchemaVersion *int64   `json:"schema_version"`
-	FirmID        *string  `json:"firm_id"`
-	Period        *string  `json:"period"`
-	Headcount     *int64   `json:"headcount"`
-	Vacancies     *int64   `json:"vacancies"`
-	Hires         *int64   `json:"hires"`
+	SchemaVersion *int64
+	FirmID        *string
+	Period        *string
+	Headcount     *int64
+	Vacancies     *int64
+	Hires         *int64
 	sepSet        uint8    // which of sep were given, by index in SeparationReasons
 	sep           [8]int64 // separations by index in SeparationReasons
-	Revision      *int64   `json:"revision"`
-	ReportedAt    *string  `json:"reported_at"`
-	Note          *string  `json:"note"`
+	Revision      *int64
+	ReportedAt    *string
+	Note          *string
 
 	ints [6]int64 // storage the int pointers above point into
 }

@@ -1,7 +1,7 @@
 // Package testenv gives integration tests real servers: a ClickHouse server
 // started once per test binary (or the one named by
-// LAYOFFWATCH_TEST_CLICKHOUSE_ADDR, which `make test` starts for all
-// packages), a fresh database per test, and an embedded Kafka broker per test.
+// LAYOFFWATCH_TEST_CLICKHOUSE_ADDR, to share one across runs), a fresh
+// database per test, and an embedded Kafka broker per test.
 // A missing server is a test failure, never a skip.
 package testenv
 
