@@ -43,7 +43,7 @@ func newLiveStack(t *testing.T, list []firms.Firm) *liveStack {
 		t.Fatal(err)
 	}
 	plan := filepath.Join(t.TempDir(), "plan.yaml")
-	b, err := os.ReadFile("../deploy/plans/default.yaml")
+	b, err := os.ReadFile("../deploy/plans/statutory.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -92,7 +92,7 @@ func newTestDaemon(t *testing.T, st *fakeStore, out *fakeProducer, c *clock, pla
 
 func defaultPlan(t *testing.T) string {
 	t.Helper()
-	b, err := os.ReadFile("../deploy/plans/default.yaml")
+	b, err := os.ReadFile("../deploy/plans/statutory.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -707,6 +707,10 @@ func (g *group) metrics(envs []FirmEnv, enrolled []bool, m int) *RegionEnv {
 // its firms' peers one level up, and the z-scores (stats.go).
 func (g *group) expectation(st *firmStats, ds *Dataset, scope alertevent.Scope, m int, env *RegionEnv) {
 	var hNow, hPrev, wPeer, wPeerExp float64
+	var score float64
+	scored, below := 0, 0
+	// the firm that lost most beyond its peers' change, to leave out
+	worst, worstNow, worstPrev := 0.0, 0.0, 0.0
 	for _, f := range g.members {
 		cur, prev := ds.rec(f, m), ds.rec(f, m-1)
 		if !cur.ok || !prev.ok || !ds.firms[f].EnrolledIn(ds.start.Add(m)) {
@@ -725,7 +729,26 @@ func (g *group) expectation(st *firmStats, ds *Dataset, scope alertevent.Scope, 
 		if !isNaN32(p) {
 			wPeer += float64(prev.h)
 			wPeerExp += float64(prev.h) * math.Exp(float64(p))
+			if d := float64(prev.h)*math.Exp(float64(p)) - float64(cur.h); d > worst {
+				worst, worstNow, worstPrev = d, float64(cur.h), float64(prev.h)
+			}
 		}
+		// the firm against its peers one level up: a county's firms against
+		// their prefecture's industry, a prefecture's against the province's
+		r, spread := st.residB[m*st.nf+f], st.sprB[st.grpB[f]][m]
+		if scope == alertevent.ScopeCounty {
+			r, spread = st.residA(f, m)
+		}
+		if !isNaN32(r) && !isNaN32(spread) {
+			score += max(-clipZ, min(clipZ, float64(r)/max(float64(spread), sigmaFloor)))
+			scored++
+			if r < 0 {
+				below++
+			}
+		}
+	}
+	if scope != alertevent.ScopeProvince {
+		g.stats.firms(m, score, scored, below, env)
 	}
 	if env.FirmsExpected > 0 {
 		env.PanelShare = env.PanelFirms / env.FirmsExpected
@@ -740,4 +763,11 @@ func (g *group) expectation(st *firmStats, ds *Dataset, scope alertevent.Scope, 
 		ePeer = math.Log(wPeerExp / wPeer)
 	}
 	g.stats.month(m, c, cOK, ePeer, peerOK, env)
+	env.ExcessRateRest = env.ExcessRate
+	if env.ZDefined && worst > 0 && hPrev > worstPrev && hNow > worstNow {
+		// the same expectation, on the panel without that firm
+		rest := math.Log((hNow - worstNow) / (hPrev - worstPrev))
+		e := math.Log1p(env.ExpectedRate)
+		env.ExcessRateRest = math.Exp(e) - math.Exp(rest)
+	}
 }

@@ -8,7 +8,7 @@ import (
 // TestShippedPlansCompileFast: every condition of the shipped plans runs as
 // closures, none falls back to the VM.
 func TestShippedPlansCompileFast(t *testing.T) {
-	for _, path := range []string{"../deploy/plans/default.yaml", "../deploy/plans/seasonal.yaml"} {
+	for _, path := range []string{"../deploy/plans/default.yaml", "../deploy/plans/statutory.yaml", "../deploy/plans/seasonal.yaml"} {
 		p, err := LoadPlan(path)
 		if err != nil {
 			t.Fatal(err)
@@ -109,7 +109,7 @@ func FuzzFastMatchesVM(f *testing.F) {
 	f.Add([]byte{1, 2, 3, 4, 5, 6, 7, 8})
 	f.Add([]byte{200, 0, 20, 0, 10, 0, 0, 0, 0, 0, 50, 1})
 	var evs []*Evaluator
-	for _, path := range []string{"../deploy/plans/default.yaml", "../deploy/plans/seasonal.yaml"} {
+	for _, path := range []string{"../deploy/plans/default.yaml", "../deploy/plans/statutory.yaml", "../deploy/plans/seasonal.yaml"} {
 		p, err := LoadPlan(path)
 		if err != nil {
 			f.Fatal(err)

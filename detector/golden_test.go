@@ -18,7 +18,8 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden expected.jsonl files (review the diff!)")
 
 // TestGolden runs every folder of testdata: plan.yaml (absent: the shipped
-// deploy/plans/default.yaml), firms.csv and reports.jsonl in, every firing
+// deploy/plans/statutory.yaml, the literal plan every rule of which has its
+// cases), firms.csv and reports.jsonl in, every firing
 // out as expected.jsonl — exactly what `layoffwatch plan test` prints. A
 // folder may hold a file named period with one YYYY-MM to test only that month.
 func TestGolden(t *testing.T) {
@@ -34,7 +35,7 @@ func TestGolden(t *testing.T) {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
 			planPath := filepath.Join(dir, "plan.yaml")
 			if _, err := os.Stat(planPath); err != nil {
-				planPath = "../deploy/plans/default.yaml"
+				planPath = "../deploy/plans/statutory.yaml"
 			}
 			plan, err := detector.LoadPlan(planPath)
 			if err != nil {

@@ -69,6 +69,9 @@ type RegionEnv struct {
 	Z, ExcessRate, ExcessLoss                  float64
 	Z3, ExcessRate3                            float64
 	ZDefined, Z3Defined                        bool
+	Breadth, FirmsZ, FirmsZ3                   float64
+	ExcessRateRest                             float64
+	FirmsZDefined, FirmsZ3Defined              bool
 }
 
 var firmMetrics = metrics[FirmEnv]{
@@ -126,6 +129,7 @@ var firmMetrics = metrics[FirmEnv]{
 	number("z3", "robust z-score of the change since t−3 against the expected change of those three months (0 unless z3_defined)", func(e *FirmEnv) float64 { return e.z3Stats().z3 }),
 	number("excess_rate3", "the share of H(t−3) lost beyond the expected change of three months (0 unless z3_defined)", func(e *FirmEnv) float64 { return e.z3Stats().excess3 }),
 	number("excess_loss3", "people lost beyond the expected change of three months: excess_rate3 × H(t−3), at least 0", func(e *FirmEnv) float64 { return max(e.z3Stats().excess3*e.Headcount3m, 0) }),
+	number("largest_share3", "the share of the three months' loss (t−3 → t) that its worst month holds: near 1 for one cut, near 1/3 for a loss spread over the months (0 without a loss or without reports for t−3 … t)", func(e *FirmEnv) float64 { return e.largestShare3() }),
 	number("peers", "the firm's peers this month: firms of its industry in its prefecture reporting t−1 and t (its province's when fewer than 6)", func(e *FirmEnv) float64 { _, n, _ := e.peerStats(); return float64(n) }),
 	number("peer_rate", "the peers' median relative change t−1 → t (0 with fewer than 6 peers)", func(e *FirmEnv) float64 { r, _, _ := e.peerStats(); return r }),
 	number("peer_z", "the firm's change t−1 → t against its peers': (c − P) / S, the peers' median and spread (0 with fewer than 6 peers)", func(e *FirmEnv) float64 { _, _, z := e.peerStats(); return z }),
@@ -134,13 +138,12 @@ var firmMetrics = metrics[FirmEnv]{
 	number("usual_separations", "the firm's usual attrition: the median of its monthly separations over its reports of the 12 months before t (0 without any)", func(e *FirmEnv) float64 { return e.usualSeparations() }),
 	number("separations_excess", "sep_total − usual_separations: people who left beyond the usual attrition", func(e *FirmEnv) float64 { return e.SepTotal - e.usualSeparations() }),
 	boolean("flows_reported", "the firm reports its flows this month: hires or separations above 0", func(e *FirmEnv) bool { return e.Hires+e.SepTotal > 0 }),
-	number("unexplained_loss", "loss not accounted for by the reported flows: loss − (sep_total − hires), at least 0 (0 when flows are not reported): a large one hints at a reporting error", func(e *FirmEnv) float64 {
-		if e.Hires+e.SepTotal == 0 {
+	number("unexplained_loss", "loss not accounted for by the reported flows: loss − max(sep_total − hires, 0), at least 0; 0 for a firm that reported no flows this month nor in the 12 months before (it does not fill them in): a large one hints at a reporting error", func(e *FirmEnv) float64 {
+		if e.Hires+e.SepTotal == 0 && e.usualSeparations() == 0 {
 			return 0
 		}
-		return max(e.Loss-(e.SepTotal-e.Hires), 0)
-	}),
-}
+		return max(e.Loss-max(e.SepTotal-e.Hires, 0), 0)
+	})}
 
 var regionMetrics = metrics[RegionEnv]{
 	text("region", "the region's code (county, prefecture or 620000)", func(e *RegionEnv) string { return e.Region }),
@@ -175,9 +178,15 @@ var regionMetrics = metrics[RegionEnv]{
 	number("sigma", "the region's ordinary monthly volatility: 1.4826 × MAD of its residuals over 24 months, at least 0.2% (0 unless z_defined)", func(e *RegionEnv) float64 { return e.Sigma }),
 	number("excess_rate", "the share of the panel's headcount lost beyond the expected change (0 unless z_defined)", func(e *RegionEnv) float64 { return e.ExcessRate }),
 	number("excess_loss", "people lost beyond the expected change: excess_rate × ΣH(t−1) over the panel (0 unless z_defined)", func(e *RegionEnv) float64 { return e.ExcessLoss }),
+	number("excess_rate_rest", "excess_rate without the firm that lost most beyond its expectation: a region's fall that one firm makes (a layoff, a reporting error) is that firm's, not the region's (0 unless z_defined)", func(e *RegionEnv) float64 { return e.ExcessRateRest }),
 	boolean("z3_defined", "as z_defined, over the three months t−3 → t", func(e *RegionEnv) bool { return e.Z3Defined }),
 	number("z3", "robust z-score of the three months' change against their expected change (0 unless z3_defined)", func(e *RegionEnv) float64 { return e.Z3 }),
 	number("excess_rate3", "the share lost beyond the expected change over three months (0 unless z3_defined)", func(e *RegionEnv) float64 { return e.ExcessRate3 }),
+	boolean("firms_z_defined", "at least 6 of the region's firms can be scored against their peers one level up (a county's: their prefecture's industry; a prefecture's: the province's) — with 2 years of history, or off season; not for the province", func(e *RegionEnv) bool { return e.FirmsZDefined }),
+	number("firms_z", "how broadly the region's firms fall below those peers: Σ min(3, max(−3, −r_f/S_f)) / √n over the scored firms, r_f a firm's change against the peers' median and its usual gap to it, S_f their spread; a loss across many firms scores high, one firm's layoff at most 3/√n (0 unless firms_z_defined)", func(e *RegionEnv) float64 { return e.FirmsZ }),
+	number("breadth", "the share of the scored firms below those peers (0 unless firms_z_defined)", func(e *RegionEnv) float64 { return e.Breadth }),
+	boolean("firms_z3_defined", "firms_z is defined for t−2, t−1 and t", func(e *RegionEnv) bool { return e.FirmsZ3Defined }),
+	number("firms_z3", "firms_z over the three months t−2 … t (0 unless firms_z3_defined)", func(e *RegionEnv) float64 { return e.FirmsZ3 }),
 	firmList("firms", "the region's enrolled firms for t, each with every firm metric: count(firms, .loss > 50)", func(e *RegionEnv) []*FirmEnv { return e.Firms }),
 }
 

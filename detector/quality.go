@@ -45,7 +45,7 @@ type Quality struct {
 	FalseFirm      [5]int
 	FalseRegion    [5]int
 	FalseByNegKind map[label.Kind]int // false warnings on firm-months or regions with that negative label ("" none)
-	HighOnSeasonal int                // level I–II warnings on a labelled seasonal dip
+	HighOnSeasonal int                // false level I–II warnings on a labelled seasonal dip
 	Latency        []int              // months from an event's start to its first warning, for events longer than a month
 	Missed         []label.Label      // events not caught
 	FalseRules     map[string][5]int  // false warnings by rule and level
@@ -218,7 +218,7 @@ func Score(ds *Dataset, firings []Firing, labels []label.Label, from, to report.
 			c[lv]++
 			q.FalseRules[fr.Rule] = c
 		}
-		if lv <= 2 && neg == label.Seasonal {
+		if !isTrue && lv <= 2 && neg == label.Seasonal {
 			q.HighOnSeasonal++
 		}
 		// which events does it catch?

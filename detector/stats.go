@@ -44,6 +44,16 @@ const (
 	sigmaFloor  = 0.005 // σ never below 0.5% a month (a very steady firm)
 	regionFloor = 0.002 // a region's σ never below 0.2% a month
 	maxYears    = 3     // earlier years a seasonal expectation looks at
+	// seasonDepth is how uncertain an expected seasonal move is, as a share
+	// of it: a season's depth varies by firm and by year, so a fall 30%
+	// deeper than the peers' −40% is not alarming, while the same 12% in a
+	// quiet month is
+	seasonDepth = 0.3
+	regionDepth = 0.15 // the same for a region: its firms' variations average out
+	// offSeason: a peer median moving less than this is no season; a firm
+	// without 2 years of history is compared with its peers only then
+	offSeason = 0.03
+	clipZ     = 3 // one firm weighs at most this much in a region's firms_z
 )
 
 var nan32 = float32(math.NaN())
@@ -59,6 +69,10 @@ type firmStats struct {
 	expct      []float32 // E, NaN when there is no expectation
 	resid      []float32 // r, NaN when either is missing
 	peer       []float32 // P of the firm's peer group, NaN without peers
+	// rB: the change against the firm's province-industry peers and its usual
+	// gap to them this calendar month (NaN without 2 years of gaps): what the
+	// breadth of a region's fall is counted on
+	residB []float32
 	// peer groups: by (prefecture, industry) and (province, industry)
 	grpA, grpB []int32
 	medA, medB [][]float32 // group → month → median change (NaN: fewer than minPeers)
@@ -72,7 +86,7 @@ func newFirmStats(ds *Dataset) *firmStats {
 	nf, months := len(ds.firms), ds.months
 	st := &firmStats{nf: nf, months: months,
 		chg: make([]float32, nf*months), expct: make([]float32, nf*months), resid: make([]float32, nf*months),
-		peer: make([]float32, nf*months), grpA: make([]int32, nf), grpB: make([]int32, nf)}
+		peer: make([]float32, nf*months), residB: make([]float32, nf*months), grpA: make([]int32, nf), grpB: make([]int32, nf)}
 	idxA, idxB := map[string]int32{}, map[string]int32{}
 	for f, fm := range ds.firms {
 		a := region.PrefectureOf(fm.Region) + "/" + fm.Industry
@@ -192,7 +206,37 @@ func (st *firmStats) expectation(m, lo, hi int) {
 		} else {
 			st.resid[i] = c - e
 		}
+		st.residB[i] = st.provinceResidual(f, m, c)
 	}
+}
+
+// provinceResidual is c against the firm's province-industry peers and its
+// usual gap to them in this calendar month (at least 2 earlier years), NaN
+// otherwise.
+func (st *firmStats) provinceResidual(f, m int, c float32) float32 {
+	b := st.grpB[f]
+	p := st.medB[b][m]
+	if isNaN32(c) || isNaN32(p) {
+		return nan32
+	}
+	var gaps [maxYears]float32
+	n := 0
+	for y := 1; y <= maxYears && m-12*y >= 0; y++ {
+		j := m - 12*y
+		if cc, pp := st.chg[j*st.nf+f], st.medB[b][j]; !isNaN32(cc) && !isNaN32(pp) {
+			gaps[n] = cc - pp
+			n++
+		}
+	}
+	if n < 2 {
+		// no usual gap yet: only off season, when a firm's depth cannot
+		// differ much from its peers'
+		if abs32(p) >= offSeason {
+			return nan32
+		}
+		return c - p
+	}
+	return c - p - typical(gaps[:n])
 }
 
 // ownSeasonal is the firm's own seasonal expectation of month m's change:
@@ -270,7 +314,7 @@ func (st *firmStats) zscore(ds *Dataset, f, m, k int) (z, expected, excess float
 	}
 	c := math.Log(float64(cur.h)+1) - math.Log(float64(base.h)+1)
 	kk := float64(k)
-	z = (c - sumE - kk*drift) / (sigma * math.Sqrt(kk))
+	z = (c - sumE - kk*drift) / math.Hypot(sigma*math.Sqrt(kk), seasonDepth*sumE)
 	expected = math.Expm1(sumE)
 	excess = math.Exp(sumE) - math.Exp(c)
 	return z, expected, excess, true
@@ -472,11 +516,31 @@ func (e *FirmEnv) peerStats() (rate float64, n int32, z float64) {
 type regionStats struct {
 	c, p, e, r         []float64 // p: the expectation from peers one level up
 	cOK, pOK, eOK, rOK []bool
+	// firms_z: the clipped sum of the firms' scores, and the firms counted
+	score   []float64
+	counted []int
 }
 
 func newRegionStats(months int) *regionStats {
 	return &regionStats{c: make([]float64, months), p: make([]float64, months), e: make([]float64, months), r: make([]float64, months),
-		cOK: make([]bool, months), pOK: make([]bool, months), eOK: make([]bool, months), rOK: make([]bool, months)}
+		cOK: make([]bool, months), pOK: make([]bool, months), eOK: make([]bool, months), rOK: make([]bool, months),
+		score: make([]float64, months), counted: make([]int, months)}
+}
+
+// firms records month m's firm scores — the sum of the region's firms'
+// changes against their peers, each in its peers' spreads and clipped at
+// ±clipZ, and how many firms — and sets firms_z (Stouffer's sum, /√n) for
+// the month and for three months, and the breadth (the share below).
+func (rs *regionStats) firms(m int, sum float64, n, below int, env *RegionEnv) {
+	rs.score[m], rs.counted[m] = sum, n
+	if n < minPeers {
+		return
+	}
+	env.FirmsZDefined, env.FirmsZ, env.Breadth = true, -sum/math.Sqrt(float64(n)), float64(below)/float64(n)
+	if m >= 2 && rs.counted[m-1] >= minPeers && rs.counted[m-2] >= minPeers {
+		total, cnt := rs.score[m]+rs.score[m-1]+rs.score[m-2], rs.counted[m]+rs.counted[m-1]+rs.counted[m-2]
+		env.FirmsZ3Defined, env.FirmsZ3 = true, -total/math.Sqrt(float64(cnt))
+	}
 }
 
 // regionMonth computes the region's change, expectation, residual and
@@ -547,14 +611,14 @@ func (rs *regionStats) month(m int, c float64, cOK bool, ePeer float64, peerOK b
 		vals[i] = float32(math.Abs(float64(vals[i]) - drift))
 	}
 	sigma := max(1.4826*float64(median32(vals)), regionFloor)
-	env.ZDefined, env.Z, env.Sigma = true, (rs.r[m]-drift)/sigma, sigma
+	env.ZDefined, env.Z, env.Sigma = true, (rs.r[m]-drift)/math.Hypot(sigma, regionDepth*e), sigma
 	env.ExcessRate = math.Exp(e) - math.Exp(c)
 	env.ExcessLoss = env.PanelPrevHeadcount * env.ExcessRate
 	// three months
 	if m >= 3 && rs.cOK[m-1] && rs.cOK[m-2] && rs.eOK[m-1] && rs.eOK[m-2] {
 		c3 := rs.c[m] + rs.c[m-1] + rs.c[m-2]
 		e3 := rs.e[m] + rs.e[m-1] + rs.e[m-2]
-		env.Z3Defined, env.Z3 = true, (c3-e3-3*drift)/(sigma*math.Sqrt(3))
+		env.Z3Defined, env.Z3 = true, (c3-e3-3*drift)/math.Hypot(sigma*math.Sqrt(3), regionDepth*e3)
 		env.ExcessRate3 = math.Exp(e3) - math.Exp(c3)
 	}
 }
@@ -573,4 +637,52 @@ func (e *FirmEnv) layoffSeparations3() float64 {
 		}
 	}
 	return sum
+}
+
+// largestShare3 is the share of the loss t−3 → t held by its worst month.
+func (e *FirmEnv) largestShare3() float64 {
+	l := &e.lazy
+	if l.ds == nil || !e.Reported {
+		return 0
+	}
+	var h [4]float64
+	for k := range 4 {
+		r := l.ds.rec(l.f, l.m-3+k)
+		if !r.ok {
+			return 0
+		}
+		h[k] = float64(r.h)
+	}
+	total := h[0] - h[3]
+	if total <= 0 {
+		return 0
+	}
+	worst := max(h[0]-h[1], h[1]-h[2], h[2]-h[3], 0)
+	return min(worst/total, 1)
+}
+
+// residA is the firm's residual against its own peers (its prefecture's
+// industry, or its province's) and their spread, for a county's firms_z: the
+// residual when the firm has 2 years of history or its peers are off
+// season, else NaN.
+func (st *firmStats) residA(f, m int) (r, spread float32) {
+	i := m*st.nf + f
+	r = st.resid[i]
+	p, spread, _ := st.peerOf(f, m)
+	if isNaN32(r) || isNaN32(p) {
+		return nan32, nan32
+	}
+	if abs32(p) >= offSeason {
+		years := 0
+		for y := 1; y <= maxYears && m-12*y >= 0; y++ {
+			j := (m-12*y)*st.nf + f
+			if !isNaN32(st.chg[j]) && !isNaN32(st.peer[j]) {
+				years++
+			}
+		}
+		if years < 2 {
+			return nan32, nan32
+		}
+	}
+	return r, spread
 }
