@@ -10,7 +10,7 @@ DEMO_DIR  ?= .layoffwatch/demo
 
 GOLANGCI_LINT_VERSION ?= v2.15.0
 
-.PHONY: all build deps deps-demo deps-chdb regions test test-cluster vet lint fuzz demo bench-ingest bench-detect bench-gateway bench-alert-latency clean
+.PHONY: all build deps deps-demo deps-chdb regions test test-cluster vet lint fuzz demo bench-ingest bench-detect bench-quality bench-gateway bench-alert-latency clean
 
 all: build
 
@@ -90,6 +90,14 @@ bench-ingest: deps-demo
 # evaluation of the default plan against streaming the same rows (the floor).
 bench-detect: deps-demo
 	$(GO) test -run='^$$' -bench='^BenchmarkDetect$$' -benchtime=1x -timeout 30m -v ./detector
+
+# Warning quality (not speed): plan eval of the statutory, seasonal and
+# default plans on three seeds of the simulated province, the default plan on
+# stressed provinces, and real series (Debian's gretl-data; the fpp3 BLS file
+# when LAYOFFWATCH_REALDATA_FPP3 points at a local copy). Figures in
+# docs/benchmarks.md.
+bench-quality:
+	dir="$$(deploy/local/deps-realdata.sh)" && LAYOFFWATCH_REALDATA_GRETL="$$dir" $(GO) test -run='^$$' -bench='^BenchmarkQuality$$' -benchtime=1x -timeout 30m -v ./detector
 
 # Single-report POSTs (64 clients) and 1,000-report batches through the
 # gateway (auth, validation, acks=all) into the embedded Kafka on loopback;

@@ -141,7 +141,8 @@ func ReadFedstl(idxPath, binPath string, names ...string) ([]*Series, error) {
 	}
 	sc := bufio.NewScanner(idx)
 	sc.Scan() // comment
-	re := regexp.MustCompile(`^\S+\s+(\d{4})\.(\d{2})\s+-\s+\S+\s+n\s*=\s*(\d+)`)
+	count := regexp.MustCompile(`n\s*=\s*(\d+)\s*$`)
+	monthly := regexp.MustCompile(`^M\s+(\d{4})\.(\d{2})\s`)
 	b := newBuilder()
 	off := 0
 	for sc.Scan() {
@@ -149,17 +150,17 @@ func ReadFedstl(idxPath, binPath string, names ...string) ([]*Series, error) {
 		if !sc.Scan() {
 			return nil, fmt.Errorf("fedstl: %s has no data line", name)
 		}
-		m := re.FindStringSubmatch(sc.Text())
-		if m == nil {
+		c := count.FindStringSubmatch(strings.TrimSpace(sc.Text()))
+		if c == nil {
 			return nil, fmt.Errorf("fedstl: %s: cannot read %q", name, sc.Text())
 		}
-		y, _ := strconv.Atoi(m[1])
-		mo, _ := strconv.Atoi(m[2])
-		n, _ := strconv.Atoi(m[3])
+		n, _ := strconv.Atoi(c[1])
 		if (off+n)*4 > len(bin) {
 			return nil, fmt.Errorf("fedstl: %s runs past the data file", name)
 		}
-		if want[name] {
+		if m := monthly.FindStringSubmatch(sc.Text()); m != nil && want[name] {
+			y, _ := strconv.Atoi(m[1])
+			mo, _ := strconv.Atoi(m[2])
 			start := report.NewPeriod(y, 1).Add(mo - 1)
 			for k := 0; k < n; k++ {
 				v := float64(math.Float32frombits(binary.LittleEndian.Uint32(bin[(off+k)*4:])))

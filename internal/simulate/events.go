@@ -442,8 +442,11 @@ func (pl *planter) single(kind EventKind) (Event, error) {
 			if h < 80 {
 				continue
 			}
+			// a firm splits a cut it would otherwise have to report: 1.3 to
+			// 2.5 times the line, in tranches each just under it
 			line := artLine(h)
-			total := line + r.intn(line/3+1)
+			tranche := min(19, (h-1)/10)
+			total := min(months*tranche, line+int(float64(line)*r.between(0.3, 1.5)))
 			c.cuts = make([]int, months)
 			for k := range c.cuts {
 				c.cuts[k] = total / months
