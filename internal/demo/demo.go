@@ -170,6 +170,9 @@ func Run(ctx context.Context, sim *simulate.Simulation, opts Options, log *slog.
 	if err := printEmails(ctx, opts.Stdout, ds, catcher, sim.Events()); err != nil {
 		return err
 	}
+	if err := printQuality(ctx, opts.Stdout, ds, sim, opts.Plan, opts.AlertsConfig); err != nil {
+		return err
+	}
 	if opts.Serve {
 		fmt.Fprintf(opts.Stdout, "\nserving until interrupted: kafka %s, clickhouse %s (database %s), metrics http://%s/metrics\n",
 			strings.Join(so.Kafka.Brokers, ","), so.ClickHouse.Addr, so.ClickHouse.Database, opts.MetricsAddr)

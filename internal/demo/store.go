@@ -31,6 +31,10 @@ var (
 	qAlertEvents = queries.Query("alert_events", "SELECT count() FROM alerts FINAL")
 	qEmailState  = queries.Query("email_state", `SELECT countIf(status = 'pending'), countIf(status IN ('sent', 'failed'))
 		FROM notifications`)
+	qOpenAlerts = queries.Query("open_alerts", `SELECT rule, alert_key, period, level FROM alerts_latest
+		WHERE event != 'resolved' ORDER BY period, rule, alert_key`)
+	qEmailsPerRecipient = queries.Query("emails_per_recipient", `SELECT recipient, uniqExact(message_id) FROM notifications
+		WHERE status = 'sent' GROUP BY recipient ORDER BY recipient`)
 	qEmails = queries.Query("emails", "SELECT kind, status, count() FROM notifications WHERE status != 'pending' GROUP BY kind, status ORDER BY kind, status")
 )
 
@@ -144,4 +148,47 @@ func (s *Store) EmailState(ctx context.Context) (pending, settled uint64, err er
 		return 0, 0, fmt.Errorf("notification log: %w", err)
 	}
 	return pending, settled, nil
+}
+
+// OpenAlert is an alert the detector raised and did not resolve.
+type OpenAlert struct {
+	Rule, Key, Level string
+	Period           time.Time
+}
+
+// OpenAlerts lists the alerts not resolved, by period, rule and key.
+func (s *Store) OpenAlerts(ctx context.Context) ([]OpenAlert, error) {
+	rows, err := s.ch.Query(ctx, qOpenAlerts)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []OpenAlert
+	for rows.Next() {
+		var a OpenAlert
+		if err := rows.Scan(&a.Rule, &a.Key, &a.Period, &a.Level); err != nil {
+			return nil, fmt.Errorf("%s: %w", qOpenAlerts, err)
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// EmailsPerRecipient counts the emails each official was sent.
+func (s *Store) EmailsPerRecipient(ctx context.Context) (map[string]uint64, error) {
+	rows, err := s.ch.Query(ctx, qEmailsPerRecipient)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]uint64{}
+	for rows.Next() {
+		var who string
+		var n uint64
+		if err := rows.Scan(&who, &n); err != nil {
+			return nil, fmt.Errorf("%s: %w", qEmailsPerRecipient, err)
+		}
+		out[who] = n
+	}
+	return out, rows.Err()
 }

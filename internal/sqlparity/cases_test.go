@@ -112,6 +112,8 @@ func params(fx *fixture) map[string][][]any {
 		"demo.alert_events":            none,
 		"demo.email_state":             none,
 		"demo.emails":                  none,
+		"demo.open_alerts":             none,
+		"demo.emails_per_recipient":    none,
 	}
 }
 
