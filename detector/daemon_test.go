@@ -23,6 +23,7 @@ import (
 	"github.com/layoffwatch/layoffwatch/internal/kafkautil"
 	"github.com/layoffwatch/layoffwatch/internal/localstack"
 	"github.com/layoffwatch/layoffwatch/internal/report"
+	"github.com/layoffwatch/layoffwatch/internal/simulate"
 	"github.com/layoffwatch/layoffwatch/internal/testenv"
 )
 
@@ -251,3 +252,91 @@ func TestDetectLive(t *testing.T) {
 		t.Fatalf("alerts table has %d events, the topic %d", n, before)
 	}
 }
+
+// TestLiveAgreesWithPlanTest: the live detector, fed a simulated province
+// through Kafka and ClickHouse, raises exactly the warnings `plan test`
+// raises with the same (default) plan on the same reports — the statistics
+// it computes as reports land are the backtest's.
+func TestLiveAgreesWithPlanTest(t *testing.T) {
+	opts := simulate.DefaultOptions()
+	end := report.PeriodOf(time.Now().In(report.Shanghai())).Add(-1)
+	opts.Firms, opts.Months, opts.Layoffs, opts.Start = 600, 30, 8, end.Add(-29)
+	sim, err := simulate.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newLiveStack(t, sim.Firms())
+	b, err := os.ReadFile("../deploy/plans/default.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(s.plan, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var reports []report.Report
+	for r := range sim.Reports {
+		reports = append(reports, r)
+	}
+	s.send(t, reports...)
+	plan, err := detector.LoadPlan(s.plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, err := detector.BuildDataset(sim.Firms(), reports)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := detector.NewEvaluator(plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	firings, err := ev.Evaluate(ds, detector.EvalOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, f := range firings {
+		want = append(want, fmt.Sprintf("%s %s %s %s", f.Rule, f.Key, f.Period, f.Level))
+	}
+	sort.Strings(want)
+	if len(want) < 20 {
+		t.Fatalf("plan test raises only %d warnings: the province is too quiet to compare", len(want))
+	}
+	// the detector starts once every report is stored (as after a bureau's
+	// migration), and alerts about every month of the window
+	months := map[string]bool{}
+	for _, r := range reports {
+		months[r.FirmID+r.Period.String()] = true
+	}
+	testenv.WaitFor(t, "every report stored", 2*time.Minute, func() (bool, string) {
+		var n uint64
+		_ = testenv.SQL(t, s.ch.Options()).QueryRow(context.Background(), "SELECT count() FROM reports_latest").Scan(&n)
+		return n == uint64(len(months)), fmt.Sprintf("%d of %d", n, len(months))
+	})
+	s.start(t, "detect", func(ctx context.Context) error {
+		return detector.Run(ctx, detector.Options{Kafka: s.kafka, ClickHouse: s.chOpt, Plan: s.plan, Topic: "alerts",
+			Poll: 200 * time.Millisecond, Interval: time.Minute, Window: 36, AlertMonths: 36, DeadlineDay: 5},
+			testenv.Logger(t), prometheus.NewRegistry())
+	})
+	var got []string
+	testenv.WaitFor(t, "the live detector's warnings", time.Minute, func() (bool, string) {
+		state := map[string]alertevent.Event{}
+		for _, e := range s.events(t) {
+			state[e.ID] = e
+		}
+		got = got[:0]
+		for _, e := range state {
+			if e.Kind != alertevent.Resolved {
+				got = append(got, fmt.Sprintf("%s %s %s %s", e.Rule, e.Key, e.Period, e.Level))
+			}
+		}
+		sort.Strings(got)
+		return len(got) >= len(want), fmt.Sprintf("%d of %d", len(got), len(want))
+	})
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("the live detector raised %d warnings, plan test %d:\nlive %v\ntest %v", len(got), len(want), first(got, 10), first(want, 10))
+	}
+	t.Logf("live and plan test agree on %d warnings", len(got))
+}
+
+func first(s []string, n int) []string { return s[:min(n, len(s))] }
