@@ -52,15 +52,16 @@ type compiled struct {
 }
 
 type fastCompiler struct {
-	scope alertevent.Scope
-	vars  map[string]int // let name → slot
-	kinds map[string]kind
-	nvars int
-	ok    bool
+	scope  alertevent.Scope
+	consts map[string]float64 // let name → a literal number (a plan's params): no slot, no work at run time
+	vars   map[string]int     // let name → slot
+	kinds  map[string]kind
+	nvars  int
+	ok     bool
 }
 
 func newFastCompiler(scope alertevent.Scope) *fastCompiler {
-	return &fastCompiler{scope: scope, vars: map[string]int{}, kinds: map[string]kind{}, ok: true}
+	return &fastCompiler{scope: scope, consts: map[string]float64{}, vars: map[string]int{}, kinds: map[string]kind{}, ok: true}
 }
 
 // compileFast returns the condition src (with defines as let bindings) as a
@@ -162,6 +163,9 @@ func (fc *fastCompiler) node(n ast.Node, inPredicate bool) compiled {
 		v := n.Value
 		return compiled{str: func(*evalCtx) string { return v }}
 	case *ast.IdentifierNode:
+		if v, ok := fc.consts[n.Value]; ok {
+			return compiled{num: func(*evalCtx) float64 { return v }}
+		}
 		if slot, ok := fc.vars[n.Value]; ok {
 			switch fc.kinds[n.Value] {
 			case kindNumber:
@@ -222,11 +226,29 @@ func (fc *fastCompiler) node(n ast.Node, inPredicate bool) compiled {
 		}
 		return fc.fail()
 	case *ast.VariableDeclaratorNode:
+		if v, ok := literalNumber(n.Value); ok {
+			// a constant (a param): bound at compile time
+			prev, had := fc.consts[n.Name]
+			prevSlot, hadSlot := fc.vars[n.Name]
+			fc.consts[n.Name] = v
+			delete(fc.vars, n.Name)
+			body := fc.node(n.Expr, inPredicate)
+			delete(fc.consts, n.Name)
+			if had {
+				fc.consts[n.Name] = prev
+			}
+			if hadSlot {
+				fc.vars[n.Name] = prevSlot
+			}
+			return body
+		}
 		val := fc.node(n.Value, inPredicate)
 		slot := fc.nvars
 		fc.nvars++
 		prevSlot, hadPrev := fc.vars[n.Name]
 		prevKind := fc.kinds[n.Name]
+		prevConst, hadConst := fc.consts[n.Name]
+		delete(fc.consts, n.Name)
 		fc.vars[n.Name] = slot
 		var set func(*evalCtx)
 		switch {
@@ -250,6 +272,9 @@ func (fc *fastCompiler) node(n ast.Node, inPredicate bool) compiled {
 			fc.vars[n.Name], fc.kinds[n.Name] = prevSlot, prevKind
 		} else {
 			delete(fc.vars, n.Name)
+		}
+		if hadConst {
+			fc.consts[n.Name] = prevConst
 		}
 		switch {
 		case body.bool != nil:
@@ -387,4 +412,19 @@ func (fc *fastCompiler) builtin(n *ast.BuiltinNode) compiled {
 		return compiled{bool: func(c *evalCtx) bool { return count(c) == len(c.region.Firms) }}
 	}
 	return fc.fail()
+}
+
+// literalNumber is the value of a number literal, or of its negation.
+func literalNumber(n ast.Node) (float64, bool) {
+	switch v := n.(type) {
+	case *ast.IntegerNode:
+		return float64(v.Value), true
+	case *ast.FloatNode:
+		return v.Value, true
+	case *ast.UnaryNode:
+		if x, ok := literalNumber(v.Node); ok && v.Operator == "-" {
+			return -x, true
+		}
+	}
+	return 0, false
 }

@@ -290,34 +290,34 @@ func typical(v []float32) float32 {
 	return median32(v)
 }
 
-// zscore is the robust z-score of firm f's change into month m from k
-// months back (1…3), with the expected change over those months and the
-// excess rate (the share of H(t−k) lost beyond the expectation, negative
-// when the firm did better). ok is false when the firm has no expectation
-// or no scale.
-func (st *firmStats) zscore(ds *Dataset, f, m, k int) (z, expected, excess float64, ok bool) {
+// change is firm f's change into month m from k months back (1…3) against
+// the expected change over those months: the log change c, the expected
+// log change ΣE, and ok false when either is missing. Cheap: no scale.
+func (st *firmStats) change(ds *Dataset, f, m, k int) (c, sumE float64, ok bool) {
 	cur, base := ds.rec(f, m), ds.rec(f, m-k)
 	if !cur.ok || !base.ok || m-k < 0 {
-		return 0, 0, 0, false
+		return 0, 0, false
 	}
-	var sumE float64
 	for j := m - k + 1; j <= m; j++ {
 		e := st.expct[j*st.nf+f]
 		if isNaN32(e) {
-			return 0, 0, 0, false
+			return 0, 0, false
 		}
 		sumE += float64(e)
 	}
+	return math.Log(float64(cur.h)+1) - math.Log(float64(base.h)+1), sumE, true
+}
+
+// zscore is the robust z-score of a change c over k months against its
+// expected change sumE, with firm f's scale and drift at month m; ok false
+// without a scale.
+func (st *firmStats) zscore(f, m, k int, c, sumE float64) (z, sigma float64, ok bool) {
 	sigma, drift, ok := st.scale(f, m)
 	if !ok {
-		return 0, 0, 0, false
+		return 0, 0, false
 	}
-	c := math.Log(float64(cur.h)+1) - math.Log(float64(base.h)+1)
 	kk := float64(k)
-	z = (c - sumE - kk*drift) / math.Hypot(sigma*math.Sqrt(kk), seasonDepth*sumE)
-	expected = math.Expm1(sumE)
-	excess = math.Exp(sumE) - math.Exp(c)
-	return z, expected, excess, true
+	return (c - sumE - kk*drift) / math.Hypot(sigma*math.Sqrt(kk), seasonDepth*sumE), sigma, true
 }
 
 // scale is firm f's σ and drift (the median residual) for month m: from its
@@ -426,41 +426,72 @@ type firmLazy struct {
 	ds   *Dataset
 	f, m int
 	done uint8
-	// z-scores, month and 3 months
-	z, expected, excess    float64
-	z3, expected3, excess3 float64
-	zOK, z3OK              bool
-	sigma                  float64
+	// against the expectation: the change and its expectation (cheap), then
+	// the z-scores (they need the scale), for the month and three months
+	c, sumE, c3, sumE3 float64
+	cOK, c3OK          bool
+	expected, excess   float64
+	expected3, excess3 float64
+	z, z3, sigma       float64
+	zOK, z3OK          bool
 	// separations
 	usualSeps float64
 }
 
 const (
-	lazyZ uint8 = 1 << iota
+	lazyChange uint8 = 1 << iota
+	lazyChange3
+	lazyZ
 	lazyZ3
 	lazySeps
 )
 
-func (e *FirmEnv) zStats() *firmLazy {
+// changeStats is the month's change against the expectation (no scale).
+func (e *FirmEnv) changeStats() *firmLazy {
 	l := &e.lazy
-	if l.done&lazyZ == 0 {
-		l.done |= lazyZ
+	if l.done&lazyChange == 0 {
+		l.done |= lazyChange
 		if l.st != nil && e.HasPrev {
-			l.z, l.expected, l.excess, l.zOK = l.st.zscore(l.ds, l.f, l.m, int(e.PrevGap))
-			if l.zOK {
-				l.sigma, _, _ = l.st.scale(l.f, l.m)
+			l.c, l.sumE, l.cOK = l.st.change(l.ds, l.f, l.m, int(e.PrevGap))
+			if l.cOK {
+				l.expected, l.excess = math.Expm1(l.sumE), math.Exp(l.sumE)-math.Exp(l.c)
 			}
 		}
 	}
 	return l
 }
 
-func (e *FirmEnv) z3Stats() *firmLazy {
+func (e *FirmEnv) change3Stats() *firmLazy {
 	l := &e.lazy
+	if l.done&lazyChange3 == 0 {
+		l.done |= lazyChange3
+		if l.st != nil && e.Has3m {
+			l.c3, l.sumE3, l.c3OK = l.st.change(l.ds, l.f, l.m, 3)
+			if l.c3OK {
+				l.expected3, l.excess3 = math.Expm1(l.sumE3), math.Exp(l.sumE3)-math.Exp(l.c3)
+			}
+		}
+	}
+	return l
+}
+
+func (e *FirmEnv) zStats() *firmLazy {
+	l := e.changeStats()
+	if l.done&lazyZ == 0 {
+		l.done |= lazyZ
+		if l.cOK {
+			l.z, l.sigma, l.zOK = l.st.zscore(l.f, l.m, int(e.PrevGap), l.c, l.sumE)
+		}
+	}
+	return l
+}
+
+func (e *FirmEnv) z3Stats() *firmLazy {
+	l := e.change3Stats()
 	if l.done&lazyZ3 == 0 {
 		l.done |= lazyZ3
-		if l.st != nil && e.Has3m {
-			l.z3, l.expected3, l.excess3, l.z3OK = l.st.zscore(l.ds, l.f, l.m, 3)
+		if l.c3OK {
+			l.z3, _, l.z3OK = l.st.zscore(l.f, l.m, 3, l.c3, l.sumE3)
 		}
 	}
 	return l
