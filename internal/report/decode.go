@@ -25,6 +25,13 @@ const (
 	ReasonFuturePeriod      = "future_period"
 	ReasonOutOfRange        = "out_of_range"
 	ReasonTooLarge          = "too_large"
+	// ReasonInvalidEncoding: a string is not valid UTF-8 or escapes a lone
+	// UTF-16 surrogate (\ud800): it is refused, never silently replaced.
+	ReasonInvalidEncoding = "invalid_encoding"
+	// ReasonDuplicateRevision: the same (firm, period, revision) was already
+	// submitted or stored with other content. Decode cannot tell; ingest and
+	// the gateway, which know what was stored, refuse with it.
+	ReasonDuplicateRevision = "duplicate_revision"
 )
 
 // Problem says why a report was refused. It is an error.
@@ -109,6 +116,9 @@ func Decode(data []byte, now time.Time) (Report, *Problem) {
 			msg = "invalid JSON: " + strings.TrimPrefix(msg, "cannot parse JSON: ")
 		}
 		return Report{}, problem(ReasonMalformedJSON, "", "%s", msg)
+	}
+	if prob := checkStrings(data); prob != nil {
+		return Report{}, prob
 	}
 	var w wire
 	if prob := w.fill(v); prob != nil {
@@ -285,10 +295,7 @@ func stringField(name string, v *fastjson.Value) (*string, *Problem) {
 	if err != nil {
 		return nil, problem(ReasonMalformedJSON, name, "%s must be a string, got %s", name, kindOf(v))
 	}
-	s := string(b)
-	if !utf8.ValidString(s) {
-		s = strings.ToValidUTF8(s, "\uFFFD") // as encoding/json does
-	}
+	s := string(b) // checkStrings has held it to UTF-8 and whole characters
 	return &s, nil
 }
 
@@ -392,9 +399,6 @@ func (w *wire) validate(now time.Time) (Report, *Problem) {
 		}
 	}
 	if w.Note != nil {
-		if !utf8.ValidString(*w.Note) {
-			return r, problem(ReasonMalformedJSON, "note", "note is not valid UTF-8")
-		}
 		if n := utf8.RuneCountInString(*w.Note); n > MaxNoteRunes {
 			return r, problem(ReasonOutOfRange, "note", "note has %d characters, the limit is %d", n, MaxNoteRunes)
 		}

@@ -104,7 +104,7 @@ func TestValidateGolden(t *testing.T) {
 	}
 	for _, r := range []string{report.ReasonMalformedJSON, report.ReasonUnknownField, report.ReasonMissingField,
 		report.ReasonUnsupportedSchema, report.ReasonInvalidFirmID, report.ReasonUnknownFirm, report.ReasonInvalidPeriod,
-		report.ReasonFuturePeriod, report.ReasonOutOfRange, report.ReasonTooLarge} {
+		report.ReasonFuturePeriod, report.ReasonOutOfRange, report.ReasonTooLarge, report.ReasonInvalidEncoding} {
 		if !seen[r] {
 			t.Errorf("reports.jsonl has no line refused as %s", r)
 		}
