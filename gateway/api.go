@@ -210,8 +210,10 @@ func writeAnswer(w http.ResponseWriter, status int, body []byte) {
 	writeBody(w, status, ct, body)
 }
 
-// splitJSON splits a body holding one report object or an array of them,
-// and drops any reported_at: the gateway sets it.
+// splitJSON splits a body holding one report object or an array of them
+// into the bytes of each report as received: every report is judged on
+// those bytes (size, encoding, the type of every field), reported_at
+// included, before the gateway replaces reported_at with its own clock.
 func splitJSON(body []byte) ([]item, *Problem) {
 	var p fastjson.Parser
 	v, err := p.ParseBytes(body)
@@ -224,31 +226,71 @@ func splitJSON(body []byte) ([]item, *Problem) {
 		return nil, &Problem{Type: problemValidation, Title: "Invalid request body", Status: http.StatusBadRequest,
 			Detail: prob.Message, Errors: []FieldProblem{fieldProblem(0, "", prob)}}
 	}
-	var vals []*fastjson.Value
+	var spans [][]byte
 	if v.Type() == fastjson.TypeObject {
-		vals = []*fastjson.Value{v}
+		spans = [][]byte{bytes.TrimSpace(body)}
 	} else {
-		vals, _ = v.Array()
+		spans = arrayElements(body)
 	}
 	switch {
-	case len(vals) == 0:
+	case len(spans) == 0:
 		return nil, &Problem{Type: problemValidation, Title: "Invalid request body", Status: http.StatusBadRequest,
 			Detail: "the array holds no reports", Errors: []FieldProblem{{Reason: report.ReasonMissingField, Message: "the array holds no reports"}}}
-	case len(vals) > MaxBatch:
+	case len(spans) > MaxBatch:
 		return nil, &Problem{Type: problemValidation, Title: "Too many reports", Status: http.StatusBadRequest,
-			Detail: fmt.Sprintf("a request holds at most %d reports, this one %d", MaxBatch, len(vals)),
+			Detail: fmt.Sprintf("a request holds at most %d reports, this one %d", MaxBatch, len(spans)),
 			Errors: []FieldProblem{{Reason: report.ReasonTooLarge, Message: fmt.Sprintf("at most %d reports per request", MaxBatch)}}}
 	}
-	items := make([]item, len(vals))
-	for i, e := range vals {
-		if e.Type() == fastjson.TypeObject {
-			for e.Exists("reported_at") {
-				e.Del("reported_at")
-			}
-		}
-		items[i] = item{json: e.MarshalTo(nil)}
+	items := make([]item, len(spans))
+	for i, b := range spans {
+		items[i] = item{json: b}
 	}
 	return items, nil
+}
+
+// arrayElements returns the bytes of each element of a JSON array, as
+// received (without the whitespace around them). body must be a valid
+// JSON array (fastjson parsed it).
+func arrayElements(body []byte) [][]byte {
+	var out [][]byte
+	i := bytes.IndexByte(body, '[') + 1
+	depth, start := 0, -1
+	for ; i < len(body); i++ {
+		switch c := body[i]; c {
+		case ' ', '\t', '\n', '\r':
+			continue
+		case '"':
+			if start < 0 {
+				start = i
+			}
+			for i++; i < len(body) && body[i] != '"'; i++ {
+				if body[i] == '\\' {
+					i++
+				}
+			}
+			continue
+		case '{', '[':
+			depth++
+		case '}', ']':
+			if depth == 0 { // the array's own ]
+				if start >= 0 {
+					out = append(out, bytes.TrimRight(body[start:i], " \t\n\r"))
+				}
+				return out
+			}
+			depth--
+		case ',':
+			if depth == 0 {
+				out = append(out, bytes.TrimRight(body[start:i], " \t\n\r"))
+				start = -1
+				continue
+			}
+		}
+		if start < 0 {
+			start = i
+		}
+	}
+	return out
 }
 
 // Accepted is the answer to a POST whose reports Kafka acknowledged.
@@ -280,7 +322,7 @@ func (s *Server) accept(ctx context.Context, tok Token, channel string, items []
 	reports := make([]report.Report, 0, len(items))
 	var invalid, forbidden []FieldProblem
 	for i, it := range items {
-		r, prob := report.Validate(it.json, now, view)
+		r, prob := report.ValidateReceived(it.json, now, view)
 		// A firm token may act for its firm only, whether or not the other
 		// firm exists; a bureau's token for the registered firms of its
 		// region (an unregistered firm is an ordinary unknown_firm).

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/layoffwatch/layoffwatch/internal/firms"
 	"github.com/layoffwatch/layoffwatch/internal/report"
@@ -435,6 +436,10 @@ func (u *webUI) check(ctx context.Context, p *page) (report.Report, bool) {
 	}
 	b = append(b, '}')
 	var r report.Report
+	if !utf8.ValidString(p.Note.Value) { // JSON encoding would replace the bytes: refuse them
+		u.markProblem(p, &report.Problem{Reason: report.ReasonInvalidEncoding, Field: "note", Message: "the note holds bytes that are not UTF-8"})
+		bad = true
+	}
 	if !bad {
 		view := &registryView{ctx: ctx, c: u.s.firms, reg: u.s.registry(ctx)}
 		var prob *report.Problem

@@ -96,7 +96,12 @@ var parsers fastjson.ParserPool
 // JSON is parsed with valyala/fastjson: strict syntax, exact (case-sensitive)
 // keys, and no allocation per message, which matters at ingest rates of
 // hundreds of thousands of reports a second.
-func Decode(data []byte, now time.Time) (Report, *Problem) {
+func Decode(data []byte, now time.Time) (Report, *Problem) { return decode(data, now, false) }
+
+// decode is Decode; with received, a reported_at in the message is judged
+// (an RFC 3339 string, or absent) and then dropped: the report counts as
+// reported at now.
+func decode(data []byte, now time.Time, received bool) (Report, *Problem) {
 	if len(data) > MaxMessageBytes {
 		return Report{}, TooLarge(len(data))
 	}
@@ -124,7 +129,7 @@ func Decode(data []byte, now time.Time) (Report, *Problem) {
 	if prob := w.fill(v); prob != nil {
 		return Report{}, prob
 	}
-	return w.validate(now)
+	return w.validate(now, received)
 }
 
 // field bits, to catch a key given twice
@@ -316,7 +321,7 @@ func kindOf(v *fastjson.Value) string {
 	}
 }
 
-func (w *wire) validate(now time.Time) (Report, *Problem) {
+func (w *wire) validate(now time.Time, received bool) (Report, *Problem) {
 	var r Report
 	if w.SchemaVersion == nil {
 		return r, problem(ReasonMissingField, "schema_version", "schema_version is required")
@@ -347,7 +352,9 @@ func (w *wire) validate(now time.Time) (Report, *Problem) {
 		if err != nil {
 			return r, problem(ReasonMalformedJSON, "reported_at", "reported_at must be an RFC 3339 time: %v", err)
 		}
-		r.ReportedAt = t
+		if !received {
+			r.ReportedAt = t
+		}
 	}
 	clock := now
 	if !r.ReportedAt.IsZero() {

@@ -1,0 +1,99 @@
+package gateway
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/layoffwatch/layoffwatch/internal/report"
+)
+
+// The attack suite: each test replays one class of attack from outside, over
+// TCP against the real gateway (the embedded Kafka broker, a fresh
+// ClickHouse database), asserts that it is refused with a clear answer, and
+// that nothing refused reached Kafka or ClickHouse. docs/api.md
+// ("Controls") says what each control does.
+
+// refused asserts a problem answer with status and, when reason is set, a
+// field problem with that reason (and field, when set) among its errors.
+func refused(t *testing.T, a answer, status int, reason, field string) Problem {
+	t.Helper()
+	if a.status != status {
+		t.Fatalf("status %d, want %d: %s", a.status, status, a.body)
+	}
+	p := a.problem(t)
+	if reason == "" {
+		return p
+	}
+	for _, e := range p.Errors {
+		if e.Reason == reason && (field == "" || e.Field == field) {
+			return p
+		}
+	}
+	t.Fatalf("no %s problem on %q in %s", reason, field, a.body)
+	return p
+}
+
+// nothingProduced asserts that no refused request reached the topic.
+func (h *harness) nothingProduced(t *testing.T, want int) {
+	t.Helper()
+	if n := len(h.topic()); n != want {
+		t.Fatalf("%d messages on the topic, want %d", n, want)
+	}
+}
+
+// TestAttackBulkInIgnoredField: a report's size and the types of all its
+// fields are judged on the bytes received, reported_at included (the
+// gateway replaces it, but only after it was judged).
+func TestAttackBulkInIgnoredField(t *testing.T) {
+	h := newHarness(t, nil)
+	a := h.firms[0].ID
+	p := currentPeriod().String()
+	bulk := `,"reported_at":"` + strings.Repeat("9", 70<<10) + `"`
+	refused(t, h.postJSON(h.tokA, reportJSON(a, p, 1, bulk)), http.StatusBadRequest, report.ReasonTooLarge, "")
+	pr := refused(t, h.postJSON(h.tokA, "["+reportJSON(a, p, 1, "")+","+reportJSON(a, p, 2, bulk)+"]"), http.StatusBadRequest, report.ReasonTooLarge, "")
+	if pr.Errors[0].Index != 1 {
+		t.Errorf("too_large on report %d, want 1", pr.Errors[0].Index)
+	}
+	// whitespace is bytes too
+	padded := reportJSON(a, p, 1, strings.Repeat(" ", 70<<10)+`,"note":"x"`)
+	refused(t, h.postJSON(h.tokA, "["+padded+"]"), http.StatusBadRequest, report.ReasonTooLarge, "")
+	for _, v := range []string{`1748827800`, `{"a":1}`, `["2026-01-01T00:00:00Z"]`, `true`, `"yesterday"`} {
+		refused(t, h.postJSON(h.tokA, reportJSON(a, p, 1, `,"reported_at":`+v)), http.StatusBadRequest, report.ReasonMalformedJSON, "reported_at")
+	}
+	refused(t, h.postJSON(h.tokA, reportJSON(a, p, 1, `,"reported_at":"\ud800"`)), http.StatusBadRequest, report.ReasonInvalidEncoding, "reported_at")
+	// a CSV row is judged on its bytes too: 70 KiB of blanks in a number cell
+	csv := "firm_id,period,headcount,vacancies\n" + a + "," + p + "," + strings.Repeat(" ", 70<<10) + "1,0\n"
+	refused(t, h.do(http.MethodPost, "/v1/reports.csv", h.tokA, "text/csv", []byte(csv)), http.StatusBadRequest, report.ReasonTooLarge, "")
+	h.nothingProduced(t, 0)
+	// a well-formed reported_at is replaced by the gateway's clock
+	h.postJSON(h.tokA, reportJSON(a, p, 1, `,"reported_at":null`)).accepted(t)
+	h.postJSON(h.tokA, reportJSON(a, p, 1, `,"reported_at":"2001-01-01T00:00:00Z"`)).accepted(t)
+}
+
+// TestAttackInvalidEncoding: a string that is not UTF-8 or escapes a lone
+// surrogate is refused as invalid_encoding by the JSON API, the CSV upload
+// and the web form, never stored altered.
+func TestAttackInvalidEncoding(t *testing.T) {
+	h := newHarness(t, nil)
+	a := h.firms[0].ID
+	p := currentPeriod().String()
+	for _, note := range []string{"\"ok\xff\"", `"\ud800"`, `"\udc00\ud800"`, `"\ud800\u0041"`} {
+		refused(t, h.postJSON(h.tokA, reportJSON(a, p, 1, `,"note":`+note)), http.StatusBadRequest, report.ReasonInvalidEncoding, "note")
+		refused(t, h.postJSON(h.tokA, "["+reportJSON(a, p, 1, "")+","+reportJSON(a, p, 1, `,"note":`+note)+"]"), http.StatusBadRequest, report.ReasonInvalidEncoding, "note")
+	}
+	csv := "firm_id,period,headcount,vacancies,note\n" + a + "," + p + ",1,0,\"ok\xff\"\n"
+	refused(t, h.do(http.MethodPost, "/v1/reports.csv", h.tokA, "text/csv", []byte(csv)), http.StatusBadRequest, report.ReasonInvalidEncoding, "note")
+
+	wc := newWebClient(h)
+	csrf := csrfOf(t, wc.signIn(h.tokA))
+	vals := url.Values{"csrf": {csrf}, "firm_id": {a}, "headcount": {"10"}, "vacancies": {"1"}, "note": {"ok\xff"}}
+	for _, path := range []string{"/report", "/report/confirm"} {
+		ans := wc.post(path, vals)
+		if ans.status != http.StatusUnprocessableEntity || !strings.Contains(string(ans.body), `id="note-error"`) {
+			t.Fatalf("%s with a note that is not UTF-8: %d %s", path, ans.status, ans.body)
+		}
+	}
+	h.nothingProduced(t, 0)
+}
