@@ -440,20 +440,29 @@ type Reports struct {
 	Reports  []ReportState `json:"reports"`
 }
 
-// periodParam reads ?period= (default: the current period).
+// periodParam reads ?period= (default: the current period). A period no
+// report can have — before 2000-01, or after the current month — is a 400
+// with its reason, as a report for it would be.
 func (s *Server) periodParam(w http.ResponseWriter, r *http.Request) (report.Period, bool) {
 	q := r.URL.Query().Get("period")
 	if q == "" {
 		return s.dl.current(s.now()), true
 	}
 	p, err := report.ParsePeriod(q)
-	if err != nil || p < report.MinPeriod {
-		msg := "period must be YYYY-MM"
-		writeProblem(w, Problem{Type: problemValidation, Title: "Invalid period", Status: http.StatusBadRequest, Detail: msg,
-			Errors: []FieldProblem{{Reason: report.ReasonInvalidPeriod, Field: "period", Message: msg}}})
-		return 0, false
+	reason, msg := "", ""
+	switch last := report.PeriodOf(s.now().In(report.Shanghai())); {
+	case err != nil:
+		reason, msg = report.ReasonInvalidPeriod, "period must be YYYY-MM"
+	case p < report.MinPeriod:
+		reason, msg = report.ReasonInvalidPeriod, fmt.Sprintf("period %s is before %s, the first period reports can have", p, report.MinPeriod)
+	case p > last:
+		reason, msg = report.ReasonFuturePeriod, fmt.Sprintf("period %s is after %s, the current month: no report can exist for it", p, last)
+	default:
+		return p, true
 	}
-	return p, true
+	writeProblem(w, Problem{Type: problemValidation, Title: "Invalid period", Status: http.StatusBadRequest, Detail: msg,
+		Errors: []FieldProblem{{Reason: reason, Field: "period", Message: msg}}})
+	return 0, false
 }
 
 func (s *Server) getReports(w http.ResponseWriter, r *http.Request) {

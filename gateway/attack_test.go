@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/layoffwatch/layoffwatch/internal/report"
 )
@@ -96,4 +97,37 @@ func TestAttackInvalidEncoding(t *testing.T) {
 		}
 	}
 	h.nothingProduced(t, 0)
+}
+
+// TestAttackImpossiblePeriods: a period no report can have is a 400 with a
+// reason, never a 5xx (a 503 with Retry-After makes clients retry forever);
+// a period or a scope with no firm due is an empty answer.
+func TestAttackImpossiblePeriods(t *testing.T) {
+	h := newHarness(t, nil)
+	next := report.PeriodOf(time.Now().In(report.Shanghai())).Add(1)
+	for _, path := range []string{"/v1/reports", "/v1/deadlines"} {
+		for _, c := range []struct{ period, reason string }{
+			{"9999-12", report.ReasonFuturePeriod},
+			{next.String(), report.ReasonFuturePeriod},
+			{"1999-12", report.ReasonInvalidPeriod},
+			{"0000-01", report.ReasonInvalidPeriod},
+			{"2026-13", report.ReasonInvalidPeriod},
+		} {
+			a := h.get(path+"?period="+c.period, h.tokA)
+			refused(t, a, http.StatusBadRequest, c.reason, "period")
+			if a.header.Get("Retry-After") != "" {
+				t.Errorf("%s?period=%s: Retry-After on a 400", path, c.period)
+			}
+		}
+		if a := h.get(path+"?period=2000-01", h.tokA); a.status != http.StatusOK {
+			t.Errorf("%s?period=2000-01: %d %s", path, a.status, a.body)
+		}
+	}
+	// a bureau whose region has no firm yet
+	empty := h.token(Scope{Region: "620103"})
+	for _, path := range []string{"/v1/reports", "/v1/deadlines", "/v1/deadlines?period=2000-01"} {
+		if a := h.get(path, empty); a.status != http.StatusOK {
+			t.Errorf("%s for a region without firms: %d %s", path, a.status, a.body)
+		}
+	}
 }

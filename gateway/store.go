@@ -136,6 +136,9 @@ type revisionRow struct {
 // revisions reads every stored revision of the firms' reports for p (the
 // reports table without FINAL keeps superseded revisions until a merge).
 func (s *store) revisions(ctx context.Context, ids []string, p report.Period) ([]revisionRow, error) {
+	if len(ids) == 0 {
+		return nil, nil // has([], firm_id) is an error on ClickHouse 18.16
+	}
 	rows, err := s.ch.Conn().Query(ctx, `SELECT firm_id, revision,
 			argMax(headcount, kafka_offset), argMax(vacancies, kafka_offset), argMax(hires, kafka_offset),
 			argMax(sep_economic_layoff, kafka_offset), argMax(sep_closure_bankruptcy, kafka_offset),
@@ -193,6 +196,9 @@ type rejectRow struct {
 
 // rejects reads the refusals whose payload names period p.
 func (s *store) rejects(ctx context.Context, ids []string, p report.Period) ([]rejectRow, error) {
+	if len(ids) == 0 {
+		return nil, nil // has([], firm_id) is an error on ClickHouse 18.16
+	}
 	rows, err := s.ch.Conn().Query(ctx, `SELECT firm_id, toUInt32(visitParamExtractUInt(payload, 'revision')), received_at, reason, field, message
 		FROM rejects FINAL WHERE has(?, firm_id) AND visitParamExtractString(payload, 'period') = ?
 		ORDER BY firm_id, received_at`, ids, p.String())
@@ -216,6 +222,9 @@ func (s *store) rejects(ctx context.Context, ids []string, p report.Period) ([]r
 
 // submissions reads what the gateway accepted for the firms in p.
 func (s *store) submissions(ctx context.Context, ids []string, p report.Period) ([]submission, error) {
+	if len(ids) == 0 {
+		return nil, nil // has([], firm_id) is an error on ClickHouse 18.16
+	}
 	rows, err := s.ch.Conn().Query(ctx, `SELECT received_at, submission_id, firm_id, revision, token_id, channel, idempotency_key, late
 		FROM gateway_submissions WHERE period = toDate(?) AND has(?, firm_id)
 		ORDER BY firm_id, revision, received_at`, p.Start().Format(time.DateOnly), ids)
@@ -242,6 +251,9 @@ func (s *store) submissions(ctx context.Context, ids []string, p report.Period) 
 // reported returns the firms, among ids, that have a stored or a submitted
 // report for p.
 func (s *store) reported(ctx context.Context, ids []string, p report.Period) (map[string]bool, error) {
+	if len(ids) == 0 {
+		return map[string]bool{}, nil // has([], firm_id) is an error on ClickHouse 18.16
+	}
 	rows, err := s.ch.Conn().Query(ctx, `SELECT DISTINCT firm_id FROM reports WHERE period = toDate(?) AND has(?, firm_id)
 		UNION ALL SELECT DISTINCT firm_id FROM gateway_submissions WHERE period = toDate(?) AND has(?, firm_id)`,
 		p.Start().Format(time.DateOnly), ids, p.Start().Format(time.DateOnly), ids)
