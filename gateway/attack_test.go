@@ -131,3 +131,34 @@ func TestAttackImpossiblePeriods(t *testing.T) {
 		}
 	}
 }
+
+// TestAttackTwoAuthorizationHeaders: a request with two Authorization
+// headers is ambiguous (a proxy may check one, the gateway use the other):
+// 400, whatever the tokens.
+func TestAttackTwoAuthorizationHeaders(t *testing.T) {
+	h := newHarness(t, nil)
+	other, _, _ := NewSecret()
+	body := reportJSON(h.firms[0].ID, currentPeriod().String(), 1, "")
+	for _, pair := range [][]string{
+		{"Bearer " + h.tokA, "Bearer " + other},
+		{"Bearer " + other, "Bearer " + h.tokA},
+		{"Bearer " + h.tokA, "Bearer " + h.tokA},
+		{"Bearer " + h.tokA, ""},
+	} {
+		for _, method := range []string{http.MethodPost, http.MethodGet} {
+			req, err := http.NewRequest(method, h.url+"/v1/reports", strings.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", "application/json")
+			req.Header["Authorization"] = pair
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := h.read(resp)
+			refused(t, a, http.StatusBadRequest, "", "")
+		}
+	}
+	h.nothingProduced(t, 0)
+}

@@ -400,8 +400,16 @@ func clientAddr(r *http.Request) string {
 }
 
 // authenticate checks the request's bearer token and the rate limits, and
-// answers 401 or 429 itself when they fail.
+// answers 400, 401 or 429 itself when they fail.
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (Token, bool) {
+	if len(r.Header.Values("Authorization")) > 1 {
+		// Ambiguous: a proxy in front may have checked one, the gateway
+		// would use another. Nothing is checked, nothing is used.
+		s.m.authFailures.WithLabelValues(string(authMalformed)).Inc()
+		writeProblem(w, Problem{Type: problemBadRequest, Title: "Several Authorization headers", Status: http.StatusBadRequest,
+			Detail: "send exactly one Authorization header: Bearer lw_…"})
+		return Token{}, false
+	}
 	token := ""
 	if h := r.Header.Get("Authorization"); h != "" {
 		scheme, value, _ := strings.Cut(h, " ")

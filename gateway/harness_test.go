@@ -231,6 +231,12 @@ func (h *harness) do(method, path, token, contentType string, body []byte, hdr .
 	if err != nil {
 		h.t.Fatalf("%s %s: %v", method, path, err)
 	}
+	return h.read(resp)
+}
+
+// read reads an answer whole and closes its body.
+func (h *harness) read(resp *http.Response) answer {
+	h.t.Helper()
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
