@@ -323,12 +323,14 @@ func (s *Server) accept(ctx context.Context, tok Token, channel string, items []
 	var invalid, forbidden []FieldProblem
 	for i, it := range items {
 		r, prob := report.ValidateReceived(it.json, now, view)
-		// A firm token may act for its firm only, whether or not the other
-		// firm exists; a bureau's token for the registered firms of its
-		// region (an unregistered firm is an ordinary unknown_firm).
-		if r.FirmID != "" && !tok.Scope.Allows(r.FirmID, view.reg) && (tok.Scope.FirmID != "" || view.reg.Has(r.FirmID)) {
+		// Scope comes before anything the registry would say: a firm token
+		// may act for its own firm only, a bureau's token for the
+		// registered firms of its region only. A firm it may not act for —
+		// registered elsewhere or not registered at all — gets the same
+		// 403, so the answer tells nothing about the registry.
+		if r.FirmID != "" && !tok.Scope.Allows(r.FirmID, view.reg) {
 			forbidden = append(forbidden, FieldProblem{Index: i, Line: it.line, FirmID: r.FirmID, Reason: "forbidden_firm", Field: "firm_id",
-				Message: fmt.Sprintf("this token (%s) may not report for firm %s", tok.Scope, r.FirmID)})
+				Message: fmt.Sprintf("this token (%s) may not report for firm %s: %s", tok.Scope, r.FirmID, tok.Scope.may())})
 			continue
 		}
 		if prob != nil {

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/layoffwatch/layoffwatch/internal/report"
+	"github.com/layoffwatch/layoffwatch/internal/testenv"
 )
 
 // The attack suite: each test replays one class of attack from outside, over
@@ -158,6 +160,45 @@ func TestAttackTwoAuthorizationHeaders(t *testing.T) {
 			}
 			a := h.read(resp)
 			refused(t, a, http.StatusBadRequest, "", "")
+		}
+	}
+	h.nothingProduced(t, 0)
+}
+
+// TestAttackRegistryOracle: a bureau's token gets the same 403 for a firm
+// outside its region whether or not the firm is registered (and for an
+// unregistered firm inside it), so the answers tell nothing about the
+// registry beyond the token's own firms.
+func TestAttackRegistryOracle(t *testing.T) {
+	h := newHarness(t, nil)
+	p := currentPeriod().String()
+	lanzhou := h.token(Scope{Region: "620100"})
+	registeredOutside := h.firms[2].ID // Baiyin
+	shape := func(a answer, firm string) string {
+		t.Helper()
+		pr := refused(t, a, http.StatusForbidden, "forbidden_firm", "firm_id")
+		pr.Instance = ""
+		b, _ := json.Marshal(pr)
+		return strings.ReplaceAll(string(b), firm, "F")
+	}
+	for _, c := range []struct{ name, extra string }{{"valid", ""}, {"invalid figures", `,"revision":0`}} {
+		body := func(firm string) string { return reportJSON(firm, p, 1, c.extra) }
+		want := shape(h.postJSON(lanzhou, body(registeredOutside)), registeredOutside)
+		for _, firm := range []string{testenv.FirmID("620402", 77), testenv.FirmID("620102", 99), testenv.FirmID("620103", 5)} {
+			if got := shape(h.postJSON(lanzhou, body(firm)), firm); got != want {
+				t.Errorf("%s report for unregistered %s:\n got  %s\n want %s", c.name, firm, got, want)
+			}
+			csv := "firm_id,period,headcount,vacancies\n" + firm + "," + p + ",1,0\n"
+			a := h.do(http.MethodPost, "/v1/reports.csv", lanzhou, "text/csv", []byte(csv))
+			refused(t, a, http.StatusForbidden, "forbidden_firm", "firm_id")
+		}
+	}
+	// the web form: choosing such a firm is forbidden alike
+	wc := newWebClient(h)
+	wc.signIn(lanzhou)
+	for _, firm := range []string{registeredOutside, testenv.FirmID("620402", 77), testenv.FirmID("620102", 99)} {
+		if a := wc.get("/report?firm=" + firm); a.status != http.StatusForbidden {
+			t.Errorf("form for %s: %d", firm, a.status)
 		}
 	}
 	h.nothingProduced(t, 0)
