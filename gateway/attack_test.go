@@ -203,3 +203,53 @@ func TestAttackRegistryOracle(t *testing.T) {
 	}
 	h.nothingProduced(t, 0)
 }
+
+// TestAttackFailureLimitsBehindNAT: failed authentications are limited per
+// (address, token id) and, more loosely, per address: clients behind one
+// NAT address are not locked out by a neighbour's bad tokens, while
+// guessing the secret of one token id is cut off quickly.
+func TestAttackFailureLimitsBehindNAT(t *testing.T) {
+	h := newHarness(t, func(o *Options) {
+		o.AuthFailRate, o.AuthFailBurst = 0.01, 20
+		o.AuthFailAddrRate, o.AuthFailAddrBurst = 0.01, 100
+	})
+	tokB := h.token(Scope{FirmID: h.firms[1].ID})
+	get := func(tok string) int { return h.get("/v1/deadlines", tok).status }
+	// 20 neighbours with wrong tokens, each its own id
+	for i := 0; i < 20; i++ {
+		wrong, _, _ := NewSecret()
+		if s := get(wrong); s != http.StatusUnauthorized {
+			t.Fatalf("wrong token %d: %d", i, s)
+		}
+	}
+	if s := get(h.tokA); s != http.StatusOK {
+		t.Fatalf("a valid token after 20 bad ones from its address: %d, want 200", s)
+	}
+	// guessing the secret of A's token id: cut off after 20
+	prefix := h.tokA[:len(TokenPrefix)+IDLen]
+	codes := map[int]int{}
+	for i := 0; i < 25; i++ {
+		guess, _, _ := NewSecret()
+		codes[get(prefix+guess[len(TokenPrefix)+IDLen:])]++
+	}
+	if codes[http.StatusUnauthorized] != 20 || codes[http.StatusTooManyRequests] != 5 {
+		t.Fatalf("25 guesses of one token id: %v, want 20×401 then 5×429", codes)
+	}
+	if s := get(h.tokA); s != http.StatusTooManyRequests {
+		t.Errorf("the guessed token id from the guessing address: %d, want 429 until the limit refills", s)
+	}
+	if s := get(tokB); s != http.StatusOK {
+		t.Fatalf("another valid token from the same address: %d, want 200", s)
+	}
+	// the looser limit of the address still bounds everything from it
+	for i := 0; i < 60; i++ {
+		wrong, _, _ := NewSecret()
+		if s := get(wrong); s != http.StatusUnauthorized {
+			t.Fatalf("wrong token %d of the last 60: %d", i, s)
+		}
+	}
+	a := h.get("/v1/deadlines", tokB)
+	if a.status != http.StatusTooManyRequests || a.header.Get("Retry-After") == "" {
+		t.Fatalf("after 100 failures from one address: %d (Retry-After %q), want 429", a.status, a.header.Get("Retry-After"))
+	}
+}

@@ -277,10 +277,14 @@ func TestUnsupportedMediaType415(t *testing.T) {
 }
 
 // TestRateLimit429: 1,000 wrong tokens from one client are cut off after
-// the burst (and then even a right token from it waits); a token over its
-// own rate gets 429 with Retry-After.
+// the burst of its address (and then even a right token from it waits); a
+// token over its own rate gets 429 with Retry-After. (The limit per token
+// id and address: TestAttackFailureLimitsBehindNAT.)
 func TestRateLimit429(t *testing.T) {
-	h := newHarness(t, func(o *Options) { o.Rate, o.Burst = 1, 5; o.AuthFailRate, o.AuthFailBurst = 0.01, 20 })
+	h := newHarness(t, func(o *Options) {
+		o.Rate, o.Burst = 1, 5
+		o.AuthFailAddrRate, o.AuthFailAddrBurst = 0.01, 20
+	})
 	body := []byte(reportJSON(h.firms[0].ID, currentPeriod().String(), 1, ""))
 	codes := map[int]int{}
 	for i := 0; i < 1000; i++ {

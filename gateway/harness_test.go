@@ -96,6 +96,8 @@ func newHarness(t testing.TB, mod func(*Options)) *harness {
 		Burst:             1000,
 		AuthFailRate:      0.5,
 		AuthFailBurst:     20,
+		AuthFailAddrRate:  5,
+		AuthFailAddrBurst: 200,
 		ProduceTimeout:    3 * time.Second,
 		ReadHeaderTimeout: time.Second,
 		ReadTimeout:       10 * time.Second,

@@ -23,7 +23,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "layoffwatch_gateway_auth_failures_total",
 			Help: "Requests refused for their token: missing, malformed, unknown or revoked."}, []string{"reason"}),
 		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "layoffwatch_gateway_rate_limited_total",
-			Help: "Requests answered 429, by limiter: token (its request rate) or client (failed sign-ins from one address)."}, []string{"limiter"}),
+			Help: "Requests answered 429, by limiter: token (its request rate), client_token (failed authentications for one token id from one address) or client (failed authentications from one address)."}, []string{"limiter"}),
 		accepted: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "layoffwatch_gateway_reports_accepted_total",
 			Help: "Reports acknowledged by Kafka and answered 202, by channel (api, csv, web)."}, []string{"channel"}),
 		late: prometheus.NewCounter(prometheus.CounterOpts{Name: "layoffwatch_gateway_late_reports_total",
