@@ -253,3 +253,85 @@ func TestAttackFailureLimitsBehindNAT(t *testing.T) {
 		t.Fatalf("after 100 failures from one address: %d (Retry-After %q), want 429", a.status, a.header.Get("Retry-After"))
 	}
 }
+
+// setsSession reports whether an answer starts a web session.
+func setsSession(a answer) bool {
+	for _, c := range a.header.Values("Set-Cookie") {
+		if strings.HasPrefix(c, sessionCookie+"=") && !strings.HasPrefix(c, sessionCookie+"=;") {
+			return true
+		}
+	}
+	return false
+}
+
+// TestAttackSigninCSRF: the sign-in form's CSRF token is bound to a
+// pre-session the server created (one use, expiring), not to a cookie the
+// client chooses; form posts that a browser marks cross-site are refused.
+func TestAttackSigninCSRF(t *testing.T) {
+	h := newHarness(t, nil)
+	base, _ := url.Parse(h.url + "/report")
+	signedIn := func(a answer) bool {
+		return a.status == http.StatusSeeOther || strings.Contains(string(a.body), `id="signout"`)
+	}
+
+	// login CSRF by an injected double-submit cookie: the attacker sets the
+	// cookie (a sibling subdomain, plain HTTP) and posts the same value
+	victim := newWebClient(h)
+	victim.get("/report")
+	victim.c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	for _, name := range []string{"lw_csrf", "lw_pre"} {
+		victim.c.Jar.SetCookies(base, []*http.Cookie{{Name: name, Value: "attacker-chosen", Path: "/report"}})
+	}
+	a := victim.post("/report/signin", url.Values{"csrf": {"attacker-chosen"}, "token": {h.tokA}})
+	if signedIn(a) || setsSession(a) || a.status != http.StatusForbidden {
+		t.Fatalf("sign-in with an injected cookie: %d", a.status)
+	}
+
+	// a token from another pre-session (the attacker's own) is refused
+	attacker := newWebClient(h)
+	attackerCSRF := csrfOf(t, attacker.get("/report"))
+	victim = newWebClient(h)
+	victim.c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	victim.get("/report")
+	if a := victim.post("/report/signin", url.Values{"csrf": {attackerCSRF}, "token": {h.tokA}}); signedIn(a) || a.status != http.StatusForbidden {
+		t.Fatalf("sign-in with another pre-session's token: %d", a.status)
+	}
+
+	// a pre-session signs in once
+	c := newWebClient(h)
+	c.c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	csrf := csrfOf(t, c.get("/report"))
+	if a := c.post("/report/signin", url.Values{"csrf": {csrf}, "token": {h.tokA}}); a.status != http.StatusSeeOther {
+		t.Fatalf("sign-in: %d %s", a.status, a.body)
+	}
+	replay := newWebClient(h)
+	replay.c.CheckRedirect = c.c.CheckRedirect
+	replay.c.Jar.SetCookies(base, c.c.Jar.Cookies(base))
+	if a := replay.post("/report/signin", url.Values{"csrf": {csrf}, "token": {h.tokA}}); a.status != http.StatusForbidden || setsSession(a) {
+		t.Fatalf("the pre-session signed in twice: %d", a.status)
+	}
+
+	// a genuine pre-session, posted cross-site from a browser: refused
+	for _, hdr := range [][]string{{"Sec-Fetch-Site", "cross-site"}, {"Origin", "https://evil.example"}} {
+		c := newWebClient(h)
+		c.c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+		form := url.Values{"csrf": {csrfOf(t, c.get("/report"))}, "token": {h.tokA}}
+		req, _ := http.NewRequest(http.MethodPost, h.url+"/report/signin", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set(hdr[0], hdr[1])
+		if a := c.read(c.c.Do(req)); a.status != http.StatusForbidden || setsSession(a) {
+			t.Fatalf("cross-site sign-in (%s): %d %v", hdr[0], a.status, a.header.Values("Set-Cookie"))
+		}
+	}
+	// and so is a cross-site confirmation in a live session
+	s := newWebClient(h)
+	page := s.signIn(h.tokA)
+	vals := url.Values{"csrf": {csrfOf(t, page)}, "firm_id": {h.firms[0].ID}, "headcount": {"10"}, "vacancies": {"1"}}
+	req, _ := http.NewRequest(http.MethodPost, h.url+"/report/confirm", strings.NewReader(vals.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	if a := s.read(s.c.Do(req)); a.status != http.StatusForbidden {
+		t.Fatalf("cross-site confirmation: %d", a.status)
+	}
+	h.nothingProduced(t, 0)
+}
