@@ -1,7 +1,12 @@
 package gateway
 
 import (
+	"bufio"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -334,4 +339,82 @@ func TestAttackSigninCSRF(t *testing.T) {
 		t.Fatalf("cross-site confirmation: %d", a.status)
 	}
 	h.nothingProduced(t, 0)
+}
+
+// rawExchange writes raw bytes on a fresh TCP connection and reads every
+// answer until the server closes it (or the deadline passes: closed is
+// then false).
+func (h *harness) rawExchange(t *testing.T, raw string) (answers []*http.Response, closed bool) {
+	t.Helper()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(h.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := io.WriteString(conn, raw); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	br := bufio.NewReader(conn)
+	for {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			var ne net.Error
+			return answers, !errors.As(err, &ne) || !ne.Timeout()
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		answers = append(answers, resp)
+	}
+}
+
+// TestAttackSmuggling: a request with both Content-Length and
+// Transfer-Encoding is answered 400 and its connection closed (RFC 9112
+// §6.1), so bytes a front proxy would frame differently are never read as
+// a request; ordinary framing (pipelined, chunked, fixed length) still works.
+func TestAttackSmuggling(t *testing.T) {
+	h := newHarness(t, nil)
+	p := currentPeriod().String()
+	rep := reportJSON(h.firms[0].ID, p, 7, "")
+	chunked := fmt.Sprintf("%x\r\n%s\r\n0\r\n\r\n", len(rep), rep)
+	smuggled := "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+	head := "POST /v1/reports HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + h.tokA + "\r\nContent-Type: application/json\r\n"
+	for _, c := range []struct{ name, raw string }{
+		{"CL then TE", head + "Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked + smuggled},
+		{"TE then CL", head + "Transfer-Encoding: chunked\r\nContent-Length: " + fmt.Sprint(len(chunked)) + "\r\n\r\n" + chunked + smuggled},
+		{"case and spaces", head + "content-length: 0\r\ntransfer-encoding:  Chunked \r\n\r\n" + chunked + smuggled},
+		{"bare LF line ends", strings.ReplaceAll(head+"Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n", "\r\n", "\n") + chunked + smuggled},
+		{"HTTP/1.0", strings.Replace(head, "HTTP/1.1", "HTTP/1.0", 1) + "Connection: keep-alive\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked + smuggled},
+		{"second of two pipelined", "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n" + head + "Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked + smuggled},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			answers, closed := h.rawExchange(t, c.raw)
+			codes := []int{}
+			for _, a := range answers {
+				codes = append(codes, a.StatusCode)
+			}
+			want := []int{http.StatusBadRequest}
+			if strings.HasPrefix(c.name, "second") {
+				want = []int{http.StatusOK, http.StatusBadRequest}
+			}
+			if fmt.Sprint(codes) != fmt.Sprint(want) || !closed {
+				t.Fatalf("answers %v (connection closed: %v), want %v and the connection closed", codes, closed, want)
+			}
+		})
+	}
+	h.nothingProduced(t, 0)
+	// ordinary framing is untouched: pipelined GETs, a chunked POST, then a
+	// POST with a length, on one connection
+	raw := "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n" +
+		head + "Transfer-Encoding: chunked\r\n\r\n" + chunked +
+		head + "Content-Length: " + fmt.Sprint(len(rep)) + "\r\nConnection: close\r\n\r\n" + rep
+	answers, closed := h.rawExchange(t, raw)
+	codes := []int{}
+	for _, a := range answers {
+		codes = append(codes, a.StatusCode)
+	}
+	if fmt.Sprint(codes) != fmt.Sprint([]int{200, 200, 202, 202}) || !closed {
+		t.Fatalf("ordinary requests: %v (closed %v)", codes, closed)
+	}
+	h.nothingProduced(t, 2)
 }

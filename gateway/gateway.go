@@ -244,6 +244,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		srv.TLSConfig = s.tls
 		ln = tls.NewListener(ln, s.tls)
 	}
+	// request smuggling is refused below net/http (framing.go), on the
+	// plain text: inside TLS
+	ln = framingListener{Listener: ln, onRefuse: func(remote string) {
+		s.m.smuggling.Inc()
+		s.log.Warn("request with both Content-Length and Transfer-Encoding refused; connection closed", "remote", remote)
+	}}
 	g, gctx := errgroup.WithContext(ctx)
 	// The record writers outlive the HTTP server: they stop after it, so
 	// the last accepted submissions are written too.

@@ -12,6 +12,7 @@ type metrics struct {
 	produceSeconds prometheus.Histogram
 	produceErrors  prometheus.Counter
 	idemReplays    prometheus.Counter
+	smuggling      prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -34,7 +35,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Requests answered 503 because Kafka did not acknowledge their reports."}),
 		idemReplays: prometheus.NewCounter(prometheus.CounterOpts{Name: "layoffwatch_gateway_idempotent_replays_total",
 			Help: "POSTs answered from a stored answer to the same Idempotency-Key."}),
+		smuggling: prometheus.NewCounter(prometheus.CounterOpts{Name: "layoffwatch_gateway_smuggling_refused_total",
+			Help: "Requests with both Content-Length and Transfer-Encoding, answered 400 with the connection closed."}),
 	}
-	reg.MustRegister(m.requests, m.requestSeconds, m.authFailures, m.rateLimited, m.accepted, m.late, m.produceSeconds, m.produceErrors, m.idemReplays)
+	reg.MustRegister(m.requests, m.requestSeconds, m.authFailures, m.rateLimited, m.accepted, m.late, m.produceSeconds, m.produceErrors, m.idemReplays, m.smuggling)
 	return m
 }
