@@ -100,7 +100,6 @@ func (c *localCmd) Run(e *env) error {
 		return err
 	}
 	gwOpts.Kafka, gwOpts.ClickHouse, gwOpts.Listen, gwOpts.MetricsAddr = kOpts, chOpts, c.GatewayAddr, ""
-	gwOpts.Rate, gwOpts.Burst = 1000, 1000
 	gw, err := gateway.New(ctx, gwOpts, e.log.With("component", "gateway"), e.reg)
 	if err != nil {
 		return err
