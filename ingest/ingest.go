@@ -127,7 +127,7 @@ func Run(ctx context.Context, opts Options, log *slog.Logger, reg *prometheus.Re
 	})
 
 	p := &pipeline{
-		src: reader, store: ch, dlq: dlq, firms: firmSet, m: m, log: log, now: time.Now,
+		src: reader, store: ch, revs: chRevisions{ch}, dlq: dlq, firms: firmSet, m: m, log: log, now: time.Now,
 		rows: opts.BatchRows, wait: opts.BatchWait, grace: opts.ShutdownGrace,
 		backoff: backoff{min: 200 * time.Millisecond, max: 10 * time.Second}, dlqTopic: opts.DLQTopic,
 	}
