@@ -17,3 +17,17 @@ CREATE TABLE IF NOT EXISTS {{.DB}}report_revisions{{.OnCluster}} (
 ) ENGINE = {{engine "ReplacingMergeTree()" "report_revisions"}}
 PARTITION BY toYear(period)
 ORDER BY (firm_id, period, revision);
+
+-- The gateway's twin: every revision it accepted (Kafka acknowledged it),
+-- with the same content hash, written with gateway_submissions. A gateway,
+-- restarted or another one behind the load balancer, answers 409 to the same
+-- revision with other content before ingest has stored the first.
+CREATE TABLE IF NOT EXISTS {{.DB}}gateway_revisions{{.OnCluster}} (
+    firm_id       String,
+    period        Date,
+    revision      UInt32,
+    content_hash  UInt64,
+    received_at   DateTime
+) ENGINE = {{engine "ReplacingMergeTree()" "gateway_revisions"}}
+PARTITION BY toYear(period)
+ORDER BY (firm_id, period, revision);
