@@ -314,8 +314,9 @@ type AcceptedReport struct {
 var encodePool = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
 
 // accept validates every report of a request and produces them all, or
-// none: one invalid report (400) or one firm outside the token's scope (403)
-// refuses the whole request before anything reaches Kafka.
+// none: one invalid report (400), one firm outside the token's scope (403)
+// or one revision already submitted with other content (409) refuses the
+// whole request before anything reaches Kafka.
 func (s *Server) accept(ctx context.Context, tok Token, channel string, items []item, idemKey string) (int, []byte) {
 	now := s.now()
 	view := &registryView{ctx: ctx, c: s.firms, reg: s.registry(ctx)}
@@ -350,7 +351,17 @@ func (s *Server) accept(ctx context.Context, tok Token, channel string, items []
 		return http.StatusBadRequest, encodeProblem(Problem{Type: problemValidation, Title: "Invalid reports", Status: http.StatusBadRequest,
 			Detail: fmt.Sprintf("%d of %d reports are invalid; none was accepted", len(invalid), len(items)), Errors: invalid})
 	}
+	l, conflicts, err := s.revs.claim(ctx, reports)
+	switch {
+	case err != nil:
+		s.log.Warn("check revisions", "err", err, "token_id", tok.ID)
+		return http.StatusServiceUnavailable, encodeProblem(unavailableProblem)
+	case len(conflicts) > 0:
+		s.log.Info("revision resubmitted with other content", "token_id", tok.ID, "firm_id", conflicts[0].key.firm, "count", len(conflicts))
+		return http.StatusConflict, encodeProblem(conflictProblem(conflicts, len(items), func(i int) int { return items[i].line }))
+	}
 	_, ans, err := s.produce(ctx, tok, channel, reports, idemKey, now)
+	l.done(err == nil)
 	if err != nil {
 		return http.StatusServiceUnavailable, encodeProblem(Problem{Type: problemUnavailable, Title: "Kafka unavailable", Status: http.StatusServiceUnavailable,
 			Detail: "Kafka did not acknowledge the reports; none was accepted. Send the same request again later (with the same Idempotency-Key)"})
@@ -387,7 +398,7 @@ func (s *Server) produce(ctx context.Context, tok Token, channel string, reports
 		}
 		ans.Reports[i] = AcceptedReport{FirmID: r.FirmID, Period: r.Period.String(), Revision: r.Revision, Late: late, Deadline: s.dl.of(r.Period)}
 		subs[i] = submission{ReceivedAt: now, ID: reqID + "-" + strconv.Itoa(i), FirmID: r.FirmID, Period: r.Period, Revision: r.Revision,
-			TokenID: tok.ID, Channel: channel, IdemKey: idemKey, Late: late}
+			TokenID: tok.ID, Channel: channel, IdemKey: idemKey, Late: late, Hash: r.ContentHash()}
 	}
 	for i := range msgs {
 		msgs[i].Value = buf[offsets[i]:offsets[i+1]:offsets[i+1]]
@@ -495,10 +506,20 @@ func periodQuery[T any](s *Server, w http.ResponseWriter, r *http.Request, what 
 }
 
 // reportStates merges what ingest stored, what it refused and what the
-// gateway accepted but ingest has not stored yet.
+// gateway accepted but ingest has not stored yet. Stored revisions come
+// from report_revisions (every revision, as the reports table keeps only
+// the latest once merged) and reports_latest (the latest one's figures, and
+// reports stored before report_revisions existed); a revision is accepted
+// if it is its firm's latest, else superseded, and only the latest carries
+// its figures. An accepted submission not stored yet is pending — unless a
+// later revision is stored already: then it is superseded, never pending.
 func (s *Server) reportStates(ctx context.Context, scope Scope, p report.Period) ([]ReportState, error) {
 	ids := firmIDs(scope.Firms(s.registry(ctx)))
-	revs, err := s.store.revisions(ctx, ids, p)
+	latest, err := s.store.latestReports(ctx, ids, p)
+	if err != nil {
+		return nil, err
+	}
+	stored, err := s.store.storedRevisions(ctx, ids, p)
 	if err != nil {
 		return nil, err
 	}
@@ -514,9 +535,14 @@ func (s *Server) reportStates(ctx context.Context, scope Scope, p report.Period)
 		firm string
 		rev  uint32
 	}
-	latest := map[string]uint32{}
-	for _, rv := range revs {
-		latest[rv.Report.FirmID] = max(latest[rv.Report.FirmID], rv.Report.Revision)
+	top := map[string]uint32{}
+	figures := map[fr]revisionRow{}
+	for _, rv := range latest {
+		top[rv.Report.FirmID] = max(top[rv.Report.FirmID], rv.Report.Revision)
+		figures[fr{rv.Report.FirmID, rv.Report.Revision}] = rv
+	}
+	for _, sr := range stored {
+		top[sr.FirmID] = max(top[sr.FirmID], sr.Revision)
 	}
 	lateSub := map[fr]bool{}
 	for _, sb := range subs {
@@ -524,15 +550,27 @@ func (s *Server) reportStates(ctx context.Context, scope Scope, p report.Period)
 	}
 	out := []ReportState{}
 	seen := map[fr]bool{}
-	for _, rv := range revs {
-		rep := rv.Report
-		st := ReportState{FirmID: rep.FirmID, Period: p.String(), Revision: rep.Revision, State: "accepted",
-			Late: lateSub[fr{rep.FirmID, rep.Revision}] || s.dl.late(p, rep.ReportedAt), ReportedAt: &rep.ReportedAt, IngestedAt: &rv.IngestedAt, Report: &rep}
-		if l := latest[rep.FirmID]; l > rep.Revision {
-			st.State, st.SupersededBy = "superseded", l
+	addStored := func(firm string, rev uint32, reported, ingested time.Time) {
+		k := fr{firm, rev}
+		if seen[k] {
+			return
 		}
-		seen[fr{rep.FirmID, rep.Revision}] = true
+		seen[k] = true
+		st := ReportState{FirmID: firm, Period: p.String(), Revision: rev, State: "accepted",
+			Late: lateSub[k] || s.dl.late(p, reported), ReportedAt: &reported, IngestedAt: &ingested}
+		if l := top[firm]; l > rev {
+			st.State, st.SupersededBy = "superseded", l
+		} else if rv, ok := figures[k]; ok {
+			rep := rv.Report
+			st.Report = &rep
+		}
 		out = append(out, st)
+	}
+	for _, rv := range latest {
+		addStored(rv.Report.FirmID, rv.Report.Revision, rv.Report.ReportedAt, rv.IngestedAt)
+	}
+	for _, sr := range stored {
+		addStored(sr.FirmID, sr.Revision, sr.ReportedAt, sr.IngestedAt)
 	}
 	for _, rj := range rejs {
 		prob := rj.Problem
@@ -547,7 +585,11 @@ func (s *Server) reportStates(ctx context.Context, scope Scope, p report.Period)
 		}
 		seen[k] = true
 		at := sb.ReceivedAt
-		out = append(out, ReportState{FirmID: sb.FirmID, Period: p.String(), Revision: sb.Revision, State: "pending", Late: sb.Late, ReportedAt: &at})
+		st := ReportState{FirmID: sb.FirmID, Period: p.String(), Revision: sb.Revision, State: "pending", Late: sb.Late, ReportedAt: &at}
+		if l := top[sb.FirmID]; l > sb.Revision {
+			st.State, st.SupersededBy = "superseded", l
+		}
+		out = append(out, st)
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		if out[i].FirmID != out[j].FirmID {

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -417,4 +419,117 @@ func TestAttackSmuggling(t *testing.T) {
 		t.Fatalf("ordinary requests: %v (closed %v)", codes, closed)
 	}
 	h.nothingProduced(t, 2)
+}
+
+// TestAttackDuplicateRevision: the same (firm, period, revision) with other
+// content is a 409 — twice in one request, on a resend (before or after
+// ingest stored the first, across a gateway restart, from another token
+// or path), or from two web-form confirmations at once — so a receipt is
+// never contradicted by what is stored; identical content stays
+// idempotent; GET /v1/reports never shows a replaced revision as pending,
+// even once the reports table has merged it away.
+func TestAttackDuplicateRevision(t *testing.T) {
+	h := newHarness(t, nil)
+	a := h.firms[0].ID
+	p := currentPeriod().String()
+	conflict := func(a answer) Problem {
+		t.Helper()
+		return refused(t, a, http.StatusConflict, report.ReasonDuplicateRevision, "revision")
+	}
+	// twice in one request
+	pr := conflict(h.postJSON(h.tokA, "["+reportJSON(a, p, 10, "")+","+reportJSON(a, p, 11, "")+"]"))
+	if pr.Errors[0].Index != 1 {
+		t.Errorf("conflict on report %d, want 1", pr.Errors[0].Index)
+	}
+	h.nothingProduced(t, 0)
+	h.postJSON(h.tokA, "["+reportJSON(a, p, 10, "")+","+reportJSON(a, p, 10, "")+"]").accepted(t)
+	// resends: other figures refused, the same accepted, a new revision accepted
+	conflict(h.postJSON(h.tokA, reportJSON(a, p, 12, "")))
+	h.postJSON(h.tokA, reportJSON(a, p, 10, `,"reported_at":"2001-01-01T00:00:00Z"`)).accepted(t)
+	h.postJSON(h.tokA, reportJSON(a, p, 12, `,"revision":2`)).accepted(t)
+	bureau := h.token(Scope{Region: countyA})
+	conflict(h.postJSON(bureau, reportJSON(a, p, 13, `,"revision":2`)))
+	csv := "firm_id,period,headcount,vacancies,revision\n" + a + "," + p + ",13,4,2\n"
+	conflict(h.do(http.MethodPost, "/v1/reports.csv", bureau, "text/csv", []byte(csv)))
+	h.nothingProduced(t, 4)
+
+	// a restarted gateway remembers what it accepted (gateway_revisions)
+	testenv.WaitFor(t, "accepted revisions recorded", 10*time.Second, func() (bool, string) {
+		n := h.count("SELECT count() FROM gateway_revisions")
+		return n >= 2, fmt.Sprint(n)
+	})
+	h.restart()
+	conflict(h.postJSON(h.tokA, reportJSON(a, p, 11, "")))
+	h.postJSON(h.tokA, reportJSON(a, p, 10, "")).accepted(t)
+
+	// two confirmations of the web form at once: one receipt, one 409
+	wa, wb := newWebClient(h), newWebClient(h)
+	csrfA, csrfB := csrfOf(t, wa.signIn(h.tokA)), csrfOf(t, wb.signIn(bureau))
+	var wg sync.WaitGroup
+	answers := make([]answer, 2)
+	for i, c := range []struct {
+		wc   *webClient
+		csrf string
+		n    string
+	}{{wa, csrfA, "20"}, {wb, csrfB, "21"}} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			answers[i] = c.wc.post("/report/confirm", url.Values{"csrf": {c.csrf}, "firm_id": {a}, "headcount": {c.n}, "vacancies": {"1"}})
+		}()
+	}
+	wg.Wait()
+	receipts := 0
+	for _, ans := range answers {
+		switch {
+		case ans.status == http.StatusOK && strings.Contains(string(ans.body), `id="receipt"`):
+			receipts++
+		case ans.status == http.StatusConflict && strings.Contains(string(ans.body), `id="on-file"`):
+		default:
+			t.Fatalf("confirmation: %d %s", ans.status, ans.body)
+		}
+	}
+	if receipts != 1 {
+		t.Fatalf("%d receipts for two confirmations of revision 3 with different figures, want 1", receipts)
+	}
+	msgs := h.topic()
+	if len(msgs) != 6 {
+		t.Fatalf("%d messages on the topic, want 6", len(msgs))
+	}
+
+	// through ingest: the stored revisions are the accepted ones; a copy
+	// with other figures sent straight to Kafka is refused there
+	w := kafkaWriter(h)
+	if err := w.WriteMessages(context.Background(), kafkaMessage(a, reportJSON(a, p, 99, ""))); err != nil {
+		t.Fatal(err)
+	}
+	_ = w.Close()
+	h.startIngest()
+	testenv.WaitFor(t, "ingest", 60*time.Second, func() (bool, string) {
+		r, j := h.count("SELECT uniqExact(revision) FROM report_revisions"), h.count("SELECT count() FROM rejects FINAL")
+		return r == 3 && j == 1, fmt.Sprintf("revisions %d rejects %d", r, j)
+	})
+	if err := h.ch.Conn().Exec(context.Background(), "OPTIMIZE TABLE reports FINAL"); err != nil {
+		t.Fatal(err)
+	}
+	var got Reports
+	ans := h.get("/v1/reports?period="+p, h.tokA)
+	if err := json.Unmarshal(ans.body, &got); err != nil || ans.status != http.StatusOK {
+		t.Fatalf("GET /v1/reports: %d %s", ans.status, ans.body)
+	}
+	states := map[string]int{}
+	for _, r := range got.Reports {
+		states[fmt.Sprintf("%d:%s", r.Revision, r.State)]++
+		if r.State == "pending" {
+			t.Errorf("revision %d shown as pending after ingest: %+v", r.Revision, r)
+		}
+	}
+	if states["1:superseded"] != 1 || states["2:superseded"] != 1 || states["3:accepted"] != 1 || states["1:rejected"] != 1 {
+		t.Errorf("states %v: want revisions 1 and 2 superseded, 3 accepted, the Kafka copy of 1 rejected", states)
+	}
+	for _, r := range got.Reports {
+		if r.State == "accepted" && (r.Report == nil || (r.Report.Headcount != 20 && r.Report.Headcount != 21)) {
+			t.Errorf("accepted revision: %+v", r.Report)
+		}
+	}
 }

@@ -144,6 +144,7 @@ type Server struct {
 	firms   *firmCache
 	subs    *batcher[submission]
 	idem    *idemCache
+	revs    *revisionGuard
 	tokLim  *limiters
 	failLim *limiters // failed authentications per (client address, token id)
 	addrLim *limiters // failed authentications per client address
@@ -205,6 +206,7 @@ func New(ctx context.Context, opts Options, log *slog.Logger, reg prometheus.Reg
 		dl:      deadlines{day: opts.DeadlineDay},
 	}
 	s.idem = newIdemCache(st, newBatcher("gateway_idempotency", st.insertIdempotency, flush, log))
+	s.revs = newRevisionGuard(st.knownRevisions)
 	if err := s.tokens.refresh(ctx); err != nil {
 		_ = s.Close()
 		return nil, fmt.Errorf("load tokens: %w", err)

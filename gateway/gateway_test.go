@@ -460,6 +460,11 @@ func TestReportStates(t *testing.T) {
 		r, j := h.count("SELECT count() FROM reports"), h.count("SELECT count() FROM rejects")
 		return r == 2 && j == 1, fmt.Sprintf("reports %d rejects %d", r, j)
 	})
+	// a merge keeps only the latest revision in reports (ClickHouse 20+
+	// collapses an insert block at once): revision 1 must not turn pending
+	if err := h.ch.Conn().Exec(context.Background(), "OPTIMIZE TABLE reports FINAL"); err != nil {
+		t.Fatal(err)
+	}
 	ans := h.get("/v1/reports?period="+p, bureau)
 	if ans.status != 200 {
 		t.Fatalf("GET: %d %s", ans.status, ans.body)
@@ -475,13 +480,15 @@ func TestReportStates(t *testing.T) {
 	if len(got.Reports) != 3 {
 		t.Fatalf("reports %s", ans.body)
 	}
-	if s := states[a+"/1"]; s.State != "superseded" || s.SupersededBy != 2 || s.Report == nil || s.Report.Headcount != 100 {
+	// a superseded revision's figures are not kept (the reports table keeps
+	// a firm-month's latest revision only, once merged)
+	if s := states[a+"/1"]; s.State != "superseded" || s.SupersededBy != 2 || s.Report != nil || s.IngestedAt == nil {
 		t.Errorf("A rev 1: %+v", s)
 	}
 	if s := states[a+"/2"]; s.State != "accepted" || s.Report == nil || s.Report.Headcount != 90 || s.IngestedAt == nil {
 		t.Errorf("A rev 2: %+v", s)
 	}
-	if s := states[b+"/0"]; s.State != "rejected" || s.Problem == nil || s.Problem.Reason != report.ReasonUnknownField || s.Problem.Field != "bonus" {
+	if s := states[b+"/1"]; s.State != "rejected" || s.Problem == nil || s.Problem.Reason != report.ReasonUnknownField || s.Problem.Field != "bonus" {
 		t.Errorf("B: %+v", s)
 	}
 	// firm A's own token sees A only

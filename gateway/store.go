@@ -27,6 +27,7 @@ type submission struct {
 	Channel    string
 	IdemKey    string
 	Late       bool
+	Hash       uint64 // report.ContentHash, for gateway_revisions
 }
 
 // idemRecord is a stored answer to a POST with an Idempotency-Key.
@@ -80,7 +81,64 @@ func (s *store) insertSubmissions(ctx context.Context, rows []submission) error 
 	if err := b.Send(); err != nil {
 		return fmt.Errorf("insert submissions: %w", err)
 	}
+	return s.insertRevisions(ctx, rows)
+}
+
+// insertRevisions records the accepted revisions with their content
+// hashes (gateway_revisions), for the duplicate check of every gateway.
+// Written after gateway_submissions, in the same flush.
+func (s *store) insertRevisions(ctx context.Context, rows []submission) error {
+	b, err := s.ch.Conn().PrepareBatch(ctx, "INSERT INTO gateway_revisions (firm_id, period, revision, content_hash, received_at)")
+	if err != nil {
+		return fmt.Errorf("prepare insert revisions: %w", err)
+	}
+	n := len(rows)
+	firm, per, rev, hash, recv := make([]string, 0, n), make([]time.Time, 0, n), make([]uint32, 0, n), make([]uint64, 0, n), make([]time.Time, 0, n)
+	for _, r := range rows {
+		firm, per, rev, hash, recv = append(firm, r.FirmID), append(per, r.Period.Start()), append(rev, r.Revision), append(hash, r.Hash), append(recv, r.ReceivedAt.UTC())
+	}
+	for i, col := range []any{firm, per, rev, hash, recv} {
+		if err := b.Column(i).Append(col); err != nil {
+			_ = b.Abort()
+			return fmt.Errorf("insert revisions: %w", err)
+		}
+	}
+	if err := b.Send(); err != nil {
+		return fmt.Errorf("insert revisions: %w", err)
+	}
 	return nil
+}
+
+// knownRevisions reads the content hashes of the firms' revisions for the
+// periods from..to: those ingest stored and those any gateway accepted.
+func (s *store) knownRevisions(ctx context.Context, firms []string, from, to report.Period) ([]knownRevision, error) {
+	if len(firms) == 0 {
+		return nil, nil
+	}
+	f, t := from.Start().Format(time.DateOnly), to.Start().Format(time.DateOnly)
+	rows, err := s.ch.Conn().Query(ctx, `SELECT firm_id, period, revision, content_hash FROM report_revisions
+			WHERE period >= toDate(?) AND period <= toDate(?) AND has(?, firm_id)
+		UNION ALL
+		SELECT firm_id, period, revision, content_hash FROM gateway_revisions
+			WHERE period >= toDate(?) AND period <= toDate(?) AND has(?, firm_id)`, f, t, firms, f, t, firms)
+	if err != nil {
+		return nil, fmt.Errorf("query known revisions: %w", err)
+	}
+	defer rows.Close()
+	var out []knownRevision
+	for rows.Next() {
+		var kr knownRevision
+		var period time.Time
+		if err := rows.Scan(&kr.key.firm, &period, &kr.key.revision, &kr.hash); err != nil {
+			return nil, fmt.Errorf("scan known revision: %w", err)
+		}
+		kr.key.period = report.PeriodOf(period)
+		out = append(out, kr)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read known revisions: %w", err)
+	}
+	return out, nil
 }
 
 func (s *store) insertIdempotency(ctx context.Context, rows []idemRecord) error {
@@ -127,29 +185,25 @@ func (s *store) idempotency(ctx context.Context, tokenID, key string, since time
 	return rec, found, nil
 }
 
-// revisionRow is one revision of one firm's report as ingest stored it.
+// revisionRow is the latest stored revision of one firm's report.
 type revisionRow struct {
 	Report     report.Report
 	IngestedAt time.Time
 }
 
-// revisions reads every stored revision of the firms' reports for p (the
-// reports table without FINAL keeps superseded revisions until a merge).
-func (s *store) revisions(ctx context.Context, ids []string, p report.Period) ([]revisionRow, error) {
+// latestReports reads the latest stored revision of the firms' reports for
+// p (reports_latest: one row per firm).
+func (s *store) latestReports(ctx context.Context, ids []string, p report.Period) ([]revisionRow, error) {
 	if len(ids) == 0 {
 		return nil, nil // has([], firm_id) is an error on ClickHouse 18.16
 	}
-	rows, err := s.ch.Conn().Query(ctx, `SELECT firm_id, revision,
-			argMax(headcount, kafka_offset), argMax(vacancies, kafka_offset), argMax(hires, kafka_offset),
-			argMax(sep_economic_layoff, kafka_offset), argMax(sep_closure_bankruptcy, kafka_offset),
-			argMax(sep_suspension, kafka_offset), argMax(sep_contract_expiry, kafka_offset),
-			argMax(sep_resignation, kafka_offset), argMax(sep_retirement, kafka_offset),
-			argMax(sep_transfer, kafka_offset), argMax(sep_other, kafka_offset),
-			argMax(reported_at, kafka_offset), argMax(note, kafka_offset), max(ingested_at)
-		FROM reports WHERE period = toDate(?) AND has(?, firm_id)
-		GROUP BY firm_id, revision ORDER BY firm_id, revision`, p.Start().Format(time.DateOnly), ids)
+	rows, err := s.ch.Conn().Query(ctx, `SELECT firm_id, revision, headcount, vacancies, hires,
+			sep_economic_layoff, sep_closure_bankruptcy, sep_suspension, sep_contract_expiry,
+			sep_resignation, sep_retirement, sep_transfer, sep_other, reported_at, note, ingested_at
+		FROM reports_latest WHERE period = toDate(?) AND has(?, firm_id)
+		ORDER BY firm_id`, p.Start().Format(time.DateOnly), ids)
 	if err != nil {
-		return nil, fmt.Errorf("query report revisions: %w", err)
+		return nil, fmt.Errorf("query latest reports: %w", err)
 	}
 	defer rows.Close()
 	var out []revisionRow
@@ -160,14 +214,50 @@ func (s *store) revisions(ctx context.Context, ids []string, p report.Period) ([
 		if err := rows.Scan(&rep.FirmID, &rep.Revision, &rep.Headcount, &rep.Vacancies, &rep.Hires,
 			&sep[0], &sep[1], &sep[2], &sep[3], &sep[4], &sep[5], &sep[6], &sep[7],
 			&rep.ReportedAt, &rep.Note, &r.IngestedAt); err != nil {
-			return nil, fmt.Errorf("scan report revision: %w", err)
+			return nil, fmt.Errorf("scan latest report: %w", err)
 		}
 		rep.Period = p
 		rep.Separations = separationsOf(sep)
 		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read report revisions: %w", err)
+		return nil, fmt.Errorf("read latest reports: %w", err)
+	}
+	return out, nil
+}
+
+// storedRevision is one revision ingest stored (report_revisions).
+type storedRevision struct {
+	FirmID     string
+	Revision   uint32
+	ReportedAt time.Time
+	IngestedAt time.Time
+}
+
+// storedRevisions reads every revision of the firms' reports for p that
+// ingest stored, superseded ones included (the reports table has merged
+// those away).
+func (s *store) storedRevisions(ctx context.Context, ids []string, p report.Period) ([]storedRevision, error) {
+	if len(ids) == 0 {
+		return nil, nil // has([], firm_id) is an error on ClickHouse 18.16
+	}
+	rows, err := s.ch.Conn().Query(ctx, `SELECT firm_id, revision, min(reported_at), min(ingested_at)
+		FROM report_revisions WHERE period = toDate(?) AND has(?, firm_id)
+		GROUP BY firm_id, revision ORDER BY firm_id, revision`, p.Start().Format(time.DateOnly), ids)
+	if err != nil {
+		return nil, fmt.Errorf("query stored revisions: %w", err)
+	}
+	defer rows.Close()
+	var out []storedRevision
+	for rows.Next() {
+		var r storedRevision
+		if err := rows.Scan(&r.FirmID, &r.Revision, &r.ReportedAt, &r.IngestedAt); err != nil {
+			return nil, fmt.Errorf("scan stored revision: %w", err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read stored revisions: %w", err)
 	}
 	return out, nil
 }
@@ -179,11 +269,11 @@ func separationsOf(v [8]uint32) report.Separations {
 
 // latest reads the latest revision of one firm's report for p.
 func (s *store) latest(ctx context.Context, firmID string, p report.Period) (report.Report, bool, error) {
-	revs, err := s.revisions(ctx, []string{firmID}, p)
+	revs, err := s.latestReports(ctx, []string{firmID}, p)
 	if err != nil || len(revs) == 0 {
 		return report.Report{}, false, err
 	}
-	return revs[len(revs)-1].Report, true, nil
+	return revs[0].Report, true, nil
 }
 
 // rejectRow is a message for one of the firms that ingest refused.
@@ -211,6 +301,9 @@ func (s *store) rejects(ctx context.Context, ids []string, p report.Period) ([]r
 		var r rejectRow
 		if err := rows.Scan(&r.FirmID, &r.Revision, &r.ReceivedAt, &r.Problem.Reason, &r.Problem.Field, &r.Problem.Message); err != nil {
 			return nil, fmt.Errorf("scan reject: %w", err)
+		}
+		if r.Revision == 0 {
+			r.Revision = 1 // no revision in the payload: the wire format's default
 		}
 		out = append(out, r)
 	}

@@ -395,13 +395,20 @@ func figures(t map[string]string, r report.Report) []shownFigure {
 // lastRevision is the highest revision stored or accepted for the firm and
 // period (0: none).
 func (s *Server) lastRevision(ctx context.Context, firmID string, p report.Period) (uint32, error) {
-	var rev uint32
-	revs, err := s.store.revisions(ctx, []string{firmID}, p)
+	rev := s.revs.latest(firmID, p) // accepted here, maybe not recorded yet
+	latest, err := s.store.latestReports(ctx, []string{firmID}, p)
 	if err != nil {
 		return 0, err
 	}
-	for _, r := range revs {
+	for _, r := range latest {
 		rev = max(rev, r.Report.Revision)
+	}
+	stored, err := s.store.storedRevisions(ctx, []string{firmID}, p)
+	if err != nil {
+		return 0, err
+	}
+	for _, r := range stored {
+		rev = max(rev, r.Revision)
 	}
 	subs, err := s.store.submissions(ctx, []string{firmID}, p)
 	if err != nil {
@@ -563,7 +570,29 @@ func (u *webUI) postConfirm(w http.ResponseWriter, r *http.Request) {
 		u.render(w, http.StatusTooManyRequests, "review.html", p)
 		return
 	}
+	l, conflicts, err := u.s.revs.claim(r.Context(), []report.Report{rep})
+	if err != nil {
+		u.s.log.Warn("check revisions", "err", err, "token_id", tok.ID)
+		p.Message = p.T["unavailable"]
+		w.Header().Set("Retry-After", "30")
+		u.render(w, http.StatusServiceUnavailable, "review.html", p)
+		return
+	}
+	if len(conflicts) > 0 {
+		// another submission of this revision won (another clerk, another
+		// tab): show the form again with the revision now on file
+		period, _ := report.ParsePeriod(p.Period)
+		onFile, err := u.s.lastRevision(r.Context(), p.Firm.ID, period)
+		if err != nil {
+			u.s.log.Warn("read revisions on file", "err", err, "firm_id", p.Firm.ID)
+		}
+		p.OnFile, p.Revision = max(onFile, p.Revision), max(onFile, p.Revision)+1
+		p.Message = p.T["conflict"]
+		u.render(w, http.StatusConflict, "form.html", p)
+		return
+	}
 	ans, _, err := u.s.produce(r.Context(), tok, "web", []report.Report{rep}, "", u.s.now())
+	l.done(err == nil)
 	if err != nil {
 		p.Message = p.T["unavailable"]
 		w.Header().Set("Retry-After", "30")
