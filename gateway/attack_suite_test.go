@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -533,7 +534,7 @@ func TestAttackSuite(t *testing.T) {
 }
 
 func isTimeout(err error) bool {
-	ne, ok := err.(net.Error)
+	ne, ok := errors.AsType[net.Error](err)
 	return ok && ne.Timeout()
 }
 

@@ -244,7 +244,12 @@ recipients:
 			Config:     cfg, Plan: "../deploy/plans/default.yaml", Topic: "alerts", Group: "fuzz", HTTPAddr: strings.TrimPrefix(base, "http://"),
 			EscalationCheck: time.Minute, SessionTimeout: 6 * time.Second}, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
 	}()
-	f.Cleanup(func() { cancel(); <-done })
+	f.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			f.Logf("alert component: %v", err)
+		}
+	})
 	testenv.WaitFor(f, "alert component up", 30*time.Second, func() (bool, string) {
 		resp, err := http.Get(base + "/healthz")
 		if err != nil {
