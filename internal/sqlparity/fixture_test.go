@@ -389,11 +389,13 @@ func (fx *fixture) alerts(reports []report.Report) ([]alertevent.Event, error) {
 			if err != nil {
 				return nil, err
 			}
-			rows = append(rows, row{"alert_id": e.ID, "version": e.Version, "event": e.Kind, "rule": e.Rule, "scope": e.Scope,
-				"alert_key": e.Key, "period": p.Start(), "level": e.Level, "previous_level": e.PreviousLevel, "values_json": string(e.Values),
+			f := e.LevelFacts
+			rows = append(rows, row{"alert_id": e.ID, "version": e.Version, "event": e.Kind, "rule": e.Rule, "scope": e.Scope.String(),
+				"alert_key": e.Key, "period": p.Start(), "level": e.Level.String(), "previous_level": e.PreviousLevel.String(), "values_json": string(e.Values),
 				"region": e.Region, "prefecture": e.Prefecture, "industry": e.Industry, "reported": e.Reported, "expected": e.Expected,
 				"subject": e.Subject, "title_zh": e.TitleZh, "title_en": e.TitleEn, "summary_zh": e.SummaryZh, "summary_en": e.SummaryEn,
-				"plan": e.Plan, "emitted_at": e.At.UTC()})
+				"plan": e.Plan, "emitted_at": e.At.UTC(), "level_name_zh": f.NameZh, "level_name_en": f.NameEn, "level_color": f.Color,
+				"level_action_zh": f.ActionZh, "level_action_en": f.ActionEn, "level_response_seconds": f.ResponseSeconds})
 		}
 		if err := fx.add("detector.alert_events", rows); err != nil {
 			return nil, err
