@@ -284,6 +284,10 @@ func intField(name string, v *fastjson.Value, slot *int64) (*int64, *Problem) {
 	if v.Type() != fastjson.TypeNumber {
 		return nil, problem(ReasonMalformedJSON, name, "%s must be an integer, got %s", name, kindOf(v))
 	}
+	if lit := v.String(); !isJSONNumber(lit) {
+		// fastjson takes 01, +1, 1-, NaN and inf for numbers; RFC 8259 does not
+		return nil, problem(ReasonMalformedJSON, name, "%s is not a JSON number: %s", name, lit)
+	}
 	n, err := v.Int64()
 	if err != nil {
 		lit := v.String()
@@ -295,6 +299,44 @@ func intField(name string, v *fastjson.Value, slot *int64) (*int64, *Problem) {
 	}
 	*slot = n
 	return slot, nil
+}
+
+// isJSONNumber reports whether lit is a number as RFC 8259 writes one:
+// -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+func isJSONNumber(lit string) bool {
+	i, n := 0, len(lit)
+	digits := func() int {
+		start := i
+		for i < n && lit[i] >= '0' && lit[i] <= '9' {
+			i++
+		}
+		return i - start
+	}
+	if i < n && lit[i] == '-' {
+		i++
+	}
+	switch {
+	case i < n && lit[i] == '0':
+		i++
+	case digits() == 0:
+		return false
+	}
+	if i < n && lit[i] == '.' {
+		i++
+		if digits() == 0 {
+			return false
+		}
+	}
+	if i < n && (lit[i] == 'e' || lit[i] == 'E') {
+		i++
+		if i < n && (lit[i] == '+' || lit[i] == '-') {
+			i++
+		}
+		if digits() == 0 {
+			return false
+		}
+	}
+	return i == n
 }
 
 func stringField(name string, v *fastjson.Value) (*string, *Problem) {
