@@ -60,7 +60,11 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzAppendEncode$$' -fuzztime=$(FUZZTIME) ./internal/report
 	$(GO) test -run='^$$' -fuzz='^FuzzParseCSV$$' -fuzztime=$(FUZZTIME) ./internal/firms
 	$(GO) test -run='^$$' -fuzz='^FuzzParseCSV$$' -fuzztime=$(FUZZTIME) ./internal/label
+	$(GO) test -run='^$$' -fuzz='^FuzzNeutralize$$' -fuzztime=$(FUZZTIME) ./internal/csvcell
 	$(GO) test -run='^$$' -fuzz='^FuzzDecodeCSV$$' -fuzztime=$(FUZZTIME) ./gateway
+	$(GO) test -run='^$$' -fuzz='^FuzzFramingConn$$' -fuzztime=$(FUZZTIME) ./gateway
+	$(GO) test -run='^$$' -fuzz='^FuzzGatewayRequest$$' -fuzztime=$(FUZZTIME) ./gateway
+	$(GO) test -run='^$$' -fuzz='^FuzzAckRequest$$' -fuzztime=$(FUZZTIME) ./gateway
 	$(GO) test -run='^$$' -fuzz='^FuzzFastMatchesVM$$' -fuzztime=$(FUZZTIME) ./detector
 	$(GO) test -run='^$$' -fuzz='^FuzzParsePlan$$' -fuzztime=$(FUZZTIME) ./detector
 	$(GO) test -run='^$$' -fuzz='^FuzzParseConfig$$' -fuzztime=$(FUZZTIME) ./alerts

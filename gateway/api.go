@@ -210,8 +210,10 @@ func writeAnswer(w http.ResponseWriter, status int, body []byte) {
 	writeBody(w, status, ct, body)
 }
 
-// splitJSON splits a body holding one report object or an array of them,
-// and drops any reported_at: the gateway sets it.
+// splitJSON splits a body holding one report object or an array of them
+// into the bytes of each report as received: every report is judged on
+// those bytes (size, encoding, the type of every field), reported_at
+// included, before the gateway replaces reported_at with its own clock.
 func splitJSON(body []byte) ([]item, *Problem) {
 	var p fastjson.Parser
 	v, err := p.ParseBytes(body)
@@ -224,31 +226,71 @@ func splitJSON(body []byte) ([]item, *Problem) {
 		return nil, &Problem{Type: problemValidation, Title: "Invalid request body", Status: http.StatusBadRequest,
 			Detail: prob.Message, Errors: []FieldProblem{fieldProblem(0, "", prob)}}
 	}
-	var vals []*fastjson.Value
+	var spans [][]byte
 	if v.Type() == fastjson.TypeObject {
-		vals = []*fastjson.Value{v}
+		spans = [][]byte{bytes.TrimSpace(body)}
 	} else {
-		vals, _ = v.Array()
+		spans = arrayElements(body)
 	}
 	switch {
-	case len(vals) == 0:
+	case len(spans) == 0:
 		return nil, &Problem{Type: problemValidation, Title: "Invalid request body", Status: http.StatusBadRequest,
 			Detail: "the array holds no reports", Errors: []FieldProblem{{Reason: report.ReasonMissingField, Message: "the array holds no reports"}}}
-	case len(vals) > MaxBatch:
+	case len(spans) > MaxBatch:
 		return nil, &Problem{Type: problemValidation, Title: "Too many reports", Status: http.StatusBadRequest,
-			Detail: fmt.Sprintf("a request holds at most %d reports, this one %d", MaxBatch, len(vals)),
+			Detail: fmt.Sprintf("a request holds at most %d reports, this one %d", MaxBatch, len(spans)),
 			Errors: []FieldProblem{{Reason: report.ReasonTooLarge, Message: fmt.Sprintf("at most %d reports per request", MaxBatch)}}}
 	}
-	items := make([]item, len(vals))
-	for i, e := range vals {
-		if e.Type() == fastjson.TypeObject {
-			for e.Exists("reported_at") {
-				e.Del("reported_at")
-			}
-		}
-		items[i] = item{json: e.MarshalTo(nil)}
+	items := make([]item, len(spans))
+	for i, b := range spans {
+		items[i] = item{json: b}
 	}
 	return items, nil
+}
+
+// arrayElements returns the bytes of each element of a JSON array, as
+// received (without the whitespace around them). body must be a valid
+// JSON array (fastjson parsed it).
+func arrayElements(body []byte) [][]byte {
+	var out [][]byte
+	i := bytes.IndexByte(body, '[') + 1
+	depth, start := 0, -1
+	for ; i < len(body); i++ {
+		switch c := body[i]; c {
+		case ' ', '\t', '\n', '\r':
+			continue
+		case '"':
+			if start < 0 {
+				start = i
+			}
+			for i++; i < len(body) && body[i] != '"'; i++ {
+				if body[i] == '\\' {
+					i++
+				}
+			}
+			continue
+		case '{', '[':
+			depth++
+		case '}', ']':
+			if depth == 0 { // the array's own ]
+				if start >= 0 {
+					out = append(out, bytes.TrimRight(body[start:i], " \t\n\r"))
+				}
+				return out
+			}
+			depth--
+		case ',':
+			if depth == 0 {
+				out = append(out, bytes.TrimRight(body[start:i], " \t\n\r"))
+				start = -1
+				continue
+			}
+		}
+		if start < 0 {
+			start = i
+		}
+	}
+	return out
 }
 
 // Accepted is the answer to a POST whose reports Kafka acknowledged.
@@ -272,21 +314,24 @@ type AcceptedReport struct {
 var encodePool = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
 
 // accept validates every report of a request and produces them all, or
-// none: one invalid report (400) or one firm outside the token's scope (403)
-// refuses the whole request before anything reaches Kafka.
+// none: one invalid report (400), one firm outside the token's scope (403)
+// or one revision already submitted with other content (409) refuses the
+// whole request before anything reaches Kafka.
 func (s *Server) accept(ctx context.Context, tok Token, channel string, items []item, idemKey string) (int, []byte) {
 	now := s.now()
 	view := &registryView{ctx: ctx, c: s.firms, reg: s.registry(ctx)}
 	reports := make([]report.Report, 0, len(items))
 	var invalid, forbidden []FieldProblem
 	for i, it := range items {
-		r, prob := report.Validate(it.json, now, view)
-		// A firm token may act for its firm only, whether or not the other
-		// firm exists; a bureau's token for the registered firms of its
-		// region (an unregistered firm is an ordinary unknown_firm).
-		if r.FirmID != "" && !tok.Scope.Allows(r.FirmID, view.reg) && (tok.Scope.FirmID != "" || view.reg.Has(r.FirmID)) {
+		r, prob := report.ValidateReceived(it.json, now, view)
+		// Scope comes before anything the registry would say: a firm token
+		// may act for its own firm only, a bureau's token for the
+		// registered firms of its region only. A firm it may not act for —
+		// registered elsewhere or not registered at all — gets the same
+		// 403, so the answer tells nothing about the registry.
+		if r.FirmID != "" && !tok.Scope.Allows(r.FirmID, view.reg) {
 			forbidden = append(forbidden, FieldProblem{Index: i, Line: it.line, FirmID: r.FirmID, Reason: "forbidden_firm", Field: "firm_id",
-				Message: fmt.Sprintf("this token (%s) may not report for firm %s", tok.Scope, r.FirmID)})
+				Message: fmt.Sprintf("this token (%s) may not report for firm %s: %s", tok.Scope, r.FirmID, tok.Scope.may())})
 			continue
 		}
 		if prob != nil {
@@ -306,7 +351,17 @@ func (s *Server) accept(ctx context.Context, tok Token, channel string, items []
 		return http.StatusBadRequest, encodeProblem(Problem{Type: problemValidation, Title: "Invalid reports", Status: http.StatusBadRequest,
 			Detail: fmt.Sprintf("%d of %d reports are invalid; none was accepted", len(invalid), len(items)), Errors: invalid})
 	}
+	l, conflicts, err := s.revs.claim(ctx, reports)
+	switch {
+	case err != nil:
+		s.log.Warn("check revisions", "err", err, "token_id", tok.ID)
+		return http.StatusServiceUnavailable, encodeProblem(unavailableProblem)
+	case len(conflicts) > 0:
+		s.log.Info("revision resubmitted with other content", "token_id", tok.ID, "firm_id", conflicts[0].key.firm, "count", len(conflicts))
+		return http.StatusConflict, encodeProblem(conflictProblem(conflicts, len(items), func(i int) int { return items[i].line }))
+	}
 	_, ans, err := s.produce(ctx, tok, channel, reports, idemKey, now)
+	l.done(err == nil)
 	if err != nil {
 		return http.StatusServiceUnavailable, encodeProblem(Problem{Type: problemUnavailable, Title: "Kafka unavailable", Status: http.StatusServiceUnavailable,
 			Detail: "Kafka did not acknowledge the reports; none was accepted. Send the same request again later (with the same Idempotency-Key)"})
@@ -343,7 +398,7 @@ func (s *Server) produce(ctx context.Context, tok Token, channel string, reports
 		}
 		ans.Reports[i] = AcceptedReport{FirmID: r.FirmID, Period: r.Period.String(), Revision: r.Revision, Late: late, Deadline: s.dl.of(r.Period)}
 		subs[i] = submission{ReceivedAt: now, ID: reqID + "-" + strconv.Itoa(i), FirmID: r.FirmID, Period: r.Period, Revision: r.Revision,
-			TokenID: tok.ID, Channel: channel, IdemKey: idemKey, Late: late}
+			TokenID: tok.ID, Channel: channel, IdemKey: idemKey, Late: late, Hash: r.ContentHash()}
 	}
 	for i := range msgs {
 		msgs[i].Value = buf[offsets[i]:offsets[i+1]:offsets[i+1]]
@@ -398,20 +453,29 @@ type Reports struct {
 	Reports  []ReportState `json:"reports"`
 }
 
-// periodParam reads ?period= (default: the current period).
+// periodParam reads ?period= (default: the current period). A period no
+// report can have — before 2000-01, or after the current month — is a 400
+// with its reason, as a report for it would be.
 func (s *Server) periodParam(w http.ResponseWriter, r *http.Request) (report.Period, bool) {
 	q := r.URL.Query().Get("period")
 	if q == "" {
 		return s.dl.current(s.now()), true
 	}
 	p, err := report.ParsePeriod(q)
-	if err != nil || p < report.MinPeriod {
-		msg := "period must be YYYY-MM"
-		writeProblem(w, Problem{Type: problemValidation, Title: "Invalid period", Status: http.StatusBadRequest, Detail: msg,
-			Errors: []FieldProblem{{Reason: report.ReasonInvalidPeriod, Field: "period", Message: msg}}})
-		return 0, false
+	reason, msg := "", ""
+	switch last := report.PeriodOf(s.now().In(report.Shanghai())); {
+	case err != nil:
+		reason, msg = report.ReasonInvalidPeriod, "period must be YYYY-MM"
+	case p < report.MinPeriod:
+		reason, msg = report.ReasonInvalidPeriod, fmt.Sprintf("period %s is before %s, the first period reports can have", p, report.MinPeriod)
+	case p > last:
+		reason, msg = report.ReasonFuturePeriod, fmt.Sprintf("period %s is after %s, the current month: no report can exist for it", p, last)
+	default:
+		return p, true
 	}
-	return p, true
+	writeProblem(w, Problem{Type: problemValidation, Title: "Invalid period", Status: http.StatusBadRequest, Detail: msg,
+		Errors: []FieldProblem{{Reason: reason, Field: "period", Message: msg}}})
+	return 0, false
 }
 
 func (s *Server) getReports(w http.ResponseWriter, r *http.Request) {
@@ -441,13 +505,22 @@ func periodQuery[T any](s *Server, w http.ResponseWriter, r *http.Request, what 
 	writeJSON(w, http.StatusOK, ans)
 }
 
-// reportStates merges what ingest stored (the latest revision of each
-// firm), what it refused and what the gateway accepted: a submission with
-// a lower revision than the stored one was superseded, one with a higher
-// revision (or none stored) is pending.
+// reportStates merges what ingest stored, what it refused and what the
+// gateway accepted but ingest has not stored yet. Stored revisions come
+// from report_revisions (every revision, as the reports table keeps only
+// the latest once merged) and the reports table read FINAL (the latest
+// one's figures, and reports stored before report_revisions existed); a
+// revision is accepted if it is its firm's latest, else superseded, and
+// only the latest carries its figures. An accepted submission not stored
+// yet is pending — unless a later revision is stored already: then it is
+// superseded, never pending.
 func (s *Server) reportStates(ctx context.Context, scope Scope, p report.Period) ([]ReportState, error) {
 	ids := firmIDs(scope.Firms(s.registry(ctx)))
-	revs, err := s.store.stored(ctx, ids, p)
+	latest, err := s.store.stored(ctx, ids, p)
+	if err != nil {
+		return nil, err
+	}
+	stored, err := s.store.storedRevisions(ctx, ids, p)
 	if err != nil {
 		return nil, err
 	}
@@ -463,9 +536,14 @@ func (s *Server) reportStates(ctx context.Context, scope Scope, p report.Period)
 		firm string
 		rev  uint32
 	}
-	latest := map[string]uint32{}
-	for _, rv := range revs {
-		latest[rv.Report.FirmID] = max(latest[rv.Report.FirmID], rv.Report.Revision)
+	top := map[string]uint32{}
+	figures := map[fr]storedRow{}
+	for _, rv := range latest {
+		top[rv.Report.FirmID] = max(top[rv.Report.FirmID], rv.Report.Revision)
+		figures[fr{rv.Report.FirmID, rv.Report.Revision}] = rv
+	}
+	for _, sr := range stored {
+		top[sr.FirmID] = max(top[sr.FirmID], sr.Revision)
 	}
 	lateSub := map[fr]bool{}
 	for _, sb := range subs {
@@ -473,12 +551,27 @@ func (s *Server) reportStates(ctx context.Context, scope Scope, p report.Period)
 	}
 	out := []ReportState{}
 	seen := map[fr]bool{}
-	for _, rv := range revs {
-		rep := rv.Report
-		st := ReportState{FirmID: rep.FirmID, Period: p.String(), Revision: rep.Revision, State: "accepted",
-			Late: lateSub[fr{rep.FirmID, rep.Revision}] || s.dl.late(p, rep.ReportedAt), ReportedAt: &rep.ReportedAt, IngestedAt: &rv.IngestedAt, Report: &rep}
-		seen[fr{rep.FirmID, rep.Revision}] = true
+	addStored := func(firm string, rev uint32, reported, ingested time.Time) {
+		k := fr{firm, rev}
+		if seen[k] {
+			return
+		}
+		seen[k] = true
+		st := ReportState{FirmID: firm, Period: p.String(), Revision: rev, State: "accepted",
+			Late: lateSub[k] || s.dl.late(p, reported), ReportedAt: &reported, IngestedAt: &ingested}
+		if l := top[firm]; l > rev {
+			st.State, st.SupersededBy = "superseded", l
+		} else if rv, ok := figures[k]; ok {
+			rep := rv.Report
+			st.Report = &rep
+		}
 		out = append(out, st)
+	}
+	for _, rv := range latest {
+		addStored(rv.Report.FirmID, rv.Report.Revision, rv.Report.ReportedAt, rv.IngestedAt)
+	}
+	for _, sr := range stored {
+		addStored(sr.FirmID, sr.Revision, sr.ReportedAt, sr.IngestedAt)
 	}
 	for _, rj := range rejs {
 		prob := rj.Problem
@@ -494,7 +587,7 @@ func (s *Server) reportStates(ctx context.Context, scope Scope, p report.Period)
 		seen[k] = true
 		at := sb.ReceivedAt
 		st := ReportState{FirmID: sb.FirmID, Period: p.String(), Revision: sb.Revision, State: "pending", Late: sb.Late, ReportedAt: &at}
-		if l, ok := latest[sb.FirmID]; ok && l > sb.Revision {
+		if l := top[sb.FirmID]; l > sb.Revision {
 			st.State, st.SupersededBy = "superseded", l
 		}
 		out = append(out, st)

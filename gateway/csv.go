@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/layoffwatch/layoffwatch/internal/report"
 )
@@ -20,7 +21,10 @@ import (
 // sets it.
 //
 // DecodeCSV only reshapes: every row becomes one JSON object of the wire
-// format, and report.Validate judges it like any other report. Cells are
+// format, and report.ValidateReceived judges it like any other report. What
+// the reshaping would hide is judged here, on the bytes received: a row over
+// 64 KiB is too_large, a cell that is not UTF-8 invalid_encoding (JSON
+// encoding would replace it). Cells are
 // data: a cell starting with = or holding a line break is carried as a JSON
 // string, never interpreted (encoding/csv, like every RFC 4180 reader, turns
 // a quoted CRLF into LF).
@@ -80,6 +84,9 @@ func DecodeCSV(data []byte, maxRows int) ([]CSVRecord, error) {
 	seen := map[string]bool{}
 	for i, h := range head {
 		h = strings.TrimSpace(h)
+		if !utf8.ValidString(h) {
+			return nil, &CSVError{Line: 1, Problem: &report.Problem{Reason: report.ReasonInvalidEncoding, Message: "the header holds bytes that are not UTF-8"}}
+		}
 		c, ok := csvColumns[h]
 		if !ok {
 			msg := fmt.Sprintf("column %q is not a field of schema version %d", h, report.SchemaVersion)
@@ -97,6 +104,7 @@ func DecodeCSV(data []byte, maxRows int) ([]CSVRecord, error) {
 	}
 	var out []CSVRecord
 	for {
+		from := cr.InputOffset()
 		rec, err := cr.Read()
 		if errors.Is(err, io.EOF) {
 			break
@@ -108,8 +116,19 @@ func DecodeCSV(data []byte, maxRows int) ([]CSVRecord, error) {
 		if len(out) == maxRows {
 			return nil, &CSVError{Line: line, Problem: &report.Problem{Reason: report.ReasonTooLarge, Message: fmt.Sprintf("an upload holds at most %d reports", maxRows)}}
 		}
+		// a row is a report: judged on its bytes as received, like a message
+		if n := cr.InputOffset() - from; n > report.MaxMessageBytes {
+			return nil, &CSVError{Line: line, Problem: &report.Problem{Reason: report.ReasonTooLarge,
+				Message: fmt.Sprintf("the row has %d bytes, the limit for one report is %d", n, report.MaxMessageBytes)}}
+		}
 		if len(rec) != len(head) {
 			return nil, &CSVError{Line: line, Problem: &report.Problem{Reason: report.ReasonMalformedJSON, Message: fmt.Sprintf("line has %d cells, the header has %d", len(rec), len(head))}}
+		}
+		for i, cell := range rec {
+			if !utf8.ValidString(cell) {
+				return nil, &CSVError{Line: line, Problem: &report.Problem{Reason: report.ReasonInvalidEncoding, Field: strings.TrimSpace(head[i]),
+					Message: fmt.Sprintf("column %s holds bytes that are not UTF-8", strings.TrimSpace(head[i]))}}
+			}
 		}
 		out = append(out, CSVRecord{Line: line, JSON: rowJSON(cols, rec, !seen["schema_version"])})
 	}

@@ -37,6 +37,9 @@ func TestDecodeCSV(t *testing.T) {
 		{"short row", "firm_id,period,headcount\n" + firm + ",2026-03,1\n" + firm + ",2026-04\n", nil, report.ReasonMalformedJSON, 3},
 		{"bare quote", "firm_id,period\n" + firm + ",20\"26\n", nil, report.ReasonMalformedJSON, 2},
 		{"too many rows", "firm_id\n" + strings.Repeat(firm+"\n", 3), nil, report.ReasonTooLarge, 4},
+		{"a cell that is not UTF-8", "firm_id,note\n" + firm + ",\"a\xffb\"\n", nil, report.ReasonInvalidEncoding, 2},
+		{"a header that is not UTF-8", "firm_id,no\xffte\n", nil, report.ReasonInvalidEncoding, 1},
+		{"a row over 64 KiB, whatever the cell", "firm_id,headcount\n" + firm + "," + strings.Repeat(" ", report.MaxMessageBytes) + "1\n", nil, report.ReasonTooLarge, 2},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -59,8 +59,10 @@ type Options struct {
 	DeadlineDay       int           `help:"Reports for a month are due by the end of this day of the next month (Asia/Shanghai); later ones are accepted and marked late." default:"5"`
 	Rate              float64       `help:"Requests per second allowed to one token." default:"10"`
 	Burst             int           `help:"Requests one token may send at once above its rate." default:"100"`
-	AuthFailRate      float64       `help:"Failed authentications per second allowed from one client address." default:"0.2"`
-	AuthFailBurst     int           `help:"Failed authentications one client address may make at once." default:"20"`
+	AuthFailRate      float64       `help:"Failed authentications per second allowed for one token id from one client address (guessing one token's secret)." default:"0.2"`
+	AuthFailBurst     int           `help:"Failed authentications for one token id one client address may make at once." default:"20"`
+	AuthFailAddrRate  float64       `help:"Failed authentications per second allowed from one client address, whatever the token (looser: many clients may share an address behind NAT)." default:"2"`
+	AuthFailAddrBurst int           `help:"Failed authentications one client address may make at once, whatever the token." default:"200"`
 	ProduceTimeout    time.Duration `help:"How long to wait for Kafka to acknowledge a request's reports before answering 503." default:"10s"`
 	ReadHeaderTimeout time.Duration `help:"Time allowed to read a request's headers (slow clients are cut off)." default:"5s"`
 	ReadTimeout       time.Duration `help:"Time allowed to read a whole request." default:"30s"`
@@ -98,7 +100,7 @@ func (o Options) Validate() error {
 		return errors.New("--tls-cert and --tls-key go together")
 	case o.DeadlineDay < 1 || o.DeadlineDay > 28:
 		return fmt.Errorf("deadline day must be 1–28, got %d", o.DeadlineDay)
-	case o.Rate <= 0 || o.Burst < 1 || o.AuthFailRate <= 0 || o.AuthFailBurst < 1:
+	case o.Rate <= 0 || o.Burst < 1 || o.AuthFailRate <= 0 || o.AuthFailBurst < 1 || o.AuthFailAddrRate <= 0 || o.AuthFailAddrBurst < 1:
 		return errors.New("rates must be positive and bursts at least 1")
 	case o.ProduceTimeout <= 0 || o.ReadHeaderTimeout <= 0 || o.ReadTimeout <= 0 || o.WriteTimeout <= 0 || o.IdleTimeout <= 0:
 		return errors.New("timeouts must be positive")
@@ -132,8 +134,10 @@ type Server struct {
 	firms   *firmCache
 	subs    *batcher[submission]
 	idem    *idemCache
+	revs    *revisionGuard
 	tokLim  *limiters
-	failLim *limiters
+	failLim *limiters // failed authentications per (client address, token id)
+	addrLim *limiters // failed authentications per client address
 	web     *webUI
 	dl      deadlines
 	now     func() time.Time
@@ -188,11 +192,13 @@ func New(ctx context.Context, opts Options, log *slog.Logger, reg prometheus.Reg
 		subs:    newBatcher("gateway_submissions", st.insertSubmissions, flush, log),
 		tokLim:  newLimiters(opts.Rate, opts.Burst),
 		failLim: newLimiters(opts.AuthFailRate, opts.AuthFailBurst),
+		addrLim: newLimiters(opts.AuthFailAddrRate, opts.AuthFailAddrBurst),
 		dl:      deadlines{day: opts.DeadlineDay},
 	}
 	s.idem = newIdemCache(st, newBatcher("gateway_idempotency", st.insertIdempotency, flush, log))
 	s.health.Check("clickhouse", ch.Ping)
 	s.health.Check("kafka", func(ctx context.Context) error { return kafkautil.Ping(ctx, opts.Kafka) })
+	s.revs = newRevisionGuard(st.knownRevisions)
 	if err := s.tokens.refresh(ctx); err != nil {
 		_ = s.Close()
 		return nil, fmt.Errorf("load tokens: %w", err)
@@ -233,6 +239,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		srv.TLSConfig = s.tls
 		ln = tls.NewListener(ln, s.tls)
 	}
+	// request smuggling is refused below net/http (framing.go), on the
+	// plain text: inside TLS
+	ln = framingListener{Listener: ln, onRefuse: func(remote string) {
+		s.m.smuggling.Inc()
+		s.log.Warn("request with both Content-Length and Transfer-Encoding refused; connection closed", "remote", remote)
+	}}
 	g, gctx := errgroup.WithContext(ctx)
 	// The record writers outlive the HTTP server: they stop after it, so
 	// the last accepted submissions are written too.
@@ -393,8 +405,16 @@ func clientAddr(r *http.Request) string {
 }
 
 // authenticate checks the request's bearer token and the rate limits, and
-// answers 401 or 429 itself when they fail.
+// answers 400, 401 or 429 itself when they fail.
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (Token, bool) {
+	if len(r.Header.Values("Authorization")) > 1 {
+		// Ambiguous: a proxy in front may have checked one, the gateway
+		// would use another. Nothing is checked, nothing is used.
+		s.m.authFailures.WithLabelValues(string(authMalformed)).Inc()
+		writeProblem(w, Problem{Type: problemBadRequest, Title: "Several Authorization headers", Status: http.StatusBadRequest,
+			Detail: "send exactly one Authorization header: Bearer lw_…"})
+		return Token{}, false
+	}
 	token := ""
 	if h := r.Header.Get("Authorization"); h != "" {
 		scheme, value, _ := strings.Cut(h, " ")
@@ -421,25 +441,39 @@ func (s *Server) checkToken(w http.ResponseWriter, r *http.Request, token string
 	return Token{}, false
 }
 
-// verify checks a presented token and the rate limits: failed
-// authentications are limited per client address (and once exhausted, no
-// token from it is even checked), requests per token. It returns a 401 or
-// 429 problem, with how long to wait for a 429.
+// verify checks a presented token and the rate limits. Failed
+// authentications are limited at two levels: per (client address, token
+// id), tightly — guessing the secret of one token is cut off after a
+// few tries — and per client address, loosely, because many clients may
+// share one address behind NAT: a neighbour's bad tokens do not lock out
+// valid ones. Once a limit is exhausted no token under it is even checked.
+// Requests are limited per token. It returns a 401 or 429 problem, with
+// how long to wait for a 429.
 func (s *Server) verify(r *http.Request, token string) (Token, *Problem, time.Duration) {
 	addr := clientAddr(r)
+	key := addr + " " + TokenID(token) // id "" for a missing or malformed token
 	now := time.Now()
-	tooMany := &Problem{Type: problemRate, Title: "Too many failed authentications", Status: http.StatusTooManyRequests,
-		Detail: "this address sent too many missing or wrong tokens; wait before trying again"}
-	if ex, wait := s.failLim.exhausted(addr, now); ex {
-		s.m.rateLimited.WithLabelValues("client").Inc()
-		return Token{}, tooMany, wait
+	tooMany := func(limiter string, wait time.Duration) (Token, *Problem, time.Duration) {
+		s.m.rateLimited.WithLabelValues(limiter).Inc()
+		return Token{}, &Problem{Type: problemRate, Title: "Too many failed authentications", Status: http.StatusTooManyRequests,
+			Detail: "this address sent too many missing or wrong tokens; wait before trying again"}, wait
+	}
+	if ex, wait := s.failLim.exhausted(key, now); ex {
+		return tooMany("client_token", wait)
+	}
+	if ex, wait := s.addrLim.exhausted(addr, now); ex {
+		return tooMany("client", wait)
 	}
 	t, res := s.tokens.authenticate(r.Context(), token)
 	if res != authOK {
 		s.m.authFailures.WithLabelValues(string(res)).Inc()
-		if ok, wait := s.failLim.allow(addr, now); !ok {
-			s.m.rateLimited.WithLabelValues("client").Inc()
-			return Token{}, tooMany, wait
+		okKey, waitKey := s.failLim.allow(key, now)
+		okAddr, waitAddr := s.addrLim.allow(addr, now)
+		switch {
+		case !okKey:
+			return tooMany("client_token", waitKey)
+		case !okAddr:
+			return tooMany("client", waitAddr)
 		}
 		detail := map[authResult]string{
 			authMissing:   "send the firm's token as Authorization: Bearer lw_…",

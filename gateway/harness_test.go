@@ -96,6 +96,8 @@ func newHarness(t testing.TB, mod func(*Options)) *harness {
 		Burst:             1000,
 		AuthFailRate:      0.5,
 		AuthFailBurst:     20,
+		AuthFailAddrRate:  5,
+		AuthFailAddrBurst: 200,
 		ProduceTimeout:    3 * time.Second,
 		ReadHeaderTimeout: time.Second,
 		ReadTimeout:       10 * time.Second,
@@ -231,6 +233,12 @@ func (h *harness) do(method, path, token, contentType string, body []byte, hdr .
 	if err != nil {
 		h.t.Fatalf("%s %s: %v", method, path, err)
 	}
+	return h.read(resp)
+}
+
+// read reads an answer whole and closes its body.
+func (h *harness) read(resp *http.Response) answer {
+	h.t.Helper()
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {

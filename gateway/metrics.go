@@ -12,6 +12,7 @@ type metrics struct {
 	produceSeconds prometheus.Histogram
 	produceErrors  prometheus.Counter
 	idemReplays    prometheus.Counter
+	smuggling      prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -23,7 +24,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "layoffwatch_gateway_auth_failures_total",
 			Help: "Requests refused for their token: missing, malformed, unknown or revoked."}, []string{"reason"}),
 		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "layoffwatch_gateway_rate_limited_total",
-			Help: "Requests answered 429, by limiter: token (its request rate) or client (failed sign-ins from one address)."}, []string{"limiter"}),
+			Help: "Requests answered 429, by limiter: token (its request rate), client_token (failed authentications for one token id from one address) or client (failed authentications from one address)."}, []string{"limiter"}),
 		accepted: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "layoffwatch_gateway_reports_accepted_total",
 			Help: "Reports acknowledged by Kafka and answered 202, by channel (api, csv, web)."}, []string{"channel"}),
 		late: prometheus.NewCounter(prometheus.CounterOpts{Name: "layoffwatch_gateway_late_reports_total",
@@ -34,7 +35,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Requests answered 503 because Kafka did not acknowledge their reports."}),
 		idemReplays: prometheus.NewCounter(prometheus.CounterOpts{Name: "layoffwatch_gateway_idempotent_replays_total",
 			Help: "POSTs answered from a stored answer to the same Idempotency-Key."}),
+		smuggling: prometheus.NewCounter(prometheus.CounterOpts{Name: "layoffwatch_gateway_smuggling_refused_total",
+			Help: "Requests with both Content-Length and Transfer-Encoding, answered 400 with the connection closed."}),
 	}
-	reg.MustRegister(m.requests, m.requestSeconds, m.authFailures, m.rateLimited, m.accepted, m.late, m.produceSeconds, m.produceErrors, m.idemReplays)
+	reg.MustRegister(m.requests, m.requestSeconds, m.authFailures, m.rateLimited, m.accepted, m.late, m.produceSeconds, m.produceErrors, m.idemReplays, m.smuggling)
 	return m
 }

@@ -42,6 +42,7 @@ const (
 	problemUnavailable = "urn:layoffwatch:problem:kafka-unavailable"
 	problemIdempotency = "urn:layoffwatch:problem:idempotency-key"
 	problemBadRequest  = "urn:layoffwatch:problem:bad-request"
+	problemConflict    = "urn:layoffwatch:problem:revision-conflict"
 	problemInternal    = "urn:layoffwatch:problem:internal"
 )
 

@@ -11,10 +11,11 @@ import (
 	"github.com/layoffwatch/layoffwatch/internal/report"
 )
 
-// The gateway's ClickHouse access: its own tables of migration 0002 and
-// reads of reports, reports_latest and rejects. Every statement binds with
-// `?` (client-side escaping), so no value from a request is ever spliced into
-// SQL, and runs on ClickHouse 18.16 (see DEVELOPERS.md).
+// The gateway's ClickHouse access: its own tables of migrations 0002 and
+// 0007 (gateway_revisions) and reads of reports, report_revisions and
+// rejects. Every statement binds with `?` (client-side escaping), so no
+// value from a request is ever spliced into SQL, and runs on ClickHouse
+// 18.16 (see DEVELOPERS.md).
 var queries = chdb.NewCatalog("gateway")
 
 var (
@@ -39,6 +40,20 @@ var (
 		ORDER BY firm_id, revision, received_at, submission_id`)
 	qReported = queries.Query("reported", `SELECT DISTINCT firm_id FROM reports WHERE period = toDate(?) AND has(?, firm_id)
 		UNION ALL SELECT DISTINCT firm_id FROM gateway_submissions WHERE period = toDate(?) AND has(?, firm_id)`)
+	// the revisions of migration 0007: every revision this and every other
+	// gateway accepted, with its content hash; what ingest stored (its
+	// report_revisions) is read with them. DISTINCT: a key's rows carry one
+	// hash, and how many of them a read sees depends on merges (ClickHouse
+	// 20+ collapses them within one insert already).
+	insRevisions    = queries.Insert("revisions", "gateway_revisions", "firm_id", "period", "revision", "content_hash", "received_at")
+	qKnownRevisions = queries.Query("known_revisions", `SELECT DISTINCT firm_id, period, revision, content_hash FROM report_revisions
+			WHERE period >= toDate(?) AND period <= toDate(?) AND has(?, firm_id)
+		UNION ALL
+		SELECT DISTINCT firm_id, period, revision, content_hash FROM gateway_revisions
+			WHERE period >= toDate(?) AND period <= toDate(?) AND has(?, firm_id)`)
+	qStoredRevisions = queries.Query("stored_revisions", `SELECT firm_id, revision, min(reported_at), min(ingested_at)
+		FROM report_revisions WHERE period = toDate(?) AND has(?, firm_id)
+		GROUP BY firm_id, revision ORDER BY firm_id, revision`)
 )
 
 // Statements is the gateway's catalog (the parity test runs every one).
@@ -55,6 +70,7 @@ type submission struct {
 	Channel    string
 	IdemKey    string
 	Late       bool
+	Hash       uint64 // report.ContentHash, for gateway_revisions
 }
 
 // idemRecord is a stored answer to a POST with an Idempotency-Key.
@@ -98,7 +114,50 @@ func (s *store) insertSubmissions(ctx context.Context, rows []submission) error 
 	if err := s.ch.InsertColumns(ctx, insSubmissions, recv, id, firm, per, rev, tok, ch, key, late); err != nil {
 		return fmt.Errorf("insert submissions: %w", err)
 	}
+	return s.insertRevisions(ctx, rows)
+}
+
+// insertRevisions records the accepted revisions with their content
+// hashes (gateway_revisions), for the duplicate check of every gateway.
+// Written after gateway_submissions, in the same flush.
+func (s *store) insertRevisions(ctx context.Context, rows []submission) error {
+	n := len(rows)
+	firm, per, rev, hash, recv := make([]string, 0, n), make([]time.Time, 0, n), make([]uint32, 0, n), make([]uint64, 0, n), make([]time.Time, 0, n)
+	for _, r := range rows {
+		firm, per, rev, hash, recv = append(firm, r.FirmID), append(per, r.Period.Start()), append(rev, r.Revision), append(hash, r.Hash), append(recv, r.ReceivedAt.UTC())
+	}
+	if err := s.ch.InsertColumns(ctx, insRevisions, firm, per, rev, hash, recv); err != nil {
+		return fmt.Errorf("insert revisions: %w", err)
+	}
 	return nil
+}
+
+// knownRevisions reads the content hashes of the firms' revisions for the
+// periods from..to: those ingest stored and those any gateway accepted.
+func (s *store) knownRevisions(ctx context.Context, firms []string, from, to report.Period) ([]knownRevision, error) {
+	if len(firms) == 0 {
+		return nil, nil
+	}
+	f, t := from.Start().Format(time.DateOnly), to.Start().Format(time.DateOnly)
+	rows, err := s.ch.Query(ctx, qKnownRevisions, f, t, firms, f, t, firms)
+	if err != nil {
+		return nil, fmt.Errorf("query known revisions: %w", err)
+	}
+	defer rows.Close()
+	var out []knownRevision
+	for rows.Next() {
+		var kr knownRevision
+		var period time.Time
+		if err := rows.Scan(&kr.key.firm, &period, &kr.key.revision, &kr.hash); err != nil {
+			return nil, fmt.Errorf("scan known revision: %w", err)
+		}
+		kr.key.period = report.PeriodOf(period)
+		out = append(out, kr)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read known revisions: %w", err)
+	}
+	return out, nil
 }
 
 func (s *store) insertIdempotency(ctx context.Context, rows []idemRecord) error {
@@ -152,8 +211,12 @@ type storedRow struct {
 // revision. Superseded revisions are not kept: the reports table replaces
 // them when it merges (and ClickHouse 25.x already within one insert), so
 // what the table holds besides the latest depends on timing; the gateway
-// reads it FINAL and knows older revisions from its own submissions.
+// reads it FINAL and knows older revisions from report_revisions and its
+// own submissions.
 func (s *store) stored(ctx context.Context, ids []string, p report.Period) ([]storedRow, error) {
+	if len(ids) == 0 {
+		return nil, nil // has([], firm_id) is an error on ClickHouse 18.16
+	}
 	rows, err := s.ch.Query(ctx, qStored, p.Start().Format(time.DateOnly), ids)
 	if err != nil {
 		return nil, fmt.Errorf("query stored reports: %w", err)
@@ -179,6 +242,40 @@ func (s *store) stored(ctx context.Context, ids []string, p report.Period) ([]st
 	return out, nil
 }
 
+// storedRevision is one revision ingest stored (report_revisions).
+type storedRevision struct {
+	FirmID     string
+	Revision   uint32
+	ReportedAt time.Time
+	IngestedAt time.Time
+}
+
+// storedRevisions reads every revision of the firms' reports for p that
+// ingest stored, superseded ones included (the reports table has merged
+// those away).
+func (s *store) storedRevisions(ctx context.Context, ids []string, p report.Period) ([]storedRevision, error) {
+	if len(ids) == 0 {
+		return nil, nil // has([], firm_id) is an error on ClickHouse 18.16
+	}
+	rows, err := s.ch.Query(ctx, qStoredRevisions, p.Start().Format(time.DateOnly), ids)
+	if err != nil {
+		return nil, fmt.Errorf("query stored revisions: %w", err)
+	}
+	defer rows.Close()
+	var out []storedRevision
+	for rows.Next() {
+		var r storedRevision
+		if err := rows.Scan(&r.FirmID, &r.Revision, &r.ReportedAt, &r.IngestedAt); err != nil {
+			return nil, fmt.Errorf("scan stored revision: %w", err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read stored revisions: %w", err)
+	}
+	return out, nil
+}
+
 func separationsOf(v [8]uint32) report.Separations {
 	return report.Separations{EconomicLayoff: v[0], ClosureBankruptcy: v[1], Suspension: v[2], ContractExpiry: v[3],
 		Resignation: v[4], Retirement: v[5], Transfer: v[6], Other: v[7]}
@@ -190,7 +287,7 @@ func (s *store) latest(ctx context.Context, firmID string, p report.Period) (rep
 	if err != nil || len(revs) == 0 {
 		return report.Report{}, false, err
 	}
-	return revs[len(revs)-1].Report, true, nil
+	return revs[0].Report, true, nil
 }
 
 // rejectRow is a message for one of the firms that ingest refused.
@@ -203,6 +300,9 @@ type rejectRow struct {
 
 // rejects reads the refusals whose payload names period p.
 func (s *store) rejects(ctx context.Context, ids []string, p report.Period) ([]rejectRow, error) {
+	if len(ids) == 0 {
+		return nil, nil // has([], firm_id) is an error on ClickHouse 18.16
+	}
 	rows, err := s.ch.Query(ctx, qRejects, ids, p.String())
 	if err != nil {
 		return nil, fmt.Errorf("query rejects: %w", err)
@@ -214,6 +314,9 @@ func (s *store) rejects(ctx context.Context, ids []string, p report.Period) ([]r
 		if err := rows.Scan(&r.FirmID, &r.Revision, &r.ReceivedAt, &r.Problem.Reason, &r.Problem.Field, &r.Problem.Message); err != nil {
 			return nil, fmt.Errorf("scan reject: %w", err)
 		}
+		if r.Revision == 0 {
+			r.Revision = 1 // no revision in the payload: the wire format's default
+		}
 		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {
@@ -224,6 +327,9 @@ func (s *store) rejects(ctx context.Context, ids []string, p report.Period) ([]r
 
 // submissions reads what the gateway accepted for the firms in p.
 func (s *store) submissions(ctx context.Context, ids []string, p report.Period) ([]submission, error) {
+	if len(ids) == 0 {
+		return nil, nil // has([], firm_id) is an error on ClickHouse 18.16
+	}
 	rows, err := s.ch.Query(ctx, qSubmissions, p.Start().Format(time.DateOnly), ids)
 	if err != nil {
 		return nil, fmt.Errorf("query submissions: %w", err)
@@ -248,6 +354,9 @@ func (s *store) submissions(ctx context.Context, ids []string, p report.Period) 
 // reported returns the firms, among ids, that have a stored or a submitted
 // report for p.
 func (s *store) reported(ctx context.Context, ids []string, p report.Period) (map[string]bool, error) {
+	if len(ids) == 0 {
+		return map[string]bool{}, nil // has([], firm_id) is an error on ClickHouse 18.16
+	}
 	rows, err := s.ch.Query(ctx, qReported,
 		p.Start().Format(time.DateOnly), ids, p.Start().Format(time.DateOnly), ids)
 	if err != nil {

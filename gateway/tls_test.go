@@ -35,7 +35,7 @@ func TestTLS(t *testing.T) {
 	}
 	found := false
 	for _, c := range a.header.Values("Set-Cookie") {
-		if strings.HasPrefix(c, "lw_csrf=") {
+		if strings.HasPrefix(c, preCookie+"=") {
 			found = true
 			if !strings.Contains(c, "Secure") || !strings.Contains(c, "HttpOnly") || !strings.Contains(c, "SameSite=Strict") {
 				t.Errorf("cookie %q", c)
@@ -43,7 +43,7 @@ func TestTLS(t *testing.T) {
 		}
 	}
 	if !found {
-		t.Errorf("no lw_csrf cookie: %v", a.header.Values("Set-Cookie"))
+		t.Errorf("no %s cookie: %v", preCookie, a.header.Values("Set-Cookie"))
 	}
 	// plain HTTP on the TLS port gets no answer it could use
 	resp, err := http.Get("http://" + strings.TrimPrefix(h.url, "https://") + "/healthz")

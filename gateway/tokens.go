@@ -78,6 +78,14 @@ func (s Scope) Allows(id string, reg *firms.Registry) bool {
 	return ok && strings.HasPrefix(f.Region, s.prefix())
 }
 
+// may says, for refusals, which firms a token of this scope may act for.
+func (s Scope) may() string {
+	if s.FirmID != "" {
+		return "a firm's token acts for that firm only"
+	}
+	return "a bureau's token acts for the registered firms of its region only"
+}
+
 // Firms lists the registry's firms in scope, sorted by id. A firm token's
 // firm is listed even before it is in the registry.
 func (s Scope) Firms(reg *firms.Registry) []firms.Firm {

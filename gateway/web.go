@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/layoffwatch/layoffwatch/internal/firms"
 	"github.com/layoffwatch/layoffwatch/internal/report"
@@ -26,17 +27,22 @@ import (
 // html/template (every value auto-escaped), no JavaScript, a strict
 // Content-Security-Policy. The token is checked once at sign-in; the browser
 // then holds only a random session id (HttpOnly, SameSite=Strict, Secure
-// under TLS), and every form carries the session's CSRF token. Sessions live
-// in this process's memory: a restart signs everyone out.
+// under TLS), and every form carries the session's CSRF token. The sign-in
+// form's CSRF token belongs to a pre-session the server created when it
+// showed the form (one use, one hour): a cookie a client injects matches
+// nothing. Every form POST a browser marks cross-origin (Sec-Fetch-Site,
+// Origin) is refused (net/http's CrossOriginProtection). Sessions live in
+// this process's memory: a restart signs everyone out.
 
 //go:embed web
 var webFS embed.FS
 
 const (
 	sessionCookie = "lw_session"
-	preCSRFCookie = "lw_csrf" // double-submit token of the sign-in form
+	preCookie     = "lw_pre" // the pre-session of the sign-in form
 	langCookie    = "lw_lang"
 	sessionTTL    = 8 * time.Hour
+	preTTL        = time.Hour
 	maxSessions   = 100_000
 	maxFormBytes  = 64 << 10
 )
@@ -45,11 +51,15 @@ type webUI struct {
 	s      *Server
 	tmpl   *template.Template
 	static http.Handler
+	cop    *http.CrossOriginProtection
 
 	mu       sync.Mutex
-	sessions map[string]*session
+	sessions map[string]*session // signed in, by session id
+	pre      map[string]*session // pre-sessions (no token), by id: a flood of them evicts only them
 }
 
+// session is a signed-in browser (tokenID set) or a pre-session: a
+// browser that was shown the sign-in form, whose csrf the form carries.
 type session struct {
 	tokenID string
 	csrf    string
@@ -67,7 +77,8 @@ func newWebUI(s *Server) (*webUI, error) {
 	if err != nil {
 		return nil, fmt.Errorf("web static files: %w", err)
 	}
-	return &webUI{s: s, tmpl: tmpl, static: http.StripPrefix("/static/", http.FileServerFS(static)), sessions: map[string]*session{}}, nil
+	return &webUI{s: s, tmpl: tmpl, static: http.StripPrefix("/static/", http.FileServerFS(static)),
+		cop: http.NewCrossOriginProtection(), sessions: map[string]*session{}, pre: map[string]*session{}}, nil
 }
 
 func (u *webUI) routeTable() []route {
@@ -180,26 +191,46 @@ func (u *webUI) session(r *http.Request) (*session, Token, bool) {
 	return sess, tok, ok
 }
 
+// takePre ends the request's pre-session and reports whether csrf is its
+// token. A pre-session is used once, whatever the outcome.
+func (u *webUI) takePre(r *http.Request, csrf string) bool {
+	c, err := r.Cookie(preCookie)
+	if err != nil {
+		return false
+	}
+	u.mu.Lock()
+	pre, ok := u.pre[c.Value]
+	delete(u.pre, c.Value)
+	u.mu.Unlock()
+	return ok && time.Now().Before(pre.expires) && sameToken(pre.csrf, csrf)
+}
+
+// newSession starts a session for tokenID, or a pre-session when tokenID
+// is "".
 func (u *webUI) newSession(tokenID string) (id string, sess *session) {
 	id = randomToken()
-	sess = &session{tokenID: tokenID, csrf: randomToken(), expires: time.Now().Add(sessionTTL)}
+	m, ttl := u.sessions, sessionTTL
+	if tokenID == "" {
+		m, ttl = u.pre, preTTL
+	}
+	sess = &session{tokenID: tokenID, csrf: randomToken(), expires: time.Now().Add(ttl)}
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	if len(u.sessions) >= maxSessions {
+	if len(m) >= maxSessions {
 		now := time.Now()
-		for k, v := range u.sessions {
+		for k, v := range m {
 			if now.After(v.expires) {
-				delete(u.sessions, k)
+				delete(m, k)
 			}
 		}
-		for k := range u.sessions { // still full: drop arbitrary ones
-			if len(u.sessions) < maxSessions*9/10 {
+		for k := range m { // still full: drop arbitrary ones
+			if len(m) < maxSessions*9/10 {
 				break
 			}
-			delete(u.sessions, k)
+			delete(m, k)
 		}
 	}
-	u.sessions[id] = sess
+	m[id] = sess
 	return id, sess
 }
 
@@ -215,10 +246,23 @@ func parseForm(w http.ResponseWriter, r *http.Request) bool {
 
 func (u *webUI) signinPage(w http.ResponseWriter, r *http.Request, status int, msg string) {
 	p := u.newPage(w, r)
-	p.CSRF = randomToken()
+	id, pre := u.newSession("")
+	p.CSRF = pre.csrf
 	p.Message = msg
-	http.SetCookie(w, u.cookie(preCSRFCookie, p.CSRF, 3600))
+	http.SetCookie(w, u.cookie(preCookie, id, int(preTTL/time.Second)))
 	u.render(w, status, "signin.html", p)
+}
+
+// crossOrigin refuses, with the sign-in page, a form POST that the browser
+// says comes from another origin.
+func (u *webUI) crossOrigin(w http.ResponseWriter, r *http.Request) bool {
+	if err := u.cop.Check(r); err != nil {
+		lang, _ := pickLang(r)
+		u.s.log.Warn("cross-origin form post refused", "path", r.URL.Path, "origin", r.Header.Get("Origin"), "err", err)
+		u.signinPage(w, r, http.StatusForbidden, messages[lang]["session_expired"])
+		return true
+	}
+	return false
 }
 
 func (u *webUI) getReport(w http.ResponseWriter, r *http.Request) {
@@ -235,12 +279,14 @@ func (u *webUI) getReport(w http.ResponseWriter, r *http.Request) {
 }
 
 func (u *webUI) postSignin(w http.ResponseWriter, r *http.Request) {
+	if u.crossOrigin(w, r) {
+		return
+	}
 	if !parseForm(w, r) {
 		u.signinPage(w, r, http.StatusBadRequest, messages[langZH]["session_expired"])
 		return
 	}
-	c, err := r.Cookie(preCSRFCookie)
-	if err != nil || !sameToken(c.Value, r.PostForm.Get("csrf")) {
+	if !u.takePre(r, r.PostForm.Get("csrf")) {
 		lang, _ := pickLang(r)
 		u.signinPage(w, r, http.StatusForbidden, messages[lang]["session_expired"])
 		return
@@ -257,11 +303,14 @@ func (u *webUI) postSignin(w http.ResponseWriter, r *http.Request) {
 	}
 	id, _ := u.newSession(tok.ID)
 	http.SetCookie(w, u.cookie(sessionCookie, id, int(sessionTTL/time.Second)))
-	http.SetCookie(w, u.cookie(preCSRFCookie, "", -1))
+	http.SetCookie(w, u.cookie(preCookie, "", -1))
 	http.Redirect(w, r, "/report", http.StatusSeeOther)
 }
 
 func (u *webUI) postSignout(w http.ResponseWriter, r *http.Request) {
+	if u.crossOrigin(w, r) {
+		return
+	}
 	if sess, _, ok := u.session(r); ok && parseForm(w, r) && sameToken(sess.csrf, r.PostForm.Get("csrf")) {
 		c, _ := r.Cookie(sessionCookie)
 		u.mu.Lock()
@@ -346,13 +395,20 @@ func figures(t map[string]string, r report.Report) []shownFigure {
 // lastRevision is the highest revision stored or accepted for the firm and
 // period (0: none).
 func (s *Server) lastRevision(ctx context.Context, firmID string, p report.Period) (uint32, error) {
-	var rev uint32
-	revs, err := s.store.stored(ctx, []string{firmID}, p)
+	rev := s.revs.latest(firmID, p) // accepted here, maybe not recorded yet
+	latest, err := s.store.stored(ctx, []string{firmID}, p)
 	if err != nil {
 		return 0, err
 	}
-	for _, r := range revs {
+	for _, r := range latest {
 		rev = max(rev, r.Report.Revision)
+	}
+	stored, err := s.store.storedRevisions(ctx, []string{firmID}, p)
+	if err != nil {
+		return 0, err
+	}
+	for _, r := range stored {
+		rev = max(rev, r.Revision)
 	}
 	subs, err := s.store.submissions(ctx, []string{firmID}, p)
 	if err != nil {
@@ -367,6 +423,9 @@ func (s *Server) lastRevision(ctx context.Context, firmID string, p report.Perio
 // postedForm checks the session and CSRF token of a form POST and rebuilds
 // the form page with the posted values. ok is false when it answered itself.
 func (u *webUI) postedForm(w http.ResponseWriter, r *http.Request) (page, Token, bool) {
+	if u.crossOrigin(w, r) {
+		return page{}, Token{}, false
+	}
 	if !parseForm(w, r) {
 		u.signinPage(w, r, http.StatusBadRequest, "")
 		return page{}, Token{}, false
@@ -435,6 +494,10 @@ func (u *webUI) check(ctx context.Context, p *page) (report.Report, bool) {
 	}
 	b = append(b, '}')
 	var r report.Report
+	if !utf8.ValidString(p.Note.Value) { // JSON encoding would replace the bytes: refuse them
+		u.markProblem(p, &report.Problem{Reason: report.ReasonInvalidEncoding, Field: "note", Message: "the note holds bytes that are not UTF-8"})
+		bad = true
+	}
 	if !bad {
 		view := &registryView{ctx: ctx, c: u.s.firms, reg: u.s.registry(ctx)}
 		var prob *report.Problem
@@ -507,7 +570,29 @@ func (u *webUI) postConfirm(w http.ResponseWriter, r *http.Request) {
 		u.render(w, http.StatusTooManyRequests, "review.html", p)
 		return
 	}
+	l, conflicts, err := u.s.revs.claim(r.Context(), []report.Report{rep})
+	if err != nil {
+		u.s.log.Warn("check revisions", "err", err, "token_id", tok.ID)
+		p.Message = p.T["unavailable"]
+		w.Header().Set("Retry-After", "30")
+		u.render(w, http.StatusServiceUnavailable, "review.html", p)
+		return
+	}
+	if len(conflicts) > 0 {
+		// another submission of this revision won (another clerk, another
+		// tab): show the form again with the revision now on file
+		period, _ := report.ParsePeriod(p.Period)
+		onFile, err := u.s.lastRevision(r.Context(), p.Firm.ID, period)
+		if err != nil {
+			u.s.log.Warn("read revisions on file", "err", err, "firm_id", p.Firm.ID)
+		}
+		p.OnFile, p.Revision = max(onFile, p.Revision), max(onFile, p.Revision)+1
+		p.Message = p.T["conflict"]
+		u.render(w, http.StatusConflict, "form.html", p)
+		return
+	}
 	ans, _, err := u.s.produce(r.Context(), tok, "web", []report.Report{rep}, "", u.s.now())
+	l.done(err == nil)
 	if err != nil {
 		p.Message = p.T["unavailable"]
 		w.Header().Set("Retry-After", "30")

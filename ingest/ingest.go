@@ -148,7 +148,7 @@ func Run(ctx context.Context, opts Options, log *slog.Logger, reg *prometheus.Re
 		QueueCapacity: min(opts.BatchRows, 20000)}, log)
 
 	p := &pipeline{
-		src: reader, store: chStore{ch}, dlq: dlq, firms: &firmSet{ctx: ctx, c: ids}, m: m, log: log, now: time.Now,
+		src: reader, store: chStore{ch}, revs: chStore{ch}, dlq: dlq, firms: &firmSet{ctx: ctx, c: ids}, m: m, log: log, now: time.Now,
 		rows: opts.BatchRows, wait: opts.BatchWait, grace: opts.ShutdownGrace, attempt: opts.InsertTimeout,
 		backoff: backoff{min: 200 * time.Millisecond, max: 10 * time.Second}, dlqTopic: opts.DLQTopic,
 		onStored: opts.OnStored,

@@ -149,6 +149,8 @@ func TestPoisonMessages(t *testing.T) {
 		{report.ReasonOutOfRange, ids[5], fmt.Sprintf(`{"schema_version":1,"firm_id":%q,"period":"2025-06","headcount":-5,"vacancies":0}`, ids[5])},
 		{report.ReasonFuturePeriod, ids[6], fmt.Sprintf(`{"schema_version":1,"firm_id":%q,"period":"2999-01","headcount":1,"vacancies":0}`, ids[6])},
 		{report.ReasonMissingField, ids[7], fmt.Sprintf(`{"schema_version":1,"firm_id":%q,"period":"2025-06","vacancies":0}`, ids[7])},
+		{report.ReasonInvalidEncoding, ids[8], fmt.Sprintf(`{"schema_version":1,"firm_id":%q,"period":"2025-06","headcount":1,"vacancies":0,"note":"\ud800"}`, ids[8])},
+		{report.ReasonInvalidEncoding, ids[9], fmt.Sprintf("{\"schema_version\":1,\"firm_id\":%q,\"period\":\"2025-06\",\"headcount\":1,\"vacancies\":0,\"note\":\"\xff\"}", ids[9])},
 	}
 	for round := 0; round < 3; round++ {
 		for i, id := range ids {

@@ -29,7 +29,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		insertSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "layoffwatch_ingest_batch_insert_seconds",
 			Help: "Time to insert one batch into ClickHouse, retries excluded.", Buckets: prometheus.ExponentialBuckets(0.005, 2, 12)}),
 		retries: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "layoffwatch_ingest_retries_total",
-			Help: "Failed attempts that were retried, by step (insert_reports, insert_rejects, dlq, commit)."}, []string{"step"}),
+			Help: "Failed attempts that were retried, by step (check_revisions, insert_revisions, insert_reports, insert_rejects, dlq, commit)."}, []string{"step"}),
 		timeouts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "layoffwatch_ingest_timeouts_total",
 			Help: "Write attempts abandoned after --insert-timeout without an answer (and retried), by step."}, []string{"step"}),
 		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "layoffwatch_ingest_consumer_lag",

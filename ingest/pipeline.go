@@ -38,6 +38,7 @@ const rejectPayloadLimit = 4 << 10
 // batch is what one insert and one commit cover.
 type batch struct {
 	rows    chdb.ReportRows
+	revs    []rowRevision // one per row, for the duplicate check (revisions.go)
 	rejects []Reject
 	dlq     []kafka.Message
 	// last holds, per topic and partition, the message with the highest offset
@@ -54,6 +55,8 @@ type topicPartition struct {
 
 func (b *batch) reset() {
 	b.rows.Reset()
+	clear(b.revs)
+	b.revs = b.revs[:0]
 	clear(b.rejects)
 	b.rejects = b.rejects[:0]
 	clear(b.dlq)
@@ -86,6 +89,7 @@ type pipeline struct {
 	backoff  backoff
 	dlqTopic string
 	onStored func(Stored)
+	revs     revisionStore
 }
 
 // run consumes until ctx ends, then flushes and commits what it has read
@@ -229,9 +233,14 @@ func (p *pipeline) add(b *batch, msg kafka.Message) {
 	}
 	if prob == nil {
 		b.rows.Add(r, b.first, int32(msg.Partition), msg.Offset)
+		b.revs = append(b.revs, rowRevision{report: r, hash: r.ContentHash(), msg: msg})
 		return
 	}
-	firm := r.FirmID
+	p.refuse(b, msg, r.FirmID, prob)
+}
+
+// refuse sends msg to the DLQ and the rejects table of the batch.
+func (p *pipeline) refuse(b *batch, msg kafka.Message, firm string, prob *report.Problem) {
 	if firm == "" && len(msg.Key) == 18 {
 		firm = string(msg.Key)
 	}
@@ -270,6 +279,16 @@ func truncate(s string, n int) string {
 // write succeeded, so an error here loses nothing: the batch is read again.
 func (p *pipeline) flush(ctx context.Context, b *batch) error {
 	p.m.consumed.Add(float64(b.messages))
+	if b.rows.Len() > 0 {
+		// refuse what repeats a stored revision with other content, and
+		// record the revisions before the reports that carry them
+		if err := p.retry(ctx, "check_revisions", func(ctx context.Context) error { return p.checkRevisions(ctx, b) }); err != nil {
+			return err
+		}
+		if err := p.retry(ctx, "insert_revisions", func(ctx context.Context) error { return p.revs.insertRevisions(ctx, b.first, b.revs) }); err != nil {
+			return err
+		}
+	}
 	if b.rows.Len() > 0 {
 		err := p.retry(ctx, "insert_reports", func(ctx context.Context) error {
 			start := time.Now()

@@ -166,10 +166,12 @@ func TestFrozenClickHouse(t *testing.T) {
 		v, _ := gathered(t, reg, "layoffwatch_ingest_consumer_lag", "", "")
 		return v == float64(len(msgs)), fmt.Sprintf("lag %v of %d", v, len(msgs))
 	})
-	testenv.WaitFor(t, "a timed-out insert, logged and retried", 60*time.Second, func() (bool, string) {
-		timeouts, _ := gathered(t, reg, "layoffwatch_ingest_timeouts_total", "step", "insert_reports")
-		retries, _ := gathered(t, reg, "layoffwatch_ingest_retries_total", "step", "insert_reports")
-		logged := strings.Contains(logs.String(), `level=WARN msg="write failed, retrying" step=insert_reports`) &&
+	// a flush's first ClickHouse call is the duplicate check's lookup of
+	// the batch's revisions (revisions.go): it hangs first
+	testenv.WaitFor(t, "a timed-out ClickHouse call, logged and retried", 60*time.Second, func() (bool, string) {
+		timeouts, _ := gathered(t, reg, "layoffwatch_ingest_timeouts_total", "step", "check_revisions")
+		retries, _ := gathered(t, reg, "layoffwatch_ingest_retries_total", "step", "check_revisions")
+		logged := strings.Contains(logs.String(), `level=WARN msg="write failed, retrying" step=check_revisions`) &&
 			strings.Contains(logs.String(), "no answer within 1s")
 		return timeouts >= 1 && retries >= 1 && logged, fmt.Sprintf("timeouts %v, retries %v, logged %v", timeouts, retries, logged)
 	})

@@ -106,7 +106,10 @@ func Run(ctx context.Context, sim *simulate.Simulation, opts Options, log *slog.
 
 	so.MetricsAddr = opts.MetricsAddr
 	so.Ingest.BatchWait = 500 * time.Millisecond
-	so.Gateway.Listen, so.Gateway.Rate, so.Gateway.Burst = opts.GatewayAddr, 1000, 1000
+	// the gateway limits tokens as the standalone one does (local --serve
+	// leaves it running); the latest month goes in batches of
+	// gateway.MaxBatch, a few requests, well within the defaults
+	so.Gateway.Listen = opts.GatewayAddr
 	so.Alerts.Config, so.Alerts.HTTPAddr = opts.AlertsConfig, opts.AlertAddr
 	so.Alerts.Adjust = func(cfg *alerts.Config) {
 		cfg.SetSMTP(smtpHost, port)

@@ -17,6 +17,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/layoffwatch/layoffwatch/internal/csvcell"
 	"github.com/layoffwatch/layoffwatch/internal/region"
 	"github.com/layoffwatch/layoffwatch/internal/report"
 )
@@ -231,7 +232,7 @@ func parseRow(rec []string, cols colIndex, regions *region.Table) (Firm, *LineEr
 	}
 	f := Firm{
 		ID:        cols.get(rec, "firm_id"),
-		Name:      cols.get(rec, "name"),
+		Name:      csvcell.Restore(cols.get(rec, "name")), // a file written by WriteCSV reads back as stored
 		Region:    cols.get(rec, "region"),
 		Industry:  cols.get(rec, "industry"),
 		Ownership: cols.get(rec, "ownership"),
@@ -299,6 +300,8 @@ func isDigits(s string, n int) bool {
 }
 
 // WriteCSV writes firms in the registry format with all optional columns.
+// Text that a spreadsheet would run as a formula is neutralised
+// (csvcell.Neutralize); ParseCSV reads it back as stored.
 func WriteCSV(w io.Writer, list []Firm) error {
 	cw := csv.NewWriter(w)
 	if err := cw.Write(append(append([]string{}, Header...), OptionalColumns...)); err != nil {
@@ -311,8 +314,12 @@ func WriteCSV(w io.Writer, list []Firm) error {
 		return t.Format(time.DateOnly)
 	}
 	for _, f := range list {
-		if err := cw.Write([]string{f.ID, f.Name, f.Region, f.Industry, strconv.FormatUint(uint64(f.BaselineHeadcount), 10),
-			f.Ownership, date(f.EnrolledFrom), date(f.EnrolledTo)}); err != nil {
+		row := []string{f.ID, f.Name, f.Region, f.Industry, strconv.FormatUint(uint64(f.BaselineHeadcount), 10),
+			f.Ownership, date(f.EnrolledFrom), date(f.EnrolledTo)}
+		for i := range row {
+			row[i] = csvcell.Neutralize(row[i])
+		}
+		if err := cw.Write(row); err != nil {
 			return fmt.Errorf("write csv: %w", err)
 		}
 	}

@@ -2,6 +2,7 @@ package firms
 
 import (
 	"bytes"
+	"encoding/csv"
 	"errors"
 	"reflect"
 	"strings"
@@ -368,6 +369,40 @@ func TestWriteCSVRoundTrip(t *testing.T) {
 	got, err := ParseCSV(&buf, region.Gansu())
 	if err != nil {
 		t.Fatalf("ParseCSV(WriteCSV): %v\n%s", err, buf.String())
+	}
+	if !reflect.DeepEqual(got, list) {
+		t.Fatalf("round trip\n got  %+v\n want %+v", got, list)
+	}
+}
+
+// TestWriteCSVNeutralisesFormulas: a firm name that a spreadsheet would run
+// as a formula is stored as it was imported, exported with a leading
+// apostrophe, and read back by ParseCSV as stored.
+func TestWriteCSVNeutralisesFormulas(t *testing.T) {
+	names := []string{`=HYPERLINK("http://evil.example","兰州")`, "+1+1 公司", "-2+3 公司", "@SUM(A1) 公司", "'=quoted 公司", "'plain 公司"}
+	ids := []string{idA, idB, idC, "91620302224936000X", "91620502MA71A30038", "91620602MA72B4002U"}
+	var list []Firm
+	for i, n := range names {
+		list = append(list, Firm{ID: ids[i], Name: n, Region: "620102", Industry: "C"})
+	}
+	var buf bytes.Buffer
+	if err := WriteCSV(&buf, list); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csv.NewReader(bytes.NewReader(buf.Bytes())).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rec := range recs[1:] {
+		for _, cell := range rec {
+			if cell != "" && strings.ContainsAny(cell[:1], "=+-@\t\r") {
+				t.Errorf("exported cell %q starts a formula", cell)
+			}
+		}
+	}
+	got, err := ParseCSV(&buf, region.Gansu())
+	if err != nil {
+		t.Fatalf("ParseCSV(WriteCSV): %v", err)
 	}
 	if !reflect.DeepEqual(got, list) {
 		t.Fatalf("round trip\n got  %+v\n want %+v", got, list)

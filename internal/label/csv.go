@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/layoffwatch/layoffwatch/internal/csvcell"
 	"github.com/layoffwatch/layoffwatch/internal/region"
 	"github.com/layoffwatch/layoffwatch/internal/report"
 )
@@ -125,7 +126,9 @@ func ReadFile(path string, regions *region.Table) ([]Label, error) {
 }
 
 // Write writes labels with the header, in the order given. It refuses a
-// label that Read would refuse, so what it writes can be read back.
+// label that Read would refuse, so what it writes can be read back. A note
+// a spreadsheet would run as a formula is neutralised
+// (csvcell.Neutralize); Read reads it back as it was.
 func Write(w io.Writer, labels []Label) error {
 	cw := csv.NewWriter(w)
 	if err := cw.Write(Header); err != nil {
@@ -135,7 +138,9 @@ func Write(w io.Writer, labels []Label) error {
 		if err := l.Validate(nil); err != nil {
 			return fmt.Errorf("write labels: label %d (%s): %w", i+1, l, err)
 		}
-		if err := cw.Write([]string{string(l.Scope), l.Key, l.From.String(), l.To.String(), string(l.Kind), string(l.Source), l.Note}); err != nil {
+		// the note is the one free text: a spreadsheet must not run it as a
+		// formula (csvcell); Read restores it
+		if err := cw.Write([]string{string(l.Scope), l.Key, l.From.String(), l.To.String(), string(l.Kind), string(l.Source), csvcell.Neutralize(l.Note)}); err != nil {
 			return fmt.Errorf("write labels: %w", err)
 		}
 	}
@@ -181,7 +186,7 @@ func parseRow(rec []string, cols colIndex, regions *region.Table) (Label, *LineE
 		Key:    cols.get(rec, "key"),
 		Kind:   Kind(cols.get(rec, "kind")),
 		Source: Source(cols.get(rec, "source")),
-		Note:   cols.get(rec, "note"),
+		Note:   csvcell.Restore(cols.get(rec, "note")), // a file written by Write reads back as written
 	}
 	for _, p := range []struct {
 		col string

@@ -2,8 +2,10 @@ package label
 
 import (
 	"bytes"
+	"encoding/csv"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -244,6 +246,39 @@ func TestWriteReadRoundTrip(t *testing.T) {
 	var buf bytes.Buffer
 	if err := Write(&buf, list); err != nil {
 		t.Fatal(err)
+	}
+	got, err := Read(&buf, region.Gansu())
+	if err != nil {
+		t.Fatalf("Read(Write(list)): %v\n%s", err, buf.String())
+	}
+	if !reflect.DeepEqual(got, list) {
+		t.Fatalf("round trip\n got %+v\nwant %+v", got, list)
+	}
+}
+
+// TestWriteNeutralisesFormulas: a note that a spreadsheet would run as a
+// formula is written with a leading apostrophe and read back as it was.
+func TestWriteNeutralisesFormulas(t *testing.T) {
+	notes := []string{`=HYPERLINK("http://evil.example","兰州")`, "+1 裁员", "-30% 人员", "@SUM(A1)", "'=quoted", "'plain", "plain"}
+	var list []Label
+	for i, n := range notes {
+		p := period(t, fmt.Sprintf("2025-%02d", i+1))
+		list = append(list, Label{Scope: Firm, Key: idA, From: p, To: p, Kind: SplitLayoff, Source: Analyst, Note: n})
+	}
+	var buf bytes.Buffer
+	if err := Write(&buf, list); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csv.NewReader(bytes.NewReader(buf.Bytes())).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rec := range recs[1:] {
+		for _, cell := range rec {
+			if cell != "" && strings.ContainsAny(cell[:1], "=+-@\t\r") {
+				t.Errorf("exported cell %q starts a formula", cell)
+			}
+		}
 	}
 	got, err := Read(&buf, region.Gansu())
 	if err != nil {

@@ -25,6 +25,13 @@ const (
 	ReasonFuturePeriod      = "future_period"
 	ReasonOutOfRange        = "out_of_range"
 	ReasonTooLarge          = "too_large"
+	// ReasonInvalidEncoding: a string is not valid UTF-8 or escapes a lone
+	// UTF-16 surrogate (\ud800): it is refused, never silently replaced.
+	ReasonInvalidEncoding = "invalid_encoding"
+	// ReasonDuplicateRevision: the same (firm, period, revision) was already
+	// submitted or stored with other content. Decode cannot tell; ingest and
+	// the gateway, which know what was stored, refuse with it.
+	ReasonDuplicateRevision = "duplicate_revision"
 )
 
 // Problem says why a report was refused. It is an error.
@@ -91,7 +98,12 @@ var parsers fastjson.ParserPool
 // JSON is parsed with valyala/fastjson: strict syntax, exact (case-sensitive)
 // keys, and no allocation per message, which matters at ingest rates of
 // hundreds of thousands of reports a second.
-func Decode(data []byte, now time.Time) (Report, *Problem) {
+func Decode(data []byte, now time.Time) (Report, *Problem) { return decode(data, now, false) }
+
+// decode is Decode; with received, a reported_at in the message is judged
+// (an RFC 3339 string, or absent) and then dropped: the report counts as
+// reported at now.
+func decode(data []byte, now time.Time, received bool) (Report, *Problem) {
 	if len(data) > MaxMessageBytes {
 		return Report{}, TooLarge(len(data))
 	}
@@ -112,11 +124,14 @@ func Decode(data []byte, now time.Time) (Report, *Problem) {
 		}
 		return Report{}, problem(ReasonMalformedJSON, "", "%s", msg)
 	}
+	if prob := checkStrings(data); prob != nil {
+		return Report{}, prob
+	}
 	var w wire
 	if prob := w.fill(v); prob != nil {
 		return Report{}, prob
 	}
-	return w.validate(now)
+	return w.validate(now, received)
 }
 
 // field bits, to catch a key given twice
@@ -269,6 +284,10 @@ func intField(name string, v *fastjson.Value, slot *int64) (*int64, *Problem) {
 	if v.Type() != fastjson.TypeNumber {
 		return nil, problem(ReasonMalformedJSON, name, "%s must be an integer, got %s", name, kindOf(v))
 	}
+	if lit := v.String(); !isJSONNumber(lit) {
+		// fastjson takes 01, +1, 1-, NaN and inf for numbers; RFC 8259 does not
+		return nil, problem(ReasonMalformedJSON, name, "%s is not a JSON number: %s", name, lit)
+	}
 	n, err := v.Int64()
 	if err != nil {
 		lit := v.String()
@@ -282,15 +301,50 @@ func intField(name string, v *fastjson.Value, slot *int64) (*int64, *Problem) {
 	return slot, nil
 }
 
+// isJSONNumber reports whether lit is a number as RFC 8259 writes one:
+// -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+func isJSONNumber(lit string) bool {
+	i, n := 0, len(lit)
+	digits := func() int {
+		start := i
+		for i < n && lit[i] >= '0' && lit[i] <= '9' {
+			i++
+		}
+		return i - start
+	}
+	if i < n && lit[i] == '-' {
+		i++
+	}
+	switch {
+	case i < n && lit[i] == '0':
+		i++
+	case digits() == 0:
+		return false
+	}
+	if i < n && lit[i] == '.' {
+		i++
+		if digits() == 0 {
+			return false
+		}
+	}
+	if i < n && (lit[i] == 'e' || lit[i] == 'E') {
+		i++
+		if i < n && (lit[i] == '+' || lit[i] == '-') {
+			i++
+		}
+		if digits() == 0 {
+			return false
+		}
+	}
+	return i == n
+}
+
 func stringField(name string, v *fastjson.Value) (*string, *Problem) {
 	b, err := v.StringBytes()
 	if err != nil {
 		return nil, problem(ReasonMalformedJSON, name, "%s must be a string, got %s", name, kindOf(v))
 	}
-	s := string(b)
-	if !utf8.ValidString(s) {
-		s = strings.ToValidUTF8(s, "\uFFFD") // as encoding/json does
-	}
+	s := string(b) // checkStrings has held it to UTF-8 and whole characters
 	return &s, nil
 }
 
@@ -311,7 +365,7 @@ func kindOf(v *fastjson.Value) string {
 	}
 }
 
-func (w *wire) validate(now time.Time) (Report, *Problem) {
+func (w *wire) validate(now time.Time, received bool) (Report, *Problem) {
 	var r Report
 	if w.SchemaVersion == nil {
 		return r, problem(ReasonMissingField, "schema_version", "schema_version is required")
@@ -342,7 +396,9 @@ func (w *wire) validate(now time.Time) (Report, *Problem) {
 		if err != nil {
 			return r, problem(ReasonMalformedJSON, "reported_at", "reported_at must be an RFC 3339 time: %v", err)
 		}
-		r.ReportedAt = t
+		if !received {
+			r.ReportedAt = t
+		}
 	}
 	clock := now
 	if !r.ReportedAt.IsZero() {
@@ -394,9 +450,6 @@ func (w *wire) validate(now time.Time) (Report, *Problem) {
 		}
 	}
 	if w.Note != nil {
-		if !utf8.ValidString(*w.Note) {
-			return r, problem(ReasonMalformedJSON, "note", "note is not valid UTF-8")
-		}
 		if n := utf8.RuneCountInString(*w.Note); n > MaxNoteRunes {
 			return r, problem(ReasonOutOfRange, "note", "note has %d characters, the limit is %d", n, MaxNoteRunes)
 		}

@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -75,6 +76,7 @@ var knownReasons = map[string]bool{
 	ReasonMalformedJSON: true, ReasonUnknownField: true, ReasonMissingField: true,
 	ReasonUnsupportedSchema: true, ReasonInvalidFirmID: true, ReasonUnknownFirm: true,
 	ReasonInvalidPeriod: true, ReasonFuturePeriod: true, ReasonOutOfRange: true, ReasonTooLarge: true,
+	ReasonInvalidEncoding: true, ReasonDuplicateRevision: true,
 }
 
 func TestDecode(t *testing.T) {
@@ -187,6 +189,19 @@ func TestDecode(t *testing.T) {
 		{name: "headcount fraction", data: msg(set("headcount", `1.5`)), wantRsn: ReasonMalformedJSON, wantField: "headcount", wantMsg: "must be an integer, got 1.5"},
 		{name: "headcount exponent", data: msg(set("headcount", `1e3`)), wantRsn: ReasonMalformedJSON, wantField: "headcount"},
 		{name: "headcount string", data: msg(set("headcount", `"120"`)), wantRsn: ReasonMalformedJSON, wantField: "headcount"},
+		// numbers as RFC 8259 writes them, not as fastjson tolerates them
+		{name: "headcount 00", data: msg(set("headcount", `00`)), wantRsn: ReasonMalformedJSON, wantField: "headcount", wantMsg: "not a JSON number: 00"},
+		{name: "headcount leading zero", data: msg(set("headcount", `0120`)), wantRsn: ReasonMalformedJSON, wantField: "headcount"},
+		{name: "headcount -01", data: msg(set("headcount", `-01`)), wantRsn: ReasonMalformedJSON, wantField: "headcount"},
+		{name: "headcount +1", data: msg(set("headcount", `+1`)), wantRsn: ReasonMalformedJSON, wantField: "headcount"},
+		{name: "headcount 1-", data: msg(set("headcount", `1-`)), wantRsn: ReasonMalformedJSON, wantField: "headcount"},
+		{name: "headcount NaN", data: msg(set("headcount", `NaN`)), wantRsn: ReasonMalformedJSON, wantField: "headcount"},
+		{name: "headcount inf", data: msg(set("headcount", `inf`)), wantRsn: ReasonMalformedJSON, wantField: "headcount"},
+		{name: "headcount 1.", data: msg(set("headcount", `1.`)), wantRsn: ReasonMalformedJSON, wantField: "headcount"},
+		{name: "headcount .5", data: msg(set("headcount", `.5`)), wantRsn: ReasonMalformedJSON, wantField: "headcount"},
+		{name: "headcount 1e+", data: msg(set("headcount", `1e+`)), wantRsn: ReasonMalformedJSON, wantField: "headcount"},
+		{name: "revision 01", data: msg(set("revision", `01`)), wantRsn: ReasonMalformedJSON, wantField: "revision"},
+		{name: "separation 007", data: msg(set("separations", `{"economic_layoff":007}`)), wantRsn: ReasonMalformedJSON, wantField: "separations.economic_layoff"},
 		{name: "headcount bool", data: msg(set("headcount", `true`)), wantRsn: ReasonMalformedJSON, wantField: "headcount"},
 		{name: "vacancies missing", data: msg(del("vacancies")), wantRsn: ReasonMissingField, wantField: "vacancies"},
 		{name: "vacancies 0", data: msg(set("vacancies", `0`)), want: with(func(r *Report) { r.Vacancies = 0 })},
@@ -252,7 +267,35 @@ func TestDecode(t *testing.T) {
 		{name: "trailing brace", data: append(msg(), '}'), wantRsn: ReasonMalformedJSON},
 		{name: "trailing comma", data: append(msg(), ','), wantRsn: ReasonMalformedJSON},
 		{name: "trailing newline is fine", data: append(msg(), "\r\n"...), want: with(func(*Report) {})},
-		{name: "invalid UTF-8 in a string is replaced", data: msg(set("note", "\"a\xffb\"")), want: with(func(r *Report) { r.Note = "a\uFFFDb" })},
+
+		// encoding: every string must be valid UTF-8 and escape to characters
+		// (never silently replaced); escapes and control characters as RFC 8259 says
+		{name: "invalid UTF-8 in the note", data: msg(set("note", "\"a\xffb\"")), wantRsn: ReasonInvalidEncoding, wantField: "note", wantMsg: "not UTF-8"},
+		{name: "invalid UTF-8 in firm_id", data: msg(set("firm_id", "\"91440300192203821\xc0\"")), wantRsn: ReasonInvalidEncoding, wantField: "firm_id"},
+		{name: "overlong UTF-8", data: msg(set("note", "\"\xc0\xaf\"")), wantRsn: ReasonInvalidEncoding, wantField: "note"},
+		{name: "UTF-8 encoded surrogate", data: msg(set("note", "\"\xed\xa0\x80\"")), wantRsn: ReasonInvalidEncoding, wantField: "note"},
+		{name: "truncated UTF-8 sequence", data: msg(set("note", "\"\xe8\xa3\"")), wantRsn: ReasonInvalidEncoding, wantField: "note"},
+		{name: "invalid UTF-8 in a key", data: msg(set("no\xfete", `"x"`)), wantRsn: ReasonInvalidEncoding, wantMsg: "key"},
+		{name: "invalid UTF-8 in an unknown field", data: msg(set("extra", "\"\xff\"")), wantRsn: ReasonInvalidEncoding, wantField: "extra"},
+		{name: "invalid UTF-8 in a separation key", data: msg(set("separations", "{\"x\xff\":1}")), wantRsn: ReasonInvalidEncoding, wantField: "separations"},
+		{name: "lone high surrogate", data: msg(set("note", `"a\ud800b"`)), wantRsn: ReasonInvalidEncoding, wantField: "note", wantMsg: `lone UTF-16 surrogate \ud800`},
+		{name: "lone high surrogate at the end", data: msg(set("note", `"a\uD800"`)), wantRsn: ReasonInvalidEncoding, wantField: "note"},
+		{name: "lone low surrogate", data: msg(set("note", `"\udc00"`)), wantRsn: ReasonInvalidEncoding, wantField: "note"},
+		{name: "high surrogate before a letter", data: msg(set("note", `"\ud800\u0041"`)), wantRsn: ReasonInvalidEncoding, wantField: "note"},
+		{name: "surrogates reversed", data: msg(set("note", `"\udc00\ud800"`)), wantRsn: ReasonInvalidEncoding, wantField: "note"},
+		{name: "two high surrogates", data: msg(set("note", `"\ud800\ud800\udc00"`)), wantRsn: ReasonInvalidEncoding, wantField: "note"},
+		{name: "lone surrogate in a key", data: msg(set(`\ud800`, `1`)), wantRsn: ReasonInvalidEncoding},
+		{name: "lone surrogate in firm_id", data: msg(set("firm_id", `"\ud800"`)), wantRsn: ReasonInvalidEncoding, wantField: "firm_id"},
+		{name: "surrogate pair is one character", data: msg(set("note", `"\ud83d\ude00 \u88c1"`)), want: with(func(r *Report) { r.Note = "😀 裁" })},
+		{name: "escaped backslash before u is not an escape", data: msg(set("note", `"\\ud800"`)), want: with(func(r *Report) { r.Note = `\ud800` })},
+		{name: "every escape of RFC 8259", data: msg(set("note", `"\"\\\/\b\f\n\r\t\u0000"`)), want: with(func(r *Report) { r.Note = "\"\\/\b\f\n\r\t\x00" })},
+		{name: "unknown escape", data: msg(set("note", `"a\xb"`)), wantRsn: ReasonMalformedJSON, wantField: "note", wantMsg: `invalid escape \x`},
+		{name: "short unicode escape", data: msg(set("note", `"\u12"`)), wantRsn: ReasonMalformedJSON, wantField: "note"},
+		{name: "unicode escape with a non-hex digit", data: msg(set("note", `"\u12G4"`)), wantRsn: ReasonMalformedJSON, wantField: "note"},
+		{name: "raw tab in a string", data: msg(set("note", "\"a\tb\"")), wantRsn: ReasonMalformedJSON, wantField: "note", wantMsg: "control character"},
+		{name: "raw newline in a string", data: msg(set("note", "\"a\nb\"")), wantRsn: ReasonMalformedJSON, wantField: "note"},
+		{name: "raw NUL in a string", data: msg(set("note", "\"a\x00b\"")), wantRsn: ReasonMalformedJSON, wantField: "note"},
+		{name: "raw DEL is a character", data: msg(set("note", "\"a\x7fb\"")), want: with(func(r *Report) { r.Note = "a\x7fb" })},
 
 		// size
 		{name: "exactly 64 KiB", data: atLimit, want: with(func(*Report) {})},
@@ -292,12 +335,13 @@ func TestDecode(t *testing.T) {
 }
 
 func TestDecodeCoversEveryReason(t *testing.T) {
-	// unknown_firm comes from Validate; see validate_test.go.
-	seen := map[string]bool{ReasonUnknownFirm: true}
+	// unknown_firm comes from Validate (see validate_test.go), duplicate_revision
+	// from ingest and the gateway, which compare with what was stored.
+	seen := map[string]bool{ReasonUnknownFirm: true, ReasonDuplicateRevision: true}
 	for _, data := range [][]byte{
 		[]byte("{"), msg(set("x", "1")), msg(del("period")), msg(set("schema_version", "2")),
 		msg(set("firm_id", `"x"`)), msg(set("period", `"1999-12"`)), msg(set("period", `"2099-01"`)),
-		msg(set("headcount", "-1")), bytes.Repeat([]byte(" "), MaxMessageBytes+1),
+		msg(set("headcount", "-1")), bytes.Repeat([]byte(" "), MaxMessageBytes+1), msg(set("note", `"\ud800"`)),
 	} {
 		if _, p := Decode(data, testNow); p != nil {
 			seen[p.Reason] = true
@@ -418,6 +462,8 @@ func FuzzDecode(f *testing.F) {
 		msg(set("reported_at", `"9999-12-31T23:59:59-23:59"`)),
 		msg(del("schema_version")),
 		msg(set("headcount", `1.5`)),
+		msg(set("note", `"\ud83d\ude00\ud800\u88c1\\u0041\t"`)),
+		msg(set("note", "\"\xe8\xa3\x81\xff\"")),
 		[]byte(`null`), []byte(`[]`), []byte(`{}`), []byte(``), []byte(`{"a":`),
 		append(msg(), msg()...),
 	} {
@@ -448,6 +494,16 @@ func FuzzDecode(f *testing.F) {
 		}
 		if r.Revision < 1 || utf8.RuneCountInString(r.Note) > MaxNoteRunes || !utf8.ValidString(r.Note) {
 			t.Fatalf("accepted %+v", r)
+		}
+		// Nothing accepted was altered: the message is strict JSON and valid
+		// UTF-8, and encoding/json (which replaces what is not a character
+		// with U+FFFD) reads the same strings.
+		var ref struct {
+			FirmID string `json:"firm_id"`
+			Note   string `json:"note"`
+		}
+		if !utf8.Valid(data) || json.Unmarshal(data, &ref) != nil || ref.FirmID != r.FirmID || ref.Note != r.Note {
+			t.Fatalf("accepted %q as %+v; encoding/json reads %+v", data, r, ref)
 		}
 		enc, err := Encode(r)
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -60,6 +61,47 @@ func TestValidate(t *testing.T) {
 	}
 }
 
+// TestValidateReceived: as a receiver that stamps reports sees them, the
+// message's reported_at is judged on its form and size, then ignored.
+func TestValidateReceived(t *testing.T) {
+	const known = "914403001922038216"
+	now := time.Date(2025, 6, 15, 12, 0, 0, 0, time.UTC)
+	reg := fakeRegistry{known: true}
+	msg := func(extra string) []byte {
+		return []byte(`{"schema_version":1,"firm_id":"` + known + `","period":"2025-06","headcount":1,"vacancies":0` + extra + `}`)
+	}
+	tests := []struct {
+		name, extra, reason string
+	}{
+		{"absent", "", ""},
+		{"null", `,"reported_at":null`, ""},
+		{"a past time does not make the period future", `,"reported_at":"2001-01-01T00:00:00Z"`, ""},
+		{"a number", `,"reported_at":1748827800`, report.ReasonMalformedJSON},
+		{"an object", `,"reported_at":{}`, report.ReasonMalformedJSON},
+		{"not RFC 3339", `,"reported_at":"2025-06-02"`, report.ReasonMalformedJSON},
+		{"a lone surrogate", `,"reported_at":"\ud800"`, report.ReasonInvalidEncoding},
+		{"bulk over 64 KiB", `,"reported_at":"` + strings.Repeat("1", report.MaxMessageBytes) + `"`, report.ReasonTooLarge},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, p := report.ValidateReceived(msg(tt.extra), now, reg)
+			if tt.reason == "" {
+				if p != nil || !r.ReportedAt.IsZero() || r.Period != report.NewPeriod(2025, 6) {
+					t.Fatalf("ValidateReceived = %+v, %v; want accepted without reported_at", r, p)
+				}
+				return
+			}
+			if p == nil || p.Reason != tt.reason {
+				t.Fatalf("ValidateReceived = %v, want %s", p, tt.reason)
+			}
+		})
+	}
+	// Validate, by contrast, keeps reported_at and judges the period by it
+	if _, p := report.Validate(msg(`,"reported_at":"2001-01-01T00:00:00Z"`), now, reg); p == nil || p.Reason != report.ReasonFuturePeriod {
+		t.Fatalf("Validate = %v, want future_period", p)
+	}
+}
+
 // result is one line of `layoffwatch validate` output.
 type result struct {
 	Line    int    `json:"line"`
@@ -104,7 +146,7 @@ func TestValidateGolden(t *testing.T) {
 	}
 	for _, r := range []string{report.ReasonMalformedJSON, report.ReasonUnknownField, report.ReasonMissingField,
 		report.ReasonUnsupportedSchema, report.ReasonInvalidFirmID, report.ReasonUnknownFirm, report.ReasonInvalidPeriod,
-		report.ReasonFuturePeriod, report.ReasonOutOfRange, report.ReasonTooLarge} {
+		report.ReasonFuturePeriod, report.ReasonOutOfRange, report.ReasonTooLarge, report.ReasonInvalidEncoding} {
 		if !seen[r] {
 			t.Errorf("reports.jsonl has no line refused as %s", r)
 		}

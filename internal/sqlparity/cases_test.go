@@ -104,6 +104,25 @@ func params(fx *fixture) map[string][][]any {
 			{region.PrefectureOf(cluster.Region)[:4], day(end), day(end)},
 			{cluster.Region, day(cluster.Period.Start()), day(cluster.Period.Start())},
 		},
+		"gateway.known_revisions": {
+			{day(end), day(end), sample, day(end), day(end), sample},
+			{day(fx.revisedAt.Start()), day(end), sample, day(fx.revisedAt.Start()), day(end), sample},
+			{day(fx.start.Start()), day(fx.start.Start()), sample, day(fx.start.Start()), day(fx.start.Start()), sample},
+		},
+		"gateway.stored_revisions": {
+			{day(fx.revisedAt.Start()), sample},
+			{day(end), sample},
+			{day(fx.ingestedMid.AddDate(0, -1, -5)), sample},
+		},
+		"ingest.revision_hashes": {
+			{day(prev), day(end), sample},
+			{day(fx.revisedAt.Start()), day(fx.revisedAt.Start()), []string{fx.revisedFirm}},
+			{day(fx.ingestedMid.AddDate(0, -1, -5)), day(fx.ingestedMid.AddDate(0, -1, -5)), sample},
+		},
+		"ingest.revision_hashes_all": {
+			{day(fx.ingestedMid.AddDate(0, -1, -5)), day(fx.ingestedMid.AddDate(0, -1, -5))},
+			{day(fx.revisedAt.Start()), day(end)},
+		},
 		"demo.headcount_by_prefecture": none,
 		"demo.warnings":                none,
 		"demo.stored_reports":          none,

@@ -84,7 +84,7 @@ func newFixture(inserts map[string]chdb.Insert) (*fixture, error) {
 	if err := fx.notifications(events); err != nil {
 		return nil, err
 	}
-	if err := fx.gateway(); err != nil {
+	if err := fx.gateway(reports); err != nil {
 		return nil, err
 	}
 	for name := range fx.inserts {
@@ -174,10 +174,25 @@ func (fx *fixture) registry() error {
 // reports: one insert per month as ingest writes them (a month's
 // corrections land in the same block as the originals), a month delivered
 // twice (a crash before the commit), a producer's duplicate inside a
-// block, and a third revision of one firm-month months later.
+// block, and a third revision of one firm-month months later. Before each
+// batch of reports, ingest records its revisions (report_revisions, one row
+// per report, duplicates included); the first months were stored before
+// that table existed and have none.
 func (fx *fixture) reports(sim *simulate.Simulation) ([]report.Report, error) {
 	var all []report.Report
 	offset := map[int32]int64{}
+	revisionRow := func(r report.Report, ingested time.Time) row {
+		return row{"firm_id": r.FirmID, "period": r.Period.Start(), "revision": r.Revision, "content_hash": r.ContentHash(),
+			"reported_at": r.ReportedAt.UTC(), "ingested_at": ingested}
+	}
+	withRevisions := func(p report.Period, revs, rows []row) error {
+		if p >= fx.start.Add(3) {
+			if err := fx.add("ingest.revisions", revs); err != nil {
+				return err
+			}
+		}
+		return fx.add("chdb.reports", rows)
+	}
 	reportRow := func(r report.Report, ingested time.Time, part int32) row {
 		sep := r.Separations.Values()
 		out := row{"firm_id": r.FirmID, "period": r.Period.Start(), "revision": r.Revision, "headcount": r.Headcount,
@@ -194,40 +209,47 @@ func (fx *fixture) reports(sim *simulate.Simulation) ([]report.Report, error) {
 		byPeriod[r.Period] = append(byPeriod[r.Period], r)
 		all = append(all, r)
 	}
-	var redeliver []row
+	var redeliver, redeliverRevs []row
 	for p := fx.start; p <= fx.end; p++ {
 		ingested := p.Add(1).Start().AddDate(0, 0, 5).Add(12 * time.Hour)
-		var rows []row
+		var rows, revs []row
 		for i, r := range byPeriod[p] {
 			part := int32(i % 3)
 			rows = append(rows, reportRow(r, ingested, part))
+			revs = append(revs, revisionRow(r, ingested))
 			if i == 10 {
 				// the producer retried: the same report at the next offset
 				rows = append(rows, reportRow(r, ingested, part))
+				revs = append(revs, revisionRow(r, ingested))
 			}
 			if r.Revision == 2 && fx.revisedFirm == "" && p == fx.end.Add(-2) {
 				fx.revisedFirm, fx.revisedAt = r.FirmID, p
 			}
 		}
-		if err := fx.add("chdb.reports", rows); err != nil {
+		if err := withRevisions(p, revs, rows); err != nil {
 			return nil, err
 		}
 		if p == fx.end.Add(-3) {
 			fx.ingestedMid = ingested
-			redeliver = rows
+			redeliver, redeliverRevs = rows, revs
 		}
 	}
 	if fx.revisedFirm == "" {
 		return nil, fmt.Errorf("no corrected report in %s", fx.end.Add(-2))
 	}
 	// month end-3 again, a day later: ingest crashed before committing
-	var again []row
+	var again, againRevs []row
 	for _, r := range redeliver {
 		c := copyRow(r)
 		c["ingested_at"] = r["ingested_at"].(time.Time).Add(24 * time.Hour)
 		again = append(again, c)
 	}
-	if err := fx.add("chdb.reports", again); err != nil {
+	for _, r := range redeliverRevs {
+		c := copyRow(r)
+		c["ingested_at"] = r["ingested_at"].(time.Time).Add(24 * time.Hour)
+		againRevs = append(againRevs, c)
+	}
+	if err := withRevisions(fx.end.Add(-3), againRevs, again); err != nil {
 		return nil, err
 	}
 	// a third revision of the corrected firm-month, in a block of its own
@@ -236,7 +258,8 @@ func (fx *fixture) reports(sim *simulate.Simulation) ([]report.Report, error) {
 			r.Revision, r.Headcount, r.Note = 3, r.Headcount+7, "再次更正"
 			r.ReportedAt = fx.end.Start().Add(36 * time.Hour)
 			all = append(all, r)
-			if err := fx.add("chdb.reports", []row{reportRow(r, fx.end.Start().Add(48*time.Hour), 1)}); err != nil {
+			at := fx.end.Start().Add(48 * time.Hour)
+			if err := withRevisions(r.Period, []row{revisionRow(r, at)}, []row{reportRow(r, at, 1)}); err != nil {
 				return nil, err
 			}
 			break
@@ -366,11 +389,13 @@ func (fx *fixture) alerts(reports []report.Report) ([]alertevent.Event, error) {
 			if err != nil {
 				return nil, err
 			}
-			rows = append(rows, row{"alert_id": e.ID, "version": e.Version, "event": e.Kind, "rule": e.Rule, "scope": e.Scope,
-				"alert_key": e.Key, "period": p.Start(), "level": e.Level, "previous_level": e.PreviousLevel, "values_json": string(e.Values),
+			f := e.LevelFacts
+			rows = append(rows, row{"alert_id": e.ID, "version": e.Version, "event": e.Kind, "rule": e.Rule, "scope": e.Scope.String(),
+				"alert_key": e.Key, "period": p.Start(), "level": e.Level.String(), "previous_level": e.PreviousLevel.String(), "values_json": string(e.Values),
 				"region": e.Region, "prefecture": e.Prefecture, "industry": e.Industry, "reported": e.Reported, "expected": e.Expected,
 				"subject": e.Subject, "title_zh": e.TitleZh, "title_en": e.TitleEn, "summary_zh": e.SummaryZh, "summary_en": e.SummaryEn,
-				"plan": e.Plan, "emitted_at": e.At.UTC()})
+				"plan": e.Plan, "emitted_at": e.At.UTC(), "level_name_zh": f.NameZh, "level_name_en": f.NameEn, "level_color": f.Color,
+				"level_action_zh": f.ActionZh, "level_action_en": f.ActionEn, "level_response_seconds": f.ResponseSeconds})
 		}
 		if err := fx.add("detector.alert_events", rows); err != nil {
 			return nil, err
@@ -468,9 +493,10 @@ func (fx *fixture) notifications(events []alertevent.Event) error {
 }
 
 // gateway: tokens (one revoked), the last month's submissions (two
-// revisions, late ones, one ingest has not stored), idempotency keys (one
-// stored twice by a retry).
-func (fx *fixture) gateway() error {
+// revisions, late ones, one ingest has not stored) with their revisions'
+// content hashes (one submitted again with the same content, in the same
+// flush and in a later one), idempotency keys (one stored twice by a retry).
+func (fx *fixture) gateway(reports []report.Report) error {
 	created := fx.end.Start()
 	var tokens []row
 	for i, s := range []struct{ kind, scope string }{{"firm", fx.warnedFirm}, {"region", "620102"}, {"region", "620000"}, {"firm", fx.closedFirm}} {
@@ -505,6 +531,35 @@ func (fx *fixture) gateway() error {
 	subs = append(subs, row{"received_at": fx.now.Add(-time.Hour), "submission_id": "sub-pending", "firm_id": fx.warnedFirm, "period": fx.end.Start(),
 		"revision": uint32(9), "token_id": fx.tokenID, "channel": "api", "idempotency_key": "", "late": uint8(1)})
 	if err := fx.add("gateway.submissions", subs); err != nil {
+		return err
+	}
+	// the content of each submitted revision: the firm's report of the
+	// month, with the revision submitted
+	last := map[string]report.Report{}
+	for _, r := range reports {
+		if r.Period == fx.end && r.Revision == 1 {
+			last[r.FirmID] = r
+		}
+	}
+	var revs []row
+	for _, sb := range subs {
+		r, ok := last[sb["firm_id"].(string)]
+		if !ok {
+			r = report.Report{FirmID: sb["firm_id"].(string), Period: fx.end, Headcount: 100}
+		}
+		r.Revision = sb["revision"].(uint32)
+		revs = append(revs, row{"firm_id": r.FirmID, "period": fx.end.Start(), "revision": r.Revision, "content_hash": r.ContentHash(),
+			"received_at": sb["received_at"].(time.Time)})
+	}
+	resent := copyRow(revs[3])
+	resent["received_at"] = revs[3]["received_at"].(time.Time).Add(time.Minute)
+	revs = append(revs, resent)
+	if err := fx.add("gateway.revisions", revs); err != nil {
+		return err
+	}
+	resent = copyRow(resent)
+	resent["received_at"] = resent["received_at"].(time.Time).Add(time.Hour)
+	if err := fx.add("gateway.revisions", []row{resent}); err != nil {
 		return err
 	}
 	fx.idemKey = "k-001"
