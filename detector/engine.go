@@ -719,7 +719,7 @@ func (g *group) expectation(st *firmStats, ds *Dataset, scope alertevent.Scope, 
 		env.PanelFirms++
 		hNow += float64(cur.h)
 		hPrev += float64(prev.h)
-		var p float32 = nan32
+		p := nan32
 		switch scope {
 		case alertevent.ScopeCounty:
 			p = st.peer[m*st.nf+f]

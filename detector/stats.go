@@ -185,7 +185,7 @@ func (st *firmStats) expectation(m, lo, hi int) {
 	for f := lo; f < hi; f++ {
 		i := m*nf + f
 		c := st.chg[i]
-		e := nan32
+		var e float32
 		if p := st.peer[i]; !isNaN32(p) {
 			var gaps [maxYears]float32
 			n := 0

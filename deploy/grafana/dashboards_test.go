@@ -365,11 +365,17 @@ func checkPlan(t *testing.T, dashes []*dashboard) {
 		}
 	}
 
-	// prefecture_rate: "mom_change <= -0.05" → level I; the panels show the
-	// job-loss rate −mom_change, coloured from 0.05 up with level I's colour
-	rule, ok := plan.Rule("prefecture_rate")
+	// the statutory plan's prefecture_rate: "mom_change <= -0.05" → level I;
+	// the panels show the raw job-loss rate −mom_change, coloured by those
+	// literal bands (the default plan judges a region against its
+	// expectation instead, which a colour scale cannot show)
+	statutory, err := detector.LoadPlan("../plans/statutory.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rule, ok := statutory.Rule("prefecture_rate")
 	if !ok {
-		t.Fatal("the plan has no rule prefecture_rate")
+		t.Fatal("the statutory plan has no rule prefecture_rate")
 	}
 	band := regexp.MustCompile(`^mom_change\s*<=\s*-([0-9.]+)$`)
 	want := map[float64]string{}

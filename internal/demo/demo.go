@@ -115,9 +115,11 @@ func Run(ctx context.Context, sim *simulate.Simulation, opts Options, log *slog.
 		cfg.SetSMTP(smtpHost, port)
 		cfg.SetAckBaseURL("http://" + opts.AlertAddr)
 	}
-	// every simulated month is recent enough to alert about
+	// the detector looks at every simulated month, from the first to the
+	// current one (the province may end before last month: --end)
 	so.Detector.Plan, so.Detector.Poll = opts.Plan, 500*time.Millisecond
-	so.Detector.Window, so.Detector.AlertMonths = max(36, sim.Options().Months+1), sim.Options().Months+1
+	months := int(report.PeriodOf(time.Now().In(report.Shanghai()))-sim.Options().Start) + 1
+	so.Detector.Window, so.Detector.AlertMonths = max(36, months), months
 	st := stack.New(so, log, reg)
 	defer func() { _ = st.Stop() }()
 	if err := st.Start(ctx, stack.Ingest, stack.Gateway); err != nil {
