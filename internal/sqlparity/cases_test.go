@@ -112,6 +112,8 @@ func params(fx *fixture) map[string][][]any {
 		"demo.alert_events":            none,
 		"demo.email_state":             none,
 		"demo.emails":                  none,
+		"demo.old_warnings":            none,
+		"demo.summaries":               none,
 	}
 }
 
