@@ -112,8 +112,8 @@ func printOldWarnings(ctx context.Context, w io.Writer, ds *Store) error {
 		why = " (" + strings.Join(reasons, ", ") + ")"
 	}
 	fmt.Fprintf(w, "  current, about the latest months: %d — emailed as warnings, with the plan's response deadlines\n", byOld[""])
-	fmt.Fprintf(w, "  old, about months past the alert horizon%s: %d — not emergencies: %d warnings told in %d summary emails to %d officials, no deadline, no escalation\n",
-		why, old, told, emails, officials)
+	fmt.Fprintf(w, "  old, about months past the alert horizon: %d%s — not emergencies: %d warnings told in %d summary emails to %d officials, no deadline, no escalation\n",
+		old, why, told, emails, officials)
 	return nil
 }
 
