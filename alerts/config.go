@@ -7,7 +7,8 @@
 //
 //	Kafka "alerts" ──▶ batch (one detector pass) ──▶ route ──▶ silence? fold? group?
 //	        ──▶ render (alerts/email) ──▶ log pending ──▶ SMTP ──▶ log sent ──▶ commit offsets
-//	escalation clock ──▶ unacknowledged past the level's deadline ──▶ re-send, next tier up
+//	        old month? ──▶ log queued ──▶ pass read ──▶ one summary per recipient (summary.go)
+//	escalation clock ──▶ unacknowledged past the level's deadline, month still urgent ──▶ re-send, next tier up
 //
 // It does not decide what is a warning (detector/) nor render email markup
 // (alerts/email), and it never reads the risk plan: what the plan says about

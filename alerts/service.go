@@ -45,8 +45,9 @@ type Options struct {
 	Health *obs.Health `kong:"-"`
 	// OnHandled is called with the number of alert events of each pass once
 	// every email of the pass is sent (or refused for good) and recorded
-	// and the offsets committed (embedding: waiting for the emails); nil:
-	// nothing.
+	// and the offsets committed — when the batch ends the detector's pass,
+	// the summaries of its old warnings too (unless summary_wait holds
+	// them) — (embedding: waiting for the emails); nil: nothing.
 	OnHandled func(events int) `kong:"-"`
 }
 
