@@ -739,6 +739,26 @@ func TestSummary(t *testing.T) {
 		t.Errorf("X-Layoffwatch-Kind %q", got)
 	}
 
+	// hostile names stay on one line and escaped
+	evil := n
+	evil.Items = append([]Item(nil), n.Items...)
+	evil.Items[0].Event.Subject = "Evil\r\nBcc: victim@example.org <script>alert(1)</script>"
+	evil.Items[0].Event.SummaryZh = "减员<b>51</b>人\nX-Injected: yes"
+	evil.Items[0].DashboardURL = "javascript:alert(1)"
+	m, err = r.Render(evil, "alerts@example.org")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p = parseMsg(t, m)
+	for _, raw := range []string{"<script>", "<b>51</b>", "javascript:"} {
+		if strings.Contains(p.HTML, raw) {
+			t.Errorf("the summary's HTML contains %q", raw)
+		}
+	}
+	if !strings.Contains(p.HTML, "&lt;script&gt;") || strings.Contains(p.Text, "\nBcc: victim") || strings.Contains(p.Text, "\nX-Injected") {
+		t.Errorf("hostile text reached the summary:\n%s", p.Text)
+	}
+
 	// many warnings: all counted, the first maxSummaryLines listed
 	big := n
 	big.Items = nil
