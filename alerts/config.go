@@ -7,7 +7,8 @@
 //
 //	Kafka "alerts" ──▶ batch (one detector pass) ──▶ route ──▶ silence? fold? group?
 //	        ──▶ render (alerts/email) ──▶ log pending ──▶ SMTP ──▶ log sent ──▶ commit offsets
-//	escalation clock ──▶ unacknowledged past the level's deadline ──▶ re-send, next tier up
+//	        old month? ──▶ log queued ──▶ pass read ──▶ one summary per recipient (summary.go)
+//	escalation clock ──▶ unacknowledged past the level's deadline, month still urgent ──▶ re-send, next tier up
 //
 // It does not decide what is a warning (detector/) nor render email markup
 // (alerts/email), and it never reads the risk plan: what the plan says about
@@ -38,8 +39,13 @@ type Config struct {
 	Links     Links         `yaml:"links"`
 	Ack       AckConfig     `yaml:"ack"`
 	GroupWait time.Duration `yaml:"group_wait"`
-	Resolved  *bool         `yaml:"notify_resolved"`
-	Templates string        `yaml:"templates"`
+	// SummaryWait holds old warnings (months past the detector's alert
+	// horizon) this long after the first is queued, so that more join the
+	// same summary; 0 (the default): one summary per recipient at the end
+	// of each detector pass.
+	SummaryWait time.Duration `yaml:"summary_wait"`
+	Resolved    *bool         `yaml:"notify_resolved"`
+	Templates   string        `yaml:"templates"`
 	// APIToken guards the HTTP API (list, acknowledge, silence); empty: the
 	// API is off (acknowledge links and the CLI still work).
 	APIToken     string      `yaml:"api_token"`
@@ -159,6 +165,9 @@ func (c *Config) Validate() error {
 	regions := region.China()
 	if c.GroupWait == 0 {
 		c.GroupWait = time.Second
+	}
+	if c.SummaryWait < 0 {
+		return fmt.Errorf("summary_wait must not be negative, got %s", c.SummaryWait)
 	}
 	if c.Ack.Expiry == 0 {
 		c.Ack.Expiry = 7 * 24 * time.Hour

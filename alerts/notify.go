@@ -62,6 +62,10 @@ type notifier struct {
 	state    map[string]*alertState
 	done     map[string]bool // settled item keys, see itemKey
 	silences []Silence
+	// queue holds old warnings waiting for their summary, by recipient
+	// (lower-case email); queued is their item keys (summary.go).
+	queue  map[string][]queuedOld
+	queued map[string]bool
 	// onHandled is told how many events each pass had, once it is done.
 	onHandled func(events int)
 }
@@ -135,6 +139,9 @@ func (n *notifier) process(ctx context.Context, events []alertevent.Event) error
 		if e.Version <= st.event.Version && st.event.ID != "" {
 			continue // an old event read again
 		}
+		if e.Old == "" && !e.Urgent(now) {
+			e.Old = alertevent.OldLateDelivery // its month passed the horizon while nobody read it
+		}
 		st.event = e
 		n.m.received.WithLabelValues(e.Kind, e.Level.String()).Inc()
 		var targets []routed
@@ -156,11 +163,20 @@ func (n *notifier) process(ctx context.Context, events []alertevent.Event) error
 			kind = email.KindResolved
 			targets = n.withPrevious(nil, st)
 		}
+		if e.Old != "" {
+			// an old month: told in the recipients' next summary, never alone
+			kind = email.KindSummary
+			n.m.old.WithLabelValues(e.Old).Inc()
+		}
 		if s, ok := n.silenced(e, now); ok {
 			for _, t := range targets {
 				records = append(records, n.row(e, t.r.Email, kind, 0, StatusSilenced, "silence "+s.ID, "", now))
 			}
 			n.m.silenced.Inc()
+			continue
+		}
+		if e.Old != "" {
+			records = append(records, n.enqueue(e, targets, now)...)
 			continue
 		}
 		if e.Kind == alertevent.Firing && e.Scope == alertevent.ScopeFirm {
@@ -342,36 +358,9 @@ func (n *notifier) deliver(ctx context.Context, j *job, now time.Time) error {
 		}
 		return out
 	}
-	if err := n.store.log(ctx, rows(StatusPending, "")); err != nil {
+	if sent, err := n.sendLogged(ctx, j.to.Email, id, msg, keys, rows); err != nil || !sent {
 		return err
 	}
-	for attempt := 1; ; attempt++ {
-		retry, err := n.send.Send(ctx, msg)
-		if err == nil {
-			break
-		}
-		if !retry {
-			n.m.failed.Inc()
-			n.log.Error("email refused for good", "to", j.to.Email, "message_id", id, "err", err)
-			if err := n.store.log(ctx, rows(StatusFailed, err.Error())); err != nil {
-				return err
-			}
-			n.settle(keys)
-			return nil
-		}
-		n.m.retried.Inc()
-		wait := min(n.backoff[0]<<min(attempt-1, 10), n.backoff[1])
-		n.log.Warn("email not sent, retrying", "to", j.to.Email, "attempt", attempt, "retry_in", wait, "err", err)
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("email to %s not sent before shutdown: %w", j.to.Email, ctx.Err())
-		case <-time.After(wait):
-		}
-	}
-	if err := n.store.log(ctx, rows(StatusSent, "")); err != nil {
-		return err
-	}
-	n.settle(keys)
 	sentAt := n.now()
 	to := strings.ToLower(j.to.Email)
 	for _, st := range j.items {
@@ -393,6 +382,44 @@ func (n *notifier) deliver(ctx context.Context, j *job, now time.Time) error {
 	n.m.sent.WithLabelValues(j.kind).Inc()
 	n.log.Info("email sent", "kind", j.kind, "to", j.to.Email, "alerts", len(j.items), "folded", len(folds), "message_id", id)
 	return nil
+}
+
+// sendLogged logs msg pending, sends it (retrying with backoff while SMTP
+// is away), logs the outcome and settles keys: sent, or refused for good
+// (sent is false, err nil). It fails only when the log cannot be written or
+// ctx ends first.
+func (n *notifier) sendLogged(ctx context.Context, to, id string, msg *mail.Msg, keys []string, rows func(status, detail string) []logRow) (sent bool, err error) {
+	if err := n.store.log(ctx, rows(StatusPending, "")); err != nil {
+		return false, err
+	}
+	for attempt := 1; ; attempt++ {
+		retry, err := n.send.Send(ctx, msg)
+		if err == nil {
+			break
+		}
+		if !retry {
+			n.m.failed.Inc()
+			n.log.Error("email refused for good", "to", to, "message_id", id, "err", err)
+			if err := n.store.log(ctx, rows(StatusFailed, err.Error())); err != nil {
+				return false, err
+			}
+			n.settle(keys)
+			return false, nil
+		}
+		n.m.retried.Inc()
+		wait := min(n.backoff[0]<<min(attempt-1, 10), n.backoff[1])
+		n.log.Warn("email not sent, retrying", "to", to, "attempt", attempt, "retry_in", wait, "err", err)
+		select {
+		case <-ctx.Done():
+			return false, fmt.Errorf("email to %s not sent before shutdown: %w", to, ctx.Err())
+		case <-time.After(wait):
+		}
+	}
+	if err := n.store.log(ctx, rows(StatusSent, "")); err != nil {
+		return false, err
+	}
+	n.settle(keys)
+	return true, nil
 }
 
 // foldedDetail starts the log detail of a folded firm alert; the region
@@ -440,7 +467,9 @@ func (n *notifier) dashboard(e alertevent.Event) string {
 }
 
 // escalate re-sends every open, unacknowledged alert whose response deadline
-// passed, to the next tier up as well (county → prefecture → province).
+// passed, to the next tier up as well (county → prefecture → province) —
+// unless its month is past the alert horizon (alertevent.Event.Urgent): an
+// old alert is never escalated, even one that was urgent when it was sent.
 func (n *notifier) escalate(ctx context.Context) error {
 	now := n.now()
 	ids := make([]string, 0, len(n.state))
@@ -451,7 +480,7 @@ func (n *notifier) escalate(ctx context.Context) error {
 	for _, id := range ids {
 		st := n.state[id]
 		deadline := st.event.LevelFacts.Response()
-		if !st.open() || st.ackedBy != "" || st.firstSent.IsZero() || deadline == 0 || st.tier >= TierProvince {
+		if !st.open() || st.ackedBy != "" || st.firstSent.IsZero() || deadline == 0 || st.tier >= TierProvince || !st.event.Urgent(now) {
 			continue
 		}
 		if now.Before(st.firstSent.Add(time.Duration(st.tier+1) * deadline)) {
@@ -478,8 +507,9 @@ func (n *notifier) escalate(ctx context.Context) error {
 
 func (n *notifier) observe() {
 	n.m.open.Reset()
+	now := n.now()
 	for _, st := range n.state {
-		if st.open() && st.ackedBy == "" && st.event.ID != "" {
+		if st.open() && st.ackedBy == "" && st.event.ID != "" && st.event.Urgent(now) {
 			n.m.open.WithLabelValues(st.event.Level.String()).Inc()
 		}
 	}

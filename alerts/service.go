@@ -45,8 +45,9 @@ type Options struct {
 	Health *obs.Health `kong:"-"`
 	// OnHandled is called with the number of alert events of each pass once
 	// every email of the pass is sent (or refused for good) and recorded
-	// and the offsets committed (embedding: waiting for the emails); nil:
-	// nothing.
+	// and the offsets committed — when the batch ends the detector's pass,
+	// the summaries of its old warnings too (unless summary_wait holds
+	// them) — (embedding: waiting for the emails); nil: nothing.
 	OnHandled func(events int) `kong:"-"`
 }
 
@@ -114,7 +115,8 @@ func Run(ctx context.Context, opts Options, log *slog.Logger, reg *prometheus.Re
 	m := newAlertMetrics(reg)
 	n := &notifier{cfg: cfg, router: NewRouter(cfg), signer: NewSigner(cfg.Ack.key, cfg.Ack.Expiry, now), render: rend, send: snd,
 		store: st, now: now, log: log, m: m, regions: region.China(),
-		backoff: [2]time.Duration{500 * time.Millisecond, 30 * time.Second}, state: map[string]*alertState{}, done: map[string]bool{}}
+		backoff: [2]time.Duration{500 * time.Millisecond, 30 * time.Second}, state: map[string]*alertState{}, done: map[string]bool{},
+		queue: map[string][]queuedOld{}, queued: map[string]bool{}}
 	if err := n.restore(ctx, st); err != nil {
 		return err
 	}
@@ -143,18 +145,23 @@ func (c smtpConfig) email() email.SMTPConfig {
 }
 
 // restore rebuilds the state from ClickHouse: open alerts, who was told,
-// escalations done, acknowledgements, and what is settled.
+// escalations done, acknowledgements, what is settled, and the old
+// warnings waiting for their summary.
 func (n *notifier) restore(ctx context.Context, st *store) error {
 	h, err := st.history(ctx)
 	if err != nil {
 		return err
 	}
-	open, err := st.openAlerts(ctx)
+	all, err := st.alertStates(ctx)
 	if err != nil {
 		return err
 	}
-	var defaulted int
-	for _, e := range open {
+	var defaulted, open int
+	for _, e := range all {
+		if e.Kind == alertevent.Resolved {
+			continue
+		}
+		open++
 		if e.FillDefaultLevelFacts() {
 			defaulted++
 		}
@@ -170,11 +177,12 @@ func (n *notifier) restore(ctx context.Context, st *store) error {
 			"alerts", defaulted)
 	}
 	n.done = h.done
+	n.restoreQueue(h.queued, all)
 	n.silences, err = st.silences(ctx)
 	if err != nil {
 		return err
 	}
-	n.log.Info("alert state restored", "open_alerts", len(open), "settled", len(h.done))
+	n.log.Info("alert state restored", "open_alerts", open, "settled", len(h.done))
 	return nil
 }
 
@@ -201,13 +209,16 @@ type fetcher interface {
 
 // loop reads one detector pass at a time — messages until the topic is
 // quiet for the group wait — and commits its offsets once every email of
-// the pass is sent and recorded. Between passes it escalates.
+// the pass is sent and recorded (old warnings: queued). Once the topic is
+// quiet it sends the summaries of old warnings; between passes it
+// escalates.
 func (n *notifier) loop(ctx context.Context, r fetcher, st *store, every time.Duration) error {
 	lastEscalation := time.Time{}
 	for {
 		var msgs []kafka.Message
 		var events []alertevent.Event
 		wait := every
+		quiet := false // the batch ended because the topic was quiet, not at its size limit
 		for {
 			fctx, cancel := context.WithTimeout(ctx, wait)
 			m, err := r.FetchMessage(fctx)
@@ -217,6 +228,7 @@ func (n *notifier) loop(ctx context.Context, r fetcher, st *store, every time.Du
 					return nil
 				}
 				if errors.Is(err, context.DeadlineExceeded) {
+					quiet = true
 					break
 				}
 				return fmt.Errorf("fetch alert event: %w", err)
@@ -250,9 +262,18 @@ func (n *notifier) loop(ctx context.Context, r fetcher, st *store, every time.Du
 			if err := r.CommitMessages(ctx, msgs...); err != nil {
 				n.log.Warn("commit alert offsets; the pass will be read again and deduplicated", "err", err)
 			}
-			if n.onHandled != nil {
-				n.onHandled(len(msgs))
+		}
+		if quiet {
+			// the detector's pass is read whole, however many batches it took
+			if err := n.flushSummaries(ctx); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return err
 			}
+		}
+		if len(msgs) > 0 && n.onHandled != nil {
+			n.onHandled(len(msgs))
 		}
 		if n.now().Sub(lastEscalation) >= every || len(msgs) == 0 {
 			if err := n.refresh(ctx, st); err != nil {
@@ -276,6 +297,7 @@ type alertMetrics struct {
 	retried     prometheus.Counter
 	silenced    prometheus.Counter
 	escalations prometheus.Counter
+	old         *prometheus.CounterVec
 	latency     prometheus.Histogram
 	open        *prometheus.GaugeVec
 	acks        *prometheus.CounterVec
@@ -290,12 +312,14 @@ func newAlertMetrics(reg prometheus.Registerer) *alertMetrics {
 		silenced: prometheus.NewCounter(prometheus.CounterOpts{Name: "layoffwatch_alert_silenced_total", Help: "Alert events muted by a silence."}),
 		escalations: prometheus.NewCounter(prometheus.CounterOpts{Name: "layoffwatch_alert_escalations_total",
 			Help: "Alerts re-sent to the next tier because nobody acknowledged them in time."}),
+		old: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "layoffwatch_alert_old_events_total",
+			Help: "Alert events about months past the alert horizon, told in summaries (never paged or escalated), by why they came late."}, []string{"reason"}),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "layoffwatch_alert_firing_to_sent_seconds",
 			Help: "Time from the detector emitting an event to its email being accepted.", Buckets: prometheus.ExponentialBuckets(0.1, 2.5, 14)}),
 		open: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "layoffwatch_alert_open_unacknowledged",
-			Help: "Open alerts nobody has acknowledged, by level."}, []string{"level"}),
+			Help: "Open alerts nobody has acknowledged whose month is still urgent (old months are not counted), by level."}, []string{"level"}),
 		acks: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "layoffwatch_alert_acks_total", Help: "Acknowledgements recorded, by channel."}, []string{"via"}),
 	}
-	reg.MustRegister(m.received, m.sent, m.failed, m.retried, m.silenced, m.escalations, m.latency, m.open, m.acks)
+	reg.MustRegister(m.received, m.sent, m.failed, m.retried, m.silenced, m.escalations, m.old, m.latency, m.open, m.acks)
 	return m
 }

@@ -19,6 +19,7 @@ const (
 	StatusFailed   = "failed"   // SMTP refused it for good
 	StatusSilenced = "silenced" // a silence muted it
 	StatusFolded   = "folded"   // told inside a region alert's email
+	StatusQueued   = "queued"   // an old warning waiting for the recipient's summary (kind summary)
 )
 
 // logRow is one row of the notification log.
@@ -57,7 +58,7 @@ var (
 		FROM silences FINAL ORDER BY created_at, id`)
 	qAlerts = queries.Query("alerts", `SELECT alert_id, last_version, event, rule, scope, alert_key, period, level, values_json,
 		region, prefecture, industry, reported, expected, subject, title_zh, title_en, summary_zh, summary_en, last_emitted_at,
-		level_name_zh, level_name_en, level_color, level_action_zh, level_action_en, level_response_seconds
+		level_name_zh, level_name_en, level_color, level_action_zh, level_action_en, level_response_seconds, old, urgent_until
 		FROM alerts_latest`)
 	qFirmSeries = queries.Query("firm_series", `SELECT period, sum(headcount) FROM reports_latest
 		WHERE firm_id = ? AND period <= toDate(?) AND period > addMonths(toDate(?), -24) GROUP BY period ORDER BY period`)
@@ -104,6 +105,7 @@ type history struct {
 	tiers     map[string]int      // escalations done
 	folded    map[string][]string // region alert → firm alerts told inside its emails
 	acked     map[string]string
+	queued    []logRow // old warnings queued for a summary (settled or not: see done)
 }
 
 func (s *store) history(ctx context.Context) (*history, error) {
@@ -118,6 +120,10 @@ func (s *store) history(ctx context.Context) (*history, error) {
 		var r logRow
 		if err := rows.Scan(&r.AlertID, &r.Version, &r.Recipient, &r.Kind, &r.Tier, &r.Status, &r.Detail, &r.At); err != nil {
 			return nil, fmt.Errorf("scan notification log: %w", err)
+		}
+		if r.Status == StatusQueued {
+			h.queued = append(h.queued, r) // not settled: its summary is
+			continue
 		}
 		h.done[itemKey(r.AlertID, r.Version, r.Recipient, r.Kind, int(r.Tier))] = true
 		if r.Status == StatusSent || r.Status == StatusFolded {
@@ -246,7 +252,7 @@ func (s *store) alertStates(ctx context.Context) (map[string]alertevent.Event, e
 		f := &e.LevelFacts
 		if err := rows.Scan(&e.ID, &e.Version, &e.Kind, &e.Rule, &scope, &e.Key, &period, &level, &values,
 			&e.Region, &e.Prefecture, &e.Industry, &e.Reported, &e.Expected, &e.Subject, &e.TitleZh, &e.TitleEn, &e.SummaryZh, &e.SummaryEn, &e.At,
-			&f.NameZh, &f.NameEn, &f.Color, &f.ActionZh, &f.ActionEn, &f.ResponseSeconds); err != nil {
+			&f.NameZh, &f.NameEn, &f.Color, &f.ActionZh, &f.ActionEn, &f.ResponseSeconds, &e.Old, &e.UrgentUntil); err != nil {
 			return nil, fmt.Errorf("scan alert: %w", err)
 		}
 		var err error
@@ -258,6 +264,9 @@ func (s *store) alertStates(ctx context.Context) (map[string]alertevent.Event, e
 		}
 		e.Period = period.UTC().Format("2006-01")
 		e.Values = json.RawMessage(values)
+		if e.UrgentUntil.Unix() <= 0 { // 0: recorded before events carried it
+			e.UrgentUntil = time.Time{}
+		}
 		out[e.ID] = e
 	}
 	if err := rows.Err(); err != nil {

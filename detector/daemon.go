@@ -39,7 +39,12 @@ type Options struct {
 	Window      int           `help:"Months of reports kept in memory and evaluated (history for trends and seasons)." default:"36"`
 	AlertMonths int           `help:"Only firings of the latest this many months become alerts." default:"3"`
 	DeadlineDay int           `help:"Reports of a month are due by the end of this day of the next month (Asia/Shanghai)." default:"5"`
-	MetricsAddr string        `help:"Serve /metrics, /healthz (alive) and /readyz (ClickHouse and Kafka reachable, the last pass succeeded) here (empty: off)." default:"127.0.0.1:9103"`
+	// AlertHorizon: a month's warnings are current until the end of its
+	// reporting window plus this, old after (alertevent.Event.Old). The
+	// default, 35 days, keeps a month current until the next month's
+	// reports are due, and about five days more for late ones to land.
+	AlertHorizon time.Duration `help:"Warnings about a month whose reporting deadline passed longer ago than this are old: recorded and shown, told to officials in one summary, never paged or escalated (840h: 35 days)." default:"840h"`
+	MetricsAddr  string        `help:"Serve /metrics, /healthz (alive) and /readyz (ClickHouse and Kafka reachable, the last pass succeeded) here (empty: off)." default:"127.0.0.1:9103"`
 	// Several replicas split the alerts by prefecture: each evaluates the
 	// whole plan but emits only the alerts of its prefectures (province-wide
 	// alerts go to shard 0), so no event is emitted twice.
@@ -88,6 +93,8 @@ func (o Options) Validate() error {
 		return fmt.Errorf("alert months must be between 1 and the window (%d), got %d", o.Window, o.AlertMonths)
 	case o.DeadlineDay < 1 || o.DeadlineDay > 28:
 		return fmt.Errorf("deadline day must be between 1 and 28, got %d", o.DeadlineDay)
+	case o.AlertHorizon <= 0:
+		return fmt.Errorf("alert horizon must be positive, got %s", o.AlertHorizon)
 	case o.Shards < 0 || o.Shard < 0 || (o.Shards > 0 && o.Shard >= o.Shards) || (o.Shards == 0 && o.Shard != 0):
 		return fmt.Errorf("shard %d of %d: want 0 ≤ shard < shards (0 shards: one replica)", o.Shard, o.Shards)
 	}
@@ -136,6 +143,10 @@ type daemon struct {
 	state   map[string]*alertevent.Event // the latest event of every alert
 	pending []alertevent.Event           // produced to Kafka, not yet in ClickHouse
 	lastRun time.Time
+	// startedEmpty: no alert was known at start (a first start), so what
+	// the first evaluation finds about old months is history.
+	startedEmpty bool
+	planChanged  bool // the plan was reloaded since the last evaluation
 
 	passed   Pass                 // what the current pass did (evaluate fills it)
 	lastPass atomic.Pointer[Pass] // for readiness; nil before the first pass
@@ -242,6 +253,7 @@ func (d *daemon) loadState(ctx context.Context, readTopic func(func(kafka.Messag
 		return err
 	}
 	d.pending = missing
+	d.startedEmpty = len(d.state) == 0
 	d.log.Info("alert state loaded", "alerts", len(d.state), "events_to_record", len(missing))
 	return nil
 }
@@ -376,6 +388,13 @@ func (d *daemon) evaluate(ctx context.Context, now time.Time) error {
 	d.m.passes.Inc()
 	d.m.lastEval.SetToCurrentTime()
 	events := d.diff(firings, from, end, now)
+	old := 0
+	for _, e := range events {
+		if e.Old != "" {
+			old++
+			d.m.oldEvents.WithLabelValues(e.Old).Inc()
+		}
+	}
 	if len(events) > 0 {
 		msgs := make([]kafka.Message, len(events))
 		for i, e := range events {
@@ -400,9 +419,9 @@ func (d *daemon) evaluate(ctx context.Context, now time.Time) error {
 		} else {
 			d.pending = nil
 		}
-		d.log.Info("alert events emitted", "events", len(events))
+		d.log.Info("alert events emitted", "events", len(events), "old", old)
 	}
-	d.dirty = false
+	d.dirty, d.planChanged = false, false
 	d.lastRun = now
 	d.observe(firings, end)
 	d.passed = Pass{Evaluated: true, Events: len(events)}
@@ -435,7 +454,9 @@ func (d *daemon) diff(firings []Firing, from, to report.Period, now time.Time) [
 		if s != nil {
 			version = s.Version + 1
 		}
-		events = append(events, d.event(f, id, version, kind, prev, now))
+		e := d.event(f, id, version, kind, prev, now)
+		d.judge(&e, now)
+		events = append(events, e)
 	}
 	var resolved []string
 	for id, s := range d.state {
@@ -455,6 +476,7 @@ func (d *daemon) diff(firings []Firing, from, to report.Period, now time.Time) [
 		e.Version++
 		e.Kind, e.PreviousLevel, e.PreviousLevelFacts, e.At, e.Plan = alertevent.Resolved, 0, alertevent.LevelFacts{}, now.UTC(), d.plan.File
 		e.LevelFacts = d.plan.Levels[e.Level]
+		d.judge(&e, now)
 		events = append(events, e)
 	}
 	return events
@@ -468,6 +490,30 @@ func (d *daemon) event(f Firing, id string, version uint32, kind string, prev al
 		e.PreviousLevel, e.PreviousLevelFacts = prev, d.plan.Levels[prev]
 	}
 	return e
+}
+
+// judge says until when e's month is urgent — the end of its reporting
+// window plus the alert horizon — and, once that has passed, why e comes
+// so late (alertevent.Event.Old): the alert component needs no horizon of
+// its own.
+func (d *daemon) judge(e *alertevent.Event, now time.Time) {
+	e.Old, e.UrgentUntil = "", time.Time{}
+	p, err := report.ParsePeriod(e.Period)
+	if err != nil {
+		return
+	}
+	e.UrgentUntil = report.Deadline(p, d.opts.DeadlineDay).Add(d.opts.AlertHorizon).UTC()
+	if now.Before(e.UrgentUntil) {
+		return
+	}
+	switch {
+	case d.lastRun.IsZero() && d.startedEmpty:
+		e.Old = alertevent.OldHistory
+	case d.planChanged:
+		e.Old = alertevent.OldPlanChanged
+	default:
+		e.Old = alertevent.OldLateData
+	}
 }
 
 // firingRegion is the county of a firm firing or the region of a region one.
@@ -520,7 +566,7 @@ func (d *daemon) reloadPlan(why string) {
 	if err == nil {
 		var ev *Evaluator
 		if ev, err = NewEvaluator(plan); err == nil {
-			d.plan, d.eval, d.dirty = plan, ev, true
+			d.plan, d.eval, d.dirty, d.planChanged = plan, ev, true, true
 			d.log.Info("plan reloaded", "why", why, "file", d.opts.Plan, "rules", len(plan.Rules))
 			return
 		}
@@ -535,6 +581,7 @@ type detectMetrics struct {
 	lastEval       prometheus.Gauge
 	firms          prometheus.Gauge
 	events         *prometheus.CounterVec
+	oldEvents      *prometheus.CounterVec
 	open           *prometheus.GaugeVec
 	coverage       *prometheus.GaugeVec
 	reloadFailures prometheus.Counter
@@ -549,6 +596,8 @@ func newDetectMetrics(reg prometheus.Registerer) *detectMetrics {
 		firms:    prometheus.NewGauge(prometheus.GaugeOpts{Name: "layoffwatch_detect_firms_evaluated", Help: "Firms in the registry the detector evaluates."}),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "layoffwatch_detect_events_total",
 			Help: "Alert state changes emitted, by event (firing, level_changed, resolved), rule and level."}, []string{"event", "rule", "level"}),
+		oldEvents: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "layoffwatch_detect_old_events_total",
+			Help: "Alert events about months past the alert horizon (told in summaries, never paged), by why they came late (history, late_data, plan_changed)."}, []string{"reason"}),
 		open: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "layoffwatch_detect_open_alerts",
 			Help: "Alerts firing now, by level."}, []string{"level"}),
 		coverage: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "layoffwatch_detect_coverage_ratio",
@@ -556,6 +605,6 @@ func newDetectMetrics(reg prometheus.Registerer) *detectMetrics {
 		reloadFailures: prometheus.NewCounter(prometheus.CounterOpts{Name: "layoffwatch_detect_plan_reload_failures_total",
 			Help: "Plan reloads refused because the new plan did not load."}),
 	}
-	reg.MustRegister(m.passes, m.evalSeconds, m.lastEval, m.firms, m.events, m.open, m.coverage, m.reloadFailures)
+	reg.MustRegister(m.passes, m.evalSeconds, m.lastEval, m.firms, m.events, m.oldEvents, m.open, m.coverage, m.reloadFailures)
 	return m
 }

@@ -88,9 +88,15 @@ func (s *liveStack) start(t *testing.T, name string, fn func(context.Context) er
 }
 
 func (s *liveStack) detect(t *testing.T) (stop func()) {
+	return s.detectMonths(t, 36, 3)
+}
+
+// detectMonths runs the detector with a window and the months it alerts
+// about.
+func (s *liveStack) detectMonths(t *testing.T, window, alertMonths int) (stop func()) {
 	return s.start(t, "detect", func(ctx context.Context) error {
 		return detector.Run(ctx, detector.Options{Kafka: s.kafka, ClickHouse: s.chOpt, Plan: s.plan, Topic: "alerts",
-			Poll: 200 * time.Millisecond, Interval: time.Minute, Window: 36, AlertMonths: 3, DeadlineDay: 5},
+			Poll: 200 * time.Millisecond, Interval: time.Minute, Window: window, AlertMonths: alertMonths, DeadlineDay: 5, AlertHorizon: 840 * time.Hour},
 			testenv.Logger(t), prometheus.NewRegistry())
 	})
 }
@@ -313,11 +319,7 @@ func TestLiveAgreesWithPlanTest(t *testing.T) {
 		_ = testenv.SQL(t, s.ch.Options()).QueryRow(context.Background(), "SELECT count() FROM reports_latest").Scan(&n)
 		return n == uint64(len(months)), fmt.Sprintf("%d of %d", n, len(months))
 	})
-	s.start(t, "detect", func(ctx context.Context) error {
-		return detector.Run(ctx, detector.Options{Kafka: s.kafka, ClickHouse: s.chOpt, Plan: s.plan, Topic: "alerts",
-			Poll: 200 * time.Millisecond, Interval: time.Minute, Window: 36, AlertMonths: 36, DeadlineDay: 5},
-			testenv.Logger(t), prometheus.NewRegistry())
-	})
+	s.detectMonths(t, 36, 36)
 	var got []string
 	testenv.WaitFor(t, "the live detector's warnings", time.Minute, func() (bool, string) {
 		state := map[string]alertevent.Event{}
@@ -340,3 +342,81 @@ func TestLiveAgreesWithPlanTest(t *testing.T) {
 }
 
 func first(s []string, n int) []string { return s[:min(n, len(s))] }
+
+// TestDetectLiveOldMonths: a detector started on 36 months of stored
+// history marks the events about months past the alert horizon as old
+// history, on the topic and in the alerts table, and the recent ones not;
+// a late report about an old month raises an event marked late_data.
+func TestDetectLiveOldMonths(t *testing.T) {
+	a, b := testenv.FirmID("620102", 1), testenv.FirmID("620402", 2)
+	s := newLiveStack(t, []firms.Firm{
+		{ID: a, Name: "兰州重型机械有限公司", Region: "620102", Industry: "C", BaselineHeadcount: 1000},
+		{ID: b, Name: "白银有色冶炼厂", Region: "620402", Industry: "C", BaselineHeadcount: 1000},
+	})
+	cur := report.PeriodOf(time.Now().In(report.Shanghai()))
+	var history []report.Report
+	for p := cur.Add(-36); p < cur; p++ {
+		ha, hb := uint32(1000), uint32(1000)
+		if p >= cur.Add(-20) {
+			ha = 700 // a cut 20 months ago
+		}
+		if p == cur.Add(-1) {
+			hb = 600 // a cut last month
+		}
+		history = append(history, report.Report{FirmID: a, Period: p, Headcount: ha, Revision: 1}, report.Report{FirmID: b, Period: p, Headcount: hb, Revision: 1})
+	}
+	s.send(t, history...)
+	testenv.WaitFor(t, "the history stored", time.Minute, func() (bool, string) {
+		var n uint64
+		_ = testenv.SQL(t, s.ch.Options()).QueryRow(context.Background(), "SELECT count() FROM reports FINAL").Scan(&n)
+		return n == uint64(len(history)), fmt.Sprint(n)
+	})
+	s.detectMonths(t, 37, 37)
+	want := []string{
+		fmt.Sprintf("art41 %s %s firing IV history", a, cur.Add(-20)),
+		fmt.Sprintf("art41 %s %s firing IV ", b, cur.Add(-1)),
+	}
+	old := func(events []alertevent.Event) []string {
+		var out []string
+		for _, e := range events {
+			if e.Rule == "art41" {
+				out = append(out, fmt.Sprintf("%s %s %s %s %s %s", e.Rule, e.Key, e.Period, e.Kind, e.Level, e.Old))
+			}
+		}
+		sort.Strings(out)
+		return out
+	}
+	var events []alertevent.Event
+	testenv.WaitFor(t, "art41 events", 30*time.Second, func() (bool, string) {
+		events = s.events(t)
+		got := old(events)
+		return strings.Join(got, "\n") == strings.Join(want, "\n"), strings.Join(got, "; ")
+	})
+	for _, e := range events {
+		p, _ := report.ParsePeriod(e.Period)
+		until := report.Deadline(p, 5).Add(840 * time.Hour)
+		if !e.UrgentUntil.Equal(until) || (e.Old != "") != !e.At.Before(until) {
+			t.Errorf("%s %s %s: old %q, urgent until %s (want %s), at %s", e.Rule, e.Key, e.Period, e.Old, e.UrgentUntil, until, e.At)
+		}
+	}
+	// the table says the same
+	testenv.WaitFor(t, "the events recorded", 30*time.Second, func() (bool, string) {
+		var n, marked uint64
+		_ = testenv.SQL(t, s.ch.Options()).QueryRow(context.Background(), "SELECT count(), countIf(old = 'history') FROM alerts_latest").Scan(&n, &marked)
+		var want uint64
+		for _, e := range events {
+			if e.Old == alertevent.OldHistory {
+				want++
+			}
+		}
+		return n == uint64(len(events)) && marked == want, fmt.Sprintf("%d rows, %d old, want %d and %d", n, marked, len(events), want)
+	})
+	// a late correction of an old month: a cut of 100, 30 months ago
+	s.send(t, report.Report{FirmID: b, Period: cur.Add(-30), Headcount: 900, Revision: 2})
+	want = append(want, fmt.Sprintf("art41 %s %s firing IV late_data", b, cur.Add(-30)))
+	sort.Strings(want)
+	testenv.WaitFor(t, "the late report's event", 30*time.Second, func() (bool, string) {
+		got := old(s.events(t))
+		return strings.Join(got, "\n") == strings.Join(want, "\n"), strings.Join(got, "; ")
+	})
+}

@@ -72,8 +72,8 @@ func newTestDaemon(t *testing.T, st *fakeStore, out *fakeProducer, c *clock, pla
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := newDaemon(Options{Plan: path, Topic: "alerts", Poll: time.Second, Interval: time.Minute, Window: 36, AlertMonths: 3, DeadlineDay: 5},
-		plan, st, out, c.now, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	d, err := newDaemon(Options{Plan: path, Topic: "alerts", Poll: time.Second, Interval: time.Minute, Window: 36, AlertMonths: 3, DeadlineDay: 5,
+		AlertHorizon: 840 * time.Hour}, plan, st, out, c.now, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -321,4 +321,121 @@ func TestEventsCarryLevelFacts(t *testing.T) {
 			t.Errorf("recorded event %s v%d without level facts", e.Rule, e.Version)
 		}
 	}
+}
+
+// TestOldMonths: warnings about months past the alert horizon (the end of
+// the month's reporting window plus --alert-horizon) are marked old with
+// why they came late — history on a first start, late_data when a late
+// report raises, changes or resolves them, plan_changed after a reload —
+// and every event says until when its month is urgent.
+func TestOldMonths(t *testing.T) {
+	id := firmID("91620102MA0000001")
+	now := time.Date(2026, 12, 10, 12, 0, 0, 0, report.Shanghai())
+	st := &fakeStore{firms: []firms.Firm{{ID: id, Name: "x", Region: "620102", Industry: "C", BaselineHeadcount: 1000}}}
+	head := map[time.Month]uint32{time.January: 600, time.October: 500, time.November: 400} // cuts of 400, 100, 100
+	st.rows = append(st.rows, MonthRow{FirmID: id, Period: report.NewPeriod(2025, time.December), Revision: 1, Headcount: 1000, IngestedAt: now.Add(-time.Hour)})
+	hc := uint32(1000)
+	for m := time.January; m <= time.November; m++ {
+		if h, ok := head[m]; ok {
+			hc = h
+		}
+		st.rows = append(st.rows, MonthRow{FirmID: id, Period: report.NewPeriod(2026, m), Revision: 1, Headcount: hc, IngestedAt: now.Add(-time.Hour)})
+	}
+	out := &fakeProducer{}
+	c := &clock{t: now}
+	d, path := newTestDaemon(t, st, out, c, defaultPlan(t))
+	d.opts.AlertMonths = 13
+	// art41 events by period: "old reason/urgent until (Beijing date)"
+	art41 := func() map[string]string {
+		got := map[string]string{}
+		for _, m := range out.msgs {
+			e, err := alertevent.Decode(m.Value)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e.Rule != "art41" {
+				continue
+			}
+			got[e.Period+" "+e.Kind] = e.Old + "/" + e.UrgentUntil.In(report.Shanghai()).Format(time.DateTime)
+		}
+		out.msgs = nil
+		return got
+	}
+	pass := func() {
+		t.Helper()
+		if err := d.pass(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(what string, want map[string]string) {
+		t.Helper()
+		got := art41()
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("%s:\n got %v\nwant %v", what, got, want)
+		}
+	}
+
+	// a first start on the year's history: January is history (current
+	// until 13 March: its window closed 5 February, plus 35 days); October
+	// is current until 11 December (its window closed 5 November, plus 35
+	// days), November until 10 January
+	pass()
+	check("first start", map[string]string{
+		"2026-01 firing": "history/2026-03-13 00:00:00",
+		"2026-10 firing": "/2026-12-11 00:00:00",
+		"2026-11 firing": "/2027-01-10 00:00:00",
+	})
+
+	// a late correction: March lost 100 after all (late_data); January's
+	// cut was 450, not 400 — no change of level, no event
+	st.rows = append(st.rows,
+		MonthRow{FirmID: id, Period: report.NewPeriod(2026, time.March), Revision: 2, Headcount: 500, IngestedAt: c.t},
+		MonthRow{FirmID: id, Period: report.NewPeriod(2026, time.January), Revision: 2, Headcount: 550, IngestedAt: c.t})
+	c.t = c.t.Add(time.Second)
+	pass()
+	check("late report", map[string]string{"2026-03 firing": "late_data/2026-05-11 00:00:00"})
+
+	// the plan changes art41's level: old alerts change level as
+	// plan_changed, current ones stay current
+	edited := strings.Replace(defaultPlan(t), "    level: IV\n    when: loss >= 20 || rate >= 0.10", "    level: III\n    when: loss >= 20 || rate >= 0.10", 1)
+	if err := os.WriteFile(path, []byte(edited), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d.reloadPlan("test")
+	c.t = c.t.Add(time.Second)
+	pass()
+	check("plan reload", map[string]string{
+		"2026-01 level_changed": "plan_changed/2026-03-13 00:00:00",
+		"2026-03 level_changed": "plan_changed/2026-05-11 00:00:00",
+		"2026-10 level_changed": "/2026-12-11 00:00:00",
+		"2026-11 level_changed": "/2027-01-10 00:00:00",
+	})
+
+	// at the horizon October becomes old: a correction that resolves it
+	// then is late data, and so is one resolving March; November (now 200
+	// below October's corrected 600) keeps firing at its level: no event
+	c.t = time.Date(2026, 12, 11, 0, 0, 0, 0, report.Shanghai())
+	st.rows = append(st.rows,
+		MonthRow{FirmID: id, Period: report.NewPeriod(2026, time.October), Revision: 2, Headcount: 600, IngestedAt: c.t},
+		MonthRow{FirmID: id, Period: report.NewPeriod(2026, time.March), Revision: 3, Headcount: 600, IngestedAt: c.t})
+	pass()
+	check("at the horizon", map[string]string{
+		"2026-03 resolved": "late_data/2026-05-11 00:00:00",
+		"2026-10 resolved": "late_data/2026-12-11 00:00:00",
+	})
+
+	// a restarted daemon knows alerts: what its first evaluation finds
+	// about old months is late data, not history
+	st.rows = append(st.rows, MonthRow{FirmID: id, Period: report.NewPeriod(2026, time.May), Revision: 2, Headcount: 500, IngestedAt: c.t})
+	st.states = map[string]alertevent.Event{}
+	for _, e := range st.recorded {
+		if s, ok := st.states[e.ID]; !ok || e.Version > s.Version {
+			st.states[e.ID] = e
+		}
+	}
+	d2, _ := newTestDaemon(t, st, &fakeProducer{}, &clock{t: c.t.Add(time.Minute)}, edited)
+	d2.opts.AlertMonths = 13
+	d, out = d2, d2.out.(*fakeProducer)
+	pass()
+	check("after a restart", map[string]string{"2026-05 firing": "late_data/2026-07-11 00:00:00"})
 }

@@ -14,7 +14,7 @@ import (
 
 // The detector's ClickHouse access: it reads the registry and the stored
 // reports, and records the alert events it emits in the alerts table
-// (migrations 0003 and 0006), from which it also rebuilds its state on
+// (migrations 0003, 0006 and 0010), from which it also rebuilds its state on
 // start.
 var queries = chdb.NewCatalog("detector")
 
@@ -26,7 +26,7 @@ var (
 		WHERE period >= toDate(?) AND period <= toDate(?) AND ingested_at >= toDateTime(?)`)
 	insAlerts = queries.Insert("alert_events", "alerts", "alert_id", "version", "event", "rule", "scope", "alert_key", "period", "level", "previous_level", "values_json",
 		"region", "prefecture", "industry", "reported", "expected", "subject", "title_zh", "title_en", "summary_zh", "summary_en", "plan", "emitted_at",
-		"level_name_zh", "level_name_en", "level_color", "level_action_zh", "level_action_en", "level_response_seconds")
+		"level_name_zh", "level_name_en", "level_color", "level_action_zh", "level_action_en", "level_response_seconds", "old", "urgent_until")
 	qAlertStates = queries.Query("alert_states", `SELECT alert_id, last_version, event, rule, scope, alert_key, period, level, values_json,
 		region, prefecture, industry, reported, expected, subject, title_zh, title_en, summary_zh, summary_en, last_emitted_at
 		FROM alerts_latest`)
@@ -102,10 +102,10 @@ func (s *Store) InsertAlertEvents(ctx context.Context, events []alertevent.Event
 	var (
 		id, kind, rule, scope, key, level, prev, values = strs(), strs(), strs(), strs(), strs(), strs(), strs(), strs()
 		reg, pref, ind, subj, tzh, ten, plan            = strs(), strs(), strs(), strs(), strs(), strs(), strs()
-		szh, sen                                        = strs(), strs()
+		szh, sen, old                                   = strs(), strs(), strs()
 		lzh, len_, lcolor, azh, aen                     = strs(), strs(), strs(), strs(), strs()
 		version, reported, expected, response           = make([]uint32, 0, n), make([]uint32, 0, n), make([]uint32, 0, n), make([]uint32, 0, n)
-		period, at                                      = make([]time.Time, 0, n), make([]time.Time, 0, n)
+		period, at, urgent                              = make([]time.Time, 0, n), make([]time.Time, 0, n), make([]time.Time, 0, n)
 	)
 	for _, e := range events {
 		p, err := report.ParsePeriod(e.Period)
@@ -117,13 +117,22 @@ func (s *Store) InsertAlertEvents(ctx context.Context, events []alertevent.Event
 		level, prev, values = append(level, e.Level.String()), append(prev, e.PreviousLevel.String()), append(values, string(e.Values))
 		reg, pref, ind, subj = append(reg, e.Region), append(pref, e.Prefecture), append(ind, e.Industry), append(subj, e.Subject)
 		tzh, ten, plan = append(tzh, e.TitleZh), append(ten, e.TitleEn), append(plan, e.Plan)
-		szh, sen = append(szh, e.SummaryZh), append(sen, e.SummaryEn)
+		szh, sen, old = append(szh, e.SummaryZh), append(sen, e.SummaryEn), append(old, e.Old)
 		lzh, len_, lcolor, azh, aen = append(lzh, f.NameZh), append(len_, f.NameEn), append(lcolor, f.Color), append(azh, f.ActionZh), append(aen, f.ActionEn)
 		version, reported, expected, response = append(version, e.Version), append(reported, e.Reported), append(expected, e.Expected), append(response, f.ResponseSeconds)
-		period, at = append(period, p.Start()), append(at, e.At.UTC())
+		period, at, urgent = append(period, p.Start()), append(at, e.At.UTC()), append(urgent, dateTime(e.UrgentUntil))
 	}
 	return s.ch.InsertColumns(ctx, insAlerts, id, version, kind, rule, scope, key, period, level, prev, values, reg, pref, ind, reported, expected,
-		subj, tzh, ten, szh, sen, plan, at, lzh, len_, lcolor, azh, aen, response)
+		subj, tzh, ten, szh, sen, plan, at, lzh, len_, lcolor, azh, aen, response, old, urgent)
+}
+
+// dateTime is t for a DateTime column: the zero time is stored as 0 (the
+// epoch), which readers take for "none"; the driver would wrap year 1.
+func dateTime(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Unix(0, 0).UTC()
+	}
+	return t.UTC()
 }
 
 // AlertStates reads the latest event of every alert.

@@ -59,6 +59,10 @@ const (
 	KindLevelChanged = "level_changed" // an alert the recipient got changed level
 	KindResolved     = "resolved"      // an alert the recipient got is resolved
 	KindEscalation   = "escalation"    // nobody acknowledged in time: re-sent, and to the next tier up
+	// KindSummary lists warnings about months past the alert horizon
+	// (alertevent.Event.Old), grouped by level, rule and region: history,
+	// not an emergency — no acknowledge link, no response deadline.
+	KindSummary = "summary"
 )
 
 // Languages of the templates.
@@ -69,7 +73,7 @@ const (
 
 // kinds and languages, for the start-up check and the loader.
 func kinds() []string {
-	return []string{KindAlert, KindDigest, KindLevelChanged, KindResolved, KindEscalation}
+	return []string{KindAlert, KindDigest, KindLevelChanged, KindResolved, KindEscalation, KindSummary}
 }
 
 func languages() []string { return []string{LangZh, LangEn} }

@@ -27,14 +27,20 @@ import (
 var embedded embed.FS
 
 // Template files, per language directory (templates/zh-CN/subject.txt …).
-// subject.txt and body.txt are text/template, body.html is html/template.
+// subject.txt and body.txt are text/template, body.html is html/template;
+// the summary of old warnings (KindSummary) has files of its own.
 const (
-	fileSubject = "subject.txt"
-	fileText    = "body.txt"
-	fileHTML    = "body.html"
+	fileSubject        = "subject.txt"
+	fileText           = "body.txt"
+	fileHTML           = "body.html"
+	fileSummarySubject = "summary_subject.txt"
+	fileSummaryText    = "summary_body.txt"
+	fileSummaryHTML    = "summary_body.html"
 )
 
-func templateFiles() []string { return []string{fileSubject, fileText, fileHTML} }
+func templateFiles() []string {
+	return []string{fileSubject, fileText, fileHTML, fileSummarySubject, fileSummaryText, fileSummaryHTML}
+}
 
 // shanghai is the bureau's clock, the one location of the project.
 var shanghai = report.Shanghai()
@@ -51,7 +57,11 @@ type langTemplates struct {
 	subject *texttemplate.Template
 	text    *texttemplate.Template
 	html    *htmltemplate.Template
-	files   map[string]string // template file → where it came from, for errors
+	// the summary of old warnings
+	sumSubject *texttemplate.Template
+	sumText    *texttemplate.Template
+	sumHTML    *htmltemplate.Template
+	files      map[string]string // template file → where it came from, for errors
 }
 
 // NewRenderer loads the templates: templateDir "" means the embedded
@@ -194,6 +204,12 @@ func (lt *langTemplates) parse(file, name, src string) error {
 		lt.text, err = texttemplate.New(name).Option("missingkey=error").Parse(src)
 	case fileHTML:
 		lt.html, err = htmltemplate.New(name).Option("missingkey=error").Parse(src)
+	case fileSummarySubject:
+		lt.sumSubject, err = texttemplate.New(name).Option("missingkey=error").Parse(src)
+	case fileSummaryText:
+		lt.sumText, err = texttemplate.New(name).Option("missingkey=error").Parse(src)
+	case fileSummaryHTML:
+		lt.sumHTML, err = htmltemplate.New(name).Option("missingkey=error").Parse(src)
 	}
 	return err
 }
@@ -229,7 +245,7 @@ func (r *Renderer) Render(n Notification, from string) (*mail.Msg, error) {
 		ids = append(ids, headerText(it.ID+"/"+it.Version))
 	}
 	m.SetGenHeader(mail.Header("X-Layoffwatch-Alerts"), headerText(strings.Join(ids, " ")))
-	if n.Items[v.top].Event.Level.AtLeast(alertevent.LevelII) && n.Kind != KindResolved {
+	if n.Items[v.top].Event.Level.AtLeast(alertevent.LevelII) && n.Kind != KindResolved && n.Kind != KindSummary {
 		m.SetImportance(mail.ImportanceHigh)
 	}
 	m.SetBodyString(mail.TypeTextPlain, text)
@@ -271,13 +287,17 @@ func (w *limitWriter) Write(p []byte) (int, error) {
 func (w *limitWriter) String() string { return w.b.String() }
 
 func (lt *langTemplates) executeSubject(v *view) (string, error) {
+	tmpl, file := lt.subject, fileSubject
+	if v.Kind == KindSummary {
+		tmpl, file = lt.sumSubject, fileSummarySubject
+	}
 	b := &limitWriter{limit: maxSubjectBytes}
-	if err := lt.subject.Execute(b, v); err != nil {
-		return "", fmt.Errorf("email template %s: %w", lt.files[fileSubject], err)
+	if err := tmpl.Execute(b, v); err != nil {
+		return "", fmt.Errorf("email template %s: %w", lt.files[file], err)
 	}
 	s := headerText(b.String())
 	if s == "" {
-		return "", fmt.Errorf("email template %s: empty subject", lt.files[fileSubject])
+		return "", fmt.Errorf("email template %s: empty subject", lt.files[file])
 	}
 	return s, nil
 }
@@ -286,12 +306,16 @@ func (lt *langTemplates) execute(v *view) (subject, text, html string, err error
 	if subject, err = lt.executeSubject(v); err != nil {
 		return "", "", "", err
 	}
-	tb, hb := &limitWriter{limit: maxBodyBytes}, &limitWriter{limit: maxBodyBytes}
-	if err := lt.text.Execute(tb, v); err != nil {
-		return "", "", "", fmt.Errorf("email template %s: %w", lt.files[fileText], err)
+	textTmpl, textFile, htmlTmpl, htmlFile := lt.text, fileText, lt.html, fileHTML
+	if v.Kind == KindSummary {
+		textTmpl, textFile, htmlTmpl, htmlFile = lt.sumText, fileSummaryText, lt.sumHTML, fileSummaryHTML
 	}
-	if err := lt.html.Execute(hb, v); err != nil {
-		return "", "", "", fmt.Errorf("email template %s: %w", lt.files[fileHTML], err)
+	tb, hb := &limitWriter{limit: maxBodyBytes}, &limitWriter{limit: maxBodyBytes}
+	if err := textTmpl.Execute(tb, v); err != nil {
+		return "", "", "", fmt.Errorf("email template %s: %w", lt.files[textFile], err)
+	}
+	if err := htmlTmpl.Execute(hb, v); err != nil {
+		return "", "", "", fmt.Errorf("email template %s: %w", lt.files[htmlFile], err)
 	}
 	return subject, tb.String(), hb.String(), nil
 }
@@ -307,6 +331,8 @@ type view struct {
 	More  int    // Count − 1
 	Top   itemView
 	Items []itemView // most severe first, otherwise in the caller's order
+	// summaryView: the old warnings grouped (KindSummary only).
+	summaryView
 
 	top int // the index in the notification's items of Top
 }
@@ -373,6 +399,9 @@ func (r *Renderer) buildView(n Notification, charts bool) (*view, error) {
 		v.Items = append(v.Items, iv)
 	}
 	v.Top, v.top = v.Items[0], order[0]
+	if n.Kind == KindSummary {
+		v.summaryView = r.summary(n, lang)
+	}
 	return v, nil
 }
 

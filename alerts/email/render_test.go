@@ -226,6 +226,8 @@ func TestSubject(t *testing.T) {
 		{name: "zh resolved", dir: "resolved_zh", want: "[已解除] [II级 橙色预警] 兰州市城关区：5家企业同月减员超过30%"},
 		{name: "zh escalation", dir: "escalation_zh", want: "[升级·未确认] [I级 红色预警] 兰州市：监测企业岗位环比下降5.3%"},
 		{name: "en escalation", dir: "escalation_en", want: "[Escalated · not acknowledged] [Level I red warning] Lanzhou: headcount of monitored firms down 5.3% on last month"},
+		{name: "zh summary", dir: "summary_zh", want: "[历史预警汇总·非紧急] 2024-11至2025-06 共5条（最高I级 红色预警）"},
+		{name: "en summary", dir: "summary_en", want: "[Old warnings · not urgent] 5 warnings about 2024-11 to 2025-06 (highest: Level I red warning)"},
 		{name: "default language", dir: "hostile_zh", want: "[II级 橙色 Bcc: x@example.org预警] Evil Bcc: victim@example.org <script>alert(\"x\")</script> & 'Co'：减员51人 X-Injected: yes"},
 	}
 	for _, tt := range tests {
@@ -704,5 +706,84 @@ func TestRenderDecodedEvent(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestSummary: a summary of old warnings tells no deadline, links no
+// acknowledgement, is not marked important, counts every warning by level
+// and group, and lists at most maxSummaryLines of them one by one.
+func TestSummary(t *testing.T) {
+	r := newTestRenderer(t)
+	n := Sample(KindSummary, LangZh, true)
+	m, err := r.Render(n, "alerts@example.org")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := parseMsg(t, m)
+	for _, part := range []string{p.Text, p.HTML} {
+		for _, not := range []string{"响应时限", "前响应", "确认收到", "/ack"} {
+			if strings.Contains(part, not) {
+				t.Errorf("the summary says %q", not)
+			}
+		}
+		for _, e := range n.Items {
+			if !strings.Contains(part, e.Event.ID) || !strings.Contains(part, e.Event.Key) {
+				t.Errorf("the summary does not name alert %s (%s)", e.Event.ID, e.Event.Key)
+			}
+		}
+	}
+	if p.Header.Get("Importance") != "" || p.Header.Get("X-Priority") != "" {
+		t.Errorf("a summary of level I warnings is marked important: %v", p.Header)
+	}
+	if got := p.Header.Get("X-Layoffwatch-Kind"); got != KindSummary {
+		t.Errorf("X-Layoffwatch-Kind %q", got)
+	}
+
+	// hostile names stay on one line and escaped
+	evil := n
+	evil.Items = append([]Item(nil), n.Items...)
+	evil.Items[0].Event.Subject = "Evil\r\nBcc: victim@example.org <script>alert(1)</script>"
+	evil.Items[0].Event.SummaryZh = "减员<b>51</b>人\nX-Injected: yes"
+	evil.Items[0].DashboardURL = "javascript:alert(1)"
+	m, err = r.Render(evil, "alerts@example.org")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p = parseMsg(t, m)
+	for _, raw := range []string{"<script>", "<b>51</b>", "javascript:"} {
+		if strings.Contains(p.HTML, raw) {
+			t.Errorf("the summary's HTML contains %q", raw)
+		}
+	}
+	if !strings.Contains(p.HTML, "&lt;script&gt;") || strings.Contains(p.Text, "\nBcc: victim") || strings.Contains(p.Text, "\nX-Injected") {
+		t.Errorf("hostile text reached the summary:\n%s", p.Text)
+	}
+
+	// many warnings: all counted, the first maxSummaryLines listed
+	big := n
+	big.Items = nil
+	for i := range maxSummaryLines + 30 {
+		e := n.Items[i%2].Event // III and IV, one county each
+		e.Key = fmt.Sprintf("K%05d", i)
+		e.ID = alertevent.ID(e.Rule, e.Scope, e.Key, e.Period)
+		big.Items = append(big.Items, Item{Event: e})
+	}
+	v, err := r.buildView(big, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed, counted := 0, 0
+	for _, g := range v.Groups {
+		listed += len(g.Lines)
+		counted += g.Count
+		if g.Count != len(g.Lines)+g.More {
+			t.Errorf("group %s/%s: %d warnings, %d listed, %d more", g.Level, g.Rule, g.Count, len(g.Lines), g.More)
+		}
+	}
+	if listed != maxSummaryLines || counted != len(big.Items) || v.Unlisted != 30 || v.Count != len(big.Items) {
+		t.Errorf("listed %d, counted %d, unlisted %d of %d", listed, counted, v.Unlisted, len(big.Items))
+	}
+	if _, text, _, err := r.langs[LangZh].execute(v); err != nil || !strings.Contains(text, "共有30条预警未逐条列出") {
+		t.Errorf("unlisted warnings not said (%v)", err)
 	}
 }

@@ -50,6 +50,8 @@ func Sample(kind, lang string, full bool) Notification {
 	case KindResolved:
 		item.Event.Kind, item.Event.Version = alertevent.Resolved, 2
 		n.Items = []Item{item}
+	case KindSummary:
+		n.Items = sampleSummary(region, firm, item.DashboardURL)
 	default:
 		n.Items = []Item{item}
 	}
@@ -68,6 +70,9 @@ func Sample(kind, lang string, full bool) Notification {
 		if it.Event.Scope == alertevent.ScopeCounty {
 			f := firm
 			it.Folded = []alertevent.Event{f}
+		}
+		if kind == KindSummary {
+			continue // a summary has no charts
 		}
 		for m := 0; m < 24; m++ {
 			p := time.Date(2024, time.Month(4+m), 1, 0, 0, 0, 0, time.UTC)
@@ -102,4 +107,34 @@ func (r *Renderer) selfTest() error {
 		}
 	}
 	return nil
+}
+
+// sampleSummary is old warnings of several levels, rules, regions and
+// months, one of them a level change and one resolved.
+func sampleSummary(region, firm alertevent.Event, dashboard string) []Item {
+	old := func(e alertevent.Event, period, reason string) alertevent.Event {
+		e.Period, e.Old = period, reason
+		e.ID = alertevent.ID(e.Rule, e.Scope, e.Key, e.Period)
+		p, _ := time.Parse("2006-01", period)
+		e.UrgentUntil = p.AddDate(0, 1, 5+35)
+		return e
+	}
+	a := old(firm, "2025-01", alertevent.OldHistory)
+	b := old(firm, "2025-02", alertevent.OldHistory)
+	b.Key, b.Subject, b.Rule, b.TitleZh, b.TitleEn = "91620102MA71EFGH2Y", "兰州示例商贸有限公司", "art41", "经济性裁员达到劳动合同法第四十一条标准", "Economic layoff under Labor Contract Law art. 41"
+	b.Level, b.LevelFacts = alertevent.LevelIV, alertevent.DefaultLevelFacts(alertevent.LevelIV)
+	b.ID = alertevent.ID(b.Rule, b.Scope, b.Key, b.Period)
+	c := old(region, "2025-03", alertevent.OldHistory)
+	d := old(firm, "2025-06", alertevent.OldLateData)
+	d.Kind, d.Version, d.Level, d.LevelFacts = alertevent.LevelChanged, 2, alertevent.LevelI, alertevent.DefaultLevelFacts(alertevent.LevelI)
+	d.PreviousLevel, d.PreviousLevelFacts = alertevent.LevelIII, alertevent.DefaultLevelFacts(alertevent.LevelIII)
+	d.Rule, d.TitleZh, d.TitleEn = "major_cut", "大型企业大幅减员", "Major cut at a large firm"
+	d.ID = alertevent.ID(d.Rule, d.Scope, d.Key, d.Period)
+	r := old(firm, "2024-11", alertevent.OldLateData)
+	r.Kind, r.Version = alertevent.Resolved, 2
+	var out []Item
+	for _, e := range []alertevent.Event{a, b, c, d, r} {
+		out = append(out, Item{Event: e, DashboardURL: dashboard})
+	}
+	return out
 }

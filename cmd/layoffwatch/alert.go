@@ -17,7 +17,7 @@ type alertCmd struct {
 func (c *alertCmd) Run(e *env) error { return alerts.Run(e.ctx, c.Options, e.log, e.reg) }
 
 type alertsCmd struct {
-	List alertsListCmd `cmd:"" help:"List open alerts with their acknowledgements."`
+	List alertsListCmd `cmd:"" help:"List open alerts with their acknowledgements; OLD says why a warning about a month past the alert horizon came late."`
 	Ack  alertsAckCmd  `cmd:"" help:"Acknowledge an alert."`
 }
 
@@ -47,9 +47,19 @@ func (c *alertsListCmd) Run(e *env) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ALERT\tLEVEL\tPERIOD\tRULE\tSUBJECT\tSUMMARY\tACKED BY")
+	fmt.Fprintln(tw, "ALERT\tLEVEL\tPERIOD\tOLD\tRULE\tSUBJECT\tSUMMARY\tACKED BY")
+	now := time.Now()
 	for _, a := range list {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.ID, a.Level, a.Period, a.Rule, a.Subject, a.SummaryZh, a.AckedBy)
+		// OLD: why a warning about a month past the alert horizon came
+		// late (told in a summary, never escalated); "-" when current
+		old := a.Old
+		if old == "" && !a.Urgent(now) {
+			old = "past_horizon"
+		}
+		if old == "" {
+			old = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.ID, a.Level, a.Period, old, a.Rule, a.Subject, a.SummaryZh, a.AckedBy)
 	}
 	return tw.Flush()
 }

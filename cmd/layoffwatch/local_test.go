@@ -82,6 +82,23 @@ func TestLocalDemo(t *testing.T) {
 	if !strings.Contains(out, "[预警汇总]") && !strings.Contains(out, "级") {
 		t.Errorf("no email subjects shown:\n%s", out)
 	}
+	// the province ends in 2026-06, long before today: every warning is
+	// about a month past the alert horizon, and reached the officials in
+	// summaries only, one per official
+	cur := regexp.MustCompile(`current, about the latest months: (\d+)`).FindStringSubmatch(out)
+	old := regexp.MustCompile(`old, about months past the alert horizon: (\d+) \(history \d+\) — not emergencies: (\d+) warnings told in (\d+) summary emails to (\d+) officials`).FindStringSubmatch(out)
+	if cur == nil || old == nil || cur[1] != "0" || old[1] == "0" || old[2] == "0" || old[3] != old[4] || old[3] != m[1] {
+		t.Errorf("the story of old warnings (current %v, old %v, %s emails):\n%s", cur, old, m[1], out)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f) //nolint:gosec // the test's own output
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Contains(b, []byte("\r\nX-Layoffwatch-Kind: summary\r\n")) {
+			t.Errorf("%s is not a summary:\n%.600s", f, b)
+		}
+	}
 }
 
 // TestSimulateThenValidate writes a province to files and checks every

@@ -609,7 +609,9 @@ func loadDemoData(ctx context.Context, t *testing.T, ch *chdb.Client) demoData {
 
 // alertEvents turns firings into the events the detector daemon would emit:
 // each fires a few days after its month's reporting deadline; every 50th is
-// resolved a day later (a corrected report).
+// resolved a day later (a corrected report). As a daemon's first start on
+// the history does, those about months past the alert horizon (35 days
+// after the month's deadline) at now are marked old history.
 func alertEvents(plan *detector.Plan, list []firms.Firm, firings []detector.Firing, now time.Time) []alertevent.Event {
 	byID := map[string]firms.Firm{}
 	for _, f := range list {
@@ -623,6 +625,10 @@ func alertEvents(plan *detector.Plan, list []firms.Firm, firings []detector.Firi
 			at = now.Add(-time.Hour)
 		}
 		e := plan.Event(f, byID[f.Key], regions, at)
+		e.UrgentUntil = report.Deadline(f.Period, report.DefaultDeadlineDay).Add(840 * time.Hour).UTC()
+		if !now.Before(e.UrgentUntil) {
+			e.Old = alertevent.OldHistory
+		}
 		out = append(out, e)
 		if i%50 == 49 {
 			r := e
@@ -648,9 +654,21 @@ func insertNotificationLog(ctx context.Context, ch driver.Conn, events []alertev
 	var ackID, ackWho, ackVia []string
 	var ackAt []time.Time
 	perLevel := map[alertevent.Level]int{}
+	summarized := 0
 	sort.SliceStable(events, func(i, j int) bool { return events[i].At.After(events[j].At) })
 	for _, e := range events {
-		if e.Kind != alertevent.Firing || perLevel[e.Level] >= 40 {
+		if e.Kind == alertevent.Firing && e.Old != "" && summarized < 40 {
+			// an old warning: queued, then told in a summary
+			summarized++
+			base := row{msg: fmt.Sprintf("s-%d", summarized/10), alert: e.ID, rcpt: "rsj-" + e.Region + "@gs.example.cn", kind: "summary",
+				level: e.Level.String(), rule: e.Rule, region: e.Region, version: e.Version, fired: e.At}
+			queued, done := base, base
+			queued.msg, queued.status, queued.at = "", "queued", e.At.Add(time.Second)
+			done.status, done.at = "sent", e.At.Add(time.Minute)
+			log = append(log, queued, done)
+			continue
+		}
+		if e.Kind != alertevent.Firing || e.Old != "" || perLevel[e.Level] >= 40 {
 			continue
 		}
 		n := perLevel[e.Level]

@@ -60,6 +60,41 @@ type Event struct {
 	SummaryEn string    `json:"summary_en"`
 	Plan      string    `json:"plan"`
 	At        time.Time `json:"at"`
+	// Old says why the event is about a month past the detector's alert
+	// horizon (`detect --alert-horizon`) — OldHistory, OldLateData or
+	// OldPlanChanged — and is empty when it is not. An old warning is
+	// recorded and shown like any other, but it is history, not an
+	// emergency: officials are told in one summary, with no response
+	// deadline, and it is never escalated.
+	Old string `json:"old,omitempty"`
+	// UrgentUntil is when the alert's month passes the horizon: the end of
+	// the month's reporting window plus the horizon. After it the alert is
+	// no longer escalated, and an event handled only after it (the alerts
+	// component was down) is told in a summary like an old one. Zero on
+	// events recorded before events carried it: urgent for ever, as then.
+	UrgentUntil time.Time `json:"urgent_until,omitzero"`
+}
+
+// Reasons an event is old (Event.Old).
+const (
+	// OldHistory: the detector's first evaluation found it — a first start
+	// on stored history, as when a bureau loads its past reports.
+	OldHistory = "history"
+	// OldLateData: reports, corrections or registry changes that landed
+	// after the month's horizon raised it (or changed its level, or
+	// resolved it).
+	OldLateData = "late_data"
+	// OldPlanChanged: a reloaded risk plan raised it.
+	OldPlanChanged = "plan_changed"
+	// OldLateDelivery: the alerts component handled the event only after
+	// its UrgentUntil (it was down or behind); the detector does not emit it.
+	OldLateDelivery = "late_delivery"
+)
+
+// Urgent reports whether the event is a current warning at t: not old,
+// and its month not past the horizon at t.
+func (e *Event) Urgent(t time.Time) bool {
+	return e.Old == "" && (e.UrgentUntil.IsZero() || t.Before(e.UrgentUntil))
 }
 
 // ID returns the stable id of the alert of rule, scope, key and period.

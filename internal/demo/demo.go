@@ -55,8 +55,9 @@ var ErrInterrupted = errors.New("interrupted")
 //	stack: ingest + gateway ──▶ history back-filled to Kafka, the latest month
 //	       through the gateway's API ──▶ every message stored
 //	stack: alerts + detector ──▶ the plan evaluated ──▶ every alert event emailed
-//	print: headcount by prefecture and month, warnings by level and rule,
-//	       each planted event with what the detector raised, the emails
+//	print: headcount by prefecture and month, warnings by level and rule
+//	       (current ones, and old ones told in summaries), each planted
+//	       event with what the detector raised, the emails
 //
 // The detector starts once everything is stored, so that its first pass
 // sees the whole province (as after a bureau's migration), not a partial
@@ -117,6 +118,8 @@ func Run(ctx context.Context, sim *simulate.Simulation, opts Options, log *slog.
 	}
 	// the detector looks at every simulated month, from the first to the
 	// current one (the province may end before last month: --end)
+	// (those past the alert horizon are marked old history and reach
+	// officials in one summary each)
 	so.Detector.Plan, so.Detector.Poll = opts.Plan, 500*time.Millisecond
 	months := int(report.PeriodOf(time.Now().In(report.Shanghai()))-sim.Options().Start) + 1
 	so.Detector.Window, so.Detector.AlertMonths = max(36, months), months

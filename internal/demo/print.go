@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"net/mail"
 	"os"
@@ -84,6 +85,35 @@ func printWarnings(ctx context.Context, w io.Writer, ds *Store) error {
 	for _, l := range lines {
 		fmt.Fprintln(w, l)
 	}
+	return printOldWarnings(ctx, w, ds)
+}
+
+// printOldWarnings says how many warnings are about months past the alert
+// horizon — history, told in summaries — and how many are current.
+func printOldWarnings(ctx context.Context, w io.Writer, ds *Store) error {
+	byOld, err := ds.OldWarnings(ctx)
+	if err != nil {
+		return err
+	}
+	emails, officials, told, err := ds.Summaries(ctx)
+	if err != nil {
+		return err
+	}
+	var old uint64
+	var reasons []string
+	for _, reason := range slices.Sorted(maps.Keys(byOld)) {
+		if reason != "" {
+			old += byOld[reason]
+			reasons = append(reasons, fmt.Sprintf("%s %d", reason, byOld[reason]))
+		}
+	}
+	why := ""
+	if len(reasons) > 0 {
+		why = " (" + strings.Join(reasons, ", ") + ")"
+	}
+	fmt.Fprintf(w, "  current, about the latest months: %d — emailed as warnings, with the plan's response deadlines\n", byOld[""])
+	fmt.Fprintf(w, "  old, about months past the alert horizon: %d%s — not emergencies: %d warnings told in %d summary emails to %d officials, no deadline, no escalation\n",
+		old, why, told, emails, officials)
 	return nil
 }
 

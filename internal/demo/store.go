@@ -36,6 +36,11 @@ var (
 	qEmailsPerRecipient = queries.Query("emails_per_recipient", `SELECT recipient, uniqExact(message_id) FROM notifications
 		WHERE status = 'sent' GROUP BY recipient ORDER BY recipient`)
 	qEmails = queries.Query("emails", "SELECT kind, status, count() FROM notifications WHERE status != 'pending' GROUP BY kind, status ORDER BY kind, status")
+	// open warnings by why they are old ("" for current ones)
+	qOldWarnings = queries.Query("old_warnings", `SELECT old, count() FROM alerts_latest
+		WHERE event != 'resolved' GROUP BY old ORDER BY old`)
+	qSummaries = queries.Query("summaries", `SELECT uniqExact(message_id), uniqExact(recipient), uniqExact(alert_id) FROM notifications
+		WHERE kind = 'summary' AND status = 'sent'`)
 )
 
 // Statements is the demo's catalog (the parity test runs every one).
@@ -109,6 +114,38 @@ func (s *Store) Warnings(ctx context.Context) ([]Count, error) { return s.counts
 // of keys (firm ids or region codes) by rule (A) and level (B).
 func (s *Store) EventWarnings(ctx context.Context, keys []string, from, to time.Time) ([]Count, error) {
 	return s.counts(ctx, qEventAlert, keys, from.Format(time.DateOnly), to.Format(time.DateOnly))
+}
+
+// OldWarnings counts the open warnings by why they are old: "history",
+// "late_data", …, and "" for current ones.
+func (s *Store) OldWarnings(ctx context.Context) (map[string]uint64, error) {
+	rows, err := s.ch.Query(ctx, qOldWarnings)
+	if err != nil {
+		return nil, fmt.Errorf("count old warnings: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]uint64{}
+	for rows.Next() {
+		var old string
+		var n uint64
+		if err := rows.Scan(&old, &n); err != nil {
+			return nil, fmt.Errorf("scan old warnings: %w", err)
+		}
+		out[old] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read old warnings: %w", err)
+	}
+	return out, nil
+}
+
+// Summaries counts the summary emails of old warnings sent, the officials
+// they went to, and the warnings they told.
+func (s *Store) Summaries(ctx context.Context) (emails, officials, warnings uint64, err error) {
+	if err := s.ch.QueryRow(ctx, qSummaries).Scan(&emails, &officials, &warnings); err != nil {
+		return 0, 0, 0, fmt.Errorf("count summaries: %w", err)
+	}
+	return emails, officials, warnings, nil
 }
 
 // Emails counts the notification log by kind (A) and status (B).

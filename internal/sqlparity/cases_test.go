@@ -133,6 +133,8 @@ func params(fx *fixture) map[string][][]any {
 		"demo.emails":                  none,
 		"demo.open_alerts":             none,
 		"demo.emails_per_recipient":    none,
+		"demo.old_warnings":            none,
+		"demo.summaries":               none,
 	}
 }
 

@@ -316,7 +316,10 @@ func (fx *fixture) rejects() error {
 // alerts: the events the default plan raises over the province, as the
 // detector records them: every firing, a level change for every 7th, a
 // resolution for every 11th, in three batches, the second inserted twice
-// (a restart re-emits).
+// (a restart re-emits). As if the detector first started a year before
+// fx.now, the alerts about the months before are old history; the later
+// ones were current when raised, and all but the newest month's are past
+// their urgent_until by now.
 func (fx *fixture) alerts(reports []report.Report) ([]alertevent.Event, error) {
 	plan, err := detector.LoadPlan(planFile)
 	if err != nil {
@@ -346,6 +349,10 @@ func (fx *fixture) alerts(reports []report.Report) ([]alertevent.Event, error) {
 	for i, f := range firings {
 		at := f.Period.Add(1).Start().AddDate(0, 0, 6).Add(time.Duration(i%600) * time.Second)
 		e := plan.Event(f, byID[f.Key], regions, at)
+		e.UrgentUntil = report.Deadline(f.Period, report.DefaultDeadlineDay).Add(840 * time.Hour).UTC()
+		if f.Period <= fx.end.Add(-12) {
+			e.Old = alertevent.OldHistory
+		}
 		if f.Scope == alertevent.ScopeFirm && fx.warnedFirm == "" {
 			fx.warnedFirm = f.Key
 		}
@@ -389,13 +396,13 @@ func (fx *fixture) alerts(reports []report.Report) ([]alertevent.Event, error) {
 			if err != nil {
 				return nil, err
 			}
-			f := e.LevelFacts
 			rows = append(rows, row{"alert_id": e.ID, "version": e.Version, "event": e.Kind, "rule": e.Rule, "scope": e.Scope.String(),
 				"alert_key": e.Key, "period": p.Start(), "level": e.Level.String(), "previous_level": e.PreviousLevel.String(), "values_json": string(e.Values),
 				"region": e.Region, "prefecture": e.Prefecture, "industry": e.Industry, "reported": e.Reported, "expected": e.Expected,
 				"subject": e.Subject, "title_zh": e.TitleZh, "title_en": e.TitleEn, "summary_zh": e.SummaryZh, "summary_en": e.SummaryEn,
-				"plan": e.Plan, "emitted_at": e.At.UTC(), "level_name_zh": f.NameZh, "level_name_en": f.NameEn, "level_color": f.Color,
-				"level_action_zh": f.ActionZh, "level_action_en": f.ActionEn, "level_response_seconds": f.ResponseSeconds})
+				"plan": e.Plan, "emitted_at": e.At.UTC(), "level_name_zh": e.LevelFacts.NameZh, "level_name_en": e.LevelFacts.NameEn,
+				"level_color": e.LevelFacts.Color, "level_action_zh": e.LevelFacts.ActionZh, "level_action_en": e.LevelFacts.ActionEn,
+				"level_response_seconds": e.LevelFacts.ResponseSeconds, "old": e.Old, "urgent_until": e.UrgentUntil})
 		}
 		if err := fx.add("detector.alert_events", rows); err != nil {
 			return nil, err
@@ -417,8 +424,19 @@ func (fx *fixture) notifications(events []alertevent.Event) error {
 		return row{"message_id": msg, "alert_id": e.ID, "alert_version": e.Version, "recipient": rcpt, "kind": kind, "tier": tier,
 			"status": status, "detail": "", "level": e.Level.String(), "rule": e.Rule, "region": e.Region, "fired_at": e.At.UTC(), "at": at.UTC()}
 	}
+	summarized := 0
 	for _, e := range sorted {
 		rcpt := "rsj-" + e.Region + "@gs.example.cn"
+		if e.Old != "" {
+			// an old warning: queued, then told in its official's summary
+			if e.Kind == alertevent.Firing && summarized < 60 {
+				summarized++
+				msg := fmt.Sprintf("s-%s", e.Region)
+				log = append(log, logRow(e, "", rcpt, "summary", "queued", 0, e.At.Add(time.Second)),
+					logRow(e, msg, rcpt, "summary", "pending", 0, e.At.Add(time.Minute)), logRow(e, msg, rcpt, "summary", "sent", 0, e.At.Add(time.Minute)))
+			}
+			continue
+		}
 		if e.Kind != alertevent.Firing {
 			kind := e.Kind
 			log = append(log, logRow(e, "m-"+e.ID+"-v2", rcpt, kind, "sent", 0, e.At.Add(time.Minute)))
