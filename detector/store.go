@@ -22,7 +22,7 @@ var (
 	qReportsSince = queries.Query("reports_since", `SELECT firm_id, period, revision, headcount, vacancies, hires,
 		sep_economic_layoff, sep_closure_bankruptcy, sep_suspension, sep_contract_expiry,
 		sep_resignation, sep_retirement, sep_transfer, sep_other, ingested_at
-		FROM reports FINAL
+		FROM {{reports}} FINAL
 		WHERE period >= toDate(?) AND period <= toDate(?) AND ingested_at >= toDateTime(?)`)
 	insAlerts = queries.Insert("alert_events", "alerts", "alert_id", "version", "event", "rule", "scope", "alert_key", "period", "level", "previous_level", "values_json",
 		"region", "prefecture", "industry", "reported", "expected", "subject", "title_zh", "title_en", "summary_zh", "summary_en", "plan", "emitted_at",

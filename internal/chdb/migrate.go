@@ -43,7 +43,7 @@ func Migrations(db, cluster string) ([]Migration, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read migrations: %w", err)
 	}
-	data := struct{ OnCluster, DB, DBName, Cluster string }{onCluster(cluster), db + ".", db, cluster}
+	data := struct{ OnCluster, DB, DBName, Cluster, ShardingKey string }{onCluster(cluster), db + ".", db, cluster, ShardingKey}
 	funcs := template.FuncMap{"engine": func(engine, table string) string { return engineFor(cluster, db, engine, table) }}
 	var out []Migration
 	for _, e := range entries {
@@ -147,14 +147,22 @@ func SchemaMigrationsDDL(db, cluster string) string {
 }
 
 // engineFor returns engine, or on a cluster its Replicated twin, which takes
-// the ZooKeeper path and replica name before the engine's own arguments.
+// the ZooKeeper path and replica name before the engine's own arguments. A
+// sharded table (layout.go) is replicated within its shard ({shard} in the
+// path); every other table over every node of the cluster (one path), so
+// that any node holds all of it. Replica names ({replica}) must therefore
+// be unique across the cluster, not only within a shard.
 func engineFor(cluster, db, engine, table string) string {
 	if cluster == "" {
 		return engine
 	}
 	name, args, _ := strings.Cut(engine, "(")
 	args = strings.TrimSuffix(args, ")")
-	zk := fmt.Sprintf("'/clickhouse/tables/{shard}/%s/%s', '{replica}'", db, table)
+	group := "all"
+	if Sharded(table) {
+		group = "{shard}"
+	}
+	zk := fmt.Sprintf("'/clickhouse/tables/%s/%s/%s', '{replica}'", group, db, table)
 	if args != "" {
 		zk += ", " + args
 	}
