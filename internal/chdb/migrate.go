@@ -64,7 +64,11 @@ func Migrations(db, cluster string) ([]Migration, error) {
 		if err := tmpl.Execute(&buf, data); err != nil {
 			return nil, fmt.Errorf("render migration %s: %w", e.Name(), err)
 		}
-		out = append(out, Migration{Version: uint32(v), Name: name, Statements: splitStatements(buf.String())})
+		stmts := splitStatements(buf.String())
+		for i, st := range stmts {
+			stmts[i] = alterOnce(st, db, cluster)
+		}
+		out = append(out, Migration{Version: uint32(v), Name: name, Statements: stmts})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Version < out[j].Version })
 	for i := 1; i < len(out); i++ {
@@ -73,6 +77,26 @@ func Migrations(db, cluster string) ([]Migration, error) {
 		}
 	}
 	return out, nil
+}
+
+// alterOnce drops ON CLUSTER from an ALTER of a table replicated on every
+// node (layout.go): ClickHouse runs an ALTER ON CLUSTER of a replicated
+// table once per shard, and the second run of an ADD COLUMN fails, for the
+// column came with the first. Run on one node, the change reaches every
+// replica through the replication log.
+func alterOnce(stmt, db, cluster string) string {
+	if cluster == "" {
+		return stmt
+	}
+	prefix := "ALTER TABLE " + db + "."
+	if !strings.HasPrefix(stmt, prefix) {
+		return stmt
+	}
+	table, rest, ok := strings.Cut(stmt[len(prefix):], onCluster(cluster))
+	if !ok || strings.ContainsAny(table, " \n\t") || Sharded(table) {
+		return stmt
+	}
+	return prefix + table + rest
 }
 
 // splitStatements splits on semicolons that end a line and drops comment-only

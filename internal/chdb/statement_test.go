@@ -112,6 +112,9 @@ func TestMigrationsPlaceTables(t *testing.T) {
 			t.Errorf("the cluster's migrations lack %s", want)
 		}
 	}
+	if !strings.Contains(all, "ALTER TABLE lw.alerts\n    ADD COLUMN level_name_zh String") || strings.Contains(all, "ALTER TABLE lw.alerts ON CLUSTER") {
+		t.Error("an ALTER of alerts (on every node) runs ON CLUSTER, which runs it once per shard")
+	}
 	one, err := chdb.Migrations("lw", "")
 	if err != nil {
 		t.Fatal(err)
