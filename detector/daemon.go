@@ -55,6 +55,7 @@ type Options struct {
 	ZooKeeperRoot string        `help:"ZooKeeper path of the replicas' members and leases (default /layoffwatch/<database>/detect)." name:"zookeeper-root"`
 	ReplicaID     string        `help:"This replica's name among the replicas (default: host name and process id)." name:"replica-id"`
 	LeaseTimeout  time.Duration `help:"ZooKeeper session timeout: how soon a dead replica's prefectures are taken over." default:"10s"`
+	ShareEpoch    time.Duration `help:"Replicas of several read the reports up to the same epochs, a multiple of this, and evaluate on one epoch's data (the same on every replica)." default:"5s"`
 
 	// Reload asks for the plan file to be read again (the command wires
 	// SIGHUP to it); nil: only a changed file reloads it.
@@ -106,6 +107,8 @@ func (o Options) Validate() error {
 		return errors.New("--zookeeper and --shards both divide the prefectures: give one")
 	case o.ZooKeeper != "" && o.LeaseTimeout < time.Second:
 		return fmt.Errorf("lease timeout must be at least 1s, got %s", o.LeaseTimeout)
+	case o.sharded() && o.ShareEpoch < time.Second:
+		return fmt.Errorf("share epoch must be at least 1s, got %s", o.ShareEpoch)
 	case o.ZooKeeperRoot != "" && !strings.HasPrefix(o.ZooKeeperRoot, "/"):
 		return fmt.Errorf("zookeeper root %q must start with /", o.ZooKeeperRoot)
 	}

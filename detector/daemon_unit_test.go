@@ -28,6 +28,7 @@ type fakeStore struct {
 	states   map[string]alertevent.Event
 	failRec  bool
 	partials map[string]*Partial
+	asOf     map[string]time.Time // prefecture → the epoch of its partial
 }
 
 func (f *fakeStore) Firms(context.Context) ([]firms.Firm, error) { return f.firms, nil }
@@ -70,25 +71,28 @@ func (f *fakeStore) FirmsIn(_ context.Context, prefs []string) ([]firms.Firm, er
 	return out, nil
 }
 
-func (f *fakeStore) ReportsIn(ctx context.Context, prefs []string, from, to report.Period, since time.Time, fn func(*MonthRow)) error {
+func (f *fakeStore) ReportsIn(ctx context.Context, prefs []string, from, to report.Period, since, until time.Time, fn func(*MonthRow)) error {
 	in, _ := f.FirmsIn(ctx, prefs)
 	ids := map[string]bool{}
 	for _, fm := range in {
 		ids[fm.ID] = true
 	}
 	return f.ReportsSince(ctx, from, to, since, func(r *MonthRow) {
-		if ids[r.FirmID] {
+		if ids[r.FirmID] && r.IngestedAt.Before(until) {
 			fn(r)
 		}
 	})
 }
 
-func (f *fakeStore) PublishPartials(_ context.Context, _ string, parts []*Partial, _ time.Time) error {
+func (f *fakeStore) PublishPartials(_ context.Context, _ string, parts, heads []*Partial, asOf, _ time.Time) error {
 	if f.partials == nil {
-		f.partials = map[string]*Partial{}
+		f.partials, f.asOf = map[string]*Partial{}, map[string]time.Time{}
 	}
 	for _, p := range parts {
 		f.partials[p.Prefecture] = p
+	}
+	for _, p := range append(parts, heads...) {
+		f.asOf[p.Prefecture] = asOf
 	}
 	return nil
 }
@@ -97,7 +101,7 @@ func (f *fakeStore) PartialHeads(_ context.Context, provinces []string) ([]Parti
 	var out []PartialHead
 	for _, p := range f.partials {
 		if slices.Contains(provinces, p.Province()) {
-			out = append(out, PartialHead{Prefecture: p.Prefecture, Generation: p.Hash(), Start: p.Start, Months: p.Months})
+			out = append(out, PartialHead{Prefecture: p.Prefecture, Generation: p.Hash(), Start: p.Start, Months: p.Months, AsOf: f.asOf[p.Prefecture]})
 		}
 	}
 	return out, nil

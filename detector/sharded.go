@@ -36,8 +36,8 @@ import (
 type shardStore interface {
 	Directory(ctx context.Context) (map[string]int, error)
 	FirmsIn(ctx context.Context, prefectures []string) ([]firms.Firm, error)
-	ReportsIn(ctx context.Context, prefectures []string, from, to report.Period, since time.Time, fn func(*MonthRow)) error
-	PublishPartials(ctx context.Context, replica string, parts []*Partial, at time.Time) error
+	ReportsIn(ctx context.Context, prefectures []string, from, to report.Period, since, until time.Time, fn func(*MonthRow)) error
+	PublishPartials(ctx context.Context, replica string, parts, heads []*Partial, asOf, at time.Time) error
 	PartialHeads(ctx context.Context, provinces []string) ([]PartialHead, error)
 	PartialData(ctx context.Context, province, industry string, fn func(prefecture string, generation uint64, pi *PartialIndustry) error) error
 }
@@ -55,12 +55,25 @@ type shareState struct {
 	version     int             // bumped whenever the dataset changes
 	published   map[string]uint64
 	publishedV  int
+	asOf        time.Time         // the epoch the dataset reflects: reports ingested before it
+	publishedAt time.Time         // the epoch of the last publication
 	basis       map[string]uint64 // prefecture → generation d.shared was built from
 	basisProvs  string            // the held provinces it was built for
 	shared      *Shared
 	waiting     string // why the last pass could not evaluate ("": it could)
 	offsets     map[int]int64
 	readFrom    func(ctx context.Context, from map[int]int64, fn func(kafka.Message) error) (map[int]int64, error)
+}
+
+// epochOf is the epoch a replica reads the reports up to at now: the last
+// multiple of step at least one step ago, so that a batch ingested around a
+// boundary has become visible on every node by the time it is read. Every
+// replica reads up to the same epochs, and evaluates only on partials of
+// the epoch of its own data: together they see one state of the reports,
+// as one detector would, never a prefecture's new month with another's
+// old one.
+func epochOf(now time.Time, step time.Duration) time.Time {
+	return now.Add(-step).Truncate(step).UTC()
 }
 
 // directoryEvery is how often a replica rereads the registry's prefectures
@@ -146,23 +159,25 @@ func (d *daemon) refreshShare(ctx context.Context, now time.Time) error {
 			d.m.firms.Set(float64(len(list)))
 		}
 	}
+	asOf := epochOf(now, d.opts.ShareEpoch)
 	if len(prefs) == 0 {
+		sh.asOf = asOf
 		return nil
 	}
-	newest := d.since
-	err = sh.store.ReportsIn(ctx, prefs, d.ds.Start(), d.ds.End(), d.since, func(r *MonthRow) {
+	if !asOf.After(d.since) { // the epoch has not moved
+		sh.asOf = d.since
+		return nil
+	}
+	err = sh.store.ReportsIn(ctx, prefs, d.ds.Start(), d.ds.End(), d.since, asOf, func(r *MonthRow) {
 		if d.ds.Set(r.FirmID, r.Period, r.Revision, r.Headcount, r.Vacancies, r.Hires, r.Sep) {
 			d.dirty = true
 			sh.version = max(sh.version, sh.publishedV+1)
-		}
-		if r.IngestedAt.After(newest) {
-			newest = r.IngestedAt
 		}
 	})
 	if err != nil {
 		return err
 	}
-	d.since = newest
+	d.since, sh.asOf = asOf, asOf
 	return nil
 }
 
@@ -199,18 +214,22 @@ func (d *daemon) catchUp(ctx context.Context, units map[string]bool) error {
 // prefecture of those provinces has no partial for this window yet.
 func (d *daemon) exchange(ctx context.Context, now time.Time) (bool, error) {
 	sh := d.share
-	if sh.version != sh.publishedV || sh.published == nil {
-		var changed []*Partial
+	if sh.version != sh.publishedV || sh.published == nil || !sh.asOf.Equal(sh.publishedAt) {
+		// every prefecture's partial as of the epoch: whole when its
+		// data changed, its head alone when only the epoch moved
+		var changed, heads []*Partial
 		if sh.published == nil {
 			sh.published = map[string]uint64{}
 		}
 		for _, p := range Partials(d.ds) {
 			if g := p.Hash(); sh.published[p.Prefecture] != g {
 				changed = append(changed, p)
+			} else {
+				heads = append(heads, p)
 			}
 		}
-		if len(changed) > 0 {
-			if err := sh.store.PublishPartials(ctx, sh.replica, changed, now); err != nil {
+		if len(changed)+len(heads) > 0 {
+			if err := sh.store.PublishPartials(ctx, sh.replica, changed, heads, sh.asOf, now); err != nil {
 				return false, fmt.Errorf("publish partials: %w", err)
 			}
 			for _, p := range changed {
@@ -218,7 +237,7 @@ func (d *daemon) exchange(ctx context.Context, now time.Time) (bool, error) {
 			}
 			d.m.partials.Add(float64(len(changed)))
 		}
-		sh.publishedV = sh.version
+		sh.publishedV, sh.publishedAt = sh.version, sh.asOf
 	}
 	// the provinces the share needs partials of: those of its prefectures
 	// (their peer groups) and those it holds (their sums)
@@ -238,7 +257,7 @@ func (d *daemon) exchange(ctx context.Context, now time.Time) (bool, error) {
 	}
 	gens := map[string]uint64{}
 	for _, h := range heads {
-		if h.Start == d.ds.Start() && h.Months == d.ds.months {
+		if h.Start == d.ds.Start() && h.Months == d.ds.months && h.AsOf.Equal(sh.asOf) {
 			gens[h.Prefecture] = h.Generation
 		}
 	}
@@ -259,7 +278,8 @@ func (d *daemon) exchange(ctx context.Context, now time.Time) (bool, error) {
 		slices.Sort(missing)
 		why := fmt.Sprintf("waiting for the partials of %d prefectures (%s) for the window from %s", len(missing), strings.Join(firstN(missing, 5), ", "), d.ds.Start())
 		if why != sh.waiting {
-			d.log.Info(why)
+			// (each epoch, a replica may wait a moment for the others)
+			d.log.Debug(why, "as_of", sh.asOf)
 		}
 		sh.waiting = why
 		d.m.waiting.Set(1)

@@ -41,11 +41,11 @@ var (
 		sep_economic_layoff, sep_closure_bankruptcy, sep_suspension, sep_contract_expiry,
 		sep_resignation, sep_retirement, sep_transfer, sep_other, ingested_at
 		FROM {{reports}} FINAL
-		WHERE period >= toDate(?) AND period <= toDate(?) AND ingested_at >= toDateTime(?)
+		WHERE period >= toDate(?) AND period <= toDate(?) AND ingested_at >= toDateTime(?) AND ingested_at < toDateTime(?)
 			AND firm_id IN (SELECT firm_id FROM {{firms}} FINAL WHERE has(?, prefecture))`)
 	insPartials = queries.Insert("partials", "detector_partials", "province", "prefecture", "industry", "window_start", "months",
-		"generation", "data", "replica", "version", "published_at")
-	qPartialHeads = queries.Query("partial_heads", `SELECT prefecture, generation, window_start, months FROM detector_partials FINAL
+		"generation", "as_of", "data", "replica", "version", "published_at")
+	qPartialHeads = queries.Query("partial_heads", `SELECT prefecture, generation, window_start, months, as_of FROM detector_partials FINAL
 		WHERE has(?, province) AND industry = '' ORDER BY prefecture`)
 	qPartialData = queries.Query("partial_data", `SELECT prefecture, generation, data FROM detector_partials FINAL
 		WHERE province = ? AND industry = ? ORDER BY prefecture`)
@@ -166,32 +166,34 @@ func (s *Store) FirmsIn(ctx context.Context, prefectures []string) ([]firms.Firm
 }
 
 // ReportsIn streams, as ReportsSince, the stored reports of the firms of
-// the prefectures.
-func (s *Store) ReportsIn(ctx context.Context, prefectures []string, from, to report.Period, since time.Time, fn func(*MonthRow)) error {
+// the prefectures ingested in [since, until): a replica of several reads up
+// to its epoch.
+func (s *Store) ReportsIn(ctx context.Context, prefectures []string, from, to report.Period, since, until time.Time, fn func(*MonthRow)) error {
 	rows, err := s.ch.Query(ctx, qReportsIn,
-		from.Start().Format(time.DateOnly), to.Start().Format(time.DateOnly), max(since.Unix(), 0), prefectures)
+		from.Start().Format(time.DateOnly), to.Start().Format(time.DateOnly), max(since.Unix(), 0), until.Unix(), prefectures)
 	if err != nil {
 		return fmt.Errorf("query reports: %w", err)
 	}
 	return scanMonthRows(rows, fn)
 }
 
-// PublishPartials records the partials of the replica's prefectures, each
-// as its prefecture's row and one row per industry, in one insert.
-func (s *Store) PublishPartials(ctx context.Context, replica string, parts []*Partial, at time.Time) error {
+// PublishPartials records the partials of the replica's prefectures as of
+// an epoch, in one insert: those in parts whole (the prefecture's row and
+// one row per industry), those in heads by their prefecture's row alone
+// (their data did not change, only the epoch).
+func (s *Store) PublishPartials(ctx context.Context, replica string, parts, heads []*Partial, asOf, at time.Time) error {
 	var prov, pref, ind, data, rep []string
-	var start, published []time.Time
+	var start, published, asOfs []time.Time
 	var months []uint16
 	var gen, version []uint64
 	v := uint64(at.UnixNano())
 	add := func(p *Partial, industry string, g uint64, d []byte) {
 		prov, pref, ind, data, rep = append(prov, p.Province()), append(pref, p.Prefecture), append(ind, industry), append(data, base64.StdEncoding.EncodeToString(d)), append(rep, replica)
 		start, published, months = append(start, p.Start.Start()), append(published, at.UTC().Truncate(time.Second)), append(months, uint16(p.Months))
-		gen, version = append(gen, g), append(version, v)
+		gen, version, asOfs = append(gen, g), append(version, v), append(asOfs, asOf.UTC())
 	}
 	for _, p := range parts {
 		g := p.Hash()
-		add(p, "", g, nil)
 		for i := range p.Industries {
 			b, err := p.Industries[i].MarshalBinary()
 			if err != nil {
@@ -199,11 +201,15 @@ func (s *Store) PublishPartials(ctx context.Context, replica string, parts []*Pa
 			}
 			add(p, p.Industries[i].Industry, g, b)
 		}
+		add(p, "", g, nil)
+	}
+	for _, p := range heads {
+		add(p, "", p.Hash(), nil)
 	}
 	if len(prov) == 0 {
 		return nil
 	}
-	return s.ch.InsertColumns(ctx, insPartials, prov, pref, ind, start, months, gen, data, rep, version, published)
+	return s.ch.InsertColumns(ctx, insPartials, prov, pref, ind, start, months, gen, asOfs, data, rep, version, published)
 }
 
 // PartialHead is a prefecture's latest partial: its generation and window.
@@ -212,6 +218,7 @@ type PartialHead struct {
 	Generation uint64
 	Start      report.Period
 	Months     int
+	AsOf       time.Time // the epoch it reflects
 }
 
 // PartialHeads reads the latest partial of every prefecture of the
@@ -227,10 +234,10 @@ func (s *Store) PartialHeads(ctx context.Context, provinces []string) ([]Partial
 		var h PartialHead
 		var start time.Time
 		var months uint16
-		if err := rows.Scan(&h.Prefecture, &h.Generation, &start, &months); err != nil {
+		if err := rows.Scan(&h.Prefecture, &h.Generation, &start, &months, &h.AsOf); err != nil {
 			return nil, fmt.Errorf("scan partial: %w", err)
 		}
-		h.Start, h.Months = report.PeriodOf(start.UTC()), int(months)
+		h.Start, h.Months, h.AsOf = report.PeriodOf(start.UTC()), int(months), h.AsOf.UTC()
 		out = append(out, h)
 	}
 	if err := rows.Err(); err != nil {

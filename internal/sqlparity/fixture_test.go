@@ -429,7 +429,7 @@ func (fx *fixture) partials(ds *detector.Dataset) error {
 			gen := p.Hash() + uint64(1-v) // the first publication: another generation
 			add := func(industry string, data []byte) {
 				rows = append(rows, row{"province": p.Province(), "prefecture": p.Prefecture, "industry": industry,
-					"window_start": p.Start.Start(), "months": uint16(p.Months), "generation": gen, "data": base64.StdEncoding.EncodeToString(data),
+					"window_start": p.Start.Start(), "months": uint16(p.Months), "generation": gen, "as_of": at.Add(-time.Minute).UTC().Truncate(time.Second), "data": base64.StdEncoding.EncodeToString(data),
 					"replica": fmt.Sprintf("replica-%d", v), "version": uint64(at.UnixNano()), "published_at": at.UTC()})
 			}
 			add("", nil)

@@ -6,7 +6,10 @@
 -- made of. The owner of a prefecture rewrites its rows when its data
 -- change; the latest version of a key wins. A reader uses an industry's row
 -- only when its generation is the prefecture row's, so a publication is
--- read whole or not at all. Replicated on every node of a cluster.
+-- read whole or not at all. as_of (prefecture rows) is the epoch the
+-- partial reflects: the reports ingested before it; the owner rewrites the
+-- prefecture row alone when only the epoch moves, and replicas evaluate
+-- only on partials of one epoch. Replicated on every node of a cluster.
 CREATE TABLE IF NOT EXISTS {{.DB}}detector_partials{{.OnCluster}} (
     province      String,
     prefecture    String,
@@ -14,6 +17,7 @@ CREATE TABLE IF NOT EXISTS {{.DB}}detector_partials{{.OnCluster}} (
     window_start  Date,
     months        UInt16,
     generation    UInt64,
+    as_of         DateTime,
     data          String,   -- base64 of detector.PartialIndustry.MarshalBinary
     replica       String,
     version       UInt64,
