@@ -15,7 +15,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"github.com/agnivade/levenshtein"
 	"math"
 	"os"
 	"reflect"
@@ -25,6 +24,8 @@ import (
 	"strings"
 	"text/template"
 	"time"
+
+	"github.com/agnivade/levenshtein"
 
 	"gopkg.in/yaml.v3"
 

@@ -18,9 +18,10 @@ package label
 
 import (
 	"fmt"
-	"github.com/agnivade/levenshtein"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/agnivade/levenshtein"
 
 	"github.com/layoffwatch/layoffwatch/internal/region"
 	"github.com/layoffwatch/layoffwatch/internal/report"
