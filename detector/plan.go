@@ -26,7 +26,6 @@ import (
 	"time"
 
 	"github.com/agnivade/levenshtein"
-
 	"gopkg.in/yaml.v3"
 
 	"github.com/layoffwatch/layoffwatch/internal/alertevent"
