@@ -373,4 +373,3 @@ func (c *Console) audit(ctx context.Context, rq *request, r *http.Request, row A
 	row.Actor, row.ActorRole, row.Address = rq.user.Username, string(rq.user.Role), clientAddress(r)
 	return c.st.audit(ctx, row)
 }
-
