@@ -80,9 +80,10 @@ type store struct{ ch *chdb.Client }
 func scanUser(sc interface{ Scan(...any) error }) (User, error) {
 	var u User
 	var disabled uint8
-	err := sc.Scan(&u.Username, &u.Name, &u.Email, &u.Role, &u.Region, &u.Language, &u.PasswordHash, &u.OIDCSubject, &disabled,
+	var role string
+	err := sc.Scan(&u.Username, &u.Name, &u.Email, &role, &u.Region, &u.Language, &u.PasswordHash, &u.OIDCSubject, &disabled,
 		&u.Epoch, &u.Created, &u.Changed, &u.Version)
-	u.Disabled = disabled == 1
+	u.Disabled, u.Role = disabled == 1, Role(role)
 	return u, err
 }
 
