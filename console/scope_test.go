@@ -72,7 +72,9 @@ func TestScope(t *testing.T) {
 				form := url.Values{"seq": {"0"}, "comment": {"x"}, "method": {"phone"}, "finding": {"other"}, "measure": {"other"}, "workers": {"1"},
 					"verdict": {"false_alarm"}, "assignee": {"cg"}, "contacted_at": {"2020-01-01T00:00"}}
 				probes = append(probes, probe{"POST /warnings/{id}/{action}", a + " on " + what + " " + v, "POST", "/warnings/" + v + "/" + a, form,
-					func(code int, _ string) bool { return code == http.StatusNotFound || code == http.StatusMethodNotAllowed }})
+					func(code int, _ string) bool {
+						return code == http.StatusNotFound || code == http.StatusMethodNotAllowed
+					}})
 			}
 		}
 	}
