@@ -55,14 +55,6 @@ func (c *Console) funcMap() template.FuncMap {
 			}
 			return code
 		},
-		"levelColor": func(level string) string {
-			if lv, err := detector.ParseLevel(level); err == nil {
-				if col := c.plan.Levels[lv].Color; col != "" {
-					return col
-				}
-			}
-			return "#607d8b"
-		},
 		"levelLabel": func(level, lang string) string {
 			lv, err := detector.ParseLevel(level)
 			if err != nil {
@@ -73,12 +65,6 @@ func (c *Console) funcMap() template.FuncMap {
 				return "Level " + level + " " + d.Name.En
 			}
 			return level + "级 " + d.Name.Zh
-		},
-		"ink": func(level string) string { // text colour readable on the level's colour
-			if level == "III" {
-				return "#212121"
-			}
-			return "#ffffff"
 		},
 		"fmtTime": func(t time.Time) string {
 			if t.IsZero() {

@@ -13,6 +13,9 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/layoffwatch/layoffwatch/detector"
+	"github.com/layoffwatch/layoffwatch/internal/chart"
 )
 
 //go:embed templates static
@@ -100,6 +103,7 @@ func (c *Console) routes() (http.Handler, error) {
 		w.Header().Set("Cache-Control", "public, max-age=3600")
 		fileServer.ServeHTTP(w, r)
 	}))
+	mux.HandleFunc("GET /levels.css", c.levelsCSS)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	// Cross-origin POSTs are refused by the browser's own Sec-Fetch-Site
 	// or Origin (net/http's CrossOriginProtection); the form token covers
@@ -234,6 +238,26 @@ func (c *Console) errorPage(w http.ResponseWriter, r *http.Request, rq *request,
 	}
 	p.Title = p.T["app"]
 	c.render(w, status, "error", p)
+}
+
+// levelsCSS colours the level badges as the plan says (the CSP allows no
+// inline style).
+func (c *Console) levelsCSS(w http.ResponseWriter, _ *http.Request) {
+	var b strings.Builder
+	for lv := detector.Level(1); lv <= 4; lv++ {
+		col, ok := chart.ParseColor(c.plan.Levels[lv].Color)
+		if !ok {
+			continue
+		}
+		ink := "#fff"
+		if 299*int(col.R)+587*int(col.G)+114*int(col.B) > 150000 { // a light colour: dark text
+			ink = "#212121"
+		}
+		fmt.Fprintf(&b, ".lv-%s{background:#%02x%02x%02x;color:%s}\n", lv, col.R, col.G, col.B, ink)
+	}
+	w.Header().Set("Content-Type", "text/css; charset=utf-8")
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	_, _ = w.Write([]byte(b.String()))
 }
 
 // fail answers a server-side failure (ClickHouse away) without details.
