@@ -52,6 +52,8 @@ var (
 		FROM notifications WHERE alert_id = ? ORDER BY at, recipient, kind, tier, status, alert_version`)
 	qAcks  = queries.Query("acks", `SELECT alert_id, recipient, at, comment, via FROM acks FINAL WHERE has(?, alert_id) ORDER BY alert_id, at, recipient`)
 	insAck = queries.Insert("ack", "acks", "alert_id", "recipient", "at", "comment", "via")
+	// every acknowledgement is an event too (migration 0008), as with links
+	insAckEvent = queries.Insert("ack_event", "ack_events", "alert_id", "recipient", "at", "comment", "via", "outcome")
 
 	qFirm = queries.Query("firm", `SELECT firm_id, name, region, industry, baseline_headcount, ownership, enrolled_from, enrolled_to
 		FROM firms FINAL WHERE firm_id = ?`)
@@ -340,9 +342,16 @@ func (s *store) acks(ctx context.Context, ids []string) (map[string][]Ack, error
 	return out, rows.Err()
 }
 
+// ack records the first acknowledgement of an alert where the alert
+// component reads it, and as an event.
 func (s *store) ack(ctx context.Context, a Ack) error {
-	return s.ch.InsertColumns(ctx, insAck, []string{a.AlertID}, []string{strings.ToLower(a.Recipient)}, []time.Time{a.At.UTC()},
-		[]string{a.Comment}, []string{a.Via})
+	rcpt := strings.ToLower(strings.TrimSpace(a.Recipient))
+	if err := s.ch.InsertColumns(ctx, insAck, []string{a.AlertID}, []string{rcpt}, []time.Time{a.At.UTC()},
+		[]string{a.Comment}, []string{a.Via}); err != nil {
+		return err
+	}
+	return s.ch.InsertColumns(ctx, insAckEvent, []string{a.AlertID}, []string{rcpt}, []time.Time{a.At.UTC()},
+		[]string{a.Comment}, []string{a.Via}, []string{"acknowledged"})
 }
 
 // --- registry and reports ---------------------------------------------------

@@ -287,5 +287,5 @@ func (m *Users) row(action string, u User, before, after string) AuditRow {
 // userJSON is an account as the audit trail shows it: never the hash.
 func userJSON(u User) string {
 	return mustJSON(map[string]any{"username": u.Username, "name": u.Name, "email": u.Email, "role": u.Role, "region": u.Region,
-		"language": u.Language, "disabled": u.Disabled, "password_set": u.PasswordHash != "", "oidc": u.OIDCSubject != ""})
+		"language": u.Language, "disabled": u.Disabled, "password_set": u.PasswordHash != "", "oidc": u.OIDCSubject != "", "session_epoch": u.Epoch})
 }
