@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"errors"
 	"sort"
 	"strings"
@@ -219,5 +220,32 @@ func TestSafeNext(t *testing.T) {
 		if got := safeNext(in); got != want {
 			t.Errorf("safeNext(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+func TestDemoAccounts(t *testing.T) {
+	h := newHarness(t)
+	list, err := DemoAccounts(context.Background(), h.ch, "620102")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 4 || list[0].Region != "620000" || list[1].Region != "620100" || list[2].Region != "620102" {
+		t.Fatalf("accounts %+v", list)
+	}
+	for _, a := range list {
+		if code := h.client().trySignIn(a.Username, a.Password); code != 303 {
+			t.Errorf("%s does not sign in: %d", a.Username, code)
+		}
+	}
+	// a second run resets the passwords
+	again, err := DemoAccounts(context.Background(), h.ch, "620102")
+	if err != nil || again[0].Password == list[0].Password {
+		t.Fatalf("second run: %v", err)
+	}
+	if code := h.client().trySignIn(again[0].Username, again[0].Password); code != 303 {
+		t.Errorf("after a reset: %d", code)
+	}
+	if !strings.Contains(DemoTable("http://x", again), "province") {
+		t.Error("table")
 	}
 }
