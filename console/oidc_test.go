@@ -144,4 +144,3 @@ func TestOIDC(t *testing.T) {
 		t.Errorf("%d audited refused single sign-ons", n)
 	}
 }
-
