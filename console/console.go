@@ -48,10 +48,11 @@ import (
 type Options struct {
 	ClickHouse chdb.Options `embed:""`
 
-	Listen  string `help:"Serve the console here." default:"127.0.0.1:9106"`
-	BaseURL string `help:"Where officials reach the console (https://… marks cookies Secure); links in reminder emails point here." default:"http://127.0.0.1:9106" name:"base-url"`
-	Plan    string `help:"Risk plan: rule texts, level names, colours and response deadlines shown with each warning." default:"deploy/plans/default.yaml" type:"path"`
-	DataDir string `help:"Directory for the session keys generated at first start (keep it, or every session ends)." default:".layoffwatch/console" type:"path"`
+	Listen      string `help:"Serve the console here." default:"127.0.0.1:9106"`
+	MetricsAddr string `help:"Serve /metrics and /healthz here, apart from the officials' port (empty: off)." default:"127.0.0.1:9107"`
+	BaseURL     string `help:"Where officials reach the console (https://… marks cookies Secure); links in reminder emails point here." default:"http://127.0.0.1:9106" name:"base-url"`
+	Plan        string `help:"Risk plan: rule texts, level names, colours and response deadlines shown with each warning." default:"deploy/plans/default.yaml" type:"path"`
+	DataDir     string `help:"Directory for the session keys generated at first start (keep it, or every session ends)." default:".layoffwatch/console" type:"path"`
 	// SessionKeyFile holds the session keys instead (hex, 96 bytes): the
 	// same file on every replica behind a load balancer.
 	SessionKeyFile string        `help:"File holding the session keys (hex of 96 random bytes; share it between replicas); default: generated into --data-dir." type:"path"`
@@ -86,7 +87,7 @@ type Sender interface {
 func DefaultOptions() Options {
 	return Options{
 		ClickHouse: chdb.Options{Addr: "127.0.0.1:19000", Database: "layoffwatch", User: "default", DialTimeout: 5 * time.Second, Compression: "lz4"},
-		Listen:     "127.0.0.1:9106", BaseURL: "http://127.0.0.1:9106", Plan: "deploy/plans/default.yaml", DataDir: ".layoffwatch/console",
+		Listen:     "127.0.0.1:9106", MetricsAddr: "127.0.0.1:9107", BaseURL: "http://127.0.0.1:9106", Plan: "deploy/plans/default.yaml", DataDir: ".layoffwatch/console",
 		SessionTTL: 12 * time.Hour, DeadlineDay: 5, Reminders: "auto", RemindBefore: 72 * time.Hour, RemindCheck: time.Hour,
 		SMTPTLS: "starttls", SMTPFrom: "layoffwatch <noreply@localhost>",
 	}
@@ -126,6 +127,7 @@ type Console struct {
 	log     *slog.Logger
 	m       *metrics
 	oidc    *oidcProvider
+	gather  prometheus.Gatherer
 	tmpl    *template.Template
 	handler http.Handler
 }
@@ -150,6 +152,9 @@ func New(ctx context.Context, opts Options, ch *chdb.Client, log *slog.Logger, r
 	}
 	c := &Console{opts: opts, st: &store{ch: ch}, plan: plan, regions: region.China(), keys: keys, send: opts.Sender, now: now, log: log,
 		m: newMetrics(reg)}
+	if g, ok := reg.(prometheus.Gatherer); ok {
+		c.gather = g
+	}
 	if c.send == nil && opts.SMTPHost != "" {
 		s, err := email.NewSender(email.SMTPConfig{Host: opts.SMTPHost, Port: opts.SMTPPort, TLS: opts.SMTPTLS, Username: opts.SMTPUser,
 			PasswordFile: opts.SMTPPassFile, From: opts.SMTPFrom, InsecureNoTLS: opts.SMTPNoTLSOkay})
@@ -182,6 +187,9 @@ func (c *Console) Serve(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return obs.ServeHandler(gctx, c.opts.Listen, c.handler, c.log) })
 	g.Go(func() error { return c.RunReminders(gctx) })
+	if c.gather != nil {
+		g.Go(func() error { return obs.Serve(gctx, c.opts.MetricsAddr, c.gather, nil, false, c.log) })
+	}
 	c.log.Info("console started", "listen", c.opts.Listen, "reminders", c.opts.Reminders, "oidc", c.oidc != nil)
 	return g.Wait()
 }

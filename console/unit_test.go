@@ -3,6 +3,7 @@ package console
 import (
 	"context"
 	"errors"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -248,4 +249,37 @@ func TestDemoAccounts(t *testing.T) {
 	if !strings.Contains(DemoTable("http://x", again), "province") {
 		t.Error("table")
 	}
+}
+
+// FuzzApply: whatever a form posts, a step either is refused and leaves the
+// case as it was, or moves it one step with a known status; nothing panics.
+func FuzzApply(f *testing.F) {
+	f.Add("verify", "phone", "seasonal", "", "", 3, "note", "", int64(0))
+	f.Add("respond", "", "", "training", "", -1, "", "", int64(1))
+	f.Add("close", "", "", "", "false_alarm", 0, "\xff", "", int64(2))
+	f.Add("assign", "", "", "", "", 0, "", "cg", int64(3))
+	now := time.Date(2026, 3, 10, 8, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, kind, method, finding, measure, verdict string, workers int, note, assignee string, from int64) {
+		starts := []Case{{Status: StatusNew}, {Status: StatusAcknowledged, Ack: &CaseAck{}, Seq: 1},
+			{Status: StatusVerified, Ack: &CaseAck{}, Verification: &Verification{}, Seq: 2}, {Status: StatusClosed, Ack: &CaseAck{}, Verification: &Verification{}, Seq: 3}}
+		c := starts[int(uint64(from)%uint64(len(starts)))]
+		a := Action{Kind: kind, Method: method, Finding: finding, Measure: measure, Verdict: verdict, Workers: workers, Note: note, Comment: note,
+			Assignee: assignee, ContactedAt: now.Add(-time.Hour)}
+		next, err := apply(c, a, "me", Supervisor, now)
+		if err != nil {
+			if next.Seq != c.Seq || next.Status != c.Status {
+				t.Fatalf("a refused step changed the case: %+v → %+v", c, next)
+			}
+			return
+		}
+		if next.Seq != c.Seq+1 || !slices.Contains(Statuses, next.Status) {
+			t.Fatalf("step %q: %+v → %+v", kind, c, next)
+		}
+		if next.Status == StatusClosed && !slices.Contains(Verdicts, next.Verdict) {
+			t.Fatalf("closed without a verdict: %+v", next)
+		}
+		if next.Status != StatusNew && next.Ack == nil {
+			t.Fatalf("%s without an acknowledgement", next.Status)
+		}
+	})
 }
