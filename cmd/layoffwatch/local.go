@@ -24,6 +24,7 @@ import (
 	"github.com/layoffwatch/layoffwatch/internal/report"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/layoffwatch/layoffwatch/console"
 	"github.com/layoffwatch/layoffwatch/ingest"
 	"github.com/layoffwatch/layoffwatch/internal/chdb"
 	"github.com/layoffwatch/layoffwatch/internal/demo"
@@ -43,6 +44,7 @@ type localCmd struct {
 	GatewayAddr    string `help:"Serve the gateway (API and web form) here." default:"127.0.0.1:8080"`
 	AlertAddr      string `help:"Serve the alert component's acknowledge links and API here." default:"127.0.0.1:9104"`
 	SMTPAddr       string `help:"The demo's SMTP catcher, which writes .eml files." default:"127.0.0.1:2525" name:"smtp-addr"`
+	ConsoleAddr    string `help:"With --serve, the officials' console here (demo accounts printed)." default:"127.0.0.1:9106"`
 	Alerts         string `help:"Recipients and routes of the alert component." default:"deploy/local/alerts.yaml" type:"existingfile"`
 	Plan           string `help:"Risk plan for the detector." default:"deploy/plans/default.yaml" type:"existingfile"`
 	KeepData       bool   `help:"Keep what an earlier run left in the database instead of starting fresh."`
@@ -201,6 +203,11 @@ func (c *localCmd) Run(e *env) error {
 		return err
 	}
 	if c.Serve {
+		con, err := c.startConsole(ctx, ch, chOpts, sim.Events(), smtpHost, port, e)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = con.stop() }()
 		fmt.Fprintf(e.stdout, "\nserving until interrupted: kafka %s, clickhouse %s (database %s), metrics http://%s/metrics\n",
 			strings.Join(kOpts.Brokers, ","), chOpts.Addr, chOpts.Database, c.MetricsAddr)
 		<-ctx.Done()
@@ -218,6 +225,30 @@ func (c *localCmd) Run(e *env) error {
 		return fmt.Errorf("ingest: %w", err)
 	}
 	return nil
+}
+
+// startConsole serves the officials' console on the demo's database, with
+// one account per level of government around the first planted event's
+// county, and prints them.
+func (c *localCmd) startConsole(ctx context.Context, ch *chdb.Client, chOpts chdb.Options, events []simulate.Event, smtpHost string, smtpPort int, e *env) (*background, error) {
+	county := "620102"
+	if len(events) > 0 && events[0].Region != "" {
+		county = events[0].Region
+	}
+	accounts, err := console.DemoAccounts(ctx, ch, county)
+	if err != nil {
+		return nil, err
+	}
+	opts := console.DefaultOptions()
+	opts.ClickHouse, opts.Listen, opts.MetricsAddr, opts.Plan = chOpts, c.ConsoleAddr, "", c.Plan
+	opts.BaseURL, opts.DataDir = "http://"+c.ConsoleAddr, filepath.Join(c.Dir, "console")
+	opts.SMTPHost, opts.SMTPPort, opts.SMTPTLS, opts.SMTPNoTLSOkay = smtpHost, smtpPort, "none", true
+	con, err := console.New(ctx, opts, ch, e.log.With("component", "console"), prometheus.NewRegistry())
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprint(e.stdout, "\n"+console.DemoTable(opts.BaseURL, accounts))
+	return startBackground(ctx, con.Serve), nil
 }
 
 // background is a component running in this process.
