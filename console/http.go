@@ -268,11 +268,15 @@ func (c *Console) fail(w http.ResponseWriter, r *http.Request, err error) {
 
 // --- sign-in ------------------------------------------------------------------
 
-// Sign-in limits, counted from the audit trail so every replica sees them.
+// Sign-in limits, counted from the audit trail so every replica sees them:
+// tight for one account from one address (guessing), looser for an account
+// from anywhere (so a stranger cannot lock an official out with five tries)
+// and for an address (a county bureau's officials share one behind NAT).
 const (
 	failWindow     = 15 * time.Minute
-	maxFailAccount = 5
-	maxFailAddress = 20
+	maxFailPair    = 5
+	maxFailAccount = 20
+	maxFailAddress = 50
 )
 
 func (c *Console) signinPage(w http.ResponseWriter, r *http.Request, status int, msg string) {
@@ -316,13 +320,14 @@ func (c *Console) signinPost(w http.ResponseWriter, r *http.Request) {
 	}
 	password := r.PostForm.Get("password")
 	since := c.now().Add(-failWindow).UTC()
+	byPair, err0 := c.st.count(r.Context(), qFailsPair, username, clientAddress(r), since)
 	byAccount, err1 := c.st.count(r.Context(), qFailsAccount, username, since)
 	byAddress, err2 := c.st.count(r.Context(), qFailsAddress, clientAddress(r), since)
-	if err := errors.Join(err1, err2); err != nil {
+	if err := errors.Join(err0, err1, err2); err != nil {
 		c.fail(w, r, err)
 		return
 	}
-	if byAccount >= maxFailAccount || byAddress >= maxFailAddress {
+	if byPair >= maxFailPair || byAccount >= maxFailAccount || byAddress >= maxFailAddress {
 		c.m.signins.WithLabelValues("limited").Inc()
 		c.recordSignin(r, username, "", false, "rate limited")
 		w.Header().Set("Retry-After", "900")

@@ -38,6 +38,8 @@ var (
 	qAuditScope   = queries.Query("audit_scope", `SELECT `+auditColumns+` FROM console_audit WHERE startsWith(region, ?) OR region = '' ORDER BY at DESC, id DESC LIMIT ?`)
 	qFailsAccount = queries.Query("failures_account", `SELECT count() FROM console_audit
 		WHERE action = 'signin_failed' AND object_kind = 'user' AND object_id = ? AND at >= ?`)
+	qFailsPair = queries.Query("failures_account_address", `SELECT count() FROM console_audit
+		WHERE action = 'signin_failed' AND object_kind = 'user' AND object_id = ? AND address = ? AND at >= ?`)
 	qFailsAddress = queries.Query("failures_address", `SELECT count() FROM console_audit WHERE action = 'signin_failed' AND address = ? AND at >= ?`)
 	qReminders    = queries.Query("reminders", `SELECT `+auditColumns+` FROM console_audit
 		WHERE action = 'remind' AND object_kind = 'firm' AND startsWith(region, ?) ORDER BY object_id, at, id`)
