@@ -56,10 +56,17 @@ func summarize(rows []warningRow) summary {
 }
 
 type reportsData struct {
-	Period  string
-	Region  string
-	Regions []region.Region
-	S       summary
+	Period   string
+	Region   string
+	Regions  []region.Region
+	S        summary
+	Measures []keyCount // in the order of the plans' list
+	Verdicts []keyCount
+}
+
+type keyCount struct {
+	Key string
+	N   int
 }
 
 // reportArgs reads ?period= (a month up to the current one; default the
@@ -115,6 +122,12 @@ func (c *Console) reportsPage(w http.ResponseWriter, r *http.Request, rq *reques
 		return
 	}
 	d := reportsData{Period: period.String(), Region: reg, S: summarize(rows)}
+	for _, m := range Measures {
+		d.Measures = append(d.Measures, keyCount{m, d.S.Measures[m]})
+	}
+	for _, v := range Verdicts {
+		d.Verdicts = append(d.Verdicts, keyCount{v, d.S.Verdicts[v]})
+	}
 	if own, ok := c.regions.Lookup(rq.user.Region); ok {
 		d.Regions = append(d.Regions, own)
 	}
