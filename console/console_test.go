@@ -139,11 +139,25 @@ func TestEmailAckIsConsoleAck(t *testing.T) {
 	if err := h.con.st.ack(ctx, Ack{AlertID: id, Recipient: "CG@bureau.example", At: time.Now().Add(-29 * time.Hour), Comment: "收到", Via: "link"}); err != nil {
 		t.Fatal(err)
 	}
+	// a later click of the prefecture's link, kept as an event by the alert component
+	b, err := h.sql.PrepareBatch(ctx, "INSERT INTO ack_events (alert_id, recipient, at, comment, via, outcome)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Append(id, "lz@bureau.example", time.Now().Add(-28*time.Hour).UTC().Truncate(time.Second), "市局也收到", "link", "already_acknowledged"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Send(); err != nil {
+		t.Fatal(err)
+	}
 	c := h.client()
 	c.signIn("cg")
 	_, page := c.get("/warnings/" + id)
 	if !strings.Contains(page, "已确认") || !strings.Contains(page, "邮件链接") || strings.Contains(page, `id="form-ack"`) {
 		t.Fatal("the email acknowledgement does not show as the ack step")
+	}
+	if !strings.Contains(page, "lz@bureau.example 再次确认") || !strings.Contains(page, "cg@bureau.example · ") {
+		t.Error("the timeline misses the later acknowledgement, or the first does not stand")
 	}
 	code, loc, _ := c.post("/warnings/"+id+"/verify", url.Values{"seq": {"0"}, "method": {"phone"}, "finding": {"seasonal"},
 		"contacted_at": {time.Now().In(report.Shanghai()).Format("2006-01-02T15:04")}})
@@ -163,7 +177,7 @@ func TestSecurityHeaders(t *testing.T) {
 	c := h.client()
 	c.signIn("gs")
 	for _, path := range []string{"/signin", "/inbox", "/warnings/" + h.alerts["cg"], "/warnings/" + h.alerts["cg"] + "/chart.png", "/reporting",
-		"/reports", "/reports/monthly.csv", "/reports/monthly.xlsx", "/audit", "/static/console.css", "/healthz", "/nope"} {
+		"/reports", "/reports/monthly.csv", "/reports/monthly.xlsx", "/audit", "/static/console.css", "/levels.css", "/healthz", "/readyz", "/nope"} {
 		resp := c.do(mustReq(http.MethodGet, h.url+path))
 		_ = resp.Body.Close()
 		hd := resp.Header

@@ -55,6 +55,8 @@ var (
 	qAcks  = queries.Query("acks", `SELECT alert_id, recipient, at, comment, via FROM acks FINAL WHERE has(?, alert_id) ORDER BY alert_id, at, recipient`)
 	insAck = queries.Insert("ack", "acks", "alert_id", "recipient", "at", "comment", "via")
 	// every acknowledgement is an event too (migration 0008), as with links
+	qLaterAcks = queries.Query("later_acks", `SELECT recipient, at, comment, via FROM ack_events
+		WHERE alert_id = ? AND outcome = 'already_acknowledged' ORDER BY at, recipient, via, comment`)
 	insAckEvent = queries.Insert("ack_event", "ack_events", "alert_id", "recipient", "at", "comment", "via", "outcome")
 
 	qFirm = queries.Query("firm", `SELECT firm_id, name, region, industry, baseline_headcount, ownership, enrolled_from, enrolled_to
@@ -346,6 +348,25 @@ func (s *store) acks(ctx context.Context, ids []string) (map[string][]Ack, error
 
 // ack records the first acknowledgement of an alert where the alert
 // component reads it, and as an event.
+// laterAcks reads the acknowledgements that came after the first (kept as
+// events; the first stands).
+func (s *store) laterAcks(ctx context.Context, id string) ([]Ack, error) {
+	rows, err := s.ch.Query(ctx, qLaterAcks, id)
+	if err != nil {
+		return nil, fmt.Errorf("read later acknowledgements: %w", err)
+	}
+	defer rows.Close()
+	var out []Ack
+	for rows.Next() {
+		a := Ack{AlertID: id}
+		if err := rows.Scan(&a.Recipient, &a.At, &a.Comment, &a.Via); err != nil {
+			return nil, fmt.Errorf("scan acknowledgement: %w", err)
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
 func (s *store) ack(ctx context.Context, a Ack) error {
 	rcpt := strings.ToLower(strings.TrimSpace(a.Recipient))
 	if err := s.ch.InsertColumns(ctx, insAck, []string{a.AlertID}, []string{rcpt}, []time.Time{a.At.UTC()},

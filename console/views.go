@@ -519,6 +519,17 @@ func (c *Console) timeline(ctx context.Context, a Alert, acks []Ack, audit []Aud
 		}
 		out = append(out, timelineEntry{At: k.At, Kind: "ack", Text: text})
 	}
+	later, err := c.st.laterAcks(ctx, a.ID)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range later {
+		text := fmt.Sprintf(t["tl_ack_later"], k.Recipient, viaName(t, k.Via))
+		if k.Comment != "" {
+			text += ": " + k.Comment
+		}
+		out = append(out, timelineEntry{At: k.At, Kind: "ack", Text: text})
+	}
 	for _, r := range audit {
 		text := r.Actor + " " + t["act_"+r.Action]
 		if d := auditDetail(r, t); d != "" {
