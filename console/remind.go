@@ -161,7 +161,7 @@ func (c *Console) remindPost(w http.ResponseWriter, r *http.Request, rq *request
 	}
 	back := "/reporting?period=" + period.String()
 	if c.send == nil {
-		http.Redirect(w, r, back+"&error=err_no_smtp", http.StatusSeeOther)
+		http.Redirect(w, r, back+"&error=err_no_smtp", http.StatusSeeOther) //nolint:gosec // a local path with a parsed period
 		return
 	}
 	firms, err := c.missing(r.Context(), rq.user.Region, period)
@@ -177,7 +177,7 @@ func (c *Console) remindPost(w http.ResponseWriter, r *http.Request, rq *request
 			return
 		}
 		if firms[i].ContactEmail == "" {
-			http.Redirect(w, r, back+"&error=err_no_email", http.StatusSeeOther)
+			http.Redirect(w, r, back+"&error=err_no_email", http.StatusSeeOther) //nolint:gosec // a local path with a parsed period
 			return
 		}
 		firms = firms[i : i+1]
@@ -191,7 +191,7 @@ func (c *Console) remindPost(w http.ResponseWriter, r *http.Request, rq *request
 			n++
 		}
 	}
-	http.Redirect(w, r, back+"&reminded="+url.QueryEscape(fmt.Sprint(n)), http.StatusSeeOther)
+	http.Redirect(w, r, back+"&reminded="+url.QueryEscape(fmt.Sprint(n)), http.StatusSeeOther) //nolint:gosec // a local path with a parsed period
 }
 
 // remind sends one reminder and records it (sent or failed) in the audit

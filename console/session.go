@@ -109,7 +109,9 @@ func generateKeyFile(path string) ([]byte, error) {
 func (c *Console) secure() bool { return strings.HasPrefix(c.opts.BaseURL, "https://") }
 
 func (c *Console) cookie(name, value string, maxAge int) *http.Cookie {
-	return &http.Cookie{Name: name, Value: value, Path: "/", MaxAge: maxAge, HttpOnly: true, Secure: c.secure(), SameSite: http.SameSiteLaxMode}
+	// Secure whenever the console is reached over https (--base-url); the
+	// demo and tests run on plain loopback HTTP
+	return &http.Cookie{Name: name, Value: value, Path: "/", MaxAge: maxAge, HttpOnly: true, Secure: c.secure(), SameSite: http.SameSiteLaxMode} //nolint:gosec // see above
 }
 
 // setSession starts a new session for user: a fresh nonce and CSRF token,

@@ -269,11 +269,7 @@ func (c *Console) countiesOf(scope string) []region.Region {
 	case region.Prefecture:
 		return c.regions.Counties(scope)
 	default:
-		var out []region.Region
-		for _, r := range c.regions.Within(scope).Counties("") {
-			out = append(out, r)
-		}
-		return out
+		return c.regions.Within(scope).Counties("")
 	}
 }
 
