@@ -94,7 +94,7 @@ func TestCaseFlow(t *testing.T) {
 	}
 	// the page shows the timeline, the audit and the closure
 	_, page := c.get("/warnings/" + id)
-	for _, want := range []string{"预警属实", "稳岗返还", "职业介绍/招聘会", "经济性裁员属实", "cg@bureau.example", "邮件已发送至 cg@bureau.example", "王芳", "0931-8881234", "loss &gt;= 20"} {
+	for _, want := range []string{"预警属实", "稳岗返还", "职业介绍/招聘会", "经济性裁员属实", "cg@bureau.example", "邮件已发送至 cg@bureau.example", "王芳", "0931-8881234", "loss &gt;= 20", "触发阈值：职工人数不高于</th><td>380"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("warning page lacks %q", want)
 		}

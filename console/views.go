@@ -388,6 +388,9 @@ func (c *Console) warning(w http.ResponseWriter, r *http.Request, rq *request) {
 		d.LevelDef = c.plan.Levels[lv]
 	}
 	d.Values = valueRows(a, lang)
+	if thr, ok := headcountThreshold(d.Rule, a.Values); ok {
+		d.Values = append(d.Values, valueRow{Name: pick(lang, "触发阈值：职工人数不高于", "Threshold: headcount at most"), Value: chart.FormatNumber(thr)})
+	}
 	if a.Scope == "firm" {
 		f, found, err := c.st.firm(ctx, a.Key)
 		if err != nil {
@@ -599,7 +602,13 @@ func (c *Console) chartPNG(w http.ResponseWriter, r *http.Request, rq *request) 
 			mark = col
 		}
 	}
-	png, err := chart.PNG(chart.Chart{Lang: rq.page.Lang, Series: series, Expected: expected, Period: a.Period, Mark: mark, Width: 720, Height: 320})
+	cht := chart.Chart{Lang: rq.page.Lang, Series: series, Expected: expected, Period: a.Period, Mark: mark, Width: 720, Height: 320}
+	if rl, ok := c.plan.Rule(a.Rule); ok {
+		if thr, ok := headcountThreshold(rl, a.Values); ok {
+			cht.Threshold = &thr
+		}
+	}
+	png, err := chart.PNG(cht)
 	if err != nil {
 		c.fail(w, r, err)
 		return
