@@ -166,7 +166,7 @@ func (c *localCmd) Run(e *env) error {
 	alertReg := prometheus.NewRegistry()
 	alerter := startBackground(ctx, func(ctx context.Context) error {
 		return alerts.Run(ctx, alerts.Options{Kafka: kOpts, ClickHouse: chOpts, Config: c.Alerts, Plan: c.Plan, Topic: "alerts",
-			Group: "layoffwatch-alert", HTTPAddr: c.AlertAddr, EscalationCheck: 30 * time.Second, SessionTimeout: 10 * time.Second,
+			Group: "layoffwatch-alert", HTTPAddr: c.AlertAddr, EscalationCheck: 30 * time.Second, SessionTimeout: 10 * time.Second, DataDir: filepath.Join(c.Dir, "alerts"),
 			Adjust: func(cfg *alerts.Config) {
 				cfg.SetSMTP(smtpHost, port)
 				cfg.SetAckBaseURL("http://" + c.AlertAddr)
