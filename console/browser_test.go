@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"os"
 	"os/exec"
@@ -83,8 +84,33 @@ func TestBrowser(t *testing.T) {
 		}
 		return v
 	}
+	axe, err := os.ReadFile("testdata/axe/axe.min.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// audit runs axe-core's WCAG 2 A/AA rules on the page; any violation
+	// fails the test
+	audit := func(page string) {
+		t.Helper()
+		if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](string(axe)+";true")); err != nil {
+			t.Fatalf("load axe-core: %v", err)
+		}
+		out, err := chromedp.Run(ctx, chromedp.Evaluate[string](`axe.run(document, {runOnly: {type: "tag", values: ["wcag2a", "wcag2aa"]}})
+			.then(r => JSON.stringify(r.violations.map(v => v.id + " (" + v.impact + ", " + v.nodes.length + "): " + v.help + " — " + v.nodes.slice(0, 2).map(n => n.target.join(" ")).join(", "))))`, chromedp.EvalAwaitPromise))
+		if err != nil {
+			t.Fatalf("axe on %s: %v", page, err)
+		}
+		var violations []string
+		if err := json.Unmarshal([]byte(out), &violations); err != nil {
+			t.Fatalf("axe on %s: %v", page, err)
+		}
+		for _, v := range violations {
+			t.Errorf("accessibility of %s: %s", page, v)
+		}
+	}
 	shot := func(name string) {
 		t.Helper()
+		audit(name)
 		b, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 		if err != nil {
 			t.Fatalf("screenshot %s: %v", name, err)
@@ -133,7 +159,7 @@ func TestBrowser(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS("#workers"), "120"),
 		chromedp.SendKeys(chromedp.CSS("#respond-note"), "专场招聘会"),
 		chromedp.Click(chromedp.CSS("#respond")),
-		chromedp.WaitVisible(chromedp.CSS("#measures")))
+		chromedp.WaitVisible(chromedp.CSS("#measures tbody tr:nth-child(2)")))
 	shot("console-case")
 	do("close",
 		chromedp.SetValue(chromedp.CSS("#verdict"), "true_warning"),

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"html/template"
 	"io/fs"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
@@ -259,9 +260,18 @@ func (c *Console) levelsCSS(w http.ResponseWriter, _ *http.Request) {
 		if !ok {
 			continue
 		}
+		// the text colour of higher contrast (WCAG 2 relative luminance)
+		lin := func(v uint8) float64 {
+			c := float64(v) / 255
+			if c <= 0.03928 {
+				return c / 12.92
+			}
+			return math.Pow((c+0.055)/1.055, 2.4)
+		}
+		lum := 0.2126*lin(col.R) + 0.7152*lin(col.G) + 0.0722*lin(col.B)
 		ink := "#fff"
-		if 299*int(col.R)+587*int(col.G)+114*int(col.B) > 150000 { // a light colour: dark text
-			ink = "#212121"
+		if (lum+0.05)/0.05 > 1.05/(lum+0.05) { // black contrasts more than white
+			ink = "#000"
 		}
 		fmt.Fprintf(&b, ".lv-%s{background:#%02x%02x%02x;color:%s}\n", lv, col.R, col.G, col.B, ink)
 	}
