@@ -15,6 +15,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/layoffwatch/layoffwatch/alerts/email"
+	"github.com/layoffwatch/layoffwatch/detector"
 	"github.com/layoffwatch/layoffwatch/internal/chdb"
 	"github.com/layoffwatch/layoffwatch/internal/firms"
 	"github.com/layoffwatch/layoffwatch/internal/report"
@@ -179,9 +180,19 @@ func (h *harness) alert(name, rule, scope, key, period, level, reg, industry, su
 		h.t.Fatal(err)
 	}
 	p, _ := time.Parse("2006-01", period)
-	if err := b.Append(id, uint32(1), "firing", rule, scope, key, p, level, "", `{"loss":120,"rate":0.3,"prev_headcount":400}`, reg, reg[:4]+"00", industry,
-		uint32(9), uint32(10), subject, "经济性裁员达到劳动合同法第四十一条标准", "Economic layoff under Labor Contract Law art. 41",
-		"减员120人（30.0%）", "cut 120 staff (30.0%)", "default", at.UTC().Truncate(time.Second)); err != nil {
+	plan, err := detector.LoadPlan("../deploy/plans/default.yaml")
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	titleZh, titleEn, values, sumZh, sumEn := rule, rule, `{"loss":120,"rate":0.3,"prev_headcount":400}`, "减员120人（30.0%）", "cut 120 staff (30.0%)"
+	if r, ok := plan.Rule(rule); ok {
+		titleZh, titleEn = r.Title.Zh, r.Title.En
+	}
+	if scope != "firm" {
+		values, sumZh, sumEn = `{"firms_cutting":6}`, "6家企业同月减员超过50人或30%", "6 firms cut more than 50 staff or 30% in one month"
+	}
+	if err := b.Append(id, uint32(1), "firing", rule, scope, key, p, level, "", values, reg, reg[:4]+"00", industry,
+		uint32(9), uint32(10), subject, titleZh, titleEn, sumZh, sumEn, "default", at.UTC().Truncate(time.Second)); err != nil {
 		h.t.Fatal(err)
 	}
 	if err := b.Send(); err != nil {
