@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -125,6 +126,12 @@ func TestCaseFlow(t *testing.T) {
 	code, loc, _ = sup.post("/warnings/"+id+"/reopen", url.Values{"seq": {itoa(len(steps))}, "comment": {"复核"}})
 	if code != http.StatusSeeOther || strings.Contains(loc, "err_") {
 		t.Errorf("supervisor reopens: %d %s", code, loc)
+	}
+	// every kind of action left its row, and so did the sign-ins
+	for _, a := range append(slices.Clone(Actions), "signin") {
+		if n := h.count("SELECT count() FROM console_audit WHERE action = ?", a); n == 0 {
+			t.Errorf("no audit row for %s", a)
+		}
 	}
 }
 
