@@ -100,6 +100,13 @@ func TestCaseFlow(t *testing.T) {
 			t.Errorf("warning page lacks %q", want)
 		}
 	}
+	// and in English
+	_, page = c.get("/warnings/" + id + "?lang=en")
+	for _, want := range []string{`lang="en"`, "True warning", "Job-retention refund", "Economic layoff confirmed", "Threshold: headcount at most", "Closed"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("English warning page lacks %q", want)
+		}
+	}
 	// the verdict is a label
 	labels, err := Labels(context.Background(), h.ch)
 	if err != nil {
