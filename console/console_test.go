@@ -6,7 +6,9 @@ import (
 	"encoding/csv"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,6 +19,7 @@ import (
 
 	"github.com/layoffwatch/layoffwatch/internal/label"
 	"github.com/layoffwatch/layoffwatch/internal/report"
+	"github.com/layoffwatch/layoffwatch/internal/testenv"
 )
 
 // TestCaseFlow works a warning from acknowledgement to closure as a county
@@ -299,6 +302,25 @@ func TestSessions(t *testing.T) {
 	h.opts.DataDir = keep
 	h.start()
 
+	// a second replica with the same keys (a shared key file) reads the
+	// session too
+	replicaOpts := h.opts
+	replicaOpts.DataDir, replicaOpts.SessionKeyFile = "", filepath.Join(keep, "session.keys")
+	replica, err := New(context.Background(), replicaOpts, h.ch, testenv.Logger(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rsrv := httptest.NewServer(replica.Handler())
+	defer rsrv.Close()
+	replicaInbox := func(c *client) int {
+		resp := c.do(mustReq(http.MethodGet, rsrv.URL+"/inbox"))
+		_ = resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := replicaInbox(victim); code != 200 {
+		t.Fatalf("the session on a second replica: %d", code)
+	}
+
 	// sign-out ends a copy of the cookie
 	copyOf := h.client()
 	copyOf.http.Jar.SetCookies(u, []*http.Cookie{{Name: sessionCookie, Value: after, Path: "/"}})
@@ -311,6 +333,9 @@ func TestSessions(t *testing.T) {
 	}
 	if code, _ := copyOf.get("/inbox"); code != http.StatusSeeOther {
 		t.Errorf("a copy of the cookie works after sign-out: %d", code)
+	}
+	if code := replicaInbox(copyOf); code != http.StatusSeeOther {
+		t.Errorf("the session still works on the other replica after sign-out: %d", code)
 	}
 
 	// disabling an account ends its sessions
