@@ -29,6 +29,7 @@ import (
 	"fmt"
 	"html/template"
 	"log/slog"
+	"net"
 	"net/http"
 	"time"
 
@@ -40,6 +41,7 @@ import (
 	"github.com/layoffwatch/layoffwatch/alerts/email"
 	"github.com/layoffwatch/layoffwatch/detector"
 	"github.com/layoffwatch/layoffwatch/internal/chdb"
+	"github.com/layoffwatch/layoffwatch/internal/defaults"
 	"github.com/layoffwatch/layoffwatch/internal/obs"
 	"github.com/layoffwatch/layoffwatch/internal/region"
 )
@@ -48,11 +50,14 @@ import (
 type Options struct {
 	ClickHouse chdb.Options `embed:""`
 
-	Listen      string `help:"Serve the console here." default:"127.0.0.1:9106"`
-	MetricsAddr string `help:"Serve /metrics and /healthz here, apart from the officials' port (empty: off)." default:"127.0.0.1:9107"`
+	Listen      string `help:"Serve the console here (also /healthz and /readyz)." default:"127.0.0.1:9106"`
+	MetricsAddr string `help:"Serve /metrics, /healthz (alive) and /readyz (ClickHouse reachable) here, apart from the officials' port (empty: off)." default:"127.0.0.1:9107"`
 	BaseURL     string `help:"Where officials reach the console (https://… marks cookies Secure); links in reminder emails point here." default:"http://127.0.0.1:9106" name:"base-url"`
-	Plan        string `help:"Risk plan: rule texts, level names, colours and response deadlines shown with each warning." default:"deploy/plans/default.yaml" type:"path"`
-	DataDir     string `help:"Directory for the session keys generated at first start (keep it, or every session ends)." default:".layoffwatch/console" type:"path"`
+	// Plan gives what an alert event does not carry: each rule's condition
+	// and source, and the rules to filter by. A warning's level name,
+	// colour, action and response deadline are those its event carried.
+	Plan    string `help:"Risk plan: the condition and source of each warning's rule, and the rules to filter by (level names, colours, actions and deadlines come with each warning)." default:"deploy/plans/default.yaml" type:"path"`
+	DataDir string `help:"Directory for the session keys generated at first start (keep it, or every session ends)." default:".layoffwatch/console" type:"path"`
 	// SessionKeyFile holds the session keys instead (hex, 96 bytes): the
 	// same file on every replica behind a load balancer.
 	SessionKeyFile string        `help:"File holding the session keys (hex of 96 random bytes; share it between replicas); default: generated into --data-dir." type:"path"`
@@ -83,15 +88,10 @@ type Sender interface {
 	Send(ctx context.Context, m *gomail.Msg) (retry bool, err error)
 }
 
-// DefaultOptions are the defaults of `layoffwatch console`, for embedding.
-func DefaultOptions() Options {
-	return Options{
-		ClickHouse: chdb.Options{Addr: "127.0.0.1:19000", Database: "layoffwatch", User: "default", DialTimeout: 5 * time.Second, Compression: "lz4"},
-		Listen:     "127.0.0.1:9106", MetricsAddr: "127.0.0.1:9107", BaseURL: "http://127.0.0.1:9106", Plan: "deploy/plans/default.yaml", DataDir: ".layoffwatch/console",
-		SessionTTL: 12 * time.Hour, DeadlineDay: 5, Reminders: "auto", RemindBefore: 72 * time.Hour, RemindCheck: time.Hour,
-		SMTPTLS: "starttls", SMTPFrom: "layoffwatch <noreply@localhost>",
-	}
-}
+// DefaultOptions returns the options of `layoffwatch console` with every
+// flag at its default (the kong tags above are the one place defaults are
+// written), for callers that run the console in process.
+func DefaultOptions() (Options, error) { return defaults.Of[Options]("console") }
 
 // Validate checks the options without network I/O.
 func (o Options) Validate() error {
@@ -127,9 +127,9 @@ type Console struct {
 	log     *slog.Logger
 	m       *metrics
 	oidc    *oidcProvider
-	gather  prometheus.Gatherer
 	tmpl    *template.Template
 	handler http.Handler
+	health  obs.Health
 }
 
 // New builds a console on ch (migrated: the caller runs RequireSchema or
@@ -152,9 +152,9 @@ func New(ctx context.Context, opts Options, ch *chdb.Client, log *slog.Logger, r
 	}
 	c := &Console{opts: opts, st: &store{ch: ch}, plan: plan, regions: region.China(), keys: keys, send: opts.Sender, now: now, log: log,
 		m: newMetrics(reg)}
-	if g, ok := reg.(prometheus.Gatherer); ok {
-		c.gather = g
-	}
+	// ready while ClickHouse answers: the console can show nothing without
+	// it (a mail server that is down only delays reminders)
+	c.health.Check("clickhouse", ch.Ping)
 	if c.send == nil && opts.SMTPHost != "" {
 		s, err := email.NewSender(email.SMTPConfig{Host: opts.SMTPHost, Port: opts.SMTPPort, TLS: opts.SMTPTLS, Username: opts.SMTPUser,
 			PasswordFile: opts.SMTPPassFile, From: opts.SMTPFrom, InsecureNoTLS: opts.SMTPNoTLSOkay})
@@ -178,24 +178,31 @@ func New(ctx context.Context, opts Options, ch *chdb.Client, log *slog.Logger, r
 }
 
 // Handler is the console's HTTP handler (every page, with the security
-// headers and the cross-origin protection).
+// headers and the cross-origin protection, and /healthz and /readyz).
 func (c *Console) Handler() http.Handler { return c.handler }
 
-// Serve serves the console on opts.Listen and runs the reminder clock
-// until ctx ends.
-func (c *Console) Serve(ctx context.Context) error {
+// Health is the console's readiness: started while Serve runs, and
+// ClickHouse reachable.
+func (c *Console) Health() *obs.Health { return &c.health }
+
+// Serve serves the console on ln and runs the reminder clock until ctx
+// ends.
+func (c *Console) Serve(ctx context.Context, ln net.Listener) error {
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return obs.ServeHandler(gctx, c.opts.Listen, c.handler, c.log) })
+	g.Go(func() error {
+		defer c.health.SetReady(false)
+		return obs.ServeListener(gctx, ln, c.handler, c.log)
+	})
 	g.Go(func() error { return c.RunReminders(gctx) })
-	if c.gather != nil {
-		g.Go(func() error { return obs.Serve(gctx, c.opts.MetricsAddr, c.gather, nil, false, c.log) })
-	}
-	c.log.Info("console started", "listen", c.opts.Listen, "reminders", c.opts.Reminders, "oidc", c.oidc != nil)
+	c.health.SetReady(true)
+	c.log.Info("console started", "listen", ln.Addr().String(), "reminders", c.opts.Reminders, "oidc", c.oidc != nil)
 	return g.Wait()
 }
 
-// Run opens ClickHouse, checks the schema and serves until ctx ends.
-func Run(ctx context.Context, opts Options, log *slog.Logger, reg prometheus.Registerer) error {
+// Run opens ClickHouse, checks the schema and serves the console on
+// opts.Listen (and /metrics on opts.MetricsAddr) until ctx ends. It is
+// `layoffwatch console`.
+func Run(ctx context.Context, opts Options, log *slog.Logger, reg *prometheus.Registry) error {
 	if err := opts.Validate(); err != nil {
 		return err
 	}
@@ -211,7 +218,21 @@ func Run(ctx context.Context, opts Options, log *slog.Logger, reg prometheus.Reg
 	if err != nil {
 		return err
 	}
-	return c.Serve(ctx)
+	ln, err := net.Listen("tcp", opts.Listen)
+	if err != nil {
+		return fmt.Errorf("console listen on %s: %w", opts.Listen, err)
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	runCtx, stop := context.WithCancel(gctx)
+	g.Go(func() error {
+		defer stop()
+		return obs.Serve(runCtx, opts.MetricsAddr, reg, c.Health(), false, log)
+	})
+	g.Go(func() error {
+		defer stop()
+		return c.Serve(runCtx, ln)
+	})
+	return g.Wait()
 }
 
 type metrics struct {

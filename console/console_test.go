@@ -254,6 +254,31 @@ func TestLevelFactsFromTheAlert(t *testing.T) {
 	}
 }
 
+// TestReadiness: the console's /readyz (on the officials' port) answers
+// 200 while it serves and ClickHouse answers, naming the check; /healthz
+// answers while the process serves at all.
+func TestReadiness(t *testing.T) {
+	h := newHarness(t)
+	for path, want := range map[string]string{"/readyz": "ok   clickhouse", "/healthz": "ok"} {
+		resp, err := http.Get(h.url + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(b), want) {
+			t.Errorf("%s: %d %q, want 200 with %q", path, resp.StatusCode, b, want)
+		}
+	}
+	if !h.con.Health().Started() {
+		t.Error("not started while serving")
+	}
+	h.stop()
+	if h.con.Health().Started() {
+		t.Error("still started after Serve returned")
+	}
+}
+
 // TestSecurityHeaders: every page, signed in or not, forbids framing and
 // sniffing and keeps the referrer.
 func TestSecurityHeaders(t *testing.T) {

@@ -3,9 +3,9 @@ package console
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
-	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -48,7 +48,7 @@ type harness struct {
 	ch     *chdb.Client
 	sql    driver.Conn
 	con    *Console
-	srv    *httptest.Server
+	stop   func() // stops the console's Serve
 	url    string
 	smtp   *smtptest.Server
 	alerts map[string]string // name → alert id
@@ -69,7 +69,10 @@ func newHarness(t *testing.T) *harness {
 	h := &harness{t: t, chOpts: chOpts, ch: ch, sql: testenv.SQL(t, chOpts), alerts: map[string]string{}}
 	h.smtp = smtptest.Start(t, smtptest.Options{})
 	h.seed()
-	opts := DefaultOptions()
+	opts, err := DefaultOptions()
+	if err != nil {
+		t.Fatal(err)
+	}
 	opts.ClickHouse = chOpts
 	opts.Plan = "../deploy/plans/default.yaml"
 	opts.DataDir = t.TempDir()
@@ -80,7 +83,8 @@ func newHarness(t *testing.T) *harness {
 	return h
 }
 
-// start builds the console (again, for a restart) and serves it.
+// start builds the console (again, for a restart) and serves it with
+// Serve on a port of its own, as `layoffwatch console` does.
 func (h *harness) start() {
 	h.t.Helper()
 	snd, err := email.NewSender(email.SMTPConfig{Host: h.smtp.Host, Port: h.smtp.Port, TLS: "none", InsecureNoTLS: true,
@@ -93,13 +97,30 @@ func (h *harness) start() {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	if h.srv != nil {
-		h.srv.Close()
+	if h.stop != nil {
+		h.stop()
 	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Serve(ctx, ln) }()
+	stopped := false
+	h.stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		if err := <-done; err != nil {
+			h.t.Errorf("console: %v", err)
+		}
+	}
+	h.t.Cleanup(h.stop)
 	h.con = c
-	h.srv = httptest.NewServer(c.Handler())
-	h.t.Cleanup(h.srv.Close)
-	h.url = h.srv.URL
+	h.url = "http://" + ln.Addr().String()
 }
 
 func (h *harness) seed() {

@@ -106,17 +106,9 @@ func (c *Console) routes() (http.Handler, error) {
 		fileServer.ServeHTTP(w, r)
 	}))
 	mux.HandleFunc("GET /levels.css", c.levelsCSS)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
-	// ready: ClickHouse answers (the console can do nothing without it)
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
-		defer cancel()
-		if err := c.st.ch.Ping(ctx); err != nil {
-			http.Error(w, "clickhouse: "+err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-		_, _ = w.Write([]byte("ok\n"))
-	})
+	// /healthz (alive) and /readyz (started, ClickHouse answering) on the
+	// officials' port too, for a load balancer in front of replicas
+	c.health.Register(mux)
 	// Cross-origin POSTs are refused by the browser's own Sec-Fetch-Site
 	// or Origin (net/http's CrossOriginProtection); the form token covers
 	// browsers that send neither.

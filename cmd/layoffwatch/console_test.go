@@ -96,7 +96,10 @@ func TestConsoleOptions(t *testing.T) {
 		!strings.Contains(stderr.String(), "session-ttl") {
 		t.Errorf("exit %d: %s", code, stderr.String())
 	}
-	o := console.DefaultOptions()
+	o, err := console.DefaultOptions()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := o.Validate(); err != nil {
 		t.Errorf("default options: %v", err)
 	}
