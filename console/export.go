@@ -14,6 +14,7 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"github.com/layoffwatch/layoffwatch/internal/chdb"
+	"github.com/layoffwatch/layoffwatch/internal/csvcell"
 	"github.com/layoffwatch/layoffwatch/internal/label"
 	"github.com/layoffwatch/layoffwatch/internal/region"
 	"github.com/layoffwatch/layoffwatch/internal/report"
@@ -195,21 +196,12 @@ func (c *Console) detailRow(w warningRow, lang string) []string {
 	if w.Case.Status == StatusClosed {
 		row[19], row[20] = t["v_"+w.Case.Verdict], fmtT(w.Case.ClosedAt)
 	}
+	// firm names, officials' addresses and the like come from outside: none
+	// may run as a spreadsheet formula, in the CSV or the xlsx
 	for i := range row {
-		row[i] = cell(row[i])
+		row[i] = csvcell.Neutralize(row[i])
 	}
 	return row
-}
-
-// cell neutralises a value a spreadsheet would run as a formula (a firm
-// name such as "=HYPERLINK(…)"): it is written with a leading apostrophe.
-func cell(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		if _, err := strconv.ParseFloat(s, 64); err != nil {
-			return "'" + s
-		}
-	}
-	return s
 }
 
 func (c *Console) exportAudit(r *http.Request, rq *request, format, reg string, period report.Period, n int) {
