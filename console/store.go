@@ -56,7 +56,7 @@ var (
 	qAlertEvents = queries.Query("alert_events", `SELECT version, event, level, previous_level, summary_zh, summary_en, emitted_at
 		FROM alerts FINAL WHERE alert_id = ? ORDER BY version`)
 	qNotifications = queries.Query("notifications", `SELECT recipient, kind, tier, status, detail, at, alert_version
-		FROM notifications WHERE alert_id = ? ORDER BY at, recipient, kind, tier, status, alert_version`)
+		FROM notifications WHERE alert_id = ? ORDER BY at, recipient, kind, tier, status, alert_version, detail`)
 	qAcks  = queries.Query("acks", `SELECT alert_id, recipient, at, comment, via FROM acks FINAL WHERE has(?, alert_id) ORDER BY alert_id, at, recipient`)
 	insAck = queries.Insert("ack", "acks", "alert_id", "recipient", "at", "comment", "via")
 	// every acknowledgement is an event too (migration 0010), as with links
