@@ -46,6 +46,8 @@ type cli struct {
 	Alerts      alertsCmd      `cmd:"" help:"List and acknowledge open alerts."`
 	Silences    silencesCmd    `cmd:"" help:"Mute alerts for a while, with author and reason."`
 	Plan        planCmd        `cmd:"" help:"Check risk plans and test them on past reports."`
+	Console     consoleCmd     `cmd:"" help:"Serve the console where officials acknowledge, verify, respond to and close warnings (预警处置)."`
+	Users       usersCmd       `cmd:"" help:"Manage the console's accounts: roles and regions."`
 	Healthcheck healthcheckCmd `cmd:"" help:"Exit 0 when a component's /readyz answers OK; otherwise name the dependency that failed (for container health checks)."`
 	Version     versionCmd     `cmd:"" help:"Print the version."`
 }
