@@ -123,7 +123,9 @@ func ClickHouse(t testing.TB) *chdb.Client {
 // ad-hoc checks a test makes on what a component stored (counts, a row).
 // Production code runs only the statements of its catalog (internal/chdb);
 // tests look at the tables with whatever SQL proves the point.
-// Calls with the same test and options share one connection.
+// Calls with the same test and options share one connection, which the
+// test's cleanup closes: Close on it does nothing, so one caller that closes
+// "its" connection cannot break the next caller's.
 func SQL(t testing.TB, opts chdb.Options) driver.Conn {
 	t.Helper()
 	key := sqlKey{t, opts.Addr, opts.Database}
@@ -137,13 +139,21 @@ func SQL(t testing.TB, opts chdb.Options) driver.Conn {
 	if err != nil {
 		t.Fatalf("open test connection to clickhouse: %v", err)
 	}
-	sqlConns.Store(key, conn)
+	shared := sharedConn{conn}
+	sqlConns.Store(key, shared)
 	t.Cleanup(func() {
 		sqlConns.Delete(key)
 		_ = conn.Close()
 	})
-	return conn
+	return shared
 }
+
+// sharedConn is a connection SQL hands out to several callers of one test.
+type sharedConn struct{ driver.Conn }
+
+// Close leaves the connection open for the other callers; the test's
+// cleanup closes it.
+func (sharedConn) Close() error { return nil }
 
 type sqlKey struct {
 	t              testing.TB
