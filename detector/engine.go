@@ -460,7 +460,7 @@ func computeFirm(ds *Dataset, f, m, history int, due bool, env *FirmEnv) {
 	cur := ds.rec(f, m)
 	*env = FirmEnv{
 		Reported: cur.ok, Due: due, Baseline: float64(fm.BaselineHeadcount), HistoryMonths: float64(history),
-		Industry: fm.Industry, County: fm.Region, Prefecture: region.PrefectureOf(fm.Region),
+		Industry: fm.Industry, County: fm.Region, Prefecture: ds.pref[f],
 	}
 	if cur.ok {
 		env.Headcount, env.Vacancies, env.Hires = float64(cur.h), float64(cur.v), float64(cur.hires)
@@ -612,7 +612,7 @@ func (e *Evaluator) groups(ds *Dataset) map[groupKindKey][]*group {
 			case alertevent.ScopeCounty:
 				reg = fm.Region
 			case alertevent.ScopePrefecture:
-				reg = region.PrefectureOf(fm.Region)
+				reg = ds.pref[f]
 			case alertevent.ScopeProvince:
 				reg = region.ProvinceOf(fm.Region)
 			}
