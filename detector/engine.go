@@ -51,6 +51,7 @@ type Evaluator struct {
 	regionRules []*program     // in plan order
 	kinds       []groupKindKey // the groupings of firms the region rules need
 	nvars       int            // let slots the closures need
+	stats       bool           // a rule reads the expectations (stats.go)
 }
 
 // NewEvaluator returns the plan compiled for evaluation (ParsePlan compiled
@@ -71,6 +72,7 @@ func newEvaluator(programs []*program) *Evaluator {
 	seen := map[groupKindKey]bool{}
 	for _, pr := range programs {
 		e.nvars = max(e.nvars, pr.nvars)
+		e.stats = e.stats || readsStats(pr.Rule)
 		if pr.Scope == alertevent.ScopeFirm {
 			e.firmRules = append(e.firmRules, pr)
 			continue
@@ -82,6 +84,25 @@ func newEvaluator(programs []*program) *Evaluator {
 		}
 	}
 	return e
+}
+
+// readsStats says whether r reads a metric computed from the expectations
+// (a region rule's firms list counts: its firms' metrics may). A plan none of
+// whose rules do — the statutory plan's literal rules — is evaluated without
+// them, at the first plan's cost.
+func readsStats(r *Rule) bool {
+	for _, name := range r.refs {
+		if r.Scope == alertevent.ScopeFirm {
+			if m, ok := firmMetrics.lookup(name); ok && m.stats {
+				return true
+			}
+			continue
+		}
+		if m, ok := regionMetrics.lookup(name); ok && (m.stats || m.kind == kindFirms) {
+			return true
+		}
+	}
+	return false
 }
 
 // Evaluate runs the plan over the dataset and returns its firings sorted by
@@ -154,7 +175,9 @@ func (e *Evaluator) start(ds *Dataset, opts EvalOptions) *evaluation {
 			ev.firedAt[pr.ID] = make([]bool, nf*ds.months)
 		}
 	}
-	ev.st = newFirmStats(ds)
+	if e.stats {
+		ev.st = newFirmStats(ds)
+	}
 	ev.inSample = make([][2]int, nf)
 	for f := range ds.firms {
 		first, last := -1, -1
@@ -189,10 +212,14 @@ func (e *Evaluator) start(ds *Dataset, opts EvalOptions) *evaluation {
 // change, then the peer groups' medians (they need every change), then the
 // expectations, metrics and rules.
 func (ev *evaluation) firmPass(m int) error {
-	ev.parallel(func(w *worker) { ev.st.changes(ev.ds, m, w.lo, w.hi) })
-	ev.st.peers(m)
+	if ev.st != nil {
+		ev.parallel(func(w *worker) { ev.st.changes(ev.ds, m, w.lo, w.hi) })
+		ev.st.peers(m)
+	}
 	ev.parallel(func(w *worker) {
-		ev.st.expectation(m, w.lo, w.hi)
+		if ev.st != nil {
+			ev.st.expectation(m, w.lo, w.hi)
+		}
 		w.err = w.firmMonth(m)
 	})
 	for _, w := range ev.workers {
@@ -255,7 +282,9 @@ func (ev *evaluation) regionPass(m int) error {
 		ev.parallel(func(w *worker) {
 			for i := w.index; i < len(list); i += len(ev.workers) {
 				envs[i] = list[i].metrics(ev.envs, ev.enrolled, m)
-				list[i].expectation(ev.st, ev.ds, ev.enrolled, kind.scope, m, envs[i])
+				if ev.st != nil {
+					list[i].expectation(ev.st, ev.ds, ev.enrolled, kind.scope, m, envs[i])
+				}
 			}
 		})
 		if t < ev.from {
