@@ -14,7 +14,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/layoffwatch/layoffwatch/gateway"
-	"github.com/layoffwatch/layoffwatch/internal/chdb"
 	"github.com/layoffwatch/layoffwatch/internal/firms"
 	"github.com/layoffwatch/layoffwatch/internal/localstack"
 	"github.com/layoffwatch/layoffwatch/internal/obs"
@@ -53,23 +52,8 @@ func readyz(url string) (int, string) {
 // stored. The console runs beside the pipeline and follows ClickHouse too.
 func TestReadinessFollowsClickHouse(t *testing.T) {
 	ctx := context.Background()
-	server, err := localstack.NewClickHouse(localstack.ClickHouseOptions{Dir: t.TempDir(), MaxMemory: 1 << 30}, testenv.Logger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := server.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = server.Stop() })
-	chOpts := chdb.Options{Addr: server.Addr(), Database: "stack_test", User: "default", DialTimeout: 2 * time.Second}
-	ch, err := chdb.Open(ctx, chOpts, testenv.Logger(t), true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ch.Close()
-	if _, err := ch.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	server, ch := testenv.OwnClickHouse(t, "stack_test")
+	chOpts := ch.Options()
 	firm := firms.Firm{ID: testenv.FirmID("620102", 1), Name: "就绪测试企业", Region: "620102", Industry: "C", BaselineHeadcount: 300}
 	if err := firms.NewStore(ch).Upsert(ctx, []firms.Firm{firm}); err != nil {
 		t.Fatal(err)

@@ -119,6 +119,31 @@ func ClickHouse(t testing.TB) *chdb.Client {
 	return c
 }
 
+// OwnClickHouse starts a ClickHouse server of the test's own — one it may
+// stop, kill or freeze without disturbing other tests — and returns it with
+// a client of database db, migrated. The cleanup stops the server.
+func OwnClickHouse(t testing.TB, db string) (*localstack.ClickHouse, *chdb.Client) {
+	t.Helper()
+	ctx := context.Background()
+	server, err := localstack.NewClickHouse(localstack.ClickHouseOptions{Dir: t.TempDir(), MaxMemory: 1 << 30}, Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := server.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = server.Stop() })
+	ch, err := chdb.Open(ctx, chdb.Options{Addr: server.Addr(), Database: db, User: "default", DialTimeout: 2 * time.Second}, Logger(t), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ch.Close() })
+	if _, err := ch.Migrate(ctx); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	return server, ch
+}
+
 // SQL opens a connection of the test's own to the database of opts, for the
 // ad-hoc checks a test makes on what a component stored (counts, a row).
 // Production code runs only the statements of its catalog (internal/chdb);
