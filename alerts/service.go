@@ -25,6 +25,9 @@ import (
 type Options struct {
 	Kafka      kafkautil.Options `embed:""`
 	ClickHouse chdb.Options      `embed:""`
+	// TLS of the HTTP server (acknowledge links, API, /metrics):
+	// --tls-cert, --tls-key, --tls-client-ca.
+	HTTPTLS obs.ServerTLS `embed:""`
 
 	Config          string        `help:"Recipients, routes, SMTP and links (YAML)." default:"deploy/alerts.yaml" type:"path"`
 	Topic           string        `help:"Topic of alert events." default:"alerts"`
@@ -68,6 +71,10 @@ func Run(ctx context.Context, opts Options, log *slog.Logger, reg *prometheus.Re
 		return err
 	}
 	if err := opts.ClickHouse.Validate(); err != nil {
+		return err
+	}
+	httpTLS, err := opts.HTTPTLS.Config()
+	if err != nil {
 		return err
 	}
 	cfg, err := LoadConfig(opts.Config)
@@ -128,7 +135,10 @@ func Run(ctx context.Context, opts Options, log *slog.Logger, reg *prometheus.Re
 	api := &httpAPI{cfg: cfg, store: st, signer: n.signer, now: now, log: log, reg: reg, acks: m.acks, health: health}
 	n.onHandled = opts.OnHandled
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return api.serve(gctx, opts.HTTPAddr) })
+	if httpTLS != nil && !strings.HasPrefix(cfg.Links.AckBaseURL, "https://") {
+		log.Warn("the HTTP server speaks TLS but links.ack_base_url is not https://: acknowledge links will not reach it", "ack_base_url", cfg.Links.AckBaseURL)
+	}
+	g.Go(func() error { return api.serve(gctx, opts.HTTPAddr, httpTLS) })
 	g.Go(func() error {
 		defer reader.Close()
 		return n.loop(gctx, reader, st, opts.EscalationCheck)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"html"
 	"log/slog"
 	"net"
 	"os"
@@ -35,30 +34,7 @@ func secureServer(t *testing.T, password string) (tlsAddr, plainAddr string, pki
 	if err := os.MkdirAll(filepath.Join(dir, "config.d"), 0o750); err != nil {
 		t.Fatal(err)
 	}
-	conf := fmt.Sprintf(`<?xml version="1.0"?>
-<yandex>
-  <tcp_port_secure>%d</tcp_port_secure>
-  <openSSL>
-    <server>
-      <certificateFile>%s</certificateFile>
-      <privateKeyFile>%s</privateKeyFile>
-      <verificationMode>none</verificationMode>
-      <loadDefaultCAFile>false</loadDefaultCAFile>
-      <cacheSessions>true</cacheSessions>
-      <disableProtocols>sslv2,sslv3,tlsv1,tlsv1_1</disableProtocols>
-      <preferServerCiphers>true</preferServerCiphers>
-    </server>
-  </openSSL>
-  <users>
-    <layoffwatch>
-      <password>%s</password>
-      <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
-      <profile>default</profile>
-      <quota>default</quota>
-    </layoffwatch>
-  </users>
-</yandex>
-`, port, html.EscapeString(pki.ServerCert), html.EscapeString(pki.ServerKey), html.EscapeString(password))
+	conf := pki.ClickHouseConfig(port, "layoffwatch", password)
 	if err := os.WriteFile(filepath.Join(dir, "config.d", "tls.xml"), []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}

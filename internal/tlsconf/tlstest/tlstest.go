@@ -12,10 +12,13 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"encoding/xml"
+	"fmt"
 	"math/big"
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -137,4 +140,40 @@ func writeKey(t testing.TB, dir, name string, key any) string {
 		t.Fatal(err)
 	}
 	return write(t, dir, name, "PRIVATE KEY", der)
+}
+
+// ClickHouseConfig is a config.d file for a ClickHouse server (18.16 and
+// later) that serves the native protocol over TLS on port with the PKI's
+// server certificate, and has a user with a password (profile and quota
+// "default", loopback only).
+func (p *PKI) ClickHouseConfig(port int, user, password string) string {
+	esc := func(s string) string {
+		var b strings.Builder
+		_ = xml.EscapeText(&b, []byte(s))
+		return b.String()
+	}
+	return fmt.Sprintf(`<?xml version="1.0"?>
+<yandex>
+  <tcp_port_secure>%d</tcp_port_secure>
+  <openSSL>
+    <server>
+      <certificateFile>%s</certificateFile>
+      <privateKeyFile>%s</privateKeyFile>
+      <verificationMode>none</verificationMode>
+      <loadDefaultCAFile>false</loadDefaultCAFile>
+      <cacheSessions>true</cacheSessions>
+      <disableProtocols>sslv2,sslv3,tlsv1,tlsv1_1</disableProtocols>
+      <preferServerCiphers>true</preferServerCiphers>
+    </server>
+  </openSSL>
+  <users>
+    <%[4]s>
+      <password>%[5]s</password>
+      <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
+      <profile>default</profile>
+      <quota>default</quota>
+    </%[4]s>
+  </users>
+</yandex>
+`, port, esc(p.ServerCert), esc(p.ServerKey), user, esc(password))
 }
