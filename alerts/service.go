@@ -120,7 +120,12 @@ func Run(ctx context.Context, opts Options, log *slog.Logger, reg *prometheus.Re
 	}
 	st := &store{ch: ch}
 	m := newAlertMetrics(reg)
-	n := &notifier{cfg: cfg, router: NewRouter(cfg), signer: NewSigner(cfg.Ack.key, cfg.Ack.Expiry, now), render: rend, send: snd,
+	chans := map[string]chatSender{}
+	for name, s := range cfg.channels {
+		chans[name] = s
+		log.Info("alert channel", "channel", s.String())
+	}
+	n := &notifier{cfg: cfg, router: NewRouter(cfg), signer: NewSigner(cfg.Ack.key, cfg.Ack.Expiry, now), render: rend, send: snd, chans: chans,
 		store: st, now: now, log: log, m: m, regions: region.China(),
 		backoff: [2]time.Duration{500 * time.Millisecond, 30 * time.Second}, state: map[string]*alertState{}, done: map[string]bool{},
 		queue: map[string][]queuedOld{}, queued: map[string]bool{}}
@@ -311,6 +316,8 @@ type alertMetrics struct {
 	latency     prometheus.Histogram
 	open        *prometheus.GaugeVec
 	acks        *prometheus.CounterVec
+	// channels beside email (channels.go)
+	chanSent, chanFailed, chanRetried *prometheus.CounterVec
 }
 
 func newAlertMetrics(reg prometheus.Registerer) *alertMetrics {
@@ -329,7 +336,14 @@ func newAlertMetrics(reg prometheus.Registerer) *alertMetrics {
 		open: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "layoffwatch_alert_open_unacknowledged",
 			Help: "Open alerts nobody has acknowledged whose month is still urgent (old months are not counted), by level."}, []string{"level"}),
 		acks: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "layoffwatch_alert_acks_total", Help: "Acknowledgements recorded, by channel."}, []string{"via"}),
+		chanSent: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "layoffwatch_alert_channel_messages_sent_total",
+			Help: "Messages a channel beside email (webhook, WeCom, DingTalk, SMS) delivered, by channel and kind."}, []string{"channel", "kind"}),
+		chanFailed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "layoffwatch_alert_channel_messages_failed_total",
+			Help: "Messages a channel's receiver refused for good, by channel."}, []string{"channel"}),
+		chanRetried: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "layoffwatch_alert_channel_retries_total",
+			Help: "Channel delivery attempts that failed and were retried, by channel."}, []string{"channel"}),
 	}
-	reg.MustRegister(m.received, m.sent, m.failed, m.retried, m.silenced, m.escalations, m.old, m.latency, m.open, m.acks)
+	reg.MustRegister(m.received, m.sent, m.failed, m.retried, m.silenced, m.escalations, m.old, m.latency, m.open, m.acks,
+		m.chanSent, m.chanFailed, m.chanRetried)
 	return m
 }
