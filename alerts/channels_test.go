@@ -10,15 +10,18 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -53,7 +56,7 @@ type receiver struct {
 
 	mu        sync.Mutex
 	failFirst int  // refuse this many attempts first (busy: worth a retry)
-	refuse    bool // refuse every attempt for good (400)
+	refuse    bool // refuse every attempt for good (403)
 	attempts  int  // requests that passed the checks
 	accepted  []delivery
 	byID      map[string]int
@@ -708,5 +711,108 @@ channels:
 	}
 	if _, err := alerts.ParseConfig("alerts.yaml", []byte(head+`recipients: [{email: a@gs.example.cn, region: "620102", phone: "13800000000", channels: [sms, group]}]`)); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestKill9Channels kills `layoffwatch alert` (a child process) with
+// SIGKILL at random moments while it sends 40 level I warnings through
+// every channel, four times, restarting it each time: in the end every
+// receiver holds one message id per (alert, recipient) — a receiver that
+// deduplicates on X-Layoffwatch-Message-Id sees each message once, even the
+// one a kill between its answer and the log's record made arrive twice —
+// and the log holds one message per (alert, recipient, channel). None is
+// lost.
+func TestKill9Channels(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "layoffwatch")
+	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/layoffwatch").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	cr := newChannelRig(t, false)
+	cr.stop() // the in-process component is not used here
+	var events []alertevent.Event
+	chengguan := 0
+	for i := 0; i < 40; i++ {
+		firm := fmt.Sprint(i%5 + 1)
+		e := cr.event("major_cut", alertevent.LevelI, alertevent.ScopeFirm, firm, 1, alertevent.Firing)
+		e.Period = fmt.Sprintf("20%02d-%02d", 24+i/12, i%12+1)
+		e.ID = alertevent.ID(e.Rule, e.Scope, e.Key, e.Period)
+		e.UrgentUntil = time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+		events = append(events, e)
+		if firm == "1" {
+			chengguan++
+		}
+	}
+	cr.send(events...)
+	// webhook: the deputy (all) and Chengguan (its firm's); WeCom: Lanzhou's
+	// group (all); DingTalk: the province (all); SMS: Chengguan
+	want := map[*receiver]int{cr.webhook: 40 + chengguan, cr.wecom: 40, cr.dingtalk: 40, cr.sms: chengguan}
+	distinct := func(rc *receiver) int {
+		rc.mu.Lock()
+		defer rc.mu.Unlock()
+		return len(rc.byID)
+	}
+	total := func() (n int) {
+		for rc := range want {
+			n += distinct(rc)
+		}
+		return n
+	}
+	all := 0
+	for _, n := range want {
+		all += n
+	}
+	logPath := filepath.Join(dir, "alert.log")
+	run := func() *exec.Cmd {
+		f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(bin, "alert", "--config", cr.cfg,
+			"--kafka-brokers", cr.kafka.Brokers[0], "--clickhouse-addr", testenv.ClickHouseAddr(t), "--clickhouse-database", cr.ch.Database(),
+			"--http-addr", cr.http, "--group", "alert-test", "--session-timeout", "3s", "--escalation-check", "1h")
+		cmd.Stdout, cmd.Stderr = f, f
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = f.Close() })
+		return cmd
+	}
+	rng := rand.New(rand.NewPCG(5, 5))
+	for round := 0; round < 4; round++ {
+		cmd := run()
+		target := total() + 15 + rng.IntN(30)
+		deadline := time.Now().Add(60 * time.Second)
+		for total() < min(target, all) && time.Now().Before(deadline) {
+			time.Sleep(time.Duration(rng.IntN(20)) * time.Millisecond)
+		}
+		_ = cmd.Process.Signal(syscall.SIGKILL)
+		_ = cmd.Wait()
+		t.Logf("round %d: killed with %d of %d messages received", round+1, total(), all)
+	}
+	cmd := run()
+	testenv.WaitFor(t, "every message", 3*time.Minute, func() (bool, string) { return total() >= all, fmt.Sprintf("%d of %d", total(), all) })
+	time.Sleep(time.Second)
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	_ = cmd.Wait()
+	for rc, n := range want {
+		if got := distinct(rc); got != n {
+			b, _ := os.ReadFile(logPath)
+			t.Fatalf("%s: %d distinct messages, want %d; log tail:\n%.3000s", rc.kind, got, n, string(b[max(0, len(b)-3000):]))
+		}
+		rc.mu.Lock()
+		for _, p := range rc.problems {
+			t.Errorf("%s receiver: %s", rc.kind, p)
+		}
+		again := 0
+		for _, c := range rc.byID {
+			again += c - 1
+		}
+		rc.mu.Unlock()
+		t.Logf("%s: %d messages, %d arrived again after a kill between the answer and the record (same id)", rc.kind, n, again)
+	}
+	if n := cr.count(t, `SELECT count() FROM (SELECT alert_id, recipient, channel, uniqExact(message_id) AS ids
+		FROM notifications WHERE status = 'sent' GROUP BY alert_id, recipient, channel HAVING ids > 1)`); n != 0 {
+		t.Fatalf("%d (alert, recipient, channel) have more than one message", n)
 	}
 }
