@@ -449,7 +449,11 @@ func (n *notifier) sendLogged(ctx context.Context, to, ch, id string, send func(
 		}
 		if !retry {
 			n.countFailed(ch)
-			n.log.Error("notification refused for good", "channel", ch, "to", to, "message_id", id, "err", err)
+			if ch == channel.Email {
+				n.log.Error("email refused for good", "to", to, "message_id", id, "err", err)
+			} else {
+				n.log.Error("channel message refused for good", "channel", ch, "to", to, "message_id", id, "err", err)
+			}
 			if err := n.store.log(ctx, rows(StatusFailed, err.Error())); err != nil {
 				return false, err
 			}
@@ -458,7 +462,11 @@ func (n *notifier) sendLogged(ctx context.Context, to, ch, id string, send func(
 		}
 		n.countRetried(ch)
 		wait := min(n.backoff[0]<<min(attempt-1, 10), n.backoff[1])
-		n.log.Warn("notification not sent, retrying", "channel", ch, "to", to, "attempt", attempt, "retry_in", wait, "err", err)
+		if ch == channel.Email {
+			n.log.Warn("email not sent, retrying", "to", to, "attempt", attempt, "retry_in", wait, "err", err)
+		} else {
+			n.log.Warn("channel message not sent, retrying", "channel", ch, "to", to, "attempt", attempt, "retry_in", wait, "err", err)
+		}
 		select {
 		case <-ctx.Done():
 			return false, fmt.Errorf("%s message to %s not sent before shutdown: %w", ch, to, ctx.Err())
