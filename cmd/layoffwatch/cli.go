@@ -55,6 +55,7 @@ type cli struct {
 	Alerts      alertsCmd      `cmd:"" help:"List and acknowledge open alerts."`
 	Silences    silencesCmd    `cmd:"" help:"Mute alerts for a while, with author and reason."`
 	Plan        planCmd        `cmd:"" help:"Check risk plans and test them on past reports."`
+	Secrets     secretsCmd     `cmd:"" help:"Generate the compose stack's secrets into a directory (once; never printed)."`
 	Healthcheck healthcheckCmd `cmd:"" help:"Exit 0 when a component's /readyz answers OK; otherwise name the dependency that failed (for container health checks)."`
 	Version     versionCmd     `cmd:"" help:"Print the version."`
 }
