@@ -2,6 +2,7 @@ package channel_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -142,11 +143,11 @@ func TestVerify(t *testing.T) {
 		"other time":   channel.Verify(secret, "1800000001", sig, body, now, 5*time.Minute),
 		"no time":      channel.Verify(secret, "", sig, body, now, 5*time.Minute),
 	} {
-		if err != channel.ErrBadSignature {
+		if !errors.Is(err, channel.ErrBadSignature) {
 			t.Errorf("%s: %v, want ErrBadSignature", name, err)
 		}
 	}
-	if err := channel.Verify(secret, ts, sig, body, now.Add(10*time.Minute), 5*time.Minute); err != channel.ErrStale {
+	if err := channel.Verify(secret, ts, sig, body, now.Add(10*time.Minute), 5*time.Minute); !errors.Is(err, channel.ErrStale) {
 		t.Errorf("replayed later: %v, want ErrStale", err)
 	}
 	// the value DingTalk's published Python sample (hmac.new(secret,

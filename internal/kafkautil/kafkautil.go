@@ -38,7 +38,7 @@ func (o Options) Validate() error {
 	if o.Partitions < 1 {
 		return fmt.Errorf("kafka partitions must be at least 1, got %d", o.Partitions)
 	}
-	_, err := o.Security.resolve()
+	_, err := o.resolve()
 	return err
 }
 

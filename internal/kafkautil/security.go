@@ -155,11 +155,11 @@ func (s Security) warn(log *slog.Logger) {
 // shared default) without TLS or SASL. Should the files have become
 // unreadable since Validate, every request fails with the reason.
 func (o Options) transport(log *slog.Logger) kafka.RoundTripper {
-	r, err := o.Security.resolve()
+	r, err := o.resolve()
 	if err == nil && r.plain() {
 		return nil
 	}
-	o.Security.warn(log)
+	o.warn(log)
 	t := &kafka.Transport{DialTimeout: 10 * time.Second, TLS: r.tls, SASL: r.sasl, ClientID: "layoffwatch"}
 	if err != nil {
 		t.Dial = func(context.Context, string, string) (net.Conn, error) { return nil, err }
@@ -170,11 +170,11 @@ func (o Options) transport(log *slog.Logger) kafka.RoundTripper {
 // dialer is the dialer of consumer readers: nil (kafka-go's default)
 // without TLS or SASL.
 func (o Options) dialer(log *slog.Logger) *kafka.Dialer {
-	r, err := o.Security.resolve()
+	r, err := o.resolve()
 	if err == nil && r.plain() {
 		return nil
 	}
-	o.Security.warn(log)
+	o.warn(log)
 	d := &kafka.Dialer{Timeout: 10 * time.Second, DualStack: true, TLS: r.tls, SASLMechanism: r.sasl, ClientID: "layoffwatch"}
 	if err != nil {
 		d.DialFunc = func(context.Context, string, string) (net.Conn, error) { return nil, err }
@@ -184,7 +184,7 @@ func (o Options) dialer(log *slog.Logger) *kafka.Dialer {
 
 // client is an admin client; done closes what it opened.
 func (o Options) client(timeout time.Duration) (*kafka.Client, func(), error) {
-	r, err := o.Security.resolve()
+	r, err := o.resolve()
 	if err != nil {
 		return nil, nil, err
 	}
