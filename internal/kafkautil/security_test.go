@@ -3,6 +3,7 @@ package kafkautil_test
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"os"
@@ -212,5 +213,31 @@ func TestSecurityValidate(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "SCRAM-SHA-512") || !strings.Contains(logs.String(), "***") {
 		t.Fatalf("log does not describe the settings: %s", logs.String())
+	}
+}
+
+// TestMutualTLS: a broker that requires a client certificate takes the one
+// of --kafka-tls-cert-file/--kafka-tls-key-file, and refuses a client
+// without one.
+func TestMutualTLS(t *testing.T) {
+	pki := tlstest.New(t, t.TempDir(), "kafka", false)
+	sc := pki.ServerConfig()
+	sc.ClientAuth, sc.ClientCAs = tls.RequireAndVerifyClientCert, pki.Pool
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "secure"), kfake.TLS(sc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	with := kafkautil.Options{Brokers: c.ListenAddrs(), Partitions: 1, Security: kafkautil.Security{TLSCAFile: pki.CAFile,
+		TLSCertFile: pki.ClientCert, TLSKeyFile: pki.ClientKey}}
+	if err := kafkautil.Ping(ctx, with); err != nil {
+		t.Fatalf("with a client certificate: %v", err)
+	}
+	without := with
+	without.TLSCertFile, without.TLSKeyFile = "", ""
+	if err := kafkautil.Ping(ctx, without); err == nil {
+		t.Fatal("a client without a certificate was served")
 	}
 }
