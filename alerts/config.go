@@ -23,6 +23,7 @@ import (
 	"net/mail"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -94,7 +95,9 @@ type Links struct {
 	GrafanaBaseURL string `yaml:"grafana_base_url"` // e.g. https://grafana.bureau.example
 }
 
-// AckConfig configures acknowledge links.
+// AckConfig configures acknowledge links. With neither Secret nor
+// SecretFile, the alert component generates a secret at first start into
+// its data directory (--data-dir) and keeps using it.
 type AckConfig struct {
 	Secret     string        `yaml:"secret"`
 	SecretFile string        `yaml:"secret_file"`
@@ -177,6 +180,10 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 	return &c, nil
 }
 
+// publishedSecrets are ack secrets that were committed to the repository
+// (the demo's and docker-compose's example); they sign nothing.
+var publishedSecrets = []string{"demo-only-ack-secret-change-me", "dev-only-ack-secret-change-me-7f3a9c1e"}
+
 // Validate checks the configuration and fills defaults; it does no I/O
 // beyond reading secret files.
 func (c *Config) Validate() error {
@@ -198,10 +205,17 @@ func (c *Config) Validate() error {
 		}
 		secret = strings.TrimSpace(string(b))
 	}
-	if len(secret) < 16 {
+	switch {
+	case secret == "" && c.Ack.Secret == "" && c.Ack.SecretFile == "":
+		// none configured: generated at first start into the data directory
+	case len(secret) < 16:
 		return errors.New("ack: secret (or secret_file) must hold at least 16 characters: it signs the acknowledge links")
+	case slices.Contains(publishedSecrets, secret):
+		return errors.New("ack: the secret is one published in the layoffwatch repository, so anyone could acknowledge any alert: " +
+			"leave ack.secret out (one is generated into --data-dir) or put a fresh one in secret_file (openssl rand -base64 32)")
+	default:
+		c.Ack.key = []byte(secret)
 	}
-	c.Ack.key = []byte(secret)
 	if c.APITokenFile != "" {
 		b, err := os.ReadFile(c.APITokenFile)
 		if err != nil {

@@ -2,9 +2,14 @@ package alerts
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -33,6 +38,7 @@ type Options struct {
 	Topic           string        `help:"Topic of alert events." default:"alerts"`
 	Group           string        `help:"Kafka consumer group." default:"layoffwatch-alert"`
 	HTTPAddr        string        `help:"Serve acknowledge links, the API, /metrics, /healthz (alive) and /readyz (ClickHouse, Kafka and SMTP reachable) here." default:"127.0.0.1:9104" name:"http-addr"`
+	DataDir         string        `help:"Directory for the acknowledge-link secret generated at first start when the config names none (empty: .layoffwatch/alerts)." default:".layoffwatch/alerts" type:"path"`
 	EscalationCheck time.Duration `help:"How often to look for alerts past their response deadline." default:"30s"`
 	SessionTimeout  time.Duration `help:"Kafka group session timeout." default:"10s"`
 
@@ -83,6 +89,11 @@ func Run(ctx context.Context, opts Options, log *slog.Logger, reg *prometheus.Re
 	}
 	if opts.Adjust != nil {
 		opts.Adjust(cfg)
+	}
+	if cfg.Ack.key == nil {
+		if cfg.Ack.key, err = ackKey(opts.DataDir); err != nil {
+			return err
+		}
 	}
 	// a template error is found now, never at send time
 	rend, err := email.NewRenderer(cfg.Templates)
@@ -152,6 +163,44 @@ func Run(ctx context.Context, opts Options, log *slog.Logger, reg *prometheus.Re
 	health.SetReady(true)
 	defer health.SetReady(false)
 	return g.Wait()
+}
+
+// ackKey reads the acknowledge-link secret of dir, generating it (32
+// random bytes, mode 0600) at first start.
+func ackKey(dir string) ([]byte, error) {
+	if dir == "" {
+		dir = filepath.Join(".layoffwatch", "alerts")
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("ack secret: %w", err)
+	}
+	path := filepath.Join(dir, "ack.secret")
+	b, err := os.ReadFile(path) //nolint:gosec // under the data directory
+	if errors.Is(err, fs.ErrNotExist) {
+		key := make([]byte, 32)
+		if _, err := rand.Read(key); err != nil {
+			return nil, fmt.Errorf("ack secret: %w", err)
+		}
+		f, cerr := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600) //nolint:gosec // under the data directory
+		switch {
+		case errors.Is(cerr, fs.ErrExist): // another process made it first
+		case cerr != nil:
+			return nil, fmt.Errorf("ack secret: %w", cerr)
+		default:
+			_, werr := f.Write([]byte(hex.EncodeToString(key) + "\n"))
+			if err := errors.Join(werr, f.Close()); err != nil {
+				return nil, fmt.Errorf("ack secret: %w", err)
+			}
+		}
+		b, err = os.ReadFile(path) //nolint:gosec // under the data directory
+	}
+	if err != nil {
+		return nil, fmt.Errorf("ack secret: %w", err)
+	}
+	if s := strings.TrimSpace(string(b)); len(s) >= 32 {
+		return []byte(s), nil
+	}
+	return nil, fmt.Errorf("ack secret: %s holds fewer than 32 characters; delete it to have a new one generated", path)
 }
 
 func (c smtpConfig) email() email.SMTPConfig {

@@ -129,6 +129,7 @@ type evaluation struct {
 	countyCov [][2]int // this month's reported, expected per county slot
 	workers   []*worker
 	st        *firmStats
+	inSample  [][2]int // per firm, the month indexes [first, last] it is in the sample
 	out       []Firing
 }
 
@@ -154,6 +155,19 @@ func (e *Evaluator) start(ds *Dataset, opts EvalOptions) *evaluation {
 		}
 	}
 	ev.st = newFirmStats(ds)
+	ev.inSample = make([][2]int, nf)
+	for f := range ds.firms {
+		first, last := -1, -1
+		for m := range ds.months {
+			if ds.firms[f].EnrolledIn(ds.start.Add(m)) {
+				if first < 0 {
+					first = m
+				}
+				last = m
+			}
+		}
+		ev.inSample[f] = [2]int{first, last}
+	}
 	ev.groups = e.groups(ds)
 	var counties int
 	ev.countyOf, counties = countyIndex(ds)
@@ -164,7 +178,7 @@ func (e *Evaluator) start(ds *Dataset, opts EvalOptions) *evaluation {
 	per := (nf + n - 1) / n
 	for i := range n {
 		w := newWorker(e)
-		w.ev, w.lo, w.hi = ev, min(i*per, nf), min((i+1)*per, nf)
+		w.ev, w.lo, w.hi, w.index = ev, min(i*per, nf), min((i+1)*per, nf), i
 		ev.workers = append(ev.workers, w)
 	}
 	return ev
@@ -237,10 +251,13 @@ func (ev *evaluation) regionPass(m int) error {
 	for _, kind := range ev.kinds {
 		list := ev.groups[kind]
 		envs := make([]*RegionEnv, len(list))
-		for i, g := range list {
-			envs[i] = g.metrics(ev.envs, ev.enrolled, m)
-			g.expectation(ev.st, ev.ds, kind.scope, m, envs[i])
-		}
+		// the groups are independent: each worker takes every n-th
+		ev.parallel(func(w *worker) {
+			for i := w.index; i < len(list); i += len(ev.workers) {
+				envs[i] = list[i].metrics(ev.envs, ev.enrolled, m)
+				list[i].expectation(ev.st, ev.ds, ev.enrolled, kind.scope, m, envs[i])
+			}
+		})
 		if t < ev.from {
 			continue
 		}
@@ -277,6 +294,7 @@ type worker struct {
 	vm     vm.VM
 	vmEnv  map[string]any // the VM's environment, refilled for each condition it runs
 	lo, hi int            // the firms of this worker
+	index  int            // its place among the evaluation's workers
 	firm   int            // the firm and month index under evaluation, for fired()
 	month  int
 	out    []Firing
@@ -308,7 +326,8 @@ func (w *worker) firmMonth(m int) error {
 	due := ev.due(t)
 	for f := w.lo; f < w.hi; f++ {
 		fm := &ds.firms[f]
-		ev.enrolled[f] = fm.EnrolledIn(t)
+		in := ev.inSample[f]
+		ev.enrolled[f] = m >= in[0] && m <= in[1] && in[0] >= 0
 		if ev.enrolled[f] {
 			env := &ev.envs[f]
 			computeFirm(ds, f, m, ev.history[f], due, env)
@@ -705,7 +724,7 @@ func (g *group) metrics(envs []FirmEnv, enrolled []bool, m int) *RegionEnv {
 // expectation measures the group's month m against its expectation: the
 // change of its panel (firms reporting t−1 and t), the expected change from
 // its firms' peers one level up, and the z-scores (stats.go).
-func (g *group) expectation(st *firmStats, ds *Dataset, scope alertevent.Scope, m int, env *RegionEnv) {
+func (g *group) expectation(st *firmStats, ds *Dataset, enrolled []bool, scope alertevent.Scope, m int, env *RegionEnv) {
 	var hNow, hPrev, wPeer, wPeerExp float64
 	var score float64
 	scored, below := 0, 0
@@ -713,23 +732,24 @@ func (g *group) expectation(st *firmStats, ds *Dataset, scope alertevent.Scope, 
 	worst, worstNow, worstPrev := 0.0, 0.0, 0.0
 	for _, f := range g.members {
 		cur, prev := ds.rec(f, m), ds.rec(f, m-1)
-		if !cur.ok || !prev.ok || !ds.firms[f].EnrolledIn(ds.start.Add(m)) {
+		if !cur.ok || !prev.ok || !enrolled[f] {
 			continue
 		}
 		env.PanelFirms++
 		hNow += float64(cur.h)
 		hPrev += float64(prev.h)
-		p := nan32
+		ep := nan32 // e^P, the expected ratio from the peers one level up
 		switch scope {
 		case alertevent.ScopeCounty:
-			p = st.peer[m*st.nf+f]
+			ep = st.expPeer[m*st.nf+f]
 		case alertevent.ScopePrefecture:
-			p = st.medB[st.grpB[f]][m]
+			ep = st.expMedB[st.grpB[f]][m]
 		}
-		if !isNaN32(p) {
+		if !isNaN32(ep) {
+			expected := float64(prev.h) * float64(ep)
 			wPeer += float64(prev.h)
-			wPeerExp += float64(prev.h) * math.Exp(float64(p))
-			if d := float64(prev.h)*math.Exp(float64(p)) - float64(cur.h); d > worst {
+			wPeerExp += expected
+			if d := expected - float64(cur.h); d > worst {
 				worst, worstNow, worstPrev = d, float64(cur.h), float64(prev.h)
 			}
 		}

@@ -499,7 +499,7 @@ func (r *Renderer) item(it Item, n Notification, lang string, i int, charts bool
 		iv.ChartAlt = pick(lang, "近"+fmt.Sprint(len(it.Series))+"个月职工人数", "Headcount over the last "+fmt.Sprint(len(it.Series))+" months")
 		if charts {
 			mark, _ := parseColor(iv.Color)
-			png, err := chart(it.Series, e.Period, mark)
+			png, err := drawChart(lang, it.Series, e.Period, mark)
 			if err != nil {
 				return iv, fmt.Errorf("render email: alert %s: %w", e.ID, err)
 			}

@@ -56,6 +56,8 @@ type cli struct {
 	Silences    silencesCmd    `cmd:"" help:"Mute alerts for a while, with author and reason."`
 	Plan        planCmd        `cmd:"" help:"Check risk plans and test them on past reports."`
 	Secrets     secretsCmd     `cmd:"" help:"Generate the compose stack's secrets into a directory (once; never printed)."`
+	Console     consoleCmd     `cmd:"" help:"Serve the console where officials acknowledge, verify, respond to and close warnings (预警处置)."`
+	Users       usersCmd       `cmd:"" help:"Manage the console's accounts: roles and regions."`
 	Healthcheck healthcheckCmd `cmd:"" help:"Exit 0 when a component's /readyz answers OK; otherwise name the dependency that failed (for container health checks)."`
 	Version     versionCmd     `cmd:"" help:"Print the version."`
 }

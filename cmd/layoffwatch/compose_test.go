@@ -119,7 +119,7 @@ func TestComposeHealthChecksAskReadiness(t *testing.T) {
 			t.Errorf("%s: health check %q, want %q", name, svc.Healthcheck.Test, want)
 		}
 	}
-	if n != 4 {
-		t.Errorf("%d layoffwatch services with a health check, want 4 (gateway, ingest, detect, alert)", n)
+	if n != 5 {
+		t.Errorf("%d layoffwatch services with a health check, want 5 (gateway, ingest, detect, alert, console)", n)
 	}
 }

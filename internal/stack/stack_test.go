@@ -50,7 +50,7 @@ func readyz(url string) (int, string) {
 // within 10 s, naming ClickHouse for every component; then starts the
 // server again and sees every component ready again. On the way it sends a
 // report through the gateway and waits for ingest's hook to say it is
-// stored.
+// stored. The console runs beside the pipeline and follows ClickHouse too.
 func TestReadinessFollowsClickHouse(t *testing.T) {
 	ctx := context.Background()
 	server, err := localstack.NewClickHouse(localstack.ClickHouseOptions{Dir: t.TempDir(), MaxMemory: 1 << 30}, testenv.Logger(t))
@@ -101,10 +101,20 @@ recipients:
 	opts.Detector.Plan, opts.Detector.Poll = "../../deploy/plans/default.yaml", 200*time.Millisecond
 	opts.Alerts.Config, opts.Alerts.HTTPAddr = cfgPath, alertAddr
 	opts.Gateway.Listen = "127.0.0.1:0"
+	opts.Console.Listen, opts.Console.DataDir, opts.Console.Plan = "127.0.0.1:0", t.TempDir(), "../../deploy/plans/default.yaml"
 	s := stack.New(opts, testenv.Logger(t), obs.NewRegistry())
 	t.Cleanup(func() { _ = s.Stop() })
 	if err := s.Start(ctx); err != nil {
 		t.Fatal(err)
+	}
+	if s.ConsoleURL() != "" {
+		t.Fatal("Start with no component named started the console")
+	}
+	if err := s.Start(ctx, stack.Console); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := readyz(s.ConsoleURL() + "/readyz"); code != 200 || !strings.Contains(body, "ok   clickhouse") {
+		t.Fatalf("console's own /readyz: %d\n%s", code, body)
 	}
 
 	client := &gateway.Client{BaseURL: s.GatewayURL(), Token: token}
@@ -133,7 +143,7 @@ recipients:
 	}
 	stopped := time.Now()
 	t.Log("clickhouse stopped")
-	components := []string{"ingest", "alert", "detect", "gateway"}
+	components := []string{"ingest", "alert", "detect", "gateway", "console"}
 	testenv.WaitFor(t, "/readyz to name ClickHouse for every component", 10*time.Second, func() (bool, string) {
 		code, body := readyz(stackURL)
 		if code != http.StatusServiceUnavailable {
