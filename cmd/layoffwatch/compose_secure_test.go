@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -65,6 +66,13 @@ func TestComposeHardening(t *testing.T) {
 		for k, v := range svc.Environment {
 			if strings.Contains(strings.ToUpper(k), "PASSWORD") && !strings.HasSuffix(k, "_FILE") {
 				t.Errorf("%s: %s=%q: a password in the compose file", name, k, v)
+			}
+		}
+		// a service that names a secret must mount the volume (a service's
+		// own volumes: replace those of x-layoffwatch)
+		for k, v := range svc.Environment {
+			if strings.HasPrefix(v, "/run/secrets/") && !slices.Contains(svc.Volumes, "secrets:/run/secrets:ro") {
+				t.Errorf("%s: %s=%s but the secrets volume is not mounted read-only at /run/secrets", name, k, v)
 			}
 		}
 	}
