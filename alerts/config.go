@@ -29,6 +29,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/layoffwatch/layoffwatch/alerts/channel"
 	"github.com/layoffwatch/layoffwatch/internal/alertevent"
 	"github.com/layoffwatch/layoffwatch/internal/region"
 )
@@ -53,12 +54,17 @@ type Config struct {
 	APITokenFile string      `yaml:"api_token_file"`
 	Recipients   []Recipient `yaml:"recipients"`
 	Routes       []Route     `yaml:"routes"`
+	// Channels are the ways beside email to reach recipients: webhooks,
+	// WeCom and DingTalk group robots, SMS gateways (alerts/channel). Each
+	// recipient names the ones it is reached through.
+	Channels []channel.Config `yaml:"channels"`
 	// Response is refused: the response deadlines are the risk plan's
 	// (levels: I: response: 2h), and come with each alert event. The key is
 	// known only to say so.
 	Response yaml.Node `yaml:"response"`
 
-	file string
+	file     string
+	channels map[string]*channel.Sender // by name, built by Validate
 }
 
 // SetSMTP points delivery at host:port without TLS (a local catcher).
@@ -110,6 +116,13 @@ type Recipient struct {
 	// Optional filters: only these rules / industries.
 	Rules      []string `yaml:"rules"`
 	Industries []string `yaml:"industries"`
+	// Channels lists how the recipient is reached: "email" (the default
+	// when empty) and names from channels:. The email address stays the
+	// recipient's identity — in the notification log and in acknowledge
+	// links — even when "email" is not listed: a group chat reached by a
+	// robot is a recipient with its group's mailbox as email.
+	Channels []string `yaml:"channels"`
+	Phone    string   `yaml:"phone"` // for sms channels: +86 13800000000 or 13800000000
 
 	minLevel alertevent.Level
 }
@@ -151,7 +164,12 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 	}
 	c.file = path
 	dir := filepath.Dir(path)
-	for _, p := range []*string{&c.SMTP.PasswordFile, &c.Ack.SecretFile, &c.Templates, &c.APITokenFile} {
+	paths := []*string{&c.SMTP.PasswordFile, &c.Ack.SecretFile, &c.Templates, &c.APITokenFile}
+	for i := range c.Channels {
+		ch := &c.Channels[i]
+		paths = append(paths, &ch.URLFile, &ch.SecretFile, &ch.AuthValueFile, &ch.CAFile)
+	}
+	for _, p := range paths {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)
 		}
@@ -265,7 +283,7 @@ func (c *Config) Validate() error {
 	if c.Links.AckBaseURL == "" {
 		return errors.New("links: ack_base_url is required: acknowledge links point there")
 	}
-	return nil
+	return c.validateChannels()
 }
 
 // NotifyResolved reports whether resolved notices are sent (default yes).

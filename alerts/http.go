@@ -3,6 +3,7 @@ package alerts
 import (
 	"context"
 	"crypto/subtle"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -65,12 +66,17 @@ func securityHeaders(next http.Handler) http.Handler {
 	})
 }
 
-func (a *httpAPI) serve(ctx context.Context, addr string) error {
+// serve serves on addr until ctx ends: HTTPS when tc is set.
+func (a *httpAPI) serve(ctx context.Context, addr string, tc *tls.Config) error {
 	if addr == "" {
 		<-ctx.Done()
 		return nil
 	}
-	return obs.ServeHandler(ctx, addr, a.handler(), a.log)
+	ln, err := obs.Listen(addr, tc)
+	if err != nil {
+		return err
+	}
+	return obs.ServeListener(ctx, ln, a.handler(), a.log)
 }
 
 var ackTmpl = template.Must(template.New("ack").Parse(`<!doctype html>

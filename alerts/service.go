@@ -30,6 +30,9 @@ import (
 type Options struct {
 	Kafka      kafkautil.Options `embed:""`
 	ClickHouse chdb.Options      `embed:""`
+	// TLS of the HTTP server (acknowledge links, API, /metrics):
+	// --tls-cert, --tls-key, --tls-client-ca.
+	HTTPTLS obs.ServerTLS `embed:""`
 
 	Config          string        `help:"Recipients, routes, SMTP and links (YAML)." default:"deploy/alerts.yaml" type:"path"`
 	Topic           string        `help:"Topic of alert events." default:"alerts"`
@@ -74,6 +77,10 @@ func Run(ctx context.Context, opts Options, log *slog.Logger, reg *prometheus.Re
 		return err
 	}
 	if err := opts.ClickHouse.Validate(); err != nil {
+		return err
+	}
+	httpTLS, err := opts.HTTPTLS.Config()
+	if err != nil {
 		return err
 	}
 	cfg, err := LoadConfig(opts.Config)
@@ -124,7 +131,12 @@ func Run(ctx context.Context, opts Options, log *slog.Logger, reg *prometheus.Re
 	}
 	st := &store{ch: ch}
 	m := newAlertMetrics(reg)
-	n := &notifier{cfg: cfg, router: NewRouter(cfg), signer: NewSigner(cfg.Ack.key, cfg.Ack.Expiry, now), render: rend, send: snd,
+	chans := map[string]chatSender{}
+	for name, s := range cfg.channels {
+		chans[name] = s
+		log.Info("alert channel", "channel", s.String())
+	}
+	n := &notifier{cfg: cfg, router: NewRouter(cfg), signer: NewSigner(cfg.Ack.key, cfg.Ack.Expiry, now), render: rend, send: snd, chans: chans,
 		store: st, now: now, log: log, m: m, regions: region.China(),
 		backoff: [2]time.Duration{500 * time.Millisecond, 30 * time.Second}, state: map[string]*alertState{}, done: map[string]bool{},
 		queue: map[string][]queuedOld{}, queued: map[string]bool{}}
@@ -139,7 +151,10 @@ func Run(ctx context.Context, opts Options, log *slog.Logger, reg *prometheus.Re
 	api := &httpAPI{cfg: cfg, store: st, signer: n.signer, now: now, log: log, reg: reg, acks: m.acks, health: health}
 	n.onHandled = opts.OnHandled
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return api.serve(gctx, opts.HTTPAddr) })
+	if httpTLS != nil && !strings.HasPrefix(cfg.Links.AckBaseURL, "https://") {
+		log.Warn("the HTTP server speaks TLS but links.ack_base_url is not https://: acknowledge links will not reach it", "ack_base_url", cfg.Links.AckBaseURL)
+	}
+	g.Go(func() error { return api.serve(gctx, opts.HTTPAddr, httpTLS) })
 	g.Go(func() error {
 		defer reader.Close()
 		return n.loop(gctx, reader, st, opts.EscalationCheck)
@@ -350,6 +365,8 @@ type alertMetrics struct {
 	latency     prometheus.Histogram
 	open        *prometheus.GaugeVec
 	acks        *prometheus.CounterVec
+	// channels beside email (channels.go)
+	chanSent, chanFailed, chanRetried *prometheus.CounterVec
 }
 
 func newAlertMetrics(reg prometheus.Registerer) *alertMetrics {
@@ -368,7 +385,14 @@ func newAlertMetrics(reg prometheus.Registerer) *alertMetrics {
 		open: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "layoffwatch_alert_open_unacknowledged",
 			Help: "Open alerts nobody has acknowledged whose month is still urgent (old months are not counted), by level."}, []string{"level"}),
 		acks: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "layoffwatch_alert_acks_total", Help: "Acknowledgements recorded, by channel."}, []string{"via"}),
+		chanSent: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "layoffwatch_alert_channel_messages_sent_total",
+			Help: "Messages a channel beside email (webhook, WeCom, DingTalk, SMS) delivered, by channel and kind."}, []string{"channel", "kind"}),
+		chanFailed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "layoffwatch_alert_channel_messages_failed_total",
+			Help: "Messages a channel's receiver refused for good, by channel."}, []string{"channel"}),
+		chanRetried: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "layoffwatch_alert_channel_retries_total",
+			Help: "Channel delivery attempts that failed and were retried, by channel."}, []string{"channel"}),
 	}
-	reg.MustRegister(m.received, m.sent, m.failed, m.retried, m.silenced, m.escalations, m.old, m.latency, m.open, m.acks)
+	reg.MustRegister(m.received, m.sent, m.failed, m.retried, m.silenced, m.escalations, m.old, m.latency, m.open, m.acks,
+		m.chanSent, m.chanFailed, m.chanRetried)
 	return m
 }

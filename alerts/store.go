@@ -39,6 +39,7 @@ type logRow struct {
 	Region    string
 	FiredAt   time.Time
 	At        time.Time
+	Channel   string // email, or a channel's name (alerts/channel)
 }
 
 // The alert component's ClickHouse access: its tables of migration 0004
@@ -48,8 +49,8 @@ var queries = chdb.NewCatalog("alerts")
 
 var (
 	insLog = queries.Insert("log", "notifications", "message_id", "alert_id", "alert_version", "recipient", "kind", "tier", "status",
-		"detail", "level", "rule", "region", "fired_at", "at")
-	qLog = queries.Query("settled", `SELECT alert_id, alert_version, recipient, kind, tier, status, detail, at
+		"detail", "level", "rule", "region", "fired_at", "at", "channel")
+	qLog = queries.Query("settled", `SELECT alert_id, alert_version, recipient, kind, tier, status, detail, at, channel
 		FROM notifications WHERE status != 'pending'`)
 	qAckedBy = queries.Query("acked_by", "SELECT alert_id, recipient FROM acks FINAL")
 	qAcks    = queries.Query("acks", "SELECT alert_id, recipient, at, comment FROM acks FINAL")
@@ -92,6 +93,7 @@ func (s *store) log(ctx context.Context, rows []logRow) error {
 	n := len(rows)
 	var (
 		mid, aid, rcpt, kind, status, detail, level, rule, reg = make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
+		chans                                                  = make([]string, 0, n)
 		ver                                                    = make([]uint32, 0, n)
 		tier                                                   = make([]uint8, 0, n)
 		fired, at                                              = make([]time.Time, 0, n), make([]time.Time, 0, n)
@@ -100,8 +102,13 @@ func (s *store) log(ctx context.Context, rows []logRow) error {
 		mid, aid, rcpt, kind, status = append(mid, r.MessageID), append(aid, r.AlertID), append(rcpt, r.Recipient), append(kind, r.Kind), append(status, r.Status)
 		detail, level, rule, reg = append(detail, r.Detail), append(level, r.Level), append(rule, r.Rule), append(reg, r.Region)
 		ver, tier, fired, at = append(ver, r.Version), append(tier, r.Tier), append(fired, r.FiredAt.UTC()), append(at, r.At.UTC())
+		ch := r.Channel
+		if ch == "" {
+			ch = "email"
+		}
+		chans = append(chans, ch)
 	}
-	if err := s.ch.InsertColumns(ctx, insLog, mid, aid, ver, rcpt, kind, tier, status, detail, level, rule, reg, fired, at); err != nil {
+	if err := s.ch.InsertColumns(ctx, insLog, mid, aid, ver, rcpt, kind, tier, status, detail, level, rule, reg, fired, at, chans); err != nil {
 		return fmt.Errorf("notification log: %w", err)
 	}
 	return nil
@@ -128,14 +135,14 @@ func (s *store) history(ctx context.Context) (*history, error) {
 	defer rows.Close()
 	for rows.Next() {
 		var r logRow
-		if err := rows.Scan(&r.AlertID, &r.Version, &r.Recipient, &r.Kind, &r.Tier, &r.Status, &r.Detail, &r.At); err != nil {
+		if err := rows.Scan(&r.AlertID, &r.Version, &r.Recipient, &r.Kind, &r.Tier, &r.Status, &r.Detail, &r.At, &r.Channel); err != nil {
 			return nil, fmt.Errorf("scan notification log: %w", err)
 		}
 		if r.Status == StatusQueued {
 			h.queued = append(h.queued, r) // not settled: its summary is
 			continue
 		}
-		h.done[itemKey(r.AlertID, r.Version, r.Recipient, r.Kind, int(r.Tier))] = true
+		h.done[itemKey(r.AlertID, r.Version, r.Recipient, r.Kind, int(r.Tier), r.Channel)] = true
 		if r.Status == StatusSent || r.Status == StatusFolded {
 			if h.sentTo[r.AlertID] == nil {
 				h.sentTo[r.AlertID] = map[string]int{}

@@ -31,6 +31,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -49,6 +50,9 @@ import (
 // Options configures `layoffwatch console`.
 type Options struct {
 	ClickHouse chdb.Options `embed:""`
+	// TLS of the officials' port (--listen): --tls-cert, --tls-key,
+	// --tls-client-ca. --base-url must then be https://.
+	TLS obs.ServerTLS `embed:""`
 
 	Listen      string `help:"Serve the console here (also /healthz and /readyz)." default:"127.0.0.1:9106"`
 	MetricsAddr string `help:"Serve /metrics, /healthz (alive) and /readyz (ClickHouse reachable) here, apart from the officials' port (empty: off)." default:"127.0.0.1:9107"`
@@ -109,8 +113,30 @@ func (o Options) Validate() error {
 		return errors.New("console: --remind-check must be at least 1s")
 	case o.DataDir == "" && o.SessionKeyFile == "":
 		return errors.New("console: --data-dir or --session-key-file is required (the session keys)")
+	case o.TLS.Enabled() && !strings.HasPrefix(o.BaseURL, "https://"):
+		// Cookies would not be Secure and reminder links would point to a
+		// port that no longer speaks plain HTTP.
+		return fmt.Errorf("console: --tls-cert is set, so --base-url must be https:// (is %q)", o.BaseURL)
+	}
+	if err := o.TLS.Validate(); err != nil {
+		return fmt.Errorf("console: %w", err)
 	}
 	return o.OIDC.validate()
+}
+
+// Listen opens the officials' port, opts.Listen, speaking TLS only when
+// --tls-cert is set (the certificate is reloaded when its file changes).
+// Serve serves on what it returns.
+func Listen(opts Options) (net.Listener, error) {
+	tc, err := opts.TLS.Config()
+	if err != nil {
+		return nil, fmt.Errorf("console: %w", err)
+	}
+	ln, err := obs.Listen(opts.Listen, tc)
+	if err != nil {
+		return nil, fmt.Errorf("console: %w", err)
+	}
+	return ln, nil
 }
 
 // Console is a running console: its handler and its reminder clock. Build
@@ -218,9 +244,9 @@ func Run(ctx context.Context, opts Options, log *slog.Logger, reg *prometheus.Re
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", opts.Listen)
+	ln, err := Listen(opts)
 	if err != nil {
-		return fmt.Errorf("console listen on %s: %w", opts.Listen, err)
+		return err
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	runCtx, stop := context.WithCancel(gctx)

@@ -2,8 +2,8 @@ package console
 
 import (
 	"context"
+	"crypto/tls"
 	"io"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -52,6 +52,7 @@ type harness struct {
 	url    string
 	smtp   *smtptest.Server
 	alerts map[string]string // name → alert id
+	tls    *tls.Config       // the clients' TLS when the console serves HTTPS
 }
 
 func newHarness(t *testing.T) *harness {
@@ -100,7 +101,9 @@ func (h *harness) start() {
 	if h.stop != nil {
 		h.stop()
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	lo := h.opts
+	lo.Listen = "127.0.0.1:0"
+	ln, err := Listen(lo)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -121,6 +124,9 @@ func (h *harness) start() {
 	h.t.Cleanup(h.stop)
 	h.con = c
 	h.url = "http://" + ln.Addr().String()
+	if h.opts.TLS.Enabled() {
+		h.url = "https://" + ln.Addr().String()
+	}
 }
 
 func (h *harness) seed() {
@@ -251,7 +257,7 @@ type client struct {
 
 func (h *harness) client() *client {
 	jar, _ := cookiejar.New(nil)
-	return &client{h: h, http: &http.Client{Jar: jar, Timeout: 60 * time.Second,
+	return &client{h: h, http: &http.Client{Jar: jar, Timeout: 60 * time.Second, Transport: &http.Transport{TLSClientConfig: h.tls},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 

@@ -102,7 +102,7 @@ func TestProvisioning(t *testing.T) {
 	if ch == nil || prom == nil {
 		t.Fatalf("want one ClickHouse and one Prometheus data source, got %v", dss)
 	}
-	want := map[string]any{"host": "clickhouse", "port": 9000, "protocol": "native", "defaultDatabase": "layoffwatch", "username": "layoffwatch"}
+	want := map[string]any{"host": "clickhouse", "port": 9000, "protocol": "native", "defaultDatabase": "layoffwatch", "username": "grafana"}
 	for k, v := range want {
 		if ch.JSONData[k] != v {
 			t.Errorf("ClickHouse jsonData.%s = %v, want %v", k, ch.JSONData[k], v)

@@ -467,7 +467,17 @@ func (fx *fixture) notifications(events []alertevent.Event) error {
 	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].At.After(sorted[j].At) })
 	logRow := func(e alertevent.Event, msg, rcpt, kind, status string, tier uint8, at time.Time) row {
 		return row{"message_id": msg, "alert_id": e.ID, "alert_version": e.Version, "recipient": rcpt, "kind": kind, "tier": tier,
-			"status": status, "detail": "", "level": e.Level.String(), "rule": e.Rule, "region": e.Region, "fired_at": e.At.UTC(), "at": at.UTC()}
+			"status": status, "detail": "", "level": e.Level.String(), "rule": e.Rule, "region": e.Region, "fired_at": e.At.UTC(), "at": at.UTC(),
+			"channel": "email"}
+	}
+	// the same message through a channel beside email (alerts/channel)
+	onChannel := func(r row, ch string) row {
+		c := copyRow(r)
+		c["channel"] = ch
+		if m := c["message_id"].(string); m != "" {
+			c["message_id"] = m + "@" + ch
+		}
+		return c
 	}
 	summarized := 0
 	for _, e := range sorted {
@@ -508,6 +518,15 @@ func (fx *fixture) notifications(events []alertevent.Event) error {
 			status = "folded"
 		}
 		log = append(log, logRow(e, msg, rcpt, kind, "pending", 0, e.At.Add(30*time.Second)), logRow(e, msg, rcpt, kind, status, 0, sent))
+		switch n % 3 {
+		case 0: // the county's WeCom group was told too, a second later
+			log = append(log, onChannel(logRow(e, msg, rcpt, kind, "pending", 0, e.At.Add(30*time.Second)), "wecom-"+e.Region),
+				onChannel(logRow(e, msg, rcpt, kind, status, 0, sent.Add(time.Second)), "wecom-"+e.Region))
+		case 1: // by SMS, which refused the first time for good
+			if e.Level <= alertevent.LevelII {
+				log = append(log, onChannel(logRow(e, msg, rcpt, kind, "failed", 0, sent), "sms"))
+			}
+		}
 		if status != "sent" {
 			continue
 		}

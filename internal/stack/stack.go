@@ -186,6 +186,9 @@ func (s *Stack) ConsoleURL() string {
 	if s.conAddr == nil {
 		return ""
 	}
+	if s.opts.Console.TLS.Enabled() {
+		return "https://" + s.conAddr.String()
+	}
 	return "http://" + s.conAddr.String()
 }
 
@@ -372,10 +375,10 @@ func (s *Stack) console(ctx context.Context, log *slog.Logger) (func(context.Con
 		_ = ch.Close()
 		return nil, nil, err
 	}
-	ln, err := net.Listen("tcp", o.Listen)
+	ln, err := console.Listen(o)
 	if err != nil {
 		_ = ch.Close()
-		return nil, nil, fmt.Errorf("listen on %s: %w", o.Listen, err)
+		return nil, nil, err
 	}
 	s.mu.Lock()
 	s.conAddr = ln.Addr()
