@@ -85,6 +85,58 @@ func (c *Config) validateChannels() error {
 			return strings.Compare(c.channelOrder(a), c.channelOrder(b))
 		})
 	}
+	return c.validateRouteChannels()
+}
+
+// validateRouteChannels checks the channels routes add (each defined, not a
+// group robot, SMS only to recipients with a phone) and gives each
+// recipient the union of those of the routes naming it.
+func (c *Config) validateRouteChannels() error {
+	for i := range c.Routes {
+		rt := &c.Routes[i]
+		seen := map[string]bool{}
+		for _, name := range rt.Channels {
+			if seen[name] {
+				return fmt.Errorf("routes[%d]: channel %s is listed twice", i, name)
+			}
+			seen[name] = true
+			if name == channel.Email {
+				continue
+			}
+			s := c.channels[name]
+			switch {
+			case s == nil:
+				return fmt.Errorf("routes[%d]: channel %q is not defined under channels (nor is it email)", i, name)
+			case s.Group():
+				return fmt.Errorf("routes[%d]: channel %s posts into one group chat: make the group a recipient and name it in the route's recipients", i, name)
+			}
+			for _, email := range rt.Recipients {
+				r := c.recipient(email)
+				if s.NeedsPhone() && !phoneRe.MatchString(r.Phone) {
+					return fmt.Errorf("routes[%d]: channel %s sends SMS: recipient %s has no phone number", i, name, email)
+				}
+				if !slices.Contains(r.Channels, name) && !slices.Contains(r.routeChannels, name) {
+					r.routeChannels = append(r.routeChannels, name)
+				}
+			}
+		}
+	}
+	for i := range c.Recipients {
+		r := &c.Recipients[i]
+		slices.SortStableFunc(r.routeChannels, func(a, b string) int {
+			return strings.Compare(c.channelOrder(a), c.channelOrder(b))
+		})
+	}
+	return nil
+}
+
+// recipient is the recipient with this email (routes name them by email).
+func (c *Config) recipient(email string) *Recipient {
+	for i := range c.Recipients {
+		if strings.EqualFold(c.Recipients[i].Email, email) {
+			return &c.Recipients[i]
+		}
+	}
 	return nil
 }
 
@@ -109,14 +161,29 @@ type chatSender interface {
 	Type() string
 }
 
-// carries reports whether channel ch takes an item at level l of kind to a
-// recipient: email takes everything the routing gave the recipient.
-func (n *notifier) carries(ch string, l alertevent.Level, kind string) bool {
+// carries reports whether channel ch takes event e, as an item of kind, to
+// recipient r: email takes everything the routing gave the recipient; a
+// channel of the recipient's own what its min_level lets through; a channel
+// a route adds only the alerts of a route that adds it for r.
+func (n *notifier) carries(ch string, r *Recipient, e alertevent.Event, kind string) bool {
 	if ch == channel.Email {
 		return true
 	}
 	s := n.chans[ch]
-	return s != nil && s.Carries(l, kind)
+	if s == nil || !s.Carries(e.Level, kind) {
+		return false
+	}
+	return slices.Contains(r.Channels, ch) || n.routeAdds(ch, r, e)
+}
+
+// routeAdds reports whether a route matching e names r and adds channel ch.
+func (n *notifier) routeAdds(ch string, r *Recipient, e alertevent.Event) bool {
+	for _, rt := range n.cfg.Routes {
+		if slices.Contains(rt.Channels, ch) && rt.matches(e) && slices.ContainsFunc(rt.Recipients, func(x string) bool { return strings.EqualFold(x, r.Email) }) {
+			return true
+		}
+	}
+	return false
 }
 
 // settled reports whether e is settled — delivered, refused for good,
@@ -124,7 +191,7 @@ func (n *notifier) carries(ch string, l alertevent.Level, kind string) bool {
 // recipient none of whose channels carries it has nothing to settle.
 func (n *notifier) settled(e alertevent.Event, r *Recipient, kind string, tier int) bool {
 	for _, ch := range r.reach() {
-		if n.carries(ch, e.Level, kind) && !n.done[itemKey(e.ID, e.Version, r.Email, kind, tier, ch)] {
+		if n.carries(ch, r, e, kind) && !n.done[itemKey(e.ID, e.Version, r.Email, kind, tier, ch)] {
 			return false
 		}
 	}
@@ -137,7 +204,7 @@ func (n *notifier) settled(e alertevent.Event, r *Recipient, kind string, tier i
 func (n *notifier) forChannel(j *job, ch string) *job {
 	jc := &job{kind: j.kind, to: j.to, tier: j.tier, fold: map[string][]folded{}}
 	for _, st := range j.items {
-		if !n.carries(ch, st.event.Level, j.kind) || n.done[itemKey(st.event.ID, st.event.Version, j.to.Email, j.kind, j.tier, ch)] {
+		if !n.carries(ch, j.to, st.event, j.kind) || n.done[itemKey(st.event.ID, st.event.Version, j.to.Email, j.kind, j.tier, ch)] {
 			continue
 		}
 		jc.items = append(jc.items, st)
@@ -205,11 +272,16 @@ func (n *notifier) countRetried(ch string) {
 	n.m.chanRetried.WithLabelValues(ch).Inc()
 }
 
-// reach is the channels r is reached through: email when none is listed
-// (a Config that did not go through Validate).
+// reach is the channels r may be reached through: its own (email when none
+// is listed, in a Config that did not go through Validate), then those
+// routes add for some alerts (carries says which).
 func (r *Recipient) reach() []string {
-	if len(r.Channels) == 0 {
-		return []string{channel.Email}
+	own := r.Channels
+	if len(own) == 0 {
+		own = []string{channel.Email}
 	}
-	return r.Channels
+	if len(r.routeChannels) == 0 {
+		return own
+	}
+	return append(slices.Clip(own), r.routeChannels...)
 }

@@ -309,7 +309,7 @@ type channelRig struct {
 // email and a DingTalk robot with signing; the English-speaking deputy
 // director by the webhook. With https, the acknowledge links and the API are
 // served over TLS.
-func newChannelRig(t *testing.T, https bool) *channelRig {
+func newChannelRig(t *testing.T, https bool, extra ...string) *channelRig {
 	t.Helper()
 	cr := &channelRig{webhook: newReceiver(t, channel.TypeWebhook), wecom: newReceiver(t, channel.TypeWeCom),
 		dingtalk: newReceiver(t, channel.TypeDingTalk), sms: newReceiver(t, channel.TypeSMS)}
@@ -363,13 +363,14 @@ channels:
     success_pattern: '"code":\s*"OK"'
 recipients:
   - {name: 城关区人社局, email: chengguan@gs.example.cn, region: "620102", phone: "+86 138 0000 0001", channels: [email, sms, oa]}
-  - {name: 七里河区人社局, email: qilihe@gs.example.cn, region: "620103"}
+  - {name: 七里河区人社局, email: qilihe@gs.example.cn, region: "620103", phone: "+86 138 0000 0002"}
   - {name: 西固区人社局, email: xigu@gs.example.cn, region: "620104"}
   - {name: 兰州市就业局值班群, email: lanzhou-duty@gs.example.cn, region: "620100", min_level: III, channels: [wecom-lanzhou]}
   - {name: 甘肃省人社厅就业处, email: jiuye@gs.example.cn, region: "620000", min_level: II, channels: [dingtalk-province, email]}
   - {name: Deputy director, email: deputy@gs.example.cn, region: "620000", min_level: I, language: en, channels: [oa]}
 `, srv.Port, scheme, r.http, cr.webhook.url, write("oa-secret.txt", cr.webhook.secret), write("wecom-url.txt", cr.wecom.url),
 		cr.dingtalk.url, write("dingtalk-secret.txt", cr.dingtalk.secret), cr.sms.url, write("sms-token.txt", "Bearer "+cr.sms.key))
+	cfg += strings.Join(extra, "\n")
 	if err := os.WriteFile(r.cfg, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -525,6 +526,51 @@ func TestChannels(t *testing.T) {
 	if fmt.Sprint(counts) != fmt.Sprint(want) {
 		t.Errorf("sent rows by channel %v, want %v", counts, want)
 	}
+}
+
+// TestRouteChannels: a route adds SMS for Qilihe's major cuts only. Qilihe
+// (email otherwise) gets a major cut by email and by SMS, and a mass layoff
+// (level II, which the SMS channel takes) and a level III warning by email
+// alone; the log holds one SMS row, for the major cut.
+func TestRouteChannels(t *testing.T) {
+	cr := newChannelRig(t, false, `routes:
+  - match: {rules: [major_cut], regions: ["620103"]}
+    recipients: [qilihe@gs.example.cn]
+    channels: [sms]`)
+	majorCut := cr.event("major_cut", alertevent.LevelI, alertevent.ScopeFirm, "2", 1, alertevent.Firing)
+	massLayoff := cr.event("mass_layoff", alertevent.LevelII, alertevent.ScopeFirm, "3", 1, alertevent.Firing)
+	art41 := cr.event("art41", alertevent.LevelIII, alertevent.ScopeFirm, "3", 1, alertevent.Firing)
+	cr.send(majorCut, massLayoff, art41)
+	conn := testenv.SQL(t, cr.ch.Options())
+	testenv.WaitFor(t, "Qilihe's three warnings sent by email", 60*time.Second, func() (bool, string) {
+		var n uint64
+		if err := conn.QueryRow(context.Background(),
+			"SELECT uniqExact(alert_id) FROM notifications WHERE recipient = 'qilihe@gs.example.cn' AND channel = 'email' AND status = 'sent'").Scan(&n); err != nil {
+			return false, err.Error()
+		}
+		return n == 3, fmt.Sprintf("%d so far", n)
+	})
+	got := cr.sms.wait(1)
+	if len(got) != 1 || got[0].to != "+86 138 0000 0002" || !strings.Contains(got[0].text, "major_cut") {
+		t.Fatalf("sms deliveries %+v, want one major cut to Qilihe", got)
+	}
+	var rows []string
+	r, err := conn.Query(context.Background(), "SELECT recipient, alert_id FROM notifications WHERE channel = 'sms' AND status = 'sent' ORDER BY recipient, alert_id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for r.Next() {
+		var to, id string
+		if err := r.Scan(&to, &id); err != nil {
+			t.Fatal(err)
+		}
+		rows = append(rows, to+" "+id)
+	}
+	r.Close()
+	if want := []string{"qilihe@gs.example.cn " + majorCut.ID}; fmt.Sprint(rows) != fmt.Sprint(want) {
+		t.Errorf("sms rows %v, want %v", rows, want)
+	}
+	cr.checkAll()
 }
 
 // TestChannelsFailAndComeBack: every receiver refuses its first three
@@ -695,6 +741,12 @@ channels:
 			"posts into one group chat"},
 		{"listed twice", `recipients: [{email: a@gs.example.cn, region: "620102", channels: [email, email]}]`, "listed twice"},
 		{"unknown key", `recipients: [{email: a@gs.example.cn, region: "620102", chanels: [email]}]`, "chanels"},
+		{"route: unknown channel", `recipients: [{email: a@gs.example.cn, region: "620102"}]
+routes: [{match: {rules: [x]}, recipients: [a@gs.example.cn], channels: [fax]}]`, `routes[0]: channel "fax" is not defined`},
+		{"route: sms without phone", `recipients: [{email: a@gs.example.cn, region: "620102"}]
+routes: [{match: {rules: [x]}, recipients: [a@gs.example.cn], channels: [sms]}]`, "recipient a@gs.example.cn has no phone number"},
+		{"route: group robot", `recipients: [{email: a@gs.example.cn, region: "620102"}]
+routes: [{match: {rules: [x]}, recipients: [a@gs.example.cn], channels: [group]}]`, "make the group a recipient"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

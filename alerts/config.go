@@ -125,6 +125,8 @@ type Recipient struct {
 	Phone    string   `yaml:"phone"` // for sms channels: +86 13800000000 or 13800000000
 
 	minLevel alertevent.Level
+	// channels that routes add for the alerts they match (validateChannels)
+	routeChannels []string
 }
 
 // Route adds recipients to alerts that match it, beside the default
@@ -132,6 +134,11 @@ type Recipient struct {
 type Route struct {
 	Match      RouteMatch `yaml:"match"`
 	Recipients []string   `yaml:"recipients"` // emails of recipients defined above
+	// Channels, when given, are added for the alerts this route matches to
+	// its recipients' own channels: SMS to the director for level I only,
+	// while the rest reaches them by email. Group robots are recipients of
+	// their own, not route channels.
+	Channels []string `yaml:"channels"`
 }
 
 // RouteMatch selects alerts; empty fields match anything.

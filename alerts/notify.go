@@ -179,7 +179,7 @@ func (n *notifier) process(ctx context.Context, events []alertevent.Event) error
 		if s, ok := n.silenced(e, now); ok {
 			for _, t := range targets {
 				for _, ch := range t.r.reach() {
-					if n.carries(ch, e.Level, kind) {
+					if n.carries(ch, t.r, e, kind) {
 						records = append(records, n.row(e, t.r.Email, kind, 0, StatusSilenced, "silence "+s.ID, "", ch, now))
 					}
 				}
@@ -259,14 +259,7 @@ func (n *notifier) withPrevious(targets []routed, st *alertState) []routed {
 	return targets
 }
 
-func (n *notifier) recipient(email string) *Recipient {
-	for i := range n.cfg.Recipients {
-		if strings.EqualFold(n.cfg.Recipients[i].Email, email) {
-			return &n.cfg.Recipients[i]
-		}
-	}
-	return nil
-}
+func (n *notifier) recipient(email string) *Recipient { return n.cfg.recipient(email) }
 
 func (n *notifier) silenced(e alertevent.Event, at time.Time) (Silence, bool) {
 	for _, s := range n.silences {

@@ -104,7 +104,7 @@ func (n *notifier) deliverSummary(ctx context.Context, r *Recipient, q []queuedO
 	for _, ch := range r.reach() {
 		var part []queuedOld
 		for _, o := range q {
-			if n.carries(ch, o.event.Level, email.KindSummary) && !n.done[itemKey(o.event.ID, o.version, r.Email, email.KindSummary, 0, ch)] {
+			if n.carries(ch, r, o.event, email.KindSummary) && !n.done[itemKey(o.event.ID, o.version, r.Email, email.KindSummary, 0, ch)] {
 				part = append(part, o)
 			}
 		}
