@@ -5,8 +5,12 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
+# What `layoffwatch --version` and layoffwatch_build_info say (.git is not
+# in the build context): docker-compose passes LAYOFFWATCH_VERSION and
+# LAYOFFWATCH_REVISION, e.g. LAYOFFWATCH_REVISION=$(git rev-parse HEAD).
 ARG VERSION=dev
-RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/layoffwatch ./cmd/layoffwatch \
+ARG REVISION=unknown
+RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION} -X main.revision=${REVISION}" -o /out/layoffwatch ./cmd/layoffwatch \
  && mkdir -p /out/state
 
 # distroless: no shell, non-root (uid 65532), CA certificates and tzdata included.

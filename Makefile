@@ -71,6 +71,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzDecode$$' -fuzztime=$(FUZZTIME) ./internal/alertevent
 	$(GO) test -run='^$$' -fuzz='^FuzzHeaderText$$' -fuzztime=$(FUZZTIME) ./alerts/email
 	$(GO) test -run='^$$' -fuzz='^FuzzTemplate$$' -fuzztime=$(FUZZTIME) ./alerts/email
+	$(GO) test -run='^$$' -fuzz='^FuzzApply$$' -fuzztime=$(FUZZTIME) ./console
 
 # Scale-out on one machine: ClickHouse 2 shards × 2 replicas coordinated by
 # Debian's ZooKeeper, migrations ON CLUSTER, every statement compared with

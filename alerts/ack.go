@@ -27,6 +27,10 @@ var (
 	ErrExpired      = errors.New("the link has expired")
 )
 
+// CanonicalRecipient is the form a recipient is signed, compared and
+// stored in: trimmed and lower-case, so CG@x and cg@x are one official.
+func CanonicalRecipient(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+
 // NewSigner signs with key; links expire after expiry.
 func NewSigner(key []byte, expiry time.Duration, now func() time.Time) *Signer {
 	return &Signer{key: key, expiry: expiry, now: now}
@@ -34,21 +38,26 @@ func NewSigner(key []byte, expiry time.Duration, now func() time.Time) *Signer {
 
 func (s *Signer) mac(alertID, recipient string, exp int64) string {
 	h := hmac.New(sha256.New, s.key)
-	h.Write([]byte(alertID + "\n" + strings.ToLower(recipient) + "\n" + strconv.FormatInt(exp, 10)))
+	h.Write([]byte(alertID + "\n" + CanonicalRecipient(recipient) + "\n" + strconv.FormatInt(exp, 10)))
 	return base64.RawURLEncoding.EncodeToString(h.Sum(nil))
 }
 
 // Link returns the acknowledge URL for alertID and recipient under base.
 func (s *Signer) Link(base, alertID, recipient string) string {
 	exp := s.now().Add(s.expiry).Unix()
-	q := url.Values{"a": {alertID}, "r": {recipient}, "e": {strconv.FormatInt(exp, 10)}, "s": {s.mac(alertID, recipient, exp)}}
+	q := url.Values{"a": {alertID}, "r": {CanonicalRecipient(recipient)}, "e": {strconv.FormatInt(exp, 10)}, "s": {s.mac(alertID, recipient, exp)}}
 	return strings.TrimRight(base, "/") + "/ack?" + q.Encode()
 }
 
-// Verify checks a link's parameters.
+// Verify checks a link's parameters. An expiry further ahead than this
+// server ever signs (its link lifetime, with a few minutes of clock skew)
+// is refused too: a link valid until 2100 was not made here.
 func (s *Signer) Verify(alertID, recipient, exp, sig string) error {
 	e, err := strconv.ParseInt(exp, 10, 64)
 	if err != nil || alertID == "" || recipient == "" {
+		return ErrBadSignature
+	}
+	if e > s.now().Add(s.expiry+5*time.Minute).Unix() {
 		return ErrBadSignature
 	}
 	if !hmac.Equal([]byte(sig), []byte(s.mac(alertID, recipient, e))) {

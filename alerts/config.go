@@ -23,11 +23,13 @@ import (
 	"net/mail"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/layoffwatch/layoffwatch/alerts/channel"
 	"github.com/layoffwatch/layoffwatch/internal/alertevent"
 	"github.com/layoffwatch/layoffwatch/internal/region"
 )
@@ -52,12 +54,17 @@ type Config struct {
 	APITokenFile string      `yaml:"api_token_file"`
 	Recipients   []Recipient `yaml:"recipients"`
 	Routes       []Route     `yaml:"routes"`
+	// Channels are the ways beside email to reach recipients: webhooks,
+	// WeCom and DingTalk group robots, SMS gateways (alerts/channel). Each
+	// recipient names the ones it is reached through.
+	Channels []channel.Config `yaml:"channels"`
 	// Response is refused: the response deadlines are the risk plan's
 	// (levels: I: response: 2h), and come with each alert event. The key is
 	// known only to say so.
 	Response yaml.Node `yaml:"response"`
 
-	file string
+	file     string
+	channels map[string]*channel.Sender // by name, built by Validate
 }
 
 // SetSMTP points delivery at host:port without TLS (a local catcher).
@@ -88,7 +95,9 @@ type Links struct {
 	GrafanaBaseURL string `yaml:"grafana_base_url"` // e.g. https://grafana.bureau.example
 }
 
-// AckConfig configures acknowledge links.
+// AckConfig configures acknowledge links. With neither Secret nor
+// SecretFile, the alert component generates a secret at first start into
+// its data directory (--data-dir) and keeps using it.
 type AckConfig struct {
 	Secret     string        `yaml:"secret"`
 	SecretFile string        `yaml:"secret_file"`
@@ -107,8 +116,17 @@ type Recipient struct {
 	// Optional filters: only these rules / industries.
 	Rules      []string `yaml:"rules"`
 	Industries []string `yaml:"industries"`
+	// Channels lists how the recipient is reached: "email" (the default
+	// when empty) and names from channels:. The email address stays the
+	// recipient's identity — in the notification log and in acknowledge
+	// links — even when "email" is not listed: a group chat reached by a
+	// robot is a recipient with its group's mailbox as email.
+	Channels []string `yaml:"channels"`
+	Phone    string   `yaml:"phone"` // for sms channels: +86 13800000000 or 13800000000
 
 	minLevel alertevent.Level
+	// channels that routes add for the alerts they match (validateChannels)
+	routeChannels []string
 }
 
 // Route adds recipients to alerts that match it, beside the default
@@ -116,6 +134,11 @@ type Recipient struct {
 type Route struct {
 	Match      RouteMatch `yaml:"match"`
 	Recipients []string   `yaml:"recipients"` // emails of recipients defined above
+	// Channels, when given, are added for the alerts this route matches to
+	// its recipients' own channels: SMS to the director for level I only,
+	// while the rest reaches them by email. Group robots are recipients of
+	// their own, not route channels.
+	Channels []string `yaml:"channels"`
 }
 
 // RouteMatch selects alerts; empty fields match anything.
@@ -148,7 +171,12 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 	}
 	c.file = path
 	dir := filepath.Dir(path)
-	for _, p := range []*string{&c.SMTP.PasswordFile, &c.Ack.SecretFile, &c.Templates, &c.APITokenFile} {
+	paths := []*string{&c.SMTP.PasswordFile, &c.Ack.SecretFile, &c.Templates, &c.APITokenFile}
+	for i := range c.Channels {
+		ch := &c.Channels[i]
+		paths = append(paths, &ch.URLFile, &ch.SecretFile, &ch.AuthValueFile, &ch.CAFile)
+	}
+	for _, p := range paths {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)
 		}
@@ -158,6 +186,10 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 	}
 	return &c, nil
 }
+
+// publishedSecrets are ack secrets that were committed to the repository
+// (the demo's and docker-compose's example); they sign nothing.
+var publishedSecrets = []string{"demo-only-ack-secret-change-me", "dev-only-ack-secret-change-me-7f3a9c1e"}
 
 // Validate checks the configuration and fills defaults; it does no I/O
 // beyond reading secret files.
@@ -180,10 +212,17 @@ func (c *Config) Validate() error {
 		}
 		secret = strings.TrimSpace(string(b))
 	}
-	if len(secret) < 16 {
+	switch {
+	case secret == "" && c.Ack.Secret == "" && c.Ack.SecretFile == "":
+		// none configured: generated at first start into the data directory
+	case len(secret) < 16:
 		return errors.New("ack: secret (or secret_file) must hold at least 16 characters: it signs the acknowledge links")
+	case slices.Contains(publishedSecrets, secret):
+		return errors.New("ack: the secret is one published in the layoffwatch repository, so anyone could acknowledge any alert: " +
+			"leave ack.secret out (one is generated into --data-dir) or put a fresh one in secret_file (openssl rand -base64 32)")
+	default:
+		c.Ack.key = []byte(secret)
 	}
-	c.Ack.key = []byte(secret)
 	if c.APITokenFile != "" {
 		b, err := os.ReadFile(c.APITokenFile)
 		if err != nil {
@@ -251,7 +290,7 @@ func (c *Config) Validate() error {
 	if c.Links.AckBaseURL == "" {
 		return errors.New("links: ack_base_url is required: acknowledge links point there")
 	}
-	return nil
+	return c.validateChannels()
 }
 
 // NotifyResolved reports whether resolved notices are sent (default yes).

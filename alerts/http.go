@@ -3,6 +3,7 @@ package alerts
 import (
 	"context"
 	"crypto/subtle"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -48,15 +49,34 @@ func (a *httpAPI) handler() http.Handler {
 	mux.HandleFunc("POST /api/silences/{id}/expire", a.auth(a.expireSilence))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{}))
 	a.health.Register(mux)
-	return mux
+	return securityHeaders(mux)
 }
 
-func (a *httpAPI) serve(ctx context.Context, addr string) error {
+// securityHeaders goes on every answer: the acknowledge page may not be
+// framed (a click-jacked acknowledgement stops escalation), nothing is
+// sniffed, and the signed link never leaves in a Referer.
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Frame-Options", "DENY")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// serve serves on addr until ctx ends: HTTPS when tc is set.
+func (a *httpAPI) serve(ctx context.Context, addr string, tc *tls.Config) error {
 	if addr == "" {
 		<-ctx.Done()
 		return nil
 	}
-	return obs.ServeHandler(ctx, addr, a.handler(), a.log)
+	ln, err := obs.Listen(addr, tc)
+	if err != nil {
+		return err
+	}
+	return obs.ServeListener(ctx, ln, a.handler(), a.log)
 }
 
 var ackTmpl = template.Must(template.New("ack").Parse(`<!doctype html>
@@ -77,9 +97,11 @@ var ackTmpl = template.Must(template.New("ack").Parse(`<!doctype html>
 
 var ackText = map[string]map[string]string{
 	"zh-CN": {"title": "确认收到预警", "comment": "处理意见（可选）", "button": "确认", "done": "已确认：",
-		"expired": "此确认链接已过期，请联系预警系统管理员或使用最新邮件中的链接。", "bad": "此确认链接无效（可能被修改）。"},
+		"expired": "此确认链接已过期，请联系预警系统管理员或使用最新邮件中的链接。", "bad": "此确认链接无效（可能被修改）。",
+		"gone": "该预警不存在。", "already": "该预警此前已被确认："},
 	"en": {"title": "Acknowledge the warning", "comment": "Comment (optional)", "button": "Acknowledge", "done": "Acknowledged by",
-		"expired": "This acknowledge link has expired; use the link of the latest email.", "bad": "This acknowledge link is not valid (it may have been altered)."},
+		"expired": "This acknowledge link has expired; use the link of the latest email.", "bad": "This acknowledge link is not valid (it may have been altered).",
+		"gone": "There is no such warning.", "already": "The warning was acknowledged before, by"},
 }
 
 func (a *httpAPI) lang(recipient string) string {
@@ -106,9 +128,13 @@ func (a *httpAPI) renderAck(w http.ResponseWriter, r *http.Request, status int, 
 			}
 		}
 	}
+	if s, ok := r.Context().Value(standingAck{}).(firstAck); ok {
+		data["Who"], data["When"] = s.Recipient, s.At.In(report.Shanghai()).Format("2006-01-02 15:04")
+		if !s.first {
+			data["T"] = withAlready(ackText[lang])
+		}
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'")
-	w.Header().Set("Referrer-Policy", "no-referrer")
 	w.WriteHeader(status)
 	_ = ackTmpl.Execute(w, data)
 }
@@ -123,16 +149,47 @@ func (a *httpAPI) checkLink(w http.ResponseWriter, r *http.Request) bool {
 		return false
 	}
 	q := r.Form
+	text := ackText[a.lang(q.Get("r"))]
 	err := a.signer.Verify(q.Get("a"), q.Get("r"), q.Get("e"), q.Get("s"))
 	switch {
 	case errors.Is(err, ErrExpired):
-		a.renderAck(w, r, http.StatusGone, false, ackText[a.lang(q.Get("r"))]["expired"])
+		a.renderAck(w, r, http.StatusGone, false, text["expired"])
 		return false
 	case err != nil:
-		a.renderAck(w, r, http.StatusForbidden, false, ackText[a.lang(q.Get("r"))]["bad"])
+		a.renderAck(w, r, http.StatusForbidden, false, text["bad"])
+		return false
+	}
+	// a good signature is not enough: the alert must exist and have been
+	// sent to this recipient
+	if _, ok := a.alert(r.Context(), q.Get("a")); !ok {
+		if known, err := a.store.known(r.Context(), q.Get("a")); err != nil || !known {
+			a.renderAck(w, r, http.StatusNotFound, false, text["gone"])
+			return false
+		}
+	}
+	sent, err := a.store.sentTo(r.Context(), q.Get("a"), q.Get("r"))
+	if err != nil {
+		a.log.Error("check ack recipient", "err", err)
+		http.Error(w, "try again", http.StatusServiceUnavailable)
+		return false
+	}
+	if !sent {
+		a.renderAck(w, r, http.StatusForbidden, false, text["bad"])
 		return false
 	}
 	return true
+}
+
+// standingAck carries the alert's standing acknowledgement to the page.
+type standingAck struct{}
+
+func withAlready(t map[string]string) map[string]string {
+	out := make(map[string]string, len(t))
+	for k, v := range t {
+		out[k] = v
+	}
+	out["done"] = t["already"]
+	return out
 }
 
 // ackPage shows the alert and a button: a GET never records anything, so
@@ -154,13 +211,17 @@ func (a *httpAPI) ackPost(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "comment too long", http.StatusBadRequest)
 		return
 	}
-	if err := a.store.ack(r.Context(), r.Form.Get("a"), r.Form.Get("r"), comment, "link", a.now()); err != nil {
+	standing, first, err := a.store.ackOnce(r.Context(), r.Form.Get("a"), r.Form.Get("r"), comment, "link", a.now())
+	if err != nil {
 		a.log.Error("record ack", "err", err)
 		http.Error(w, "could not record the acknowledgement, try again", http.StatusServiceUnavailable)
 		return
 	}
-	a.acks.WithLabelValues("link").Inc()
-	a.renderAck(w, r, http.StatusOK, true, "")
+	if first {
+		a.acks.WithLabelValues("link").Inc()
+	}
+	standing.first = first
+	a.renderAck(w, r.WithContext(context.WithValue(r.Context(), standingAck{}, standing)), http.StatusOK, true, "")
 }
 
 func (a *httpAPI) alert(ctx context.Context, id string) (alertevent.Event, bool) {
@@ -279,12 +340,15 @@ func (a *httpAPI) ackAPI(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "no such alert", http.StatusNotFound)
 		return
 	}
-	if err := a.store.ack(r.Context(), id, body.By, body.Comment, "api", a.now()); err != nil {
+	standing, first, err := a.store.ackOnce(r.Context(), id, body.By, body.Comment, "api", a.now())
+	if err != nil {
 		http.Error(w, err.Error(), http.StatusServiceUnavailable)
 		return
 	}
-	a.acks.WithLabelValues("api").Inc()
-	writeJSON(w, http.StatusOK, map[string]string{"alert_id": id, "acked_by": body.By})
+	if first {
+		a.acks.WithLabelValues("api").Inc()
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"alert_id": id, "acked_by": standing.Recipient, "acked_at": standing.At, "first": first})
 }
 
 func (a *httpAPI) listSilences(w http.ResponseWriter, r *http.Request) {
@@ -319,7 +383,8 @@ func Ack(ctx context.Context, ch *chdb.Client, alertID, by, comment string, now 
 	if by == "" || strings.ContainsAny(by, "\r\n") || utf8.RuneCountInString(comment) > 500 {
 		return errors.New("ack needs who acknowledges (one line) and a comment of at most 500 characters")
 	}
-	return st.ack(ctx, alertID, by, comment, "cli", now)
+	_, _, err = st.ackOnce(ctx, alertID, by, comment, "cli", now)
+	return err
 }
 
 func addSilence(ctx context.Context, st *store, s Silence, now time.Time) (Silence, error) {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/wneessen/go-mail"
 
+	"github.com/layoffwatch/layoffwatch/alerts/channel"
 	"github.com/layoffwatch/layoffwatch/alerts/email"
 	"github.com/layoffwatch/layoffwatch/internal/alertevent"
 	"github.com/layoffwatch/layoffwatch/internal/region"
@@ -22,6 +23,7 @@ import (
 // renderer and sender are what the notifier needs of alerts/email.
 type renderer interface {
 	Render(n email.Notification, from string) (*mail.Msg, error)
+	Chat(n email.Notification) (email.Chat, error)
 }
 
 type sender interface {
@@ -53,6 +55,7 @@ type notifier struct {
 	signer   *Signer
 	render   renderer
 	send     sender
+	chans    map[string]chatSender // channels beside email, by name (channels.go)
 	store    logStore
 	now      func() time.Time
 	log      *slog.Logger
@@ -70,10 +73,15 @@ type notifier struct {
 	onHandled func(events int)
 }
 
-// itemKey names one (alert, version, recipient, kind, tier): at most one
-// email is ever sent for it.
-func itemKey(alertID string, version uint32, recipient, kind string, tier int) string {
-	return alertID + "|" + strconv.FormatUint(uint64(version), 10) + "|" + strings.ToLower(recipient) + "|" + kind + "|" + strconv.Itoa(tier)
+// itemKey names one (alert, version, recipient, kind, tier) on one
+// channel: at most one message is ever sent for it. Email's keys have no
+// channel part (they are the keys of before channels).
+func itemKey(alertID string, version uint32, recipient, kind string, tier int, ch string) string {
+	k := alertID + "|" + strconv.FormatUint(uint64(version), 10) + "|" + strings.ToLower(recipient) + "|" + kind + "|" + strconv.Itoa(tier)
+	if ch != "" && ch != channel.Email {
+		k += "|" + ch
+	}
+	return k
 }
 
 // messageID is the deterministic Message-ID of an email covering keys.
@@ -170,7 +178,11 @@ func (n *notifier) process(ctx context.Context, events []alertevent.Event) error
 		}
 		if s, ok := n.silenced(e, now); ok {
 			for _, t := range targets {
-				records = append(records, n.row(e, t.r.Email, kind, 0, StatusSilenced, "silence "+s.ID, "", now))
+				for _, ch := range t.r.reach() {
+					if n.carries(ch, t.r, e, kind) {
+						records = append(records, n.row(e, t.r.Email, kind, 0, StatusSilenced, "silence "+s.ID, "", ch, now))
+					}
+				}
 			}
 			n.m.silenced.Inc()
 			continue
@@ -191,7 +203,7 @@ func (n *notifier) process(ctx context.Context, events []alertevent.Event) error
 					alone = append(alone, t)
 					continue
 				}
-				if n.done[itemKey(e.ID, e.Version, t.r.Email, kind, 0)] {
+				if n.settled(e, t.r, kind, 0) {
 					continue
 				}
 				host.j.fold[host.st.event.ID] = append(host.j.fold[host.st.event.ID], folded{event: e, kind: kind})
@@ -199,7 +211,7 @@ func (n *notifier) process(ctx context.Context, events []alertevent.Event) error
 			targets = alone
 		}
 		for _, t := range targets {
-			if n.done[itemKey(e.ID, e.Version, t.r.Email, kind, 0)] {
+			if n.settled(e, t.r, kind, 0) {
 				continue
 			}
 			key := kind + "|" + t.r.Email
@@ -247,14 +259,7 @@ func (n *notifier) withPrevious(targets []routed, st *alertState) []routed {
 	return targets
 }
 
-func (n *notifier) recipient(email string) *Recipient {
-	for i := range n.cfg.Recipients {
-		if strings.EqualFold(n.cfg.Recipients[i].Email, email) {
-			return &n.cfg.Recipients[i]
-		}
-	}
-	return nil
-}
+func (n *notifier) recipient(email string) *Recipient { return n.cfg.recipient(email) }
 
 func (n *notifier) silenced(e alertevent.Event, at time.Time) (Silence, bool) {
 	for _, s := range n.silences {
@@ -294,34 +299,83 @@ func (n *notifier) hostFor(e alertevent.Event, recipient string, jobs map[string
 	return nil
 }
 
-func (n *notifier) row(e alertevent.Event, recipient, kind string, tier int, status, detail, msgID string, at time.Time) logRow {
+func (n *notifier) row(e alertevent.Event, recipient, kind string, tier int, status, detail, msgID, ch string, at time.Time) logRow {
 	return logRow{MessageID: msgID, AlertID: e.ID, Version: e.Version, Recipient: recipient, Kind: kind, Tier: uint8(tier),
-		Status: status, Detail: detail, Level: e.Level.String(), Rule: e.Rule, Region: e.Region, FiredAt: e.At, At: at}
+		Status: status, Detail: detail, Level: e.Level.String(), Rule: e.Rule, Region: e.Region, FiredAt: e.At, At: at, Channel: ch}
 }
 
-// deliver renders and sends one job: log pending, send (retrying with
-// backoff while SMTP is away), log sent — and, in the same insert, the firm
-// alerts folded into it, so a firm alert is settled only by the email that
-// names it. Every item of the job is settled once this returns nil.
+// deliver sends one job through each channel of its recipient (email
+// first): for each, the items the channel carries and has not settled are
+// logged pending, sent (retrying with backoff while the receiver is away)
+// and logged sent — with, in the same insert, the firm alerts folded into
+// them, so a firm alert is settled only by the message that names it.
+// Every item of the job is settled on every channel once this returns nil.
 func (n *notifier) deliver(ctx context.Context, j *job, now time.Time) error {
+	var sent []*job
+	for _, ch := range j.to.reach() {
+		jc := n.forChannel(j, ch)
+		if jc == nil {
+			continue
+		}
+		ok, err := n.deliverOn(ctx, jc, ch, now)
+		if err != nil {
+			return err
+		}
+		if ok {
+			sent = append(sent, jc)
+		}
+	}
+	sentAt := n.now()
+	to := strings.ToLower(j.to.Email)
+	observed := map[string]bool{} // latency: by the first channel that told each alert
+	for _, jc := range sent {
+		for _, st := range jc.items {
+			st.sentTo[to] = max(st.sentTo[to], j.tier)
+			if st.firstSent.IsZero() {
+				st.firstSent = sentAt
+			}
+			if !observed[st.event.ID] {
+				observed[st.event.ID] = true
+				n.m.latency.Observe(sentAt.Sub(st.event.At).Seconds())
+			}
+			for _, f := range jc.fold[st.event.ID] {
+				if fs := n.state[f.event.ID]; fs != nil {
+					fs.sentTo[to] = max(fs.sentTo[to], j.tier)
+				}
+				if !slices.Contains(st.folded, f.event.ID) {
+					st.folded = append(st.folded, f.event.ID)
+				}
+				if !observed[f.event.ID] {
+					observed[f.event.ID] = true
+					n.m.latency.Observe(sentAt.Sub(f.event.At).Seconds())
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// deliverOn renders and sends job j (its part for the channel) through
+// channel ch; sent is false when it was refused for good.
+func (n *notifier) deliverOn(ctx context.Context, j *job, ch string, now time.Time) (sent bool, err error) {
 	keys := make([]string, 0, len(j.items))
 	for _, st := range j.items {
-		keys = append(keys, itemKey(st.event.ID, st.event.Version, j.to.Email, j.kind, j.tier))
+		keys = append(keys, itemKey(st.event.ID, st.event.Version, j.to.Email, j.kind, j.tier, ch))
 	}
 	var folds []folded // in item order
 	for _, st := range j.items {
 		for _, f := range j.fold[st.event.ID] {
 			folds = append(folds, f)
-			keys = append(keys, itemKey(f.event.ID, f.event.Version, j.to.Email, f.kind, j.tier))
+			keys = append(keys, itemKey(f.event.ID, f.event.Version, j.to.Email, f.kind, j.tier, ch))
 		}
 	}
-	id := messageID(keys)
+	id := chatMessageID(keys, ch)
 	note := email.Notification{MessageID: id, Kind: j.kind, Now: now,
 		To: email.Recipient{Name: j.to.Name, Email: j.to.Email, Language: j.to.Language}}
 	for i, st := range j.items {
 		item := email.Item{Event: st.event, Folded: n.foldedInto(j, st),
 			AckURL: n.signer.Link(n.cfg.Links.AckBaseURL, st.event.ID, j.to.Email), DashboardURL: n.dashboard(st.event)}
-		if i >= maxCharts {
+		if i >= maxCharts || ch != channel.Email {
 			note.Items = append(note.Items, item)
 			continue
 		}
@@ -334,15 +388,21 @@ func (n *notifier) deliver(ctx context.Context, j *job, now time.Time) error {
 		}
 		note.Items = append(note.Items, item)
 	}
-	msg, err := n.render.Render(note, n.cfg.SMTP.From)
-	if err != nil {
-		return fmt.Errorf("render %s for %s: %w", j.kind, j.to.Email, err)
+	var send func(context.Context) (bool, error)
+	if ch == channel.Email {
+		msg, err := n.render.Render(note, n.cfg.SMTP.From)
+		if err != nil {
+			return false, fmt.Errorf("render %s for %s: %w", j.kind, j.to.Email, err)
+		}
+		send = func(ctx context.Context) (bool, error) { return n.send.Send(ctx, msg) }
+	} else if send, err = n.sendChat(ch, j.to, note); err != nil {
+		return false, err
 	}
 	rows := func(status, detail string) []logRow {
 		at := n.now()
 		out := make([]logRow, 0, len(j.items)+len(folds))
 		for _, st := range j.items {
-			out = append(out, n.row(st.event, j.to.Email, j.kind, j.tier, status, detail, id, at))
+			out = append(out, n.row(st.event, j.to.Email, j.kind, j.tier, status, detail, id, ch, at))
 		}
 		if status == StatusPending {
 			return out
@@ -353,65 +413,56 @@ func (n *notifier) deliver(ctx context.Context, j *job, now time.Time) error {
 				if status != StatusSent {
 					fs, fd = status, detail
 				}
-				out = append(out, n.row(f.event, j.to.Email, f.kind, j.tier, fs, fd, id, at))
+				out = append(out, n.row(f.event, j.to.Email, f.kind, j.tier, fs, fd, id, ch, at))
 			}
 		}
 		return out
 	}
-	if sent, err := n.sendLogged(ctx, j.to.Email, id, msg, keys, rows); err != nil || !sent {
-		return err
+	if sent, err := n.sendLogged(ctx, j.to.Email, ch, id, send, keys, rows); err != nil || !sent {
+		return false, err
 	}
-	sentAt := n.now()
-	to := strings.ToLower(j.to.Email)
-	for _, st := range j.items {
-		st.sentTo[to] = max(st.sentTo[to], j.tier)
-		if st.firstSent.IsZero() {
-			st.firstSent = sentAt
-		}
-		n.m.latency.Observe(sentAt.Sub(st.event.At).Seconds())
-		for _, f := range j.fold[st.event.ID] {
-			if fs := n.state[f.event.ID]; fs != nil {
-				fs.sentTo[to] = max(fs.sentTo[to], j.tier)
-			}
-			if !slices.Contains(st.folded, f.event.ID) {
-				st.folded = append(st.folded, f.event.ID)
-			}
-			n.m.latency.Observe(sentAt.Sub(f.event.At).Seconds())
-		}
-	}
-	n.m.sent.WithLabelValues(j.kind).Inc()
-	n.log.Info("email sent", "kind", j.kind, "to", j.to.Email, "alerts", len(j.items), "folded", len(folds), "message_id", id)
-	return nil
+	n.countSent(ch, j.kind)
+	n.log.Info("notification sent", "channel", ch, "kind", j.kind, "to", j.to.Email, "alerts", len(j.items), "folded", len(folds), "message_id", id)
+	return true, nil
 }
 
-// sendLogged logs msg pending, sends it (retrying with backoff while SMTP
-// is away), logs the outcome and settles keys: sent, or refused for good
-// (sent is false, err nil). It fails only when the log cannot be written or
-// ctx ends first.
-func (n *notifier) sendLogged(ctx context.Context, to, id string, msg *mail.Msg, keys []string, rows func(status, detail string) []logRow) (sent bool, err error) {
+// sendLogged logs a message pending, sends it (send is one attempt;
+// retried with backoff while the receiver is away), logs the outcome and
+// settles keys: sent, or refused for good (sent is false, err nil). It
+// fails only when the log cannot be written or ctx ends first.
+func (n *notifier) sendLogged(ctx context.Context, to, ch, id string, send func(context.Context) (bool, error), keys []string,
+	rows func(status, detail string) []logRow) (sent bool, err error) {
 	if err := n.store.log(ctx, rows(StatusPending, "")); err != nil {
 		return false, err
 	}
 	for attempt := 1; ; attempt++ {
-		retry, err := n.send.Send(ctx, msg)
+		retry, err := send(ctx)
 		if err == nil {
 			break
 		}
 		if !retry {
-			n.m.failed.Inc()
-			n.log.Error("email refused for good", "to", to, "message_id", id, "err", err)
+			n.countFailed(ch)
+			if ch == channel.Email {
+				n.log.Error("email refused for good", "to", to, "message_id", id, "err", err)
+			} else {
+				n.log.Error("channel message refused for good", "channel", ch, "to", to, "message_id", id, "err", err)
+			}
 			if err := n.store.log(ctx, rows(StatusFailed, err.Error())); err != nil {
 				return false, err
 			}
 			n.settle(keys)
 			return false, nil
 		}
-		n.m.retried.Inc()
+		n.countRetried(ch)
 		wait := min(n.backoff[0]<<min(attempt-1, 10), n.backoff[1])
-		n.log.Warn("email not sent, retrying", "to", to, "attempt", attempt, "retry_in", wait, "err", err)
+		if ch == channel.Email {
+			n.log.Warn("email not sent, retrying", "to", to, "attempt", attempt, "retry_in", wait, "err", err)
+		} else {
+			n.log.Warn("channel message not sent, retrying", "channel", ch, "to", to, "attempt", attempt, "retry_in", wait, "err", err)
+		}
 		select {
 		case <-ctx.Done():
-			return false, fmt.Errorf("email to %s not sent before shutdown: %w", to, ctx.Err())
+			return false, fmt.Errorf("%s message to %s not sent before shutdown: %w", ch, to, ctx.Err())
 		case <-time.After(wait):
 		}
 	}
@@ -489,7 +540,7 @@ func (n *notifier) escalate(ctx context.Context) error {
 		tier := st.tier + 1
 		targets := n.withPrevious(n.router.Route(st.event, tier), st)
 		for _, t := range targets {
-			if n.done[itemKey(id, st.event.Version, t.r.Email, email.KindEscalation, tier)] {
+			if n.settled(st.event, t.r, email.KindEscalation, tier) {
 				continue
 			}
 			j := &job{kind: email.KindEscalation, to: t.r, tier: tier, items: []*alertState{st}, fold: map[string][]folded{}}

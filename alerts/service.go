@@ -2,9 +2,14 @@ package alerts
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -25,11 +30,15 @@ import (
 type Options struct {
 	Kafka      kafkautil.Options `embed:""`
 	ClickHouse chdb.Options      `embed:""`
+	// TLS of the HTTP server (acknowledge links, API, /metrics):
+	// --tls-cert, --tls-key, --tls-client-ca.
+	HTTPTLS obs.ServerTLS `embed:""`
 
 	Config          string        `help:"Recipients, routes, SMTP and links (YAML)." default:"deploy/alerts.yaml" type:"path"`
 	Topic           string        `help:"Topic of alert events." default:"alerts"`
 	Group           string        `help:"Kafka consumer group." default:"layoffwatch-alert"`
 	HTTPAddr        string        `help:"Serve acknowledge links, the API, /metrics, /healthz (alive) and /readyz (ClickHouse, Kafka and SMTP reachable) here." default:"127.0.0.1:9104" name:"http-addr"`
+	DataDir         string        `help:"Directory for the acknowledge-link secret generated at first start when the config names none (empty: .layoffwatch/alerts)." default:".layoffwatch/alerts" type:"path"`
 	EscalationCheck time.Duration `help:"How often to look for alerts past their response deadline." default:"30s"`
 	SessionTimeout  time.Duration `help:"Kafka group session timeout." default:"10s"`
 
@@ -70,12 +79,21 @@ func Run(ctx context.Context, opts Options, log *slog.Logger, reg *prometheus.Re
 	if err := opts.ClickHouse.Validate(); err != nil {
 		return err
 	}
+	httpTLS, err := opts.HTTPTLS.Config()
+	if err != nil {
+		return err
+	}
 	cfg, err := LoadConfig(opts.Config)
 	if err != nil {
 		return err
 	}
 	if opts.Adjust != nil {
 		opts.Adjust(cfg)
+	}
+	if cfg.Ack.key == nil {
+		if cfg.Ack.key, err = ackKey(opts.DataDir); err != nil {
+			return err
+		}
 	}
 	// a template error is found now, never at send time
 	rend, err := email.NewRenderer(cfg.Templates)
@@ -113,7 +131,12 @@ func Run(ctx context.Context, opts Options, log *slog.Logger, reg *prometheus.Re
 	}
 	st := &store{ch: ch}
 	m := newAlertMetrics(reg)
-	n := &notifier{cfg: cfg, router: NewRouter(cfg), signer: NewSigner(cfg.Ack.key, cfg.Ack.Expiry, now), render: rend, send: snd,
+	chans := map[string]chatSender{}
+	for name, s := range cfg.channels {
+		chans[name] = s
+		log.Info("alert channel", "channel", s.String())
+	}
+	n := &notifier{cfg: cfg, router: NewRouter(cfg), signer: NewSigner(cfg.Ack.key, cfg.Ack.Expiry, now), render: rend, send: snd, chans: chans,
 		store: st, now: now, log: log, m: m, regions: region.China(),
 		backoff: [2]time.Duration{500 * time.Millisecond, 30 * time.Second}, state: map[string]*alertState{}, done: map[string]bool{},
 		queue: map[string][]queuedOld{}, queued: map[string]bool{}}
@@ -128,7 +151,10 @@ func Run(ctx context.Context, opts Options, log *slog.Logger, reg *prometheus.Re
 	api := &httpAPI{cfg: cfg, store: st, signer: n.signer, now: now, log: log, reg: reg, acks: m.acks, health: health}
 	n.onHandled = opts.OnHandled
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return api.serve(gctx, opts.HTTPAddr) })
+	if httpTLS != nil && !strings.HasPrefix(cfg.Links.AckBaseURL, "https://") {
+		log.Warn("the HTTP server speaks TLS but links.ack_base_url is not https://: acknowledge links will not reach it", "ack_base_url", cfg.Links.AckBaseURL)
+	}
+	g.Go(func() error { return api.serve(gctx, opts.HTTPAddr, httpTLS) })
 	g.Go(func() error {
 		defer reader.Close()
 		return n.loop(gctx, reader, st, opts.EscalationCheck)
@@ -137,6 +163,44 @@ func Run(ctx context.Context, opts Options, log *slog.Logger, reg *prometheus.Re
 	health.SetReady(true)
 	defer health.SetReady(false)
 	return g.Wait()
+}
+
+// ackKey reads the acknowledge-link secret of dir, generating it (32
+// random bytes, mode 0600) at first start.
+func ackKey(dir string) ([]byte, error) {
+	if dir == "" {
+		dir = filepath.Join(".layoffwatch", "alerts")
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("ack secret: %w", err)
+	}
+	path := filepath.Join(dir, "ack.secret")
+	b, err := os.ReadFile(path) //nolint:gosec // under the data directory
+	if errors.Is(err, fs.ErrNotExist) {
+		key := make([]byte, 32)
+		if _, err := rand.Read(key); err != nil {
+			return nil, fmt.Errorf("ack secret: %w", err)
+		}
+		f, cerr := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600) //nolint:gosec // under the data directory
+		switch {
+		case errors.Is(cerr, fs.ErrExist): // another process made it first
+		case cerr != nil:
+			return nil, fmt.Errorf("ack secret: %w", cerr)
+		default:
+			_, werr := f.Write([]byte(hex.EncodeToString(key) + "\n"))
+			if err := errors.Join(werr, f.Close()); err != nil {
+				return nil, fmt.Errorf("ack secret: %w", err)
+			}
+		}
+		b, err = os.ReadFile(path) //nolint:gosec // under the data directory
+	}
+	if err != nil {
+		return nil, fmt.Errorf("ack secret: %w", err)
+	}
+	if s := strings.TrimSpace(string(b)); len(s) >= 32 {
+		return []byte(s), nil
+	}
+	return nil, fmt.Errorf("ack secret: %s holds fewer than 32 characters; delete it to have a new one generated", path)
 }
 
 func (c smtpConfig) email() email.SMTPConfig {
@@ -301,6 +365,8 @@ type alertMetrics struct {
 	latency     prometheus.Histogram
 	open        *prometheus.GaugeVec
 	acks        *prometheus.CounterVec
+	// channels beside email (channels.go)
+	chanSent, chanFailed, chanRetried *prometheus.CounterVec
 }
 
 func newAlertMetrics(reg prometheus.Registerer) *alertMetrics {
@@ -319,7 +385,14 @@ func newAlertMetrics(reg prometheus.Registerer) *alertMetrics {
 		open: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "layoffwatch_alert_open_unacknowledged",
 			Help: "Open alerts nobody has acknowledged whose month is still urgent (old months are not counted), by level."}, []string{"level"}),
 		acks: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "layoffwatch_alert_acks_total", Help: "Acknowledgements recorded, by channel."}, []string{"via"}),
+		chanSent: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "layoffwatch_alert_channel_messages_sent_total",
+			Help: "Messages a channel beside email (webhook, WeCom, DingTalk, SMS) delivered, by channel and kind."}, []string{"channel", "kind"}),
+		chanFailed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "layoffwatch_alert_channel_messages_failed_total",
+			Help: "Messages a channel's receiver refused for good, by channel."}, []string{"channel"}),
+		chanRetried: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "layoffwatch_alert_channel_retries_total",
+			Help: "Channel delivery attempts that failed and were retried, by channel."}, []string{"channel"}),
 	}
-	reg.MustRegister(m.received, m.sent, m.failed, m.retried, m.silenced, m.escalations, m.old, m.latency, m.open, m.acks)
+	reg.MustRegister(m.received, m.sent, m.failed, m.retried, m.silenced, m.escalations, m.old, m.latency, m.open, m.acks,
+		m.chanSent, m.chanFailed, m.chanRetried)
 	return m
 }

@@ -55,6 +55,7 @@ type rig struct {
 	clock *clock
 	http  string
 	cfg   string
+	data  string // the component's --data-dir
 	firms map[string]firms.Firm
 	stop  func()
 }
@@ -79,7 +80,8 @@ func newRig(t *testing.T, smtpOpts smtptest.Options) *rig {
 		t.Fatal(err)
 	}
 	r := &rig{t: t, kafka: kafkautil.Options{Brokers: k.Addrs(), Partitions: 2, ReplicationFactor: 1}, ch: ch, smtp: srv,
-		clock: &clock{t: time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)}, http: fmt.Sprintf("127.0.0.1:%d", port), firms: map[string]firms.Firm{}}
+		clock: &clock{t: time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)}, http: fmt.Sprintf("127.0.0.1:%d", port), firms: map[string]firms.Firm{},
+		data: t.TempDir()}
 	var list []firms.Firm
 	for i, county := range []string{"620102", "620103", "620103", "620104", "620105", "620102"} {
 		f := firms.Firm{ID: testenv.FirmID(county, i+1), Name: fmt.Sprintf("测试企业%d有限公司", i+1), Region: county, Industry: "C", BaselineHeadcount: 800}
@@ -107,7 +109,7 @@ func (r *rig) start() {
 	done := make(chan error, 1)
 	opts := alerts.Options{Kafka: r.kafka, ClickHouse: chdb.Options{Addr: testenv.ClickHouseAddr(r.t), Database: r.ch.Database(), User: "default", DialTimeout: 5 * time.Second},
 		Config: r.cfg, Topic: "alerts", Group: "alert-test", HTTPAddr: r.http,
-		EscalationCheck: 100 * time.Millisecond, SessionTimeout: 6 * time.Second, Now: r.clock.now}
+		EscalationCheck: 100 * time.Millisecond, SessionTimeout: 6 * time.Second, Now: r.clock.now, DataDir: r.data}
 	go func() { done <- alerts.Run(ctx, opts, testenv.Logger(r.t), prometheus.NewRegistry()) }()
 	stopped := false
 	r.stop = func() {

@@ -2,7 +2,9 @@ package alerts
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -37,6 +39,7 @@ type logRow struct {
 	Region    string
 	FiredAt   time.Time
 	At        time.Time
+	Channel   string // email, or a channel's name (alerts/channel)
 }
 
 // The alert component's ClickHouse access: its tables of migration 0004
@@ -46,12 +49,20 @@ var queries = chdb.NewCatalog("alerts")
 
 var (
 	insLog = queries.Insert("log", "notifications", "message_id", "alert_id", "alert_version", "recipient", "kind", "tier", "status",
-		"detail", "level", "rule", "region", "fired_at", "at")
-	qLog = queries.Query("settled", `SELECT alert_id, alert_version, recipient, kind, tier, status, detail, at
+		"detail", "level", "rule", "region", "fired_at", "at", "channel")
+	qLog = queries.Query("settled", `SELECT alert_id, alert_version, recipient, kind, tier, status, detail, at, channel
 		FROM notifications WHERE status != 'pending'`)
-	qAckedBy   = queries.Query("acked_by", "SELECT alert_id, recipient FROM acks FINAL")
-	qAcks      = queries.Query("acks", "SELECT alert_id, recipient, at, comment FROM acks FINAL")
-	insAck     = queries.Insert("ack", "acks", "alert_id", "recipient", "at", "comment", "via")
+	qAckedBy = queries.Query("acked_by", "SELECT alert_id, recipient FROM acks FINAL")
+	qAcks    = queries.Query("acks", "SELECT alert_id, recipient, at, comment FROM acks FINAL")
+	insAck   = queries.Insert("ack", "acks", "alert_id", "recipient", "at", "comment", "via")
+	// the first acknowledgement of an alert stands; every one is an event
+	qFirstAck = queries.Query("first_ack", `SELECT recipient, at, comment, via FROM acks FINAL WHERE alert_id = ?
+		ORDER BY at, recipient LIMIT 1`)
+	insAckEvent = queries.Insert("ack_event", "ack_events", "alert_id", "recipient", "at", "comment", "via", "outcome")
+	// an acknowledge link is good only for someone the alert was sent to
+	qSentTo = queries.Query("sent_to", `SELECT count() FROM notifications
+		WHERE alert_id = ? AND lower(recipient) = ? AND status IN ('sent', 'folded')`)
+	qLogged    = queries.Query("logged", `SELECT count() FROM notifications WHERE alert_id = ?`)
 	insSilence = queries.Insert("silence", "silences", "id", "region", "rule", "firm_id", "starts_at", "ends_at", "author", "reason",
 		"created_at", "expired", "changed_at")
 	qSilences = queries.Query("silences", `SELECT id, region, rule, firm_id, starts_at, ends_at, author, reason, created_at, expired
@@ -82,6 +93,7 @@ func (s *store) log(ctx context.Context, rows []logRow) error {
 	n := len(rows)
 	var (
 		mid, aid, rcpt, kind, status, detail, level, rule, reg = make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
+		chans                                                  = make([]string, 0, n)
 		ver                                                    = make([]uint32, 0, n)
 		tier                                                   = make([]uint8, 0, n)
 		fired, at                                              = make([]time.Time, 0, n), make([]time.Time, 0, n)
@@ -90,8 +102,13 @@ func (s *store) log(ctx context.Context, rows []logRow) error {
 		mid, aid, rcpt, kind, status = append(mid, r.MessageID), append(aid, r.AlertID), append(rcpt, r.Recipient), append(kind, r.Kind), append(status, r.Status)
 		detail, level, rule, reg = append(detail, r.Detail), append(level, r.Level), append(rule, r.Rule), append(reg, r.Region)
 		ver, tier, fired, at = append(ver, r.Version), append(tier, r.Tier), append(fired, r.FiredAt.UTC()), append(at, r.At.UTC())
+		ch := r.Channel
+		if ch == "" {
+			ch = "email"
+		}
+		chans = append(chans, ch)
 	}
-	if err := s.ch.InsertColumns(ctx, insLog, mid, aid, ver, rcpt, kind, tier, status, detail, level, rule, reg, fired, at); err != nil {
+	if err := s.ch.InsertColumns(ctx, insLog, mid, aid, ver, rcpt, kind, tier, status, detail, level, rule, reg, fired, at, chans); err != nil {
 		return fmt.Errorf("notification log: %w", err)
 	}
 	return nil
@@ -118,14 +135,14 @@ func (s *store) history(ctx context.Context) (*history, error) {
 	defer rows.Close()
 	for rows.Next() {
 		var r logRow
-		if err := rows.Scan(&r.AlertID, &r.Version, &r.Recipient, &r.Kind, &r.Tier, &r.Status, &r.Detail, &r.At); err != nil {
+		if err := rows.Scan(&r.AlertID, &r.Version, &r.Recipient, &r.Kind, &r.Tier, &r.Status, &r.Detail, &r.At, &r.Channel); err != nil {
 			return nil, fmt.Errorf("scan notification log: %w", err)
 		}
 		if r.Status == StatusQueued {
 			h.queued = append(h.queued, r) // not settled: its summary is
 			continue
 		}
-		h.done[itemKey(r.AlertID, r.Version, r.Recipient, r.Kind, int(r.Tier))] = true
+		h.done[itemKey(r.AlertID, r.Version, r.Recipient, r.Kind, int(r.Tier), r.Channel)] = true
 		if r.Status == StatusSent || r.Status == StatusFolded {
 			if h.sentTo[r.AlertID] == nil {
 				h.sentTo[r.AlertID] = map[string]int{}
@@ -165,6 +182,60 @@ func (s *store) history(ctx context.Context) (*history, error) {
 // Ack records an acknowledgement.
 func (s *store) ack(ctx context.Context, alertID, recipient, comment, via string, at time.Time) error {
 	return s.ch.InsertColumns(ctx, insAck, []string{alertID}, []string{recipient}, []time.Time{at.UTC()}, []string{comment}, []string{via})
+}
+
+// firstAck is an alert's standing acknowledgement.
+type firstAck struct {
+	Recipient, Comment, Via string
+	At                      time.Time
+	first                   bool // this request made it
+}
+
+// ackOnce records an acknowledgement unless the alert has one already: the
+// first stands (its time and comment never change), a later one is kept as
+// an event only. It returns the standing acknowledgement and whether this
+// one is it.
+func (s *store) ackOnce(ctx context.Context, alertID, recipient, comment, via string, at time.Time) (firstAck, bool, error) {
+	recipient = CanonicalRecipient(recipient)
+	var first firstAck
+	found := true
+	if err := s.ch.QueryRow(ctx, qFirstAck, alertID).Scan(&first.Recipient, &first.At, &first.Comment, &first.Via); err != nil {
+		if !errors.Is(err, sql.ErrNoRows) {
+			return first, false, fmt.Errorf("read acknowledgement: %w", err)
+		}
+		found = false
+	}
+	outcome := "already_acknowledged"
+	if !found {
+		outcome, first = "acknowledged", firstAck{Recipient: recipient, Comment: comment, Via: via, At: at}
+		if err := s.ack(ctx, alertID, recipient, comment, via, at); err != nil {
+			return first, false, err
+		}
+	}
+	if err := s.ch.InsertColumns(ctx, insAckEvent, []string{alertID}, []string{recipient}, []time.Time{at.UTC()}, []string{comment},
+		[]string{via}, []string{outcome}); err != nil {
+		return first, false, fmt.Errorf("record acknowledgement event: %w", err)
+	}
+	return first, !found, nil
+}
+
+// known reports whether the alert is in the notification log (it may not
+// be in the detector's table yet, which another process writes).
+func (s *store) known(ctx context.Context, alertID string) (bool, error) {
+	var n uint64
+	if err := s.ch.QueryRow(ctx, qLogged, alertID).Scan(&n); err != nil {
+		return false, fmt.Errorf("read notification log: %w", err)
+	}
+	return n > 0, nil
+}
+
+// sentTo reports whether the alert was emailed to recipient.
+func (s *store) sentTo(ctx context.Context, alertID, recipient string) (bool, error) {
+	var n uint64
+	if err := s.ch.QueryRow(ctx, qSentTo, alertID, CanonicalRecipient(recipient)).Scan(&n); err != nil {
+		return false, fmt.Errorf("read notification log: %w", err)
+	}
+	return n > 0, nil
 }
 
 // putSilence records a silence (a new one, or a change such as expiry).

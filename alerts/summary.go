@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/layoffwatch/layoffwatch/alerts/channel"
 	"github.com/layoffwatch/layoffwatch/alerts/email"
 	"github.com/layoffwatch/layoffwatch/internal/alertevent"
 )
@@ -23,7 +24,10 @@ import (
 // A summary has no acknowledge link and no response deadline, and an old
 // alert is never escalated. The "queued" rows make the queue survive a
 // restart (restoreQueue): each (alert, version, recipient) is told in one
-// summary, exactly once, like every other email.
+// summary, exactly once per channel, like every other message. Summaries
+// go through every channel of the recipient except SMS (channels.go); a
+// recipient reached only by SMS gets none, and its old warnings are
+// recorded and shown, not sent.
 
 // queuedOld is an old warning waiting for a recipient's summary.
 type queuedOld struct {
@@ -37,14 +41,14 @@ type queuedOld struct {
 func (n *notifier) enqueue(e alertevent.Event, targets []routed, now time.Time) []logRow {
 	var rows []logRow
 	for _, t := range targets {
-		key := itemKey(e.ID, e.Version, t.r.Email, email.KindSummary, 0)
-		if n.done[key] || n.queued[key] {
+		key := itemKey(e.ID, e.Version, t.r.Email, email.KindSummary, 0, channel.Email)
+		if n.queued[key] || n.settled(e, t.r, email.KindSummary, 0) {
 			continue
 		}
 		n.queued[key] = true
 		to := strings.ToLower(t.r.Email)
 		n.queue[to] = append(n.queue[to], queuedOld{event: e, version: e.Version, at: now})
-		rows = append(rows, n.row(e, t.r.Email, email.KindSummary, 0, StatusQueued, "", "", now))
+		rows = append(rows, n.row(e, t.r.Email, email.KindSummary, 0, StatusQueued, "", "", channel.Email, now))
 	}
 	return rows
 }
@@ -84,22 +88,57 @@ func (n *notifier) flushSummaries(ctx context.Context) error {
 			}
 		}
 		for _, o := range q {
-			delete(n.queued, itemKey(o.event.ID, o.version, to, email.KindSummary, 0))
+			delete(n.queued, itemKey(o.event.ID, o.version, to, email.KindSummary, 0, channel.Email))
 		}
 		delete(n.queue, to)
 	}
 	return nil
 }
 
-// deliverSummary sends one summary of q to r and settles every queued item
-// of it, whether sent or refused for good (done); a summary that does not
-// render stays queued.
+// deliverSummary sends one summary of q to r through each of r's channels
+// that carries summaries, and settles every queued item of it, whether
+// sent or refused for good (done); a summary that does not render stays
+// queued.
 func (n *notifier) deliverSummary(ctx context.Context, r *Recipient, q []queuedOld, now time.Time) (done bool, err error) {
+	sentAny := false
+	for _, ch := range r.reach() {
+		var part []queuedOld
+		for _, o := range q {
+			if n.carries(ch, r, o.event, email.KindSummary) && !n.done[itemKey(o.event.ID, o.version, r.Email, email.KindSummary, 0, ch)] {
+				part = append(part, o)
+			}
+		}
+		if len(part) == 0 {
+			continue
+		}
+		ok, sent, err := n.summaryOn(ctx, r, part, ch, now)
+		if err != nil || !ok {
+			return false, err
+		}
+		sentAny = sentAny || sent
+	}
+	if !sentAny {
+		return true, nil
+	}
+	to := strings.ToLower(r.Email)
+	for _, o := range q {
+		if st := n.state[o.event.ID]; st != nil {
+			if _, ok := st.sentTo[to]; !ok {
+				st.sentTo[to] = 0
+			}
+		}
+	}
+	return true, nil
+}
+
+// summaryOn sends the summary of q through channel ch: ok is false when it
+// does not render (left queued), sent false when it was refused for good.
+func (n *notifier) summaryOn(ctx context.Context, r *Recipient, q []queuedOld, ch string, now time.Time) (ok, sent bool, err error) {
 	keys := make([]string, 0, len(q))
 	latest := map[string]alertevent.Event{} // an alert queued twice is told once, at its latest
 	var order []string
 	for _, o := range q {
-		keys = append(keys, itemKey(o.event.ID, o.version, r.Email, email.KindSummary, 0))
+		keys = append(keys, itemKey(o.event.ID, o.version, r.Email, email.KindSummary, 0, ch))
 		e, seen := latest[o.event.ID]
 		if !seen {
 			order = append(order, o.event.ID)
@@ -108,19 +147,27 @@ func (n *notifier) deliverSummary(ctx context.Context, r *Recipient, q []queuedO
 			latest[o.event.ID] = o.event
 		}
 	}
-	id := messageID(keys)
+	id := chatMessageID(keys, ch)
 	note := email.Notification{MessageID: id, Kind: email.KindSummary, Now: now,
 		To: email.Recipient{Name: r.Name, Email: r.Email, Language: r.Language}}
 	for _, aid := range order {
 		e := latest[aid]
 		note.Items = append(note.Items, email.Item{Event: e, DashboardURL: n.dashboard(e)})
 	}
-	msg, err := n.render.Render(note, n.cfg.SMTP.From)
-	if err != nil {
+	var send func(context.Context) (bool, error)
+	if ch == channel.Email {
+		msg, err := n.render.Render(note, n.cfg.SMTP.From)
+		if err == nil {
+			send = func(ctx context.Context) (bool, error) { return n.send.Send(ctx, msg) }
+		}
+	} else {
+		send, err = n.sendChat(ch, r, note)
+	}
+	if send == nil || err != nil {
 		// a template that renders the start-up samples but not these
 		// warnings: left queued, retried at the next pass or restart
-		n.log.Error("render the summary of old warnings", "to", r.Email, "err", err)
-		return false, nil
+		n.log.Error("render the summary of old warnings", "channel", ch, "to", r.Email, "err", err)
+		return false, false, nil
 	}
 	rows := func(status, detail string) []logRow {
 		at := n.now()
@@ -128,25 +175,17 @@ func (n *notifier) deliverSummary(ctx context.Context, r *Recipient, q []queuedO
 		for _, o := range q {
 			e := o.event
 			e.Version = o.version
-			out = append(out, n.row(e, r.Email, email.KindSummary, 0, status, detail, id, at))
+			out = append(out, n.row(e, r.Email, email.KindSummary, 0, status, detail, id, ch, at))
 		}
 		return out
 	}
-	sent, err := n.sendLogged(ctx, r.Email, id, msg, keys, rows)
+	sent, err = n.sendLogged(ctx, r.Email, ch, id, send, keys, rows)
 	if err != nil || !sent {
-		return err == nil, err
+		return err == nil, false, err
 	}
-	to := strings.ToLower(r.Email)
-	for _, aid := range order {
-		if st := n.state[aid]; st != nil {
-			if _, ok := st.sentTo[to]; !ok {
-				st.sentTo[to] = 0
-			}
-		}
-	}
-	n.m.sent.WithLabelValues(email.KindSummary).Inc()
-	n.log.Info("summary of old warnings sent", "to", r.Email, "warnings", len(order), "message_id", id)
-	return true, nil
+	n.countSent(ch, email.KindSummary)
+	n.log.Info("summary of old warnings sent", "channel", ch, "to", r.Email, "warnings", len(order), "message_id", id)
+	return true, true, nil
 }
 
 // restoreQueue rebuilds the queue from the log's queued rows that no
@@ -154,13 +193,18 @@ func (n *notifier) deliverSummary(ctx context.Context, r *Recipient, q []queuedO
 func (n *notifier) restoreQueue(queued []logRow, alerts map[string]alertevent.Event) {
 	missing := 0
 	for _, row := range queued {
-		key := itemKey(row.AlertID, row.Version, row.Recipient, email.KindSummary, 0)
-		if n.done[key] || n.queued[key] {
+		key := itemKey(row.AlertID, row.Version, row.Recipient, email.KindSummary, 0, channel.Email)
+		if n.queued[key] {
 			continue
 		}
 		e, ok := alerts[row.AlertID]
 		if !ok {
 			missing++ // the detector has not recorded it yet: found at a later restart
+			continue
+		}
+		qe := e
+		qe.Version = row.Version
+		if r := n.recipient(row.Recipient); (r != nil && n.settled(qe, r, email.KindSummary, 0)) || (r == nil && n.done[key]) {
 			continue
 		}
 		n.queued[key] = true

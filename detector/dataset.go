@@ -5,6 +5,7 @@ import (
 	"sort"
 
 	"github.com/layoffwatch/layoffwatch/internal/firms"
+	"github.com/layoffwatch/layoffwatch/internal/region"
 	"github.com/layoffwatch/layoffwatch/internal/report"
 )
 
@@ -13,6 +14,7 @@ import (
 // from ClickHouse by the daemon and from a JSONL file by `plan test`.
 type Dataset struct {
 	firms  []firms.Firm
+	pref   []string // each firm's prefecture, made once (PrefectureOf allocates)
 	index  map[string]int
 	start  report.Period
 	months int
@@ -43,8 +45,10 @@ func NewDataset(list []firms.Firm, start, end report.Period) (*Dataset, error) {
 	sorted := append([]firms.Firm(nil), list...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].ID < sorted[j].ID })
 	d := &Dataset{firms: sorted, index: make(map[string]int, len(sorted)), start: start, months: int(end-start) + 1, latest: start - 1}
+	d.pref = make([]string, len(sorted))
 	for i, f := range sorted {
 		d.index[f.ID] = i
+		d.pref[i] = region.PrefectureOf(f.Region)
 	}
 	d.recs = make([]monthRec, len(sorted)*d.months)
 	return d, nil

@@ -56,6 +56,7 @@ type Evaluator struct {
 	regionRules []*program     // in plan order
 	kinds       []groupKindKey // the groupings of firms the region rules need
 	nvars       int            // let slots the closures need
+	stats       bool           // a rule reads the expectations (stats.go)
 }
 
 // NewEvaluator returns the plan compiled for evaluation (ParsePlan compiled
@@ -76,6 +77,7 @@ func newEvaluator(programs []*program) *Evaluator {
 	seen := map[groupKindKey]bool{}
 	for _, pr := range programs {
 		e.nvars = max(e.nvars, pr.nvars)
+		e.stats = e.stats || readsStats(pr.Rule)
 		if pr.Scope == alertevent.ScopeFirm {
 			e.firmRules = append(e.firmRules, pr)
 			continue
@@ -87,6 +89,25 @@ func newEvaluator(programs []*program) *Evaluator {
 		}
 	}
 	return e
+}
+
+// readsStats says whether r reads a metric computed from the expectations
+// (a region rule's firms list counts: its firms' metrics may). A plan none of
+// whose rules do — the statutory plan's literal rules — is evaluated without
+// them, at the first plan's cost.
+func readsStats(r *Rule) bool {
+	for _, name := range r.refs {
+		if r.Scope == alertevent.ScopeFirm {
+			if m, ok := firmMetrics.lookup(name); ok && m.stats {
+				return true
+			}
+			continue
+		}
+		if m, ok := regionMetrics.lookup(name); ok && (m.stats || m.kind == kindFirms) {
+			return true
+		}
+	}
+	return false
 }
 
 // Evaluate runs the plan over the dataset and returns its firings sorted by
@@ -138,6 +159,7 @@ type evaluation struct {
 	workers   []*worker
 	st        *firmStats
 	shared    *Shared
+	inSample  [][2]int // per firm, the month indexes [first, last] it is in the sample
 	out       []Firing
 }
 
@@ -162,7 +184,22 @@ func (e *Evaluator) start(ds *Dataset, opts EvalOptions) *evaluation {
 			ev.firedAt[pr.ID] = make([]bool, nf*ds.months)
 		}
 	}
-	ev.st = newFirmStats(ds, opts.Shared)
+	if e.stats {
+		ev.st = newFirmStats(ds, opts.Shared)
+	}
+	ev.inSample = make([][2]int, nf)
+	for f := range ds.firms {
+		first, last := -1, -1
+		for m := range ds.months {
+			if ds.firms[f].EnrolledIn(ds.start.Add(m)) {
+				if first < 0 {
+					first = m
+				}
+				last = m
+			}
+		}
+		ev.inSample[f] = [2]int{first, last}
+	}
 	ev.groups = e.groups(ds, opts.Shared)
 	ev.shared = opts.Shared
 	var counties int
@@ -174,7 +211,7 @@ func (e *Evaluator) start(ds *Dataset, opts EvalOptions) *evaluation {
 	per := (nf + n - 1) / n
 	for i := range n {
 		w := newWorker(e)
-		w.ev, w.lo, w.hi = ev, min(i*per, nf), min((i+1)*per, nf)
+		w.ev, w.lo, w.hi, w.index = ev, min(i*per, nf), min((i+1)*per, nf), i
 		ev.workers = append(ev.workers, w)
 	}
 	return ev
@@ -185,10 +222,14 @@ func (e *Evaluator) start(ds *Dataset, opts EvalOptions) *evaluation {
 // change, then the peer groups' medians (they need every change), then the
 // expectations, metrics and rules.
 func (ev *evaluation) firmPass(m int) error {
-	ev.parallel(func(w *worker) { ev.st.changes(ev.ds, m, w.lo, w.hi) })
-	ev.st.peers(m)
+	if ev.st != nil {
+		ev.parallel(func(w *worker) { ev.st.changes(ev.ds, m, w.lo, w.hi) })
+		ev.st.peers(m)
+	}
 	ev.parallel(func(w *worker) {
-		ev.st.expectation(m, w.lo, w.hi)
+		if ev.st != nil {
+			ev.st.expectation(m, w.lo, w.hi)
+		}
 		w.err = w.firmMonth(m)
 	})
 	for _, w := range ev.workers {
@@ -247,14 +288,19 @@ func (ev *evaluation) regionPass(m int) error {
 	for _, kind := range ev.kinds {
 		list := ev.groups[kind]
 		envs := make([]*RegionEnv, len(list))
-		for i, g := range list {
-			if ev.shared != nil && kind.scope == alertevent.ScopeProvince {
-				envs[i] = g.fromSums(ev.shared.provinceSums(g.region, g.industry, kind.industry, m), m)
-				continue
+		// the groups are independent: each worker takes every n-th
+		ev.parallel(func(w *worker) {
+			for i := w.index; i < len(list); i += len(ev.workers) {
+				if ev.shared != nil && kind.scope == alertevent.ScopeProvince {
+					envs[i] = list[i].fromSums(ev.shared.provinceSums(list[i].region, list[i].industry, kind.industry, m), m)
+					continue
+				}
+				envs[i] = list[i].metrics(ev.envs, ev.enrolled, m)
+				if ev.st != nil {
+					list[i].expectation(ev.st, ev.ds, ev.enrolled, kind.scope, m, envs[i])
+				}
 			}
-			envs[i] = g.metrics(ev.envs, ev.enrolled, m)
-			g.expectation(ev.st, ev.ds, kind.scope, m, envs[i])
-		}
+		})
 		if t < ev.from {
 			continue
 		}
@@ -291,6 +337,7 @@ type worker struct {
 	vm     vm.VM
 	vmEnv  map[string]any // the VM's environment, refilled for each condition it runs
 	lo, hi int            // the firms of this worker
+	index  int            // its place among the evaluation's workers
 	firm   int            // the firm and month index under evaluation, for fired()
 	month  int
 	out    []Firing
@@ -322,7 +369,8 @@ func (w *worker) firmMonth(m int) error {
 	due := ev.due(t)
 	for f := w.lo; f < w.hi; f++ {
 		fm := &ds.firms[f]
-		ev.enrolled[f] = fm.EnrolledIn(t)
+		in := ev.inSample[f]
+		ev.enrolled[f] = m >= in[0] && m <= in[1] && in[0] >= 0
 		if ev.enrolled[f] {
 			env := &ev.envs[f]
 			computeFirm(ds, f, m, ev.history[f], due, env)
@@ -455,7 +503,7 @@ func computeFirm(ds *Dataset, f, m, history int, due bool, env *FirmEnv) {
 	cur := ds.rec(f, m)
 	*env = FirmEnv{
 		Reported: cur.ok, Due: due, Baseline: float64(fm.BaselineHeadcount), HistoryMonths: float64(history),
-		Industry: fm.Industry, County: fm.Region, Prefecture: region.PrefectureOf(fm.Region),
+		Industry: fm.Industry, County: fm.Region, Prefecture: ds.pref[f],
 	}
 	if cur.ok {
 		env.Headcount, env.Vacancies, env.Hires = float64(cur.h), float64(cur.v), float64(cur.hires)
@@ -629,7 +677,7 @@ func (e *Evaluator) groups(ds *Dataset, shared *Shared) map[groupKindKey][]*grou
 			case alertevent.ScopeCounty:
 				reg = fm.Region
 			case alertevent.ScopePrefecture:
-				reg = region.PrefectureOf(fm.Region)
+				reg = ds.pref[f]
 			case alertevent.ScopeProvince:
 				reg = region.ProvinceOf(fm.Region)
 			}
@@ -744,7 +792,7 @@ func (g *group) derive(env *RegionEnv, m int) {
 // expectation measures the group's month m against its expectation: the
 // change of its panel (firms reporting t−1 and t), the expected change from
 // its firms' peers one level up, and the z-scores (stats.go).
-func (g *group) expectation(st *firmStats, ds *Dataset, scope alertevent.Scope, m int, env *RegionEnv) {
+func (g *group) expectation(st *firmStats, ds *Dataset, enrolled []bool, scope alertevent.Scope, m int, env *RegionEnv) {
 	var hNow, hPrev, wPeer, wPeerExp float64
 	var score float64
 	scored, below := 0, 0
@@ -752,23 +800,24 @@ func (g *group) expectation(st *firmStats, ds *Dataset, scope alertevent.Scope, 
 	worst, worstNow, worstPrev := 0.0, 0.0, 0.0
 	for _, f := range g.members {
 		cur, prev := ds.rec(f, m), ds.rec(f, m-1)
-		if !cur.ok || !prev.ok || !ds.firms[f].EnrolledIn(ds.start.Add(m)) {
+		if !cur.ok || !prev.ok || !enrolled[f] {
 			continue
 		}
 		env.PanelFirms++
 		hNow += float64(cur.h)
 		hPrev += float64(prev.h)
-		p := nan32
+		ep := nan32 // e^P, the expected ratio from the peers one level up
 		switch scope {
 		case alertevent.ScopeCounty:
-			p = st.peer[m*st.nf+f]
+			ep = st.expPeer[m*st.nf+f]
 		case alertevent.ScopePrefecture:
-			p = st.medB[st.grpB[f]][m]
+			ep = st.expMedB[st.grpB[f]][m]
 		}
-		if !isNaN32(p) {
+		if !isNaN32(ep) {
+			expected := float64(prev.h) * float64(ep)
 			wPeer += float64(prev.h)
-			wPeerExp += float64(prev.h) * math.Exp(float64(p))
-			if d := float64(prev.h)*math.Exp(float64(p)) - float64(cur.h); d > worst {
+			wPeerExp += expected
+			if d := expected - float64(cur.h); d > worst {
 				worst, worstNow, worstPrev = d, float64(cur.h), float64(prev.h)
 			}
 		}

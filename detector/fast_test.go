@@ -3,6 +3,8 @@ package detector
 import (
 	"encoding/binary"
 	"testing"
+
+	"github.com/layoffwatch/layoffwatch/internal/alertevent"
 )
 
 // TestShippedPlansCompileFast: every condition of the shipped plans runs as
@@ -163,4 +165,43 @@ func FuzzFastMatchesVM(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestStatsOnlyWhenRead: the statutory plan's literal rules are evaluated
+// without the expectations, the default plan with them, and a region rule
+// that looks into its firms' metrics gets them too.
+func TestStatsOnlyWhenRead(t *testing.T) {
+	for _, c := range []struct {
+		plan string
+		want bool
+	}{{"../deploy/plans/statutory.yaml", false}, {"../deploy/plans/default.yaml", true}} {
+		p, err := LoadPlan(c.plan)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev, err := NewEvaluator(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.stats != c.want {
+			t.Errorf("%s: statistics computed %v, want %v", c.plan, ev.stats, c.want)
+		}
+	}
+	for _, c := range []struct {
+		scope alertevent.Scope
+		refs  []string
+		want  bool
+	}{
+		{alertevent.ScopeFirm, []string{"loss", "rate"}, false},
+		{alertevent.ScopeFirm, []string{"loss", "z3"}, true},
+		{alertevent.ScopeFirm, []string{"peer_z"}, true},
+		{alertevent.ScopePrefecture, []string{"loss_rate", "coverage"}, false},
+		{alertevent.ScopePrefecture, []string{"firms_z"}, true},
+		{alertevent.ScopePrefecture, []string{"panel_share"}, true},
+		{alertevent.ScopeCounty, []string{"firms"}, true},
+	} {
+		if got := readsStats(&Rule{Scope: c.scope, refs: c.refs}); got != c.want {
+			t.Errorf("%s rule reading %v: statistics %v, want %v", c.scope, c.refs, got, c.want)
+		}
+	}
 }

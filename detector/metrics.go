@@ -119,20 +119,20 @@ var firmMetrics = metrics[FirmEnv]{
 	text("prefecture", "prefecture code: the county's first four digits and 00", func(e *FirmEnv) string { return e.Prefecture }),
 
 	// against the expectation: docs/risk-plans.md gives the formulas
-	boolean("z_defined", "the firm has an expected change for the months since prev (peers, or 2 years of its own history) and a scale σ (8 months of residuals, or its peers' spread)", func(e *FirmEnv) bool { return e.zStats().zOK }),
-	number("z", "robust z-score of the change since prev against the expected change: (c − ΣE − k·drift) / (σ√k), k = prev_gap; below 0 is worse than expected (0 unless z_defined)", func(e *FirmEnv) float64 { return e.zStats().z }),
-	number("expected_rate", "the expected relative change since prev, e^ΣE − 1: the seasonal move the peers share or the firm's own years show (0 without an expectation)", func(e *FirmEnv) float64 { return e.changeStats().expected }),
-	number("excess_rate", "the share of H(prev) lost beyond the expected change, e^ΣE − e^c; negative when the firm did better (0 without an expectation)", func(e *FirmEnv) float64 { return e.changeStats().excess }),
-	number("excess_loss", "people lost beyond the expected change: excess_rate × H(prev), at least 0", func(e *FirmEnv) float64 { return max(e.changeStats().excess*e.PrevHeadcount, 0) }),
-	number("sigma", "σ: the firm's ordinary monthly volatility (1.4826 × MAD of its residuals over 24 months, or its peers' spread), at least 0.5% (0 unless z_defined)", func(e *FirmEnv) float64 { return e.zStats().sigma }),
-	boolean("z3_defined", "as z_defined, over the three months since t−3 (a report for t−3)", func(e *FirmEnv) bool { return e.z3Stats().z3OK }),
-	number("z3", "robust z-score of the change since t−3 against the expected change of those three months (0 unless z3_defined)", func(e *FirmEnv) float64 { return e.z3Stats().z3 }),
-	number("excess_rate3", "the share of H(t−3) lost beyond the expected change of three months (0 without an expectation)", func(e *FirmEnv) float64 { return e.change3Stats().excess3 }),
-	number("excess_loss3", "people lost beyond the expected change of three months: excess_rate3 × H(t−3), at least 0", func(e *FirmEnv) float64 { return max(e.change3Stats().excess3*e.Headcount3m, 0) }),
+	statistic(boolean("z_defined", "the firm has an expected change for the months since prev (peers, or 2 years of its own history) and a scale σ (8 months of residuals, or its peers' spread)", func(e *FirmEnv) bool { return e.zStats().zOK })),
+	statistic(number("z", "robust z-score of the change since prev against the expected change: (c − ΣE − k·drift) / (σ√k), k = prev_gap; below 0 is worse than expected (0 unless z_defined)", func(e *FirmEnv) float64 { return e.zStats().z })),
+	statistic(number("expected_rate", "the expected relative change since prev, e^ΣE − 1: the seasonal move the peers share or the firm's own years show (0 without an expectation)", func(e *FirmEnv) float64 { return e.changeStats().expected })),
+	statistic(number("excess_rate", "the share of H(prev) lost beyond the expected change, e^ΣE − e^c; negative when the firm did better (0 without an expectation)", func(e *FirmEnv) float64 { return e.changeStats().excess })),
+	statistic(number("excess_loss", "people lost beyond the expected change: excess_rate × H(prev), at least 0", func(e *FirmEnv) float64 { return max(e.changeStats().excess*e.PrevHeadcount, 0) })),
+	statistic(number("sigma", "σ: the firm's ordinary monthly volatility (1.4826 × MAD of its residuals over 24 months, or its peers' spread), at least 0.5% (0 unless z_defined)", func(e *FirmEnv) float64 { return e.zStats().sigma })),
+	statistic(boolean("z3_defined", "as z_defined, over the three months since t−3 (a report for t−3)", func(e *FirmEnv) bool { return e.z3Stats().z3OK })),
+	statistic(number("z3", "robust z-score of the change since t−3 against the expected change of those three months (0 unless z3_defined)", func(e *FirmEnv) float64 { return e.z3Stats().z3 })),
+	statistic(number("excess_rate3", "the share of H(t−3) lost beyond the expected change of three months (0 without an expectation)", func(e *FirmEnv) float64 { return e.change3Stats().excess3 })),
+	statistic(number("excess_loss3", "people lost beyond the expected change of three months: excess_rate3 × H(t−3), at least 0", func(e *FirmEnv) float64 { return max(e.change3Stats().excess3*e.Headcount3m, 0) })),
 	number("largest_share3", "the share of the three months' loss (t−3 → t) that its worst month holds: near 1 for one cut, near 1/3 for a loss spread over the months (0 without a loss or without reports for t−3 … t)", func(e *FirmEnv) float64 { return e.largestShare3() }),
-	number("peers", "the firm's peers this month: firms of its industry in its prefecture reporting t−1 and t (its province's when fewer than 6)", func(e *FirmEnv) float64 { _, n, _ := e.peerStats(); return float64(n) }),
-	number("peer_rate", "the peers' median relative change t−1 → t (0 with fewer than 6 peers)", func(e *FirmEnv) float64 { r, _, _ := e.peerStats(); return r }),
-	number("peer_z", "the firm's change t−1 → t against its peers': (c − P) / S, the peers' median and spread (0 with fewer than 6 peers)", func(e *FirmEnv) float64 { _, _, z := e.peerStats(); return z }),
+	statistic(number("peers", "the firm's peers this month: firms of its industry in its prefecture reporting t−1 and t (its province's when fewer than 6)", func(e *FirmEnv) float64 { _, n, _ := e.peerStats(); return float64(n) })),
+	statistic(number("peer_rate", "the peers' median relative change t−1 → t (0 with fewer than 6 peers)", func(e *FirmEnv) float64 { r, _, _ := e.peerStats(); return r })),
+	statistic(number("peer_z", "the firm's change t−1 → t against its peers': (c − P) / S, the peers' median and spread (0 with fewer than 6 peers)", func(e *FirmEnv) float64 { _, _, z := e.peerStats(); return z })),
 	number("layoff_separations", "separations the law counts as economic layoffs: economic layoff + closure or bankruptcy + suspension", func(e *FirmEnv) float64 { return e.LayoffSeparations }),
 	number("layoff_separations3", "layoff_separations summed over the reports of t−2, t−1 and t: the law's line applies to cuts within 90 days as to one", func(e *FirmEnv) float64 { return e.layoffSeparations3() }),
 	number("usual_separations", "the firm's usual attrition: the median of its monthly separations over its reports of the 12 months before t (0 without any)", func(e *FirmEnv) float64 { return e.usualSeparations() }),
@@ -170,23 +170,23 @@ var regionMetrics = metrics[RegionEnv]{
 	number("loss_rate_3m_min12", "min(m(t−12) … m(t−1)) (0 unless trend_defined)", func(e *RegionEnv) float64 { return e.LossRate3mMin12 }),
 	boolean("trend_defined", "m is defined for t and all 12 months before", func(e *RegionEnv) bool { return e.TrendDefined }),
 	number("trend_rise", "m(t) − loss_rate_3m_min12 (0 unless trend_defined)", func(e *RegionEnv) float64 { return e.TrendRise }),
-	number("panel_firms", "firms reporting both t−1 and t: the panel the region's change is measured on", func(e *RegionEnv) float64 { return e.PanelFirms }),
-	number("panel_share", "panel_firms / firms_expected (0 when none expected)", func(e *RegionEnv) float64 { return e.PanelShare }),
-	number("expected_rate", "the region's expected relative change t−1 → t: its firms' peers one level up (a county: the prefecture's industries; a prefecture: the province's), weighted by headcount, plus the region's usual gap to them in this calendar month; the province: its own seasonal history", func(e *RegionEnv) float64 { return e.ExpectedRate }),
-	boolean("z_defined", "the region has an expected change and 8 months of residuals for σ", func(e *RegionEnv) bool { return e.ZDefined }),
-	number("z", "robust z-score of the panel's change against the expected change (0 unless z_defined)", func(e *RegionEnv) float64 { return e.Z }),
-	number("sigma", "the region's ordinary monthly volatility: 1.4826 × MAD of its residuals over 24 months, at least 0.2% (0 unless z_defined)", func(e *RegionEnv) float64 { return e.Sigma }),
-	number("excess_rate", "the share of the panel's headcount lost beyond the expected change (0 unless z_defined)", func(e *RegionEnv) float64 { return e.ExcessRate }),
-	number("excess_loss", "people lost beyond the expected change: excess_rate × ΣH(t−1) over the panel (0 unless z_defined)", func(e *RegionEnv) float64 { return e.ExcessLoss }),
-	number("excess_rate_rest", "excess_rate without the firm that lost most beyond its expectation: a region's fall that one firm makes (a layoff, a reporting error) is that firm's, not the region's (0 unless z_defined)", func(e *RegionEnv) float64 { return e.ExcessRateRest }),
-	boolean("z3_defined", "as z_defined, over the three months t−3 → t", func(e *RegionEnv) bool { return e.Z3Defined }),
-	number("z3", "robust z-score of the three months' change against their expected change (0 unless z3_defined)", func(e *RegionEnv) float64 { return e.Z3 }),
-	number("excess_rate3", "the share lost beyond the expected change over three months (0 unless z3_defined)", func(e *RegionEnv) float64 { return e.ExcessRate3 }),
-	boolean("firms_z_defined", "at least 6 of the region's firms can be scored against their peers one level up (a county's: their prefecture's industry; a prefecture's: the province's) — with 2 years of history, or off season; not for the province", func(e *RegionEnv) bool { return e.FirmsZDefined }),
-	number("firms_z", "how broadly the region's firms fall below those peers: Σ min(3, max(−3, −r_f/S_f)) / √n over the scored firms, r_f a firm's change against the peers' median and its usual gap to it, S_f their spread; a loss across many firms scores high, one firm's layoff at most 3/√n (0 unless firms_z_defined)", func(e *RegionEnv) float64 { return e.FirmsZ }),
-	number("breadth", "the share of the scored firms below those peers (0 unless firms_z_defined)", func(e *RegionEnv) float64 { return e.Breadth }),
-	boolean("firms_z3_defined", "firms_z is defined for t−2, t−1 and t", func(e *RegionEnv) bool { return e.FirmsZ3Defined }),
-	number("firms_z3", "firms_z over the three months t−2 … t (0 unless firms_z3_defined)", func(e *RegionEnv) float64 { return e.FirmsZ3 }),
+	statistic(number("panel_firms", "firms reporting both t−1 and t: the panel the region's change is measured on", func(e *RegionEnv) float64 { return e.PanelFirms })),
+	statistic(number("panel_share", "panel_firms / firms_expected (0 when none expected)", func(e *RegionEnv) float64 { return e.PanelShare })),
+	statistic(number("expected_rate", "the region's expected relative change t−1 → t: its firms' peers one level up (a county: the prefecture's industries; a prefecture: the province's), weighted by headcount, plus the region's usual gap to them in this calendar month; the province: its own seasonal history", func(e *RegionEnv) float64 { return e.ExpectedRate })),
+	statistic(boolean("z_defined", "the region has an expected change and 8 months of residuals for σ", func(e *RegionEnv) bool { return e.ZDefined })),
+	statistic(number("z", "robust z-score of the panel's change against the expected change (0 unless z_defined)", func(e *RegionEnv) float64 { return e.Z })),
+	statistic(number("sigma", "the region's ordinary monthly volatility: 1.4826 × MAD of its residuals over 24 months, at least 0.2% (0 unless z_defined)", func(e *RegionEnv) float64 { return e.Sigma })),
+	statistic(number("excess_rate", "the share of the panel's headcount lost beyond the expected change (0 unless z_defined)", func(e *RegionEnv) float64 { return e.ExcessRate })),
+	statistic(number("excess_loss", "people lost beyond the expected change: excess_rate × ΣH(t−1) over the panel (0 unless z_defined)", func(e *RegionEnv) float64 { return e.ExcessLoss })),
+	statistic(number("excess_rate_rest", "excess_rate without the firm that lost most beyond its expectation: a region's fall that one firm makes (a layoff, a reporting error) is that firm's, not the region's (0 unless z_defined)", func(e *RegionEnv) float64 { return e.ExcessRateRest })),
+	statistic(boolean("z3_defined", "as z_defined, over the three months t−3 → t", func(e *RegionEnv) bool { return e.Z3Defined })),
+	statistic(number("z3", "robust z-score of the three months' change against their expected change (0 unless z3_defined)", func(e *RegionEnv) float64 { return e.Z3 })),
+	statistic(number("excess_rate3", "the share lost beyond the expected change over three months (0 unless z3_defined)", func(e *RegionEnv) float64 { return e.ExcessRate3 })),
+	statistic(boolean("firms_z_defined", "at least 6 of the region's firms can be scored against their peers one level up (a county's: their prefecture's industry; a prefecture's: the province's) — with 2 years of history, or off season; not for the province", func(e *RegionEnv) bool { return e.FirmsZDefined })),
+	statistic(number("firms_z", "how broadly the region's firms fall below those peers: Σ min(3, max(−3, −r_f/S_f)) / √n over the scored firms, r_f a firm's change against the peers' median and its usual gap to it, S_f their spread; a loss across many firms scores high, one firm's layoff at most 3/√n (0 unless firms_z_defined)", func(e *RegionEnv) float64 { return e.FirmsZ })),
+	statistic(number("breadth", "the share of the scored firms below those peers (0 unless firms_z_defined)", func(e *RegionEnv) float64 { return e.Breadth })),
+	statistic(boolean("firms_z3_defined", "firms_z is defined for t−2, t−1 and t", func(e *RegionEnv) bool { return e.FirmsZ3Defined })),
+	statistic(number("firms_z3", "firms_z over the three months t−2 … t (0 unless firms_z3_defined)", func(e *RegionEnv) float64 { return e.FirmsZ3 })),
 	firmList("firms", "the region's enrolled firms for t, each with every firm metric: count(firms, .loss > 50)", func(e *RegionEnv) []*FirmEnv { return e.Firms }),
 }
 
@@ -224,6 +224,15 @@ type metric[E any] struct {
 	flag      func(*E) bool
 	str       func(*E) string
 	firms     func(*E) []*FirmEnv
+	// stats: read from the expectations (stats.go), which an evaluation
+	// computes only for a plan that reads one
+	stats bool
+}
+
+// statistic marks m as read from the expectations.
+func statistic[E any](m metric[E]) metric[E] {
+	m.stats = true
+	return m
 }
 
 func number[E any](name, doc string, get func(*E) float64) metric[E] {

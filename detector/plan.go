@@ -25,6 +25,7 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/agnivade/levenshtein"
 	"gopkg.in/yaml.v3"
 
 	"github.com/layoffwatch/layoffwatch/internal/alertevent"
@@ -455,7 +456,7 @@ func yamlKeys(t reflect.Type) []string {
 func didYouMean(name string, candidates []string) string {
 	best, bestD := "", 1<<30
 	for _, c := range candidates {
-		if d := levenshtein(name, c); d < bestD {
+		if d := levenshtein.ComputeDistance(name, c); d < bestD {
 			best, bestD = c, d
 		}
 	}
@@ -465,27 +466,6 @@ func didYouMean(name string, candidates []string) string {
 	sorted := append([]string(nil), candidates...)
 	sort.Strings(sorted)
 	return "; valid: " + strings.Join(sorted, ", ")
-}
-
-func levenshtein(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(rb)]
 }
 
 // parseParams reads `params:`, a mapping of names to numbers. A name must

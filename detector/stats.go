@@ -69,6 +69,7 @@ type firmStats struct {
 	expct      []float32 // E, NaN when there is no expectation
 	resid      []float32 // r, NaN when either is missing
 	peer       []float32 // P of the firm's peer group, NaN without peers
+	expPeer    []float32 // e^P, for the regions' expected change
 	// rB: the change against the firm's province-industry peers and its usual
 	// gap to them this calendar month (NaN without 2 years of gaps): what the
 	// breadth of a region's fall is counted on
@@ -76,6 +77,7 @@ type firmStats struct {
 	// peer groups: by (prefecture, industry) and (province, industry)
 	grpA, grpB []int32
 	medA, medB [][]float32 // group → month → median change (NaN: fewer than minPeers)
+	expMedB    [][]float32 // group → month → e^medB
 	sprA, sprB [][]float32 // group → month → spread
 	nA, nB     [][]int32   // group → month → firms with a change
 	bufA, bufB [][]float32 // scratch, per group
@@ -91,7 +93,7 @@ func newFirmStats(ds *Dataset, shared *Shared) *firmStats {
 	nf, months := len(ds.firms), ds.months
 	st := &firmStats{nf: nf, months: months,
 		chg: make([]float32, nf*months), expct: make([]float32, nf*months), resid: make([]float32, nf*months),
-		peer: make([]float32, nf*months), residB: make([]float32, nf*months), grpA: make([]int32, nf), grpB: make([]int32, nf)}
+		peer: make([]float32, nf*months), expPeer: make([]float32, nf*months), residB: make([]float32, nf*months), grpA: make([]int32, nf), grpB: make([]int32, nf)}
 	idxA, idxB := map[string]int32{}, map[string]int32{}
 	for f, fm := range ds.firms {
 		a := region.PrefectureOf(fm.Region) + "/" + fm.Industry
@@ -116,6 +118,10 @@ func newFirmStats(ds *Dataset, shared *Shared) *firmStats {
 	st.shared, st.keyB = shared, make([]string, len(idxB))
 	for k, g := range idxB {
 		st.keyB[g] = k
+	}
+	st.expMedB = make([][]float32, len(idxB))
+	for g := range st.expMedB {
+		st.expMedB[g] = make([]float32, months)
 	}
 	return st
 }
@@ -168,9 +174,13 @@ func (st *firmStats) peers(m int) {
 			st.medB[g][m], st.sprB[g][m], st.nB[g][m] = st.shared.peers(key, m)
 		}
 	}
-	prow := st.peer[m*st.nf : (m+1)*st.nf]
+	for g := range st.medB {
+		st.expMedB[g][m] = exp32(st.medB[g][m])
+	}
+	prow, erow := st.peer[m*st.nf:(m+1)*st.nf], st.expPeer[m*st.nf:(m+1)*st.nf]
 	for f := range prow {
 		prow[f], _, _ = st.peerOf(f, m)
+		erow[f] = exp32(prow[f])
 	}
 }
 
@@ -366,6 +376,14 @@ func (st *firmStats) scale(f, m int) (sigma, drift float64, ok bool) {
 		return max(float64(spread), sigmaFloor), 0, true
 	}
 	return 0, 0, false
+}
+
+// exp32 is e^v (NaN stays NaN).
+func exp32(v float32) float32 {
+	if isNaN32(v) {
+		return nan32
+	}
+	return float32(math.Exp(float64(v)))
 }
 
 func abs32(v float32) float32 {

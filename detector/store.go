@@ -25,14 +25,14 @@ var (
 	qReportsSince = queries.Query("reports_since", `SELECT firm_id, period, revision, headcount, vacancies, hires,
 		sep_economic_layoff, sep_closure_bankruptcy, sep_suspension, sep_contract_expiry,
 		sep_resignation, sep_retirement, sep_transfer, sep_other, ingested_at
-		FROM {{reports}} FINAL
+		FROM {{reports}}
 		WHERE period >= toDate(?) AND period <= toDate(?) AND ingested_at >= toDateTime(?)`)
 	insAlerts = queries.Insert("alert_events", "alerts", "alert_id", "version", "event", "rule", "scope", "alert_key", "period", "level", "previous_level", "values_json",
 		"region", "prefecture", "industry", "reported", "expected", "subject", "title_zh", "title_en", "summary_zh", "summary_en", "plan", "emitted_at",
 		"level_name_zh", "level_name_en", "level_color", "level_action_zh", "level_action_en", "level_response_seconds", "old", "urgent_until")
 	// a replica's share (share.go): the registry's prefectures, the firms
 	// and reports of some of them, and the partials the replicas exchange
-	// (migration 0013)
+	// (migration 0014)
 	qDirectory = queries.Query("directory", `SELECT prefecture, count() FROM firms FINAL
 		WHERE prefecture != '' GROUP BY prefecture ORDER BY prefecture`)
 	qFirmsIn = queries.Query("firms_in", `SELECT firm_id, name, region, industry, baseline_headcount, ownership, enrolled_from, enrolled_to
@@ -40,7 +40,7 @@ var (
 	qReportsIn = queries.Query("reports_in", `SELECT firm_id, period, revision, headcount, vacancies, hires,
 		sep_economic_layoff, sep_closure_bankruptcy, sep_suspension, sep_contract_expiry,
 		sep_resignation, sep_retirement, sep_transfer, sep_other, ingested_at
-		FROM {{reports}} FINAL
+		FROM {{reports}}
 		WHERE period >= toDate(?) AND period <= toDate(?) AND ingested_at >= toDateTime(?) AND ingested_at < toDateTime(?)
 			AND firm_id IN (SELECT firm_id FROM {{firms}} FINAL WHERE has(?, prefecture))`)
 	insPartials = queries.Insert("partials", "detector_partials", "province", "prefecture", "industry", "window_start", "months",
@@ -82,12 +82,15 @@ type MonthRow struct {
 	IngestedAt time.Time
 }
 
-// ReportsSince streams the stored reports of the months from … to whose
-// stored revision was ingested at or after since (zero: all), in no
-// particular order. It reads the table FINAL: one row per firm-month, the
-// highest revision (the one the caller keeps), whatever has been merged —
-// without FINAL, which superseded rows are still there depends on merges
-// (and on the server version: 25.x collapses a key's rows within one insert).
+// ReportsSince streams the stored rows of the months from … to ingested at
+// or after since (zero: all), in no particular order: every revision still
+// in the table, superseded ones and repeated deliveries too — which of
+// those are left depends on merges and on the server version (25.x
+// collapses a key's rows within one insert). The caller keeps the highest
+// revision of each firm and month (Dataset.Set); ingest refuses an equal
+// revision with other content, so that is one answer. Reading without FINAL
+// is what keeps the detector's start and passes as cheap as streaming the
+// rows (bench-detect); the parity test compares what the caller keeps.
 func (s *Store) ReportsSince(ctx context.Context, from, to report.Period, since time.Time, fn func(*MonthRow)) error {
 	rows, err := s.ch.Query(ctx, qReportsSince,
 		from.Start().Format(time.DateOnly), to.Start().Format(time.DateOnly), max(since.Unix(), 0))

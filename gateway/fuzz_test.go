@@ -218,7 +218,8 @@ func FuzzGatewayRequest(f *testing.F) {
 // (acknowledge links and the API), running with a real ClickHouse and
 // Kafka. Invariants: no 5xx, and no acknowledgement is recorded unless a
 // POST to /ack was answered 200 — which needs a link signed with the
-// server's secret (the seeds hold one genuine link).
+// server's secret for someone the alert was emailed to (the seeds hold one
+// genuine link).
 func FuzzAckRequest(f *testing.F) {
 	k := testenv.Kafka(f, localstack.KafkaOptions{Partitions: 1})
 	ch := testenv.ClickHouse(f)
@@ -232,6 +233,7 @@ func FuzzAckRequest(f *testing.F) {
 	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`smtp: {host: 127.0.0.1, port: %d, from: "layoffwatch <alerts@example.cn>", tls: none, insecure_no_tls: true, timeout: 5s}
 links: {ack_base_url: %q, grafana_base_url: "http://grafana.example"}
 ack: {secret: %s, expiry: 168h}
+group_wait: 100ms
 recipients:
   - {name: 城关区人社局, email: chengguan@gs.example.cn, region: "620102"}
 `, smtp.Port, base, ackSecret)), 0o600); err != nil {
@@ -263,13 +265,27 @@ recipients:
 	alert := alertevent.Event{ID: alertevent.ID("major_cut", alertevent.ScopeFirm, firm, "2026-10"), Version: 1, Kind: alertevent.Firing, Rule: "major_cut",
 		Scope: alertevent.ScopeFirm, Key: firm, Period: "2026-10", Level: alertevent.LevelI, LevelFacts: alertevent.DefaultLevelFacts(alertevent.LevelI), Values: json.RawMessage(`{}`), Region: countyA, Prefecture: "620100",
 		Subject: `<script>alert(1)</script>`, TitleZh: "测试", TitleEn: "Test", SummaryZh: "减员", SummaryEn: "cut", At: time.Now().UTC()}
+	// as the detector does: the event in ClickHouse and on the topic; a
+	// link is good only once the alert component has emailed it to the
+	// recipient (and logged so)
 	if err := detector.NewStore(ch).InsertAlertEvents(context.Background(), []alertevent.Event{alert}); err != nil {
 		f.Fatal(err)
 	}
+	ev, _ := json.Marshal(alert)
+	w := kafkautil.NewWriter(kafkautil.Options{Brokers: k.Addrs(), Partitions: 1, ReplicationFactor: 1}, "alerts", slog.New(slog.DiscardHandler))
+	if err := w.WriteMessages(context.Background(), kafka.Message{Key: []byte(alert.ID), Value: ev}); err != nil {
+		f.Fatal(err)
+	}
+	_ = w.Close()
+	sqlConn := testenv.SQL(f, ch.Options()) // got here: f's methods may not be called inside the fuzz target
+	testenv.WaitFor(f, "the alert emailed to the county and logged", 60*time.Second, func() (bool, string) {
+		var n uint64
+		err := sqlConn.QueryRow(context.Background(), "SELECT count() FROM notifications WHERE alert_id = ? AND status = 'sent'", alert.ID).Scan(&n)
+		return err == nil && n > 0, fmt.Sprint(n, " sent rows, ", err)
+	})
 	link, _ := url.Parse(alerts.NewSigner([]byte(ackSecret), 168*time.Hour, time.Now).Link(base, alert.ID, "chengguan@gs.example.cn"))
 	q := link.Query()
 	fill := strings.NewReplacer("$A", url.QueryEscape(q.Get("a")), "$R", url.QueryEscape(q.Get("r")), "$E", q.Get("e"), "$S", q.Get("s"))
-	sqlConn := testenv.SQL(f, ch.Options()) // got here: f's methods may not be called inside the fuzz target
 	acks := func(tb testing.TB) uint64 {
 		var n uint64
 		if err := sqlConn.QueryRow(context.Background(), "SELECT count() FROM acks").Scan(&n); err != nil {

@@ -286,24 +286,9 @@ func TestCrashKill9(t *testing.T) {
 // flow and starts it again: ingest retries, commits nothing meanwhile, and
 // resumes by itself; nothing is lost or counted twice.
 func TestClickHouseRestart(t *testing.T) {
-	server, err := localstack.NewClickHouse(localstack.ClickHouseOptions{Dir: t.TempDir(), MaxMemory: 1 << 30}, testenv.Logger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx := context.Background()
-	if err := server.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = server.Stop() })
-	chOpts := chdb.Options{Addr: server.Addr(), Database: "restart_test", User: "default", DialTimeout: 2 * time.Second}
-	ch, err := chdb.Open(ctx, chOpts, testenv.Logger(t), true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ch.Close()
-	if _, err := ch.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	server, ch := testenv.OwnClickHouse(t, "restart_test")
+	chOpts := ch.Options()
 	ids := registerFirms(t, ch, 5000)
 	w := newWorkload(t, ids, 12, 3)
 	k := testenv.Kafka(t, localstack.KafkaOptions{Partitions: 3})

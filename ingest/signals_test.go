@@ -14,7 +14,6 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/layoffwatch/layoffwatch/ingest"
-	"github.com/layoffwatch/layoffwatch/internal/chdb"
 	"github.com/layoffwatch/layoffwatch/internal/localstack"
 	"github.com/layoffwatch/layoffwatch/internal/obs"
 	"github.com/layoffwatch/layoffwatch/internal/report"
@@ -93,23 +92,8 @@ func failing(h *obs.Health, name string) string {
 // nothing.
 func TestFrozenClickHouse(t *testing.T) {
 	ctx := context.Background()
-	server, err := localstack.NewClickHouse(localstack.ClickHouseOptions{Dir: t.TempDir(), MaxMemory: 1 << 30}, testenv.Logger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := server.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = server.Stop() })
-	chOpts := chdb.Options{Addr: server.Addr(), Database: "frozen_test", User: "default", DialTimeout: 2 * time.Second}
-	ch, err := chdb.Open(ctx, chOpts, testenv.Logger(t), true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ch.Close()
-	if _, err := ch.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	server, ch := testenv.OwnClickHouse(t, "frozen_test")
+	chOpts := ch.Options()
 	ids := registerFirms(t, ch, 300)
 	k := testenv.Kafka(t, localstack.KafkaOptions{Partitions: 3})
 

@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"math"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/layoffwatch/layoffwatch/internal/chart"
 )
 
 // metricLabel names a metric of docs/risk-plans.md for people. pct marks
@@ -166,29 +166,9 @@ func formatValue(v any, pct bool, lang string) string {
 	return oneLine(string(b))
 }
 
-// formatNumber writes whole numbers with thousands separators (1,500) and
-// others with at most two decimals (12.33).
-func formatNumber(f float64) string {
-	if math.IsNaN(f) || math.IsInf(f, 0) {
-		return strconv.FormatFloat(f, 'f', -1, 64)
-	}
-	if f != math.Trunc(f) || math.Abs(f) >= 1e15 {
-		s := strings.TrimRight(strconv.FormatFloat(f, 'f', 2, 64), "0")
-		return strings.TrimSuffix(s, ".")
-	}
-	s := strconv.FormatInt(int64(math.Abs(f)), 10)
-	var b strings.Builder
-	if f < 0 {
-		b.WriteByte('-')
-	}
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
-}
+// formatNumber writes numbers as the charts do (1,500; 12.33): one
+// formatting for the email's text, its chart and the console.
+var formatNumber = chart.FormatNumber
 
 // formatPct formats a rate as the detector's summaries do: 0.3 → "30.0%".
 func formatPct(f float64) string { return fmt.Sprintf("%.1f%%", f*100) }

@@ -39,7 +39,8 @@ const (
 )
 
 func templateFiles() []string {
-	return []string{fileSubject, fileText, fileHTML, fileSummarySubject, fileSummaryText, fileSummaryHTML}
+	return []string{fileSubject, fileText, fileHTML, fileSummarySubject, fileSummaryText, fileSummaryHTML,
+		fileChatMarkdown, fileChatText, fileSMS}
 }
 
 // shanghai is the bureau's clock, the one location of the project.
@@ -61,7 +62,9 @@ type langTemplates struct {
 	sumSubject *texttemplate.Template
 	sumText    *texttemplate.Template
 	sumHTML    *htmltemplate.Template
-	files      map[string]string // template file → where it came from, for errors
+	// the chat channels (chat.go)
+	chatMD, chatText, sms *texttemplate.Template
+	files                 map[string]string // template file → where it came from, for errors
 }
 
 // NewRenderer loads the templates: templateDir "" means the embedded
@@ -210,6 +213,12 @@ func (lt *langTemplates) parse(file, name, src string) error {
 		lt.sumText, err = texttemplate.New(name).Option("missingkey=error").Parse(src)
 	case fileSummaryHTML:
 		lt.sumHTML, err = htmltemplate.New(name).Option("missingkey=error").Parse(src)
+	case fileChatMarkdown:
+		lt.chatMD, err = texttemplate.New(name).Option("missingkey=error").Funcs(chatFuncs()).Parse(src)
+	case fileChatText:
+		lt.chatText, err = texttemplate.New(name).Option("missingkey=error").Funcs(chatFuncs()).Parse(src)
+	case fileSMS:
+		lt.sms, err = texttemplate.New(name).Option("missingkey=error").Funcs(chatFuncs()).Parse(src)
 	}
 	return err
 }
@@ -490,7 +499,7 @@ func (r *Renderer) item(it Item, n Notification, lang string, i int, charts bool
 		iv.ChartAlt = pick(lang, "近"+fmt.Sprint(len(it.Series))+"个月职工人数", "Headcount over the last "+fmt.Sprint(len(it.Series))+" months")
 		if charts {
 			mark, _ := parseColor(iv.Color)
-			png, err := chart(it.Series, e.Period, mark)
+			png, err := drawChart(lang, it.Series, e.Period, mark)
 			if err != nil {
 				return iv, fmt.Errorf("render email: alert %s: %w", e.ID, err)
 			}

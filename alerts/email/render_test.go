@@ -359,7 +359,7 @@ func TestChartEdgeCases(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b, err := chart(tt.series, "2026-03", parseColorOrGrey("#d32f2f"))
+			b, err := drawChart(LangZh, tt.series, "2026-03", parseColorOrGrey("#d32f2f"))
 			if err != nil {
 				t.Fatal(err)
 			}

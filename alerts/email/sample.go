@@ -103,6 +103,9 @@ func (r *Renderer) selfTest() error {
 				if _, _, _, err := r.langs[lang].execute(v); err != nil {
 					return fmt.Errorf("sample %s %s notification: %w", lang, kind, err)
 				}
+				if _, err := r.Chat(n); err != nil {
+					return fmt.Errorf("sample %s %s chat message: %w", lang, kind, err)
+				}
 			}
 		}
 	}

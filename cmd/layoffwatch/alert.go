@@ -19,6 +19,8 @@ func (c *alertCmd) Run(e *env) error { return alerts.Run(e.ctx, c.Options, e.log
 type alertsCmd struct {
 	List alertsListCmd `cmd:"" help:"List open alerts with their acknowledgements; OLD says why a warning about a month past the alert horizon came late."`
 	Ack  alertsAckCmd  `cmd:"" help:"Acknowledge an alert."`
+	// Labels exports the console's verdicts for plan eval.
+	Labels alertsLabelsCmd `cmd:"" help:"Export the verdicts of closed cases as ground-truth labels (CSV) for plan eval."`
 }
 
 type alertsListCmd struct {

@@ -15,8 +15,14 @@ import (
 	"github.com/layoffwatch/layoffwatch/internal/obs"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
+// version and revision are set at build time with -ldflags
+// "-X main.version=... -X main.revision=..." (the Dockerfile's VERSION and
+// REVISION); without them the build information Go records says what it
+// can (obs.ReadBuild).
+var (
+	version  = "dev"
+	revision = ""
+)
 
 // env is what every subcommand gets: I/O, a logger, a metrics registry and
 // the process context, which ends on SIGINT or SIGTERM.
@@ -32,6 +38,9 @@ type env struct {
 type cli struct {
 	LogLevel  string `help:"Log level: debug, info, warn, error." default:"info"`
 	LogFormat string `help:"Log format: text or json." default:"text" enum:"text,json"`
+	// --version, as the version command: the release, the revision and the Go
+	// version the binary was built with.
+	PrintVersion kong.VersionFlag `name:"version" help:"Print the version (release, revision, Go version) and exit."`
 
 	Validate    validateCmd    `cmd:"" help:"Check reports (JSON lines) offline against the firm registry; one verdict per line."`
 	Migrate     migrateCmd     `cmd:"" help:"Create or upgrade the ClickHouse schema."`
@@ -46,6 +55,9 @@ type cli struct {
 	Alerts      alertsCmd      `cmd:"" help:"List and acknowledge open alerts."`
 	Silences    silencesCmd    `cmd:"" help:"Mute alerts for a while, with author and reason."`
 	Plan        planCmd        `cmd:"" help:"Check risk plans and test them on past reports."`
+	Secrets     secretsCmd     `cmd:"" help:"Generate the compose stack's secrets into a directory (once; never printed)."`
+	Console     consoleCmd     `cmd:"" help:"Serve the console where officials acknowledge, verify, respond to and close warnings (预警处置)."`
+	Users       usersCmd       `cmd:"" help:"Manage the console's accounts: roles and regions."`
 	Healthcheck healthcheckCmd `cmd:"" help:"Exit 0 when a component's /readyz answers OK; otherwise name the dependency that failed (for container health checks)."`
 	Version     versionCmd     `cmd:"" help:"Print the version."`
 }
@@ -61,6 +73,7 @@ func newParser(c *cli, stdout, stderr io.Writer) (*kong.Kong, error) {
 		kong.Description("Early warning of large-scale layoffs: monthly reports of monitored firms → Kafka → ClickHouse → risk-plan detector → alerts.\nEvery flag can also be set by an environment variable LAYOFFWATCH_<FLAG> (shown in --help)."),
 		kong.DefaultEnvars("LAYOFFWATCH"),
 		simVars(),
+		kong.Vars{"version": versionLine()},
 		kong.UsageOnError(),
 		kong.Writers(stdout, stderr),
 		kong.Exit(func(code int) { panic(exitError{code}) }),
@@ -96,7 +109,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 		defer stop()
-		e := &env{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr, log: log, reg: obs.NewRegistry()}
+		reg, err := newRegistry()
+		if err != nil {
+			fmt.Fprintln(stderr, "layoffwatch:", err)
+			return 2
+		}
+		e := &env{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr, log: log, reg: reg}
 		if err := kctx.Run(e); err != nil {
 			var ee exitError
 			if errors.As(err, &ee) {
@@ -110,9 +128,22 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return code
 }
 
+// newRegistry is the metrics registry every command serves: the Go and
+// process collectors and layoffwatch_build_info.
+func newRegistry() (*prometheus.Registry, error) {
+	reg := obs.NewRegistry()
+	if err := obs.RegisterBuildInfo(reg, obs.ReadBuild(version, revision)); err != nil {
+		return nil, err
+	}
+	return reg, nil
+}
+
+// versionLine is what --version and the version command print.
+func versionLine() string { return "layoffwatch " + obs.ReadBuild(version, revision).String() }
+
 type versionCmd struct{}
 
 func (versionCmd) Run(e *env) error {
-	_, err := fmt.Fprintln(e.stdout, "layoffwatch", version)
+	_, err := fmt.Fprintln(e.stdout, versionLine())
 	return err
 }

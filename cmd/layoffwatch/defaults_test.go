@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/layoffwatch/layoffwatch/alerts"
+	"github.com/layoffwatch/layoffwatch/console"
 	"github.com/layoffwatch/layoffwatch/detector"
 	"github.com/layoffwatch/layoffwatch/gateway"
 	"github.com/layoffwatch/layoffwatch/ingest"
@@ -44,6 +45,7 @@ func TestDefaultOptionsAreTheCLIs(t *testing.T) {
 		{"detect", func(c *cli) any { return c.Detect.Options }, func() (any, error) { return detector.DefaultOptions() }},
 		{"alert", func(c *cli) any { return c.Alert.Options }, func() (any, error) { return alerts.DefaultOptions() }},
 		{"gateway", func(c *cli) any { return c.Gateway.Options }, func() (any, error) { return gateway.DefaultOptions() }},
+		{"console", func(c *cli) any { return c.Console.Options }, func() (any, error) { return console.DefaultOptions() }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.cmd, func(t *testing.T) {

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/layoffwatch/layoffwatch/internal/tlsconf"
 )
 
 // healthcheckCmd lets a container check itself without a shell or curl:
@@ -14,6 +16,7 @@ import (
 type healthcheckCmd struct {
 	URL     string        `arg:"" optional:"" default:"http://127.0.0.1:9101/readyz" help:"Readiness (or liveness: /healthz) endpoint to query."`
 	Timeout time.Duration `default:"3s" help:"Give up after this long."`
+	TLSCA   string        `help:"CA (PEM) that signs an https:// endpoint's certificate (a component run with --tls-cert)." type:"path" name:"tls-ca-file"`
 }
 
 // Run exits 0 when the endpoint answers 200. Otherwise it fails naming what
@@ -25,7 +28,15 @@ func (c *healthcheckCmd) Run(e *env) error {
 	if err != nil {
 		return fmt.Errorf("healthcheck: %w", err)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	client := http.DefaultClient
+	if c.TLSCA != "" {
+		tc, err := tlsconf.Client{CAFile: c.TLSCA}.Config("healthcheck")
+		if err != nil {
+			return err
+		}
+		client = &http.Client{Transport: &http.Transport{TLSClientConfig: tc}}
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		return fmt.Errorf("healthcheck: %w", err)
 	}

@@ -15,6 +15,7 @@ type localCmd struct {
 	GatewayAddr    string `help:"Serve the gateway (API and web form) here." default:"127.0.0.1:8080"`
 	AlertAddr      string `help:"Serve the alert component's acknowledge links and API here." default:"127.0.0.1:9104"`
 	SMTPAddr       string `help:"The demo's SMTP catcher, which writes .eml files." default:"127.0.0.1:2525" name:"smtp-addr"`
+	ConsoleAddr    string `help:"With --serve, the officials' console here (demo accounts printed)." default:"127.0.0.1:9106"`
 	Alerts         string `help:"Recipients and routes of the alert component." default:"deploy/local/alerts.yaml" type:"existingfile"`
 	Plan           string `help:"Risk plan for the detector." default:"deploy/plans/default.yaml" type:"existingfile"`
 	KeepData       bool   `help:"Keep what an earlier run left in the database instead of starting fresh."`
@@ -29,7 +30,7 @@ func (c *localCmd) Run(e *env) error {
 	}
 	return demo.Run(e.ctx, sim, demo.Options{
 		Dir: c.Dir, KafkaPort: c.KafkaPort, ClickHousePort: c.ClickHousePort, MetricsAddr: c.MetricsAddr,
-		GatewayAddr: c.GatewayAddr, AlertAddr: c.AlertAddr, SMTPAddr: c.SMTPAddr, AlertsConfig: c.Alerts, Plan: c.Plan,
+		GatewayAddr: c.GatewayAddr, AlertAddr: c.AlertAddr, SMTPAddr: c.SMTPAddr, ConsoleAddr: c.ConsoleAddr, AlertsConfig: c.Alerts, Plan: c.Plan,
 		KeepData: c.KeepData, Serve: c.Serve, Stdout: e.stdout, Stderr: e.stderr,
 	}, e.log, e.reg)
 }

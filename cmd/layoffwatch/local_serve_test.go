@@ -3,7 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -36,9 +40,10 @@ func (s *syncBuffer) String() string {
 
 // TestLocalServeRateLimit: the gateway that `local --serve` leaves running
 // limits a token's requests as the standalone gateway does (its defaults:
-// 10/s, bursts of 100), not at the demo's bulk rate.
+// 10/s, bursts of 100), not at the demo's bulk rate. Beside it runs the
+// officials' console, whose printed demo accounts sign in.
 func TestLocalServeRateLimit(t *testing.T) {
-	var ports [4]int
+	var ports [5]int
 	for i := range ports {
 		p, err := localstack.FreePort()
 		if err != nil {
@@ -46,13 +51,14 @@ func TestLocalServeRateLimit(t *testing.T) {
 		}
 		ports[i] = p
 	}
-	kport, cport, gport, aport := ports[0], ports[1], ports[2], ports[3]
+	kport, cport, gport, aport, conport := ports[0], ports[1], ports[2], ports[3], ports[4]
 	var stdout, stderr syncBuffer
 	done := make(chan int, 1)
 	go func() {
 		done <- run([]string{"local", "--serve", "--dir", t.TempDir(), "--plan", "../../deploy/plans/default.yaml",
 			"--gateway-addr", fmt.Sprintf("127.0.0.1:%d", gport), "--smtp-addr", "127.0.0.1:0",
 			"--alert-addr", fmt.Sprintf("127.0.0.1:%d", aport), "--alerts", "../../deploy/local/alerts.yaml",
+			"--console-addr", fmt.Sprintf("127.0.0.1:%d", conport),
 			"--firms", "60", "--months", "13", "--layoffs", "1", "--end", "2026-06",
 			"--kafka-port", fmt.Sprint(kport), "--clickhouse-port", fmt.Sprint(cport), "--metrics-addr", ""}, nil, &stdout, &stderr)
 	}()
@@ -71,6 +77,8 @@ func TestLocalServeRateLimit(t *testing.T) {
 			<-done
 		}
 	}()
+
+	checkConsoleAccounts(t, stdout.String(), fmt.Sprintf("http://127.0.0.1:%d", conport))
 
 	ctx := context.Background()
 	ch, err := chdb.Open(ctx, chdb.Options{Addr: fmt.Sprintf("127.0.0.1:%d", cport), Database: "layoffwatch", User: "default", DialTimeout: 5 * time.Second}, testenv.Logger(t), false)
@@ -112,5 +120,51 @@ func TestLocalServeRateLimit(t *testing.T) {
 		}
 	case <-time.After(2 * time.Minute):
 		t.Fatal("local --serve did not stop after SIGINT")
+	}
+}
+
+// checkConsoleAccounts reads the demo accounts `local --serve` printed —
+// one per level of government — and signs in to the console with the
+// county's.
+func checkConsoleAccounts(t *testing.T, out, consoleURL string) {
+	t.Helper()
+	if !strings.Contains(out, "console "+consoleURL+" — sign in as") {
+		t.Fatalf("no console accounts printed:\n%s", out)
+	}
+	accounts := map[string]string{}
+	for _, m := range regexp.MustCompile(`(?m)^  (province|prefecture|county|observer) +(\S+) +(admin|supervisor|official|read-only) `).FindAllStringSubmatch(out, -1) {
+		accounts[m[1]] = m[2]
+	}
+	if len(accounts) != 4 {
+		t.Fatalf("%d demo accounts printed, want 4 (one per level of government):\n%s", len(accounts), out)
+	}
+	jar, _ := cookiejar.New(nil)
+	client := &http.Client{Jar: jar, Timeout: 30 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Get(consoleURL + "/signin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	m := regexp.MustCompile(`name="csrf" value="([0-9a-f]+)"`).FindSubmatch(page)
+	if m == nil {
+		t.Fatalf("sign-in page without a form token: %d", resp.StatusCode)
+	}
+	resp, err = client.PostForm(consoleURL+"/signin", url.Values{"csrf": {string(m[1])}, "username": {"county"}, "password": {accounts["county"]}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign in as the printed county account: %d", resp.StatusCode)
+	}
+	resp, err = client.Get(consoleURL + "/inbox")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("inbox after sign-in: %d", resp.StatusCode)
 	}
 }

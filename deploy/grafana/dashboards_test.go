@@ -102,7 +102,7 @@ func TestProvisioning(t *testing.T) {
 	if ch == nil || prom == nil {
 		t.Fatalf("want one ClickHouse and one Prometheus data source, got %v", dss)
 	}
-	want := map[string]any{"host": "clickhouse", "port": 9000, "protocol": "native", "defaultDatabase": "layoffwatch", "username": "layoffwatch"}
+	want := map[string]any{"host": "clickhouse", "port": 9000, "protocol": "native", "defaultDatabase": "layoffwatch", "username": "grafana"}
 	for k, v := range want {
 		if ch.JSONData[k] != v {
 			t.Errorf("ClickHouse jsonData.%s = %v, want %v", k, ch.JSONData[k], v)
@@ -409,21 +409,30 @@ func checkPlan(t *testing.T, dashes []*dashboard) {
 		t.Error("no job-loss-rate panel found")
 	}
 
-	alerts := byUID(dashes, "layoffwatch-alerts")
+	for _, uid := range []string{"layoffwatch-alerts", "layoffwatch-handling"} {
+		checkDeadlines(t, plan, dashes, uid)
+	}
+}
+
+// checkDeadlines compares a dashboard's deadline_I… constants with the
+// plan's response deadlines.
+func checkDeadlines(t *testing.T, plan *detector.Plan, dashes []*dashboard, uid string) {
+	t.Helper()
+	alerts := byUID(dashes, uid)
 	if alerts == nil {
-		t.Fatal("no alerts dashboard (uid layoffwatch-alerts)")
+		t.Fatalf("no dashboard with uid %s", uid)
 	}
 	for _, lv := range alertevent.Levels() {
 		name := lv.String()
 		wantS := strconv.Itoa(int(plan.Levels[lv].ResponseSeconds))
 		i := slices.IndexFunc(alerts.Templating.List, func(v variable) bool { return v.Name == "deadline_"+name })
 		if i < 0 {
-			t.Errorf("alerts: no constant deadline_%s", name)
+			t.Errorf("%s: no constant deadline_%s", uid, name)
 			continue
 		}
 		got, _ := alerts.Templating.List[i].QueryText()
 		if got != wantS {
-			t.Errorf("alerts: deadline_%s = %s s, the plan's response is %s s", name, got, wantS)
+			t.Errorf("%s: deadline_%s = %s s, the plan's response is %s s", uid, name, got, wantS)
 		}
 	}
 }
@@ -602,6 +611,9 @@ func loadDemoData(ctx context.Context, t *testing.T, ch *chdb.Client) demoData {
 		t.Fatal(err)
 	}
 	if err := insertNotificationLog(ctx, testenv.SQL(t, ch.Options()), events); err != nil {
+		t.Fatal(err)
+	}
+	if err := insertConsoleCases(ctx, testenv.SQL(t, ch.Options()), events); err != nil {
 		t.Fatal(err)
 	}
 	return demoData{start: opts.Start.Start(), now: now, events: sim.Events()}

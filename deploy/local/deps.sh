@@ -8,8 +8,9 @@
 #   deploy/local/deps.sh test     # make test: the above, docker-compose (validates
 #                                 # docker-compose.yml; no Docker engine needed), prometheus
 #                                 # (promtool checks deploy/prometheus; the prometheus server
-#                                 # runs the live alert-rule test) and chromium (the gateway's
-#                                 # headless browser test)
+#                                 # runs the live alert-rule test), chromium (the gateway's
+#                                 # headless browser test) and prometheus-alertmanager (amtool
+#                                 # checks deploy/alertmanager)
 #   deploy/local/deps.sh cluster  # make test-cluster: zookeeper (with its Java runtime)
 #
 # More packages: EXTRA="pkg ..." deploy/local/deps.sh test
@@ -29,6 +30,7 @@ case "$mode" in
     missing docker-compose && need+=(docker-compose)
     { missing promtool || missing prometheus; } && need+=(prometheus)
     missing chromium && need+=(chromium)
+    missing amtool && need+=(prometheus-alertmanager)
     ;;
   cluster)
     { [ -f /usr/share/java/zookeeper.jar ] && ! missing java; } || need+=(zookeeper)

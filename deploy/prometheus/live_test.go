@@ -16,7 +16,6 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/layoffwatch/layoffwatch/ingest"
-	"github.com/layoffwatch/layoffwatch/internal/chdb"
 	"github.com/layoffwatch/layoffwatch/internal/firms"
 	"github.com/layoffwatch/layoffwatch/internal/kafkautil"
 	"github.com/layoffwatch/layoffwatch/internal/localstack"
@@ -94,23 +93,8 @@ func TestStalledRuleFiresLive(t *testing.T) {
 		t.Fatal("prometheus not installed: `make deps` installs Debian's prometheus package")
 	}
 	ctx := context.Background()
-	server, err := localstack.NewClickHouse(localstack.ClickHouseOptions{Dir: t.TempDir(), MaxMemory: 1 << 30}, testenv.Logger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := server.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = server.Stop() })
-	chOpts := chdb.Options{Addr: server.Addr(), Database: "live_rules", User: "default", DialTimeout: 2 * time.Second}
-	ch, err := chdb.Open(ctx, chOpts, testenv.Logger(t), true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ch.Close()
-	if _, err := ch.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	server, ch := testenv.OwnClickHouse(t, "live_rules")
+	chOpts := ch.Options()
 	var list []firms.Firm
 	for i := range 200 {
 		list = append(list, firms.Firm{ID: testenv.FirmID("620102", i+1), Name: fmt.Sprintf("企业%d", i), Region: "620102", Industry: "C", BaselineHeadcount: 100})

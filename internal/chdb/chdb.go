@@ -23,6 +23,8 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/layoffwatch/layoffwatch/internal/tlsconf"
 )
 
 // Options says how to reach ClickHouse.
@@ -35,7 +37,35 @@ type Options struct {
 	DialTimeout  time.Duration `help:"ClickHouse dial timeout." default:"5s" name:"clickhouse-dial-timeout"`
 	Cluster      string        `help:"ClickHouse cluster name: create replicated and distributed tables ON CLUSTER." name:"clickhouse-cluster"`
 	Compression  string        `help:"Block compression on the wire: lz4 (across a network) or none (same host: saves CPU on both ends)." default:"lz4" enum:"lz4,none" name:"clickhouse-compression"`
+
+	TLS                   bool   `help:"Connect to ClickHouse over TLS (the server's tcp_port_secure, 9440 by convention; implied by any other --clickhouse-tls-* flag)." name:"clickhouse-tls"`
+	TLSCAFile             string `help:"CA certificates (PEM) that sign the ClickHouse server's certificate; default: the system's." name:"clickhouse-tls-ca-file" type:"path"`
+	TLSCertFile           string `help:"Client certificate (PEM) for a server that requires one." name:"clickhouse-tls-cert-file" type:"path"`
+	TLSKeyFile            string `help:"Key (PEM) of --clickhouse-tls-cert-file." name:"clickhouse-tls-key-file" type:"path"`
+	TLSServerName         string `help:"Name expected in the server's certificate, when it is not the host dialled." name:"clickhouse-tls-server-name"`
+	TLSInsecureSkipVerify bool   `help:"INSECURE: accept any ClickHouse certificate (a test bench only; logged as a warning)." name:"clickhouse-tls-insecure-skip-verify"`
 }
+
+func (o Options) tlsClient() tlsconf.Client {
+	return tlsconf.Client{Enable: o.TLS, CAFile: o.TLSCAFile, CertFile: o.TLSCertFile, KeyFile: o.TLSKeyFile,
+		ServerName: o.TLSServerName, InsecureSkipVerify: o.TLSInsecureSkipVerify}
+}
+
+// LogValue shows the options in logs with the password masked.
+func (o Options) LogValue() slog.Value {
+	attrs := []slog.Attr{slog.String("addr", o.Addr), slog.String("database", o.Database), slog.String("user", o.User),
+		slog.String("tls", o.tlsClient().String())}
+	switch {
+	case o.Password != "":
+		attrs = append(attrs, slog.String("password", "***"))
+	case o.PasswordFile != "":
+		attrs = append(attrs, slog.String("password_file", o.PasswordFile))
+	}
+	return slog.GroupValue(attrs...)
+}
+
+// String is LogValue as text.
+func (o Options) String() string { return o.LogValue().String() }
 
 // Validate checks the options without network I/O.
 func (o Options) Validate() error {
@@ -48,7 +78,13 @@ func (o Options) Validate() error {
 	if o.Cluster != "" && !validIdent(o.Cluster) {
 		return fmt.Errorf("clickhouse cluster %q must be letters, digits and _", o.Cluster)
 	}
-	return nil
+	if o.Password != "" && o.PasswordFile != "" {
+		return fmt.Errorf("clickhouse: set --clickhouse-password or --clickhouse-password-file, not both")
+	}
+	if _, err := o.password(); err != nil {
+		return err
+	}
+	return o.tlsClient().Validate("clickhouse")
 }
 
 func validIdent(s string) bool {
@@ -72,7 +108,11 @@ func (o Options) password() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("read clickhouse password file: %w", err)
 	}
-	return strings.TrimRight(string(b), "\r\n"), nil
+	pw := strings.TrimRight(string(b), "\r\n")
+	if pw == "" {
+		return "", fmt.Errorf("clickhouse password file %s is empty", o.PasswordFile)
+	}
+	return pw, nil
 }
 
 // Client is a connection pool to one database.
@@ -115,7 +155,15 @@ func Open(ctx context.Context, opts Options, log *slog.Logger, createDB bool) (*
 }
 
 func dial(opts Options, pw, db string, log *slog.Logger) (driver.Conn, error) {
+	tc, err := opts.tlsClient().Config("clickhouse")
+	if err != nil {
+		return nil, err
+	}
+	if w := opts.tlsClient().Warning("clickhouse"); w != "" {
+		log.Warn(w)
+	}
 	conn, err := clickhouse.Open(&clickhouse.Options{
+		TLS:          tc,
 		Protocol:     clickhouse.Native,
 		Addr:         addrs(opts.Addr),
 		Auth:         clickhouse.Auth{Database: db, Username: opts.User, Password: pw},

@@ -36,7 +36,7 @@ var shardedTables = []string{"reports", "report_revisions", "gateway_submissions
 var joinedTables = []string{"firms"}
 
 // ShardingKey is the sharding expression of the Distributed tables over the
-// sharded tables (migration 0005 and 0012).
+// sharded tables (migration 0005 and 0013).
 const ShardingKey = "cityHash64(firm_id)"
 
 // ShardedTables are the tables split over a cluster's shards.

@@ -7,8 +7,9 @@
 // exported file back to the stored text.
 //
 // Every CSV or xlsx export of the project writes its text cells through
-// Neutralize (today: the firm registry, internal/firms.WriteCSV, and the
-// labels' notes, internal/label.Write). Grafana's own CSV download
+// Neutralize (today: the firm registry with its contacts,
+// internal/firms.WriteCSV; the labels' notes, internal/label.Write; the
+// console's monthly report, CSV and xlsx). Grafana's own CSV download
 // neutralises likewise (since Grafana 6.2.2).
 package csvcell
 

@@ -17,11 +17,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/layoffwatch/layoffwatch/alerts"
+	"github.com/layoffwatch/layoffwatch/console"
 	"github.com/layoffwatch/layoffwatch/gateway"
 	"github.com/layoffwatch/layoffwatch/internal/chdb"
 	"github.com/layoffwatch/layoffwatch/internal/firms"
 	"github.com/layoffwatch/layoffwatch/internal/kafkautil"
 	"github.com/layoffwatch/layoffwatch/internal/localstack"
+	"github.com/layoffwatch/layoffwatch/internal/region"
 	"github.com/layoffwatch/layoffwatch/internal/report"
 	"github.com/layoffwatch/layoffwatch/internal/simulate"
 	"github.com/layoffwatch/layoffwatch/internal/stack"
@@ -37,10 +39,11 @@ type Options struct {
 	GatewayAddr    string // the gateway's API and web form
 	AlertAddr      string // the alert component's acknowledge links and API
 	SMTPAddr       string // the mail catcher, which writes .eml files
+	ConsoleAddr    string // with Serve: the officials' console (its demo accounts are printed)
 	AlertsConfig   string // recipients and routes
 	Plan           string // the risk plan
 	KeepData       bool   // keep what an earlier run left in the database
-	Serve          bool   // keep everything running after the story until ctx ends
+	Serve          bool   // keep everything running after the story, and the console beside it, until ctx ends
 
 	Stdout io.Writer // the story
 	Stderr io.Writer // progress bars (on a terminal)
@@ -58,6 +61,7 @@ var ErrInterrupted = errors.New("interrupted")
 //	print: headcount by prefecture and month, warnings by level and rule
 //	       (current ones, and old ones told in summaries), each planted
 //	       event with what the detector raised, the emails
+//	serve: stack: console ──▶ one account per level of government, printed
 //
 // The detector starts once everything is stored, so that its first pass
 // sees the whole province (as after a bureau's migration), not a partial
@@ -112,6 +116,8 @@ func Run(ctx context.Context, sim *simulate.Simulation, opts Options, log *slog.
 	// gateway.MaxBatch, a few requests, well within the defaults
 	so.Gateway.Listen = opts.GatewayAddr
 	so.Alerts.Config, so.Alerts.HTTPAddr = opts.AlertsConfig, opts.AlertAddr
+	// the acknowledge-link secret is generated into the demo's directory
+	so.Alerts.DataDir = filepath.Join(opts.Dir, "alerts")
 	so.Alerts.Adjust = func(cfg *alerts.Config) {
 		cfg.SetSMTP(smtpHost, port)
 		cfg.SetAckBaseURL("http://" + opts.AlertAddr)
@@ -123,6 +129,11 @@ func Run(ctx context.Context, sim *simulate.Simulation, opts Options, log *slog.
 	so.Detector.Plan, so.Detector.Poll = opts.Plan, 500*time.Millisecond
 	months := int(report.PeriodOf(time.Now().In(report.Shanghai()))-sim.Options().Start) + 1
 	so.Detector.Window, so.Detector.AlertMonths = max(36, months), months
+	// the console (with --serve): the demo's plan for rule texts, its
+	// session keys under the demo's directory, reminders to the catcher
+	so.Console.Listen, so.Console.BaseURL, so.Console.Plan = opts.ConsoleAddr, "http://"+opts.ConsoleAddr, opts.Plan
+	so.Console.DataDir = filepath.Join(opts.Dir, "console")
+	so.Console.SMTPHost, so.Console.SMTPPort, so.Console.SMTPTLS, so.Console.SMTPNoTLSOkay = smtpHost, port, "none", true
 	st := stack.New(so, log, reg)
 	defer func() { _ = st.Stop() }()
 	if err := st.Start(ctx, stack.Ingest, stack.Gateway); err != nil {
@@ -182,11 +193,36 @@ func Run(ctx context.Context, sim *simulate.Simulation, opts Options, log *slog.
 		return err
 	}
 	if opts.Serve {
+		if err := serveConsole(ctx, st, ch, sim.Events(), opts.Stdout); err != nil {
+			return interrupted(ctx, err)
+		}
 		fmt.Fprintf(opts.Stdout, "\nserving until interrupted: kafka %s, clickhouse %s (database %s), metrics http://%s/metrics\n",
 			strings.Join(so.Kafka.Brokers, ","), so.ClickHouse.Addr, so.ClickHouse.Database, opts.MetricsAddr)
 		<-ctx.Done()
 	}
 	return st.Stop()
+}
+
+// serveConsole starts the officials' console with one account per level
+// of government around the first planted event's county (fresh passwords
+// each run), and prints the accounts.
+func serveConsole(ctx context.Context, st *stack.Stack, ch *chdb.Client, events []simulate.Event, w io.Writer) error {
+	county := "620102"
+	for _, e := range events {
+		if region.LevelOf(e.Region) == region.County {
+			county = e.Region
+			break
+		}
+	}
+	accounts, err := console.DemoAccounts(ctx, ch, county)
+	if err != nil {
+		return err
+	}
+	if err := st.Start(ctx, stack.Console); err != nil {
+		return err
+	}
+	fmt.Fprint(w, "\n"+console.DemoTable(st.ConsoleURL(), accounts))
+	return nil
 }
 
 // prepareDB drops the demo's database (unless keep), creates it and

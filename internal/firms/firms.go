@@ -1,5 +1,6 @@
 // Package firms owns the registry of monitored firms: the CSV format
-// (firm_id,name,region,industry,baseline_headcount[,ownership,enrolled_from,enrolled_to]),
+// (firm_id,name,region,industry,baseline_headcount[,ownership,enrolled_from,enrolled_to,
+// contact_name,contact_email,contact_phone]),
 // its validation, lookups by id, and the registry's ClickHouse table (Store).
 // It does not judge reports (internal/report does).
 package firms
@@ -9,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/mail"
 	"os"
 	"slices"
 	"sort"
@@ -32,6 +34,11 @@ type Firm struct {
 	Ownership         string
 	EnrolledFrom      time.Time // zero: always enrolled
 	EnrolledTo        time.Time // zero: still enrolled; else the first day no longer in the sample
+	// Contact is whom the bureau calls about a warning and reminds to
+	// report (all optional).
+	ContactName  string
+	ContactEmail string
+	ContactPhone string
 }
 
 // Prefecture returns the firm's prefecture code.
@@ -52,7 +59,7 @@ func (f Firm) EnrolledIn(p report.Period) bool {
 // Header is the required CSV header; OptionalColumns may follow it.
 var (
 	Header          = []string{"firm_id", "name", "region", "industry", "baseline_headcount"}
-	OptionalColumns = []string{"ownership", "enrolled_from", "enrolled_to"}
+	OptionalColumns = []string{"ownership", "enrolled_from", "enrolled_to", "contact_name", "contact_email", "contact_phone"}
 )
 
 // Ownership values accepted in the ownership column.
@@ -236,6 +243,10 @@ func parseRow(rec []string, cols colIndex, regions *region.Table) (Firm, *LineEr
 		Region:    cols.get(rec, "region"),
 		Industry:  cols.get(rec, "industry"),
 		Ownership: cols.get(rec, "ownership"),
+
+		ContactName:  csvcell.Restore(cols.get(rec, "contact_name")),
+		ContactEmail: csvcell.Restore(cols.get(rec, "contact_email")),
+		ContactPhone: csvcell.Restore(cols.get(rec, "contact_phone")),
 	}
 	if err := report.CheckFirmID(f.ID); err != nil {
 		return bad("firm_id", "%v", err)
@@ -284,7 +295,29 @@ func parseRow(rec []string, cols colIndex, regions *region.Table) (Firm, *LineEr
 	if !f.EnrolledFrom.IsZero() && !f.EnrolledTo.IsZero() && !f.EnrolledTo.After(f.EnrolledFrom) {
 		return bad("enrolled_to", "enrolled_to %s is not after enrolled_from %s", f.EnrolledTo.Format(time.DateOnly), f.EnrolledFrom.Format(time.DateOnly))
 	}
+	if col, err := checkContact(f); err != nil {
+		return bad(col, "%v", err)
+	}
 	return f, nil
+}
+
+// checkContact checks the optional contact columns: a one-line name, a
+// plain email address (reminders are sent to it), a phone number of digits
+// and the usual separators.
+func checkContact(f Firm) (column string, err error) {
+	if n := utf8.RuneCountInString(f.ContactName); n > 100 || !utf8.ValidString(f.ContactName) || strings.ContainsAny(f.ContactName, "\r\n\x00") {
+		return "contact_name", errors.New("contact_name must be one line of at most 100 characters")
+	}
+	if f.ContactEmail != "" {
+		addr, err := mail.ParseAddress(f.ContactEmail)
+		if err != nil || addr.Address != f.ContactEmail || len(f.ContactEmail) > 254 {
+			return "contact_email", fmt.Errorf("contact_email %q is not a plain email address", f.ContactEmail)
+		}
+	}
+	if len(f.ContactPhone) > 32 || strings.Trim(f.ContactPhone, "0123456789+-() ") != "" {
+		return "contact_phone", fmt.Errorf("contact_phone %q must be digits with + - ( ) or spaces, at most 32", f.ContactPhone)
+	}
+	return "", nil
 }
 
 func isDigits(s string, n int) bool {
@@ -315,7 +348,7 @@ func WriteCSV(w io.Writer, list []Firm) error {
 	}
 	for _, f := range list {
 		row := []string{f.ID, f.Name, f.Region, f.Industry, strconv.FormatUint(uint64(f.BaselineHeadcount), 10),
-			f.Ownership, date(f.EnrolledFrom), date(f.EnrolledTo)}
+			f.Ownership, date(f.EnrolledFrom), date(f.EnrolledTo), f.ContactName, f.ContactEmail, f.ContactPhone}
 		for i := range row {
 			row[i] = csvcell.Neutralize(row[i])
 		}

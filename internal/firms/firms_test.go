@@ -164,6 +164,14 @@ func TestParseCSV(t *testing.T) {
 		{name: "enrolled one day", in: strings.TrimSuffix(head, "\n") + ",enrolled_from,enrolled_to\n" + idA + ",x,620102,C,1,2025-01-01,2025-01-02\n",
 			want: []Firm{{ID: idA, Name: "x", Region: "620102", Industry: "C", BaselineHeadcount: 1, EnrolledFrom: date("2025-01-01"), EnrolledTo: date("2025-01-02")}}},
 
+		// contacts
+		{name: "contact columns", in: strings.TrimSuffix(head, "\n") + ",contact_name,contact_email,contact_phone\n" + idA + ",x,620102,C,1,王芳,hr@example.cn,0931-8881234\n",
+			want: []Firm{{ID: idA, Name: "x", Region: "620102", Industry: "C", BaselineHeadcount: 1, ContactName: "王芳", ContactEmail: "hr@example.cn", ContactPhone: "0931-8881234"}}},
+		{name: "contact email with a display name", in: strings.TrimSuffix(head, "\n") + ",contact_email\n" + idA + ",x,620102,C,1,Wang <hr@example.cn>\n", wantErr: []lineErr{{2, "contact_email"}}},
+		{name: "contact email not an address", in: strings.TrimSuffix(head, "\n") + ",contact_email\n" + idA + ",x,620102,C,1,hr at example\n", wantErr: []lineErr{{2, "contact_email"}}},
+		{name: "contact phone with letters", in: strings.TrimSuffix(head, "\n") + ",contact_phone\n" + idA + ",x,620102,C,1,call me\n", wantErr: []lineErr{{2, "contact_phone"}}},
+		{name: "contact name on two lines", in: strings.TrimSuffix(head, "\n") + ",contact_name\n" + idA + ",x,620102,C,1,\"a\nb\"\n", wantErr: []lineErr{{2, "contact_name"}}},
+
 		// shape of lines
 		{name: "too few fields", in: head + idA + ",x,620102,C\n", wantErr: []lineErr{{2, ""}}, wantMsg: "has 4 fields, the header has 5"},
 		{name: "too many fields", in: head + idA + ",x,620102,C,1,extra\n", wantErr: []lineErr{{2, ""}}},
@@ -356,14 +364,14 @@ func TestWriteCSVRoundTrip(t *testing.T) {
 	list := []Firm{
 		{ID: idA, Name: "兰州示例机械有限公司, \"第二\"分厂", Region: "620102", Industry: "C", BaselineHeadcount: 420, Ownership: "private",
 			EnrolledFrom: date("2024-01-01"), EnrolledTo: date("2026-01-01")},
-		{ID: idB, Name: "y", Region: "620103", Industry: "G"},
+		{ID: idB, Name: "y", Region: "620103", Industry: "G", ContactName: "王芳, 人事科", ContactEmail: "hr@example.cn", ContactPhone: "+86 (931) 888-1234"},
 		{ID: idC, Name: "z", Region: "620402", Industry: "T", BaselineHeadcount: report.MaxCount, EnrolledFrom: date("2000-02-29")},
 	}
 	var buf bytes.Buffer
 	if err := WriteCSV(&buf, list); err != nil {
 		t.Fatal(err)
 	}
-	if first, _, _ := strings.Cut(buf.String(), "\n"); first != "firm_id,name,region,industry,baseline_headcount,ownership,enrolled_from,enrolled_to" {
+	if first, _, _ := strings.Cut(buf.String(), "\n"); first != "firm_id,name,region,industry,baseline_headcount,ownership,enrolled_from,enrolled_to,contact_name,contact_email,contact_phone" {
 		t.Fatalf("header %q", first)
 	}
 	got, err := ParseCSV(&buf, region.Gansu())

@@ -19,6 +19,9 @@ var (
 	qFirms = queries.Query("all", `SELECT firm_id, name, region, industry, baseline_headcount, ownership, enrolled_from, enrolled_to
 		FROM firms FINAL ORDER BY firm_id`)
 	qIDs = queries.Query("ids", "SELECT DISTINCT firm_id FROM firms ORDER BY firm_id")
+	// the optional contacts (migration 0008), a table of their own
+	insContacts = queries.Insert("upsert_contacts", "firm_contacts", "firm_id", "contact_name", "contact_email", "contact_phone", "updated_at")
+	qContacts   = queries.Query("contacts", `SELECT firm_id, contact_name, contact_email, contact_phone FROM firm_contacts FINAL ORDER BY firm_id`)
 )
 
 // Statements is the registry's catalog (the parity test runs every one).
@@ -65,6 +68,15 @@ func (s *Store) Upsert(ctx context.Context, list []Firm) error {
 	if err := s.ch.InsertColumns(ctx, insFirms, id, name, reg, pref, ind, base, own, from, to, upd); err != nil {
 		return fmt.Errorf("store firms: %w", err)
 	}
+	// every firm's row, empty ones too: a re-import without a contact
+	// clears the old one
+	cname, cmail, cphone := make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
+	for _, f := range list {
+		cname, cmail, cphone = append(cname, f.ContactName), append(cmail, f.ContactEmail), append(cphone, f.ContactPhone)
+	}
+	if err := s.ch.InsertColumns(ctx, insContacts, id, cname, cmail, cphone, upd); err != nil {
+		return fmt.Errorf("store firm contacts: %w", err)
+	}
 	return nil
 }
 
@@ -92,6 +104,27 @@ func (s *Store) All(ctx context.Context) ([]Firm, error) {
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read firms: %w", err)
+	}
+	contacts, err := s.ch.Query(ctx, qContacts)
+	if err != nil {
+		return nil, fmt.Errorf("query firm contacts: %w", err)
+	}
+	defer contacts.Close()
+	byID := make(map[string]int, len(out))
+	for i, f := range out {
+		byID[f.ID] = i
+	}
+	for contacts.Next() {
+		var id, name, email, phone string
+		if err := contacts.Scan(&id, &name, &email, &phone); err != nil {
+			return nil, fmt.Errorf("scan firm contact: %w", err)
+		}
+		if i, ok := byID[id]; ok {
+			out[i].ContactName, out[i].ContactEmail, out[i].ContactPhone = name, email, phone
+		}
+	}
+	if err := contacts.Err(); err != nil {
+		return nil, fmt.Errorf("read firm contacts: %w", err)
 	}
 	return out, nil
 }

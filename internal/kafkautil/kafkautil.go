@@ -15,14 +15,17 @@ import (
 	"github.com/segmentio/kafka-go"
 )
 
-// Options says how to reach Kafka.
+// Options says how to reach Kafka: where, and how securely (security.go).
 type Options struct {
 	Brokers           []string `help:"Kafka bootstrap brokers." default:"127.0.0.1:19092" name:"kafka-brokers" sep:","`
 	Partitions        int      `help:"Partitions for topics layoffwatch creates." default:"3" name:"kafka-partitions"`
 	ReplicationFactor int      `help:"Replication factor for topics layoffwatch creates." default:"1" name:"kafka-replication-factor"`
+
+	Security `embed:""`
 }
 
-// Validate checks the options without network I/O.
+// Validate checks the options, and reads the password and certificate
+// files they name, without network I/O.
 func (o Options) Validate() error {
 	if len(o.Brokers) == 0 {
 		return errors.New("no kafka brokers given")
@@ -35,19 +38,24 @@ func (o Options) Validate() error {
 	if o.Partitions < 1 {
 		return fmt.Errorf("kafka partitions must be at least 1, got %d", o.Partitions)
 	}
-	return nil
+	_, err := o.resolve()
+	return err
 }
 
 // EnsureTopics creates the topics that do not exist yet.
 func EnsureTopics(ctx context.Context, o Options, topics ...string) error {
-	client := &kafka.Client{Addr: kafka.TCP(o.Brokers...), Timeout: 10 * time.Second}
+	client, done, err := o.client(10 * time.Second)
+	if err != nil {
+		return err
+	}
+	defer done()
 	req := &kafka.CreateTopicsRequest{}
 	for _, t := range topics {
 		req.Topics = append(req.Topics, kafka.TopicConfig{Topic: t, NumPartitions: o.Partitions, ReplicationFactor: max(o.ReplicationFactor, 1)})
 	}
 	resp, err := client.CreateTopics(ctx, req)
 	if err != nil {
-		return fmt.Errorf("create topics: %w", err)
+		return fmt.Errorf("create topics: %w", o.explain(err))
 	}
 	for t, err := range resp.Errors {
 		if err != nil && !errors.Is(err, kafka.TopicAlreadyExists) {
@@ -63,6 +71,7 @@ func EnsureTopics(ctx context.Context, o Options, topics ...string) error {
 // whichever client produced them.
 func NewWriter(o Options, topic string, log *slog.Logger) *kafka.Writer {
 	return &kafka.Writer{
+		Transport:              o.transport(log),
 		Addr:                   kafka.TCP(o.Brokers...),
 		Topic:                  topic,
 		Balancer:               &kafka.Murmur2Balancer{},
@@ -92,6 +101,7 @@ type GroupReader struct {
 func NewGroupReader(o Options, g GroupReader, log *slog.Logger) *kafka.Reader {
 	return kafka.NewReader(kafka.ReaderConfig{
 		Brokers:           o.Brokers,
+		Dialer:            o.dialer(log),
 		GroupID:           g.Group,
 		Topic:             g.Topic,
 		MinBytes:          1,
@@ -114,9 +124,13 @@ func NewGroupReader(o Options, g GroupReader, log *slog.Logger) *kafka.Reader {
 
 // Ping checks that a broker answers a metadata request.
 func Ping(ctx context.Context, o Options) error {
-	client := &kafka.Client{Addr: kafka.TCP(o.Brokers...), Timeout: 5 * time.Second}
+	client, done, err := o.client(5 * time.Second)
+	if err != nil {
+		return err
+	}
+	defer done()
 	if _, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{}}); err != nil {
-		return fmt.Errorf("kafka at %s: %w", strings.Join(o.Brokers, ","), err)
+		return fmt.Errorf("kafka at %s: %w", strings.Join(o.Brokers, ","), o.explain(err))
 	}
 	return nil
 }
@@ -128,10 +142,14 @@ func Ping(ctx context.Context, o Options) error {
 // is right before a consumer's first commit, after a restart, and while
 // the consumer is stuck.
 func GroupLag(ctx context.Context, o Options, group, topic string) (map[int]int64, error) {
-	client := &kafka.Client{Addr: kafka.TCP(o.Brokers...), Timeout: 10 * time.Second}
+	client, closeClient, err := o.client(10 * time.Second)
+	if err != nil {
+		return nil, err
+	}
+	defer closeClient()
 	meta, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
 	if err != nil {
-		return nil, fmt.Errorf("metadata of %s: %w", topic, err)
+		return nil, fmt.Errorf("metadata of %s: %w", topic, o.explain(err))
 	}
 	var parts []int
 	for _, t := range meta.Topics {
@@ -196,10 +214,14 @@ func ReadAll(ctx context.Context, o Options, topic string, fn func(kafka.Message
 // takes prefectures over catches up with the alert events others emitted
 // this way.
 func ReadFrom(ctx context.Context, o Options, topic string, from map[int]int64, fn func(kafka.Message) error) (map[int]int64, error) {
-	client := &kafka.Client{Addr: kafka.TCP(o.Brokers...), Timeout: 10 * time.Second}
+	client, done, err := o.client(10 * time.Second)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	meta, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
 	if err != nil {
-		return nil, fmt.Errorf("metadata of %s: %w", topic, err)
+		return nil, fmt.Errorf("metadata of %s: %w", topic, o.explain(err))
 	}
 	next := map[int]int64{}
 	for p, off := range from {
@@ -237,7 +259,8 @@ func ReadFrom(ctx context.Context, o Options, topic string, from map[int]int64, 
 }
 
 func readPartition(ctx context.Context, o Options, topic string, partition int, first, last int64, fn func(kafka.Message) error) error {
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: o.Brokers, Topic: topic, Partition: partition, MinBytes: 1, MaxBytes: 8 << 20, MaxWait: 100 * time.Millisecond})
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: o.Brokers, Dialer: o.dialer(nil), Topic: topic, Partition: partition, MinBytes: 1, MaxBytes: 8 << 20,
+		MaxWait: 100 * time.Millisecond})
 	defer r.Close()
 	if err := r.SetOffset(first); err != nil {
 		return fmt.Errorf("read %s/%d: %w", topic, partition, err)

@@ -21,6 +21,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/agnivade/levenshtein"
+
 	"github.com/layoffwatch/layoffwatch/internal/region"
 	"github.com/layoffwatch/layoffwatch/internal/report"
 )
@@ -265,36 +267,14 @@ func join[T ~string](list []T) string {
 // case (ties go to the earlier value).
 func nearest[T ~string](s string, valid []T) T {
 	s = strings.ToLower(strings.TrimSpace(s))
+	if r := []rune(s); len(r) > 64 {
+		s = string(r[:64]) // a note pasted into the kind column: any answer will do
+	}
 	best, bestD := valid[0], -1
 	for _, v := range valid {
-		if d := editDistance(s, string(v)); bestD < 0 || d < bestD {
+		if d := levenshtein.ComputeDistance(s, string(v)); bestD < 0 || d < bestD {
 			best, bestD = v, d
 		}
 	}
 	return best
-}
-
-// editDistance is the Levenshtein distance between a and b, by runes.
-func editDistance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	if len(ra) > 64 {
-		ra = ra[:64] // a note pasted into the kind column: any answer will do
-	}
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(rb)]
 }

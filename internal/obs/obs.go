@@ -55,13 +55,20 @@ func Serve(ctx context.Context, addr string, g prometheus.Gatherer, health *Heal
 // ServeHandler serves h on addr until ctx ends, with timeouts that keep a
 // slow client from holding a connection, then shuts down gracefully.
 func ServeHandler(ctx context.Context, addr string, h http.Handler, log *slog.Logger) error {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second,
-		IdleTimeout: 60 * time.Second, MaxHeaderBytes: 16 << 10}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
-	log.Info("http listening", "addr", ln.Addr().String())
+	return ServeListener(ctx, ln, h, log)
+}
+
+// ServeListener is ServeHandler on a listener the caller opened (an
+// in-process stack listens first, on port 0, to learn the address).
+func ServeListener(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logger) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second,
+		IdleTimeout: 60 * time.Second, MaxHeaderBytes: 16 << 10}
+	addr := ln.Addr().String()
+	log.Info("http listening", "addr", addr)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/layoffwatch/layoffwatch/alerts"
+	"github.com/layoffwatch/layoffwatch/console"
 	"github.com/layoffwatch/layoffwatch/deploy/grafana"
 	"github.com/layoffwatch/layoffwatch/detector"
 	"github.com/layoffwatch/layoffwatch/gateway"
@@ -30,6 +31,7 @@ func catalogs() []*chdb.Catalog {
 		gateway.Statements(),
 		alerts.Statements(),
 		demo.Statements(),
+		console.Statements(),
 	}
 }
 
@@ -67,6 +69,11 @@ func params(fx *fixture) map[string][][]any {
 		eventHeadcounts = append(eventHeadcounts, []any{day(e.Period.Add(-1).Start()), day(last), keys[1:]})
 	}
 	none := [][]any{{}}
+	// the console's scopes: a code prefix (620000 → 62, 620100 → 6201)
+	county := fx.caseCounty
+	pref := region.PrefectureOf(county)[:4]
+	since := fx.now.Add(-15 * time.Minute).UTC() // the sign-in limits' window
+	ids := []string{fx.caseAlert, fx.ackedAlert, fx.sentAlert, fx.changedAlert, "no-such-alert"}
 	return map[string][][]any{
 		"chdb.schema_version": none,
 		"firms.all":           none,
@@ -103,6 +110,44 @@ func params(fx *fixture) map[string][][]any {
 		"alerts.acks":                none,
 		"alerts.silences":            none,
 		"alerts.alerts":              none,
+		"alerts.first_ack":           {{fx.ackedAlert}, {fx.caseAlert}, {"no-such-alert"}},
+		"alerts.sent_to":             {{fx.sentAlert, fx.sentTo}, {fx.sentAlert, "anning@gs.example.cn"}},
+		"alerts.logged":              {{fx.sentAlert}, {"no-such-alert"}},
+		"firms.contacts":             none,
+		"console.user":               {{"county"}, {"province"}, {"nobody"}},
+		"console.user_by_subject":    {{"sso-" + region.PrefectureOf(county)}, {"sso-unknown"}},
+		"console.users":              none,
+		"console.object_audit":       {{"case", fx.caseAlert}, {"user", "county"}, {"firm", fx.contactFirms[0]}},
+		"console.cases":              {{"62"}, {pref}, {county}},
+		"console.audit_scope":        {{"62", uint64(500)}, {pref, uint64(20)}, {county, uint64(3)}},
+		"console.failures_account":   {{"county", since}, {"province", since}},
+		"console.failures_account_address": {
+			{"county", fx.failedAddress, since},
+			{"county", "10.0.0.10", fx.now.Add(-time.Hour).UTC()},
+		},
+		"console.failures_address": {{fx.failedAddress, since}, {"192.0.2.1", since}},
+		"console.reminders":        {{"62"}, {pref}},
+		"console.alerts":           {{"62"}, {pref}, {county}},
+		"console.alerts_month":     {{"62", day(end)}, {pref, day(prev)}, {county, day(fx.end.Add(-12).Start())}},
+		"console.alert":            {{fx.caseAlert}, {fx.changedAlert}, {"no-such-alert"}},
+		"console.alert_events":     {{fx.changedAlert}, {fx.caseAlert}},
+		"console.notifications":    {{fx.sentAlert}, {fx.ackedAlert}},
+		"console.acks":             {{ids}, {[]string{fx.caseAlert}}},
+		"console.later_acks":       {{fx.ackedAlert}, {fx.caseAlert}},
+		"console.firm":             {{fx.warnedFirm}, {fx.contactFirms[0]}},
+		"console.firms_scope":      {{"62"}, {pref}, {county}},
+		"console.contacts":         {{fx.contactFirms}, {sample}},
+		"console.reported":         {{day(end), sample}, {day(prev), fx.contactFirms}},
+		"console.firm_series": {
+			{fx.warnedFirm, day(end), day(end)},
+			{fx.closedFirm, day(end), day(end)},
+			{fx.revisedFirm, day(fx.revisedAt.Start()), day(fx.revisedAt.Start())},
+		},
+		"console.region_series": {
+			{"62", "", "", day(end), day(end)},
+			{pref, "C", "C", day(end), day(end)},
+			{county, "", "", day(cluster.Period.Start()), day(cluster.Period.Start())},
+		},
 		"alerts.firm_series": {
 			{fx.warnedFirm, day(end), day(end)},
 			{fx.closedFirm, day(end), day(end)},

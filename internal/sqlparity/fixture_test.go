@@ -49,6 +49,16 @@ type fixture struct {
 	tokenID     string
 	idemKey     string
 	prefectures []string // two prefectures of the registry: a replica's share
+
+	// acknowledgements (alerts) and the console
+	ackedAlert    string // an alert acknowledged twice: its first stands, the second is an event
+	sentAlert     string // an alert emailed to sentTo
+	sentTo        string
+	changedAlert  string // an alert with a level change
+	caseAlert     string // an alert with a case in the console, acknowledged there
+	caseCounty    string // the county of caseAlert
+	contactFirms  []string
+	failedAddress string // where sign-ins failed from
 }
 
 // newFixture builds the data: a simulated province (a small one: every table
@@ -84,6 +94,9 @@ func newFixture(inserts map[string]chdb.Insert) (*fixture, error) {
 		return nil, err
 	}
 	if err := fx.notifications(events); err != nil {
+		return nil, err
+	}
+	if err := fx.console(events); err != nil {
 		return nil, err
 	}
 	if err := fx.gateway(reports); err != nil {
@@ -170,7 +183,36 @@ func (fx *fixture) registry() error {
 	if err := fx.add("firms.upsert", rows); err != nil {
 		return err
 	}
-	return fx.add("firms.upsert", again)
+	if err := fx.add("firms.upsert", again); err != nil {
+		return err
+	}
+	// contacts of every tenth firm (a table of their own); a re-import a
+	// year later clears one and changes another's address
+	contactRow := func(f firms.Firm, i int, email string, updated time.Time) row {
+		name, phone := fmt.Sprintf("联系人%d", i), fmt.Sprintf("0931-888%04d", i)
+		if email == "" {
+			name, phone = "", ""
+		}
+		return row{"firm_id": f.ID, "contact_name": name, "contact_email": email, "contact_phone": phone, "updated_at": updated}
+	}
+	var contacts, changed []row
+	for i, f := range fx.firms {
+		if i%10 != 3 {
+			continue
+		}
+		fx.contactFirms = append(fx.contactFirms, f.ID)
+		contacts = append(contacts, contactRow(f, i, fmt.Sprintf("hr-%d@firm.example.cn", i), fx.start.Start()))
+		switch len(fx.contactFirms) {
+		case 2:
+			changed = append(changed, contactRow(f, i, "", fx.start.Add(12).Start()))
+		case 3:
+			changed = append(changed, contactRow(f, i, fmt.Sprintf("renshi-%d@firm.example.cn", i), fx.start.Add(12).Start()))
+		}
+	}
+	if err := fx.add("firms.upsert_contacts", contacts); err != nil {
+		return err
+	}
+	return fx.add("firms.upsert_contacts", changed)
 }
 
 // reports: one insert per month as ingest writes them (a month's
@@ -368,6 +410,9 @@ func (fx *fixture) alerts(reports []report.Report) ([]alertevent.Event, error) {
 			r.Version, r.Kind, r.At = 2, alertevent.Resolved, at.Add(24*time.Hour)
 			events = append(events, r)
 		case i%7 == 3:
+			if fx.changedAlert == "" {
+				fx.changedAlert = e.ID
+			}
 			c := e
 			c.Version, c.Kind, c.At, c.PreviousLevel, c.PreviousLevelFacts = 2, alertevent.LevelChanged, at.Add(36*time.Hour), e.Level, e.LevelFacts
 			c.Level = e.Level%4 + 1
@@ -457,13 +502,23 @@ func (fx *fixture) partials(ds *detector.Dataset) error {
 // level changes and resolutions), acknowledgements (in time, late, twice by
 // one person, by two people), escalations, and silences (one expired).
 func (fx *fixture) notifications(events []alertevent.Event) error {
-	var log, acks []row
+	var log, acks, ackEvents []row
 	perLevel := map[alertevent.Level]int{}
 	sorted := slices.Clone(events)
 	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].At.After(sorted[j].At) })
 	logRow := func(e alertevent.Event, msg, rcpt, kind, status string, tier uint8, at time.Time) row {
 		return row{"message_id": msg, "alert_id": e.ID, "alert_version": e.Version, "recipient": rcpt, "kind": kind, "tier": tier,
-			"status": status, "detail": "", "level": e.Level.String(), "rule": e.Rule, "region": e.Region, "fired_at": e.At.UTC(), "at": at.UTC()}
+			"status": status, "detail": "", "level": e.Level.String(), "rule": e.Rule, "region": e.Region, "fired_at": e.At.UTC(), "at": at.UTC(),
+			"channel": "email"}
+	}
+	// the same message through a channel beside email (alerts/channel)
+	onChannel := func(r row, ch string) row {
+		c := copyRow(r)
+		c["channel"] = ch
+		if m := c["message_id"].(string); m != "" {
+			c["message_id"] = m + "@" + ch
+		}
+		return c
 	}
 	summarized := 0
 	for _, e := range sorted {
@@ -504,12 +559,35 @@ func (fx *fixture) notifications(events []alertevent.Event) error {
 			status = "folded"
 		}
 		log = append(log, logRow(e, msg, rcpt, kind, "pending", 0, e.At.Add(30*time.Second)), logRow(e, msg, rcpt, kind, status, 0, sent))
+		switch n % 3 {
+		case 0: // the county's WeCom group was told too, a second later
+			log = append(log, onChannel(logRow(e, msg, rcpt, kind, "pending", 0, e.At.Add(30*time.Second)), "wecom-"+e.Region),
+				onChannel(logRow(e, msg, rcpt, kind, status, 0, sent.Add(time.Second)), "wecom-"+e.Region))
+		case 1: // by SMS, which refused the first time for good
+			if e.Level <= alertevent.LevelII {
+				log = append(log, onChannel(logRow(e, msg, rcpt, kind, "failed", 0, sent), "sms"))
+			}
+		}
 		if status != "sent" {
 			continue
 		}
+		if fx.sentAlert == "" {
+			fx.sentAlert, fx.sentTo = e.ID, rcpt
+		}
 		deadline := e.LevelFacts.Response()
+		// every acknowledgement is an event; the first of an alert also
+		// stands in acks, a later one by another official is an event only
+		first := true
 		ack := func(who, via string, at time.Time) {
-			acks = append(acks, row{"alert_id": e.ID, "recipient": who, "at": at.UTC(), "comment": "已核实：" + via, "via": via})
+			outcome := "already_acknowledged"
+			if first {
+				outcome = "acknowledged"
+				acks = append(acks, row{"alert_id": e.ID, "recipient": who, "at": at.UTC(), "comment": "已核实：" + via, "via": via})
+			} else if fx.ackedAlert == "" {
+				fx.ackedAlert = e.ID
+			}
+			first = false
+			ackEvents = append(ackEvents, row{"alert_id": e.ID, "recipient": who, "at": at.UTC(), "comment": "已核实：" + via, "via": via, "outcome": outcome})
 		}
 		switch n % 4 {
 		case 0:
@@ -529,12 +607,24 @@ func (fx *fixture) notifications(events []alertevent.Event) error {
 	if err := fx.add("alerts.ack", acks); err != nil {
 		return err
 	}
-	// the same person acknowledges again later: one row, the later one
+	// the same person acknowledges again later: one row, the later one (as
+	// before the first acknowledgement stood), and an event
 	again := copyRow(acks[0])
 	again["at"] = acks[0]["at"].(time.Time).Add(2 * time.Hour)
 	again["comment"] = "再次确认"
 	if err := fx.add("alerts.ack", []row{again}); err != nil {
 		return err
+	}
+	againEvent := copyRow(again)
+	againEvent["outcome"] = "already_acknowledged"
+	if err := fx.add("alerts.ack_event", ackEvents); err != nil {
+		return err
+	}
+	if err := fx.add("alerts.ack_event", []row{againEvent}); err != nil {
+		return err
+	}
+	if fx.ackedAlert == "" || fx.sentAlert == "" {
+		return fmt.Errorf("no alert acknowledged twice, or none sent")
 	}
 	var silences []row
 	for i, s := range []struct{ region, rule, firm string }{{"620102", "", ""}, {"", "missing_report", ""}, {"", "", fx.warnedFirm}} {
@@ -633,4 +723,124 @@ func (fx *fixture) gateway(reports []report.Report) error {
 	retry := copyRow(idem[1])
 	retry["created_at"], retry["status"] = fx.now.Add(-30*time.Minute), uint16(409)
 	return fx.add("gateway.idempotency", []row{retry})
+}
+
+// console: accounts (one changed twice, one linked to single sign-on), the
+// cases officials worked on the newest firings of the province (untouched,
+// acknowledged — in the console, so in acks and ack_events too — verified,
+// responding, closed), failed and good sign-ins from two addresses,
+// reporting reminders (one firm reminded twice) and account changes.
+func (fx *fixture) console(events []alertevent.Event) error {
+	var firing []alertevent.Event
+	for _, e := range events {
+		if e.Kind == alertevent.Firing {
+			firing = append(firing, e)
+		}
+	}
+	sort.SliceStable(firing, func(i, j int) bool {
+		return firing[i].At.After(firing[j].At) || firing[i].At.Equal(firing[j].At) && firing[i].ID < firing[j].ID
+	})
+	firing = firing[:min(len(firing), 60)]
+	// the case looked at: the first firing in a county that gets at least
+	// as far as verified (below: i%5 steps)
+	for i, e := range firing {
+		if i%5 >= 2 && region.LevelOf(e.Region) == region.County {
+			fx.caseAlert, fx.caseCounty = e.ID, e.Region
+			break
+		}
+	}
+	if fx.caseAlert == "" {
+		return fmt.Errorf("no firing in a county among the newest")
+	}
+	created := fx.end.Start()
+	userRow := func(name, role, reg, subject string, epoch, version uint64, changed time.Time) row {
+		return row{"username": name, "display_name": "经办人 " + name, "email": name + "@gs.example.cn", "role": role, "region": reg,
+			"language": "zh-CN", "password_hash": fmt.Sprintf("$argon2id$v=19$m=65536,t=1,p=4$%s$%d", name, version), "oidc_subject": subject,
+			"disabled": uint8(0), "session_epoch": epoch, "created_at": created, "changed_at": changed, "version": version}
+	}
+	pref := region.PrefectureOf(fx.caseCounty)
+	users := []row{
+		userRow("province", "admin", "620000", "", 0, 1, created),
+		userRow("prefecture", "supervisor", pref, "sso-"+pref, 0, 1, created),
+		userRow("county", "official", fx.caseCounty, "", 0, 1, created),
+		userRow("observer", "read-only", fx.caseCounty, "", 0, 1, created),
+	}
+	if err := fx.add("console.put_user", users); err != nil {
+		return err
+	}
+	// the county official's password is reset (sessions end), then the
+	// account is disabled
+	reset := userRow("county", "official", fx.caseCounty, "", 1, 2, created.AddDate(0, 0, 3))
+	disabled := userRow("county", "official", fx.caseCounty, "", 2, 3, created.AddDate(0, 0, 9))
+	disabled["disabled"] = uint8(1)
+	if err := fx.add("console.put_user", []row{reset}); err != nil {
+		return err
+	}
+	if err := fx.add("console.put_user", []row{disabled}); err != nil {
+		return err
+	}
+
+	auditRow := func(id string, at time.Time, actor, action, kind, object, reg string, seq uint32, status, before, after, detail string) row {
+		return row{"id": id, "at": at.UTC(), "actor": actor, "actor_role": "official", "address": "10.0.0.1", "action": action,
+			"object_kind": kind, "object_id": object, "region": reg, "seq": seq, "status": status, "before": before, "after": after, "detail": detail}
+	}
+	var audit, acks, ackEvents []row
+	steps := []struct{ action, status string }{{"ack", "acknowledged"}, {"verify", "verified"}, {"respond", "responding"}, {"close", "closed"}}
+	for i, e := range firing {
+		n := i % 5
+		if n == 0 {
+			continue
+		}
+		at := e.At.Add(time.Duration(10+i) * time.Minute).UTC().Truncate(time.Second)
+		who := "official-" + e.Region
+		before := `{"status":"new"}`
+		for k, s := range steps[:n] {
+			after := fmt.Sprintf(`{"alert_id":%q,"seq":%d,"status":%q}`, e.ID, k+1, s.status)
+			audit = append(audit, auditRow(fmt.Sprintf("%s-%d", e.ID, k+1), at.Add(time.Duration(k)*time.Hour), who, s.action, "case",
+				e.ID, e.Region, uint32(k+1), s.status, before, after, fmt.Sprintf(`{"action":%q}`, s.action)))
+			before = after
+		}
+		rcpt := who + "@gs.example.cn"
+		acks = append(acks, row{"alert_id": e.ID, "recipient": rcpt, "at": at, "comment": "已收到", "via": "console"})
+		ackEvents = append(ackEvents, row{"alert_id": e.ID, "recipient": rcpt, "at": at, "comment": "已收到", "via": "console", "outcome": "acknowledged"})
+	}
+	// sign-ins: five failures for the county account from one address, one
+	// from another, then a good one; reminders, one firm twice; account changes
+	fx.failedAddress = "10.0.0.9"
+	for i := range 6 {
+		addr := fx.failedAddress
+		if i == 5 {
+			addr = "10.0.0.10"
+		}
+		r := auditRow(fmt.Sprintf("signin-%d", i), fx.now.Add(-time.Duration(30-i)*time.Minute), "county", "signin_failed", "user", "county", "", 0, "", "", "", "")
+		r["address"] = addr
+		audit = append(audit, r)
+	}
+	audit = append(audit, auditRow("signin-ok", fx.now.Add(-10*time.Minute), "county", "signin", "user", "county", fx.caseCounty, 0, "", "", "", ""))
+	for i, id := range fx.contactFirms[:4] {
+		f := fx.firmByID(id)
+		audit = append(audit, auditRow(fmt.Sprintf("remind-%d", i), fx.end.Add(1).Start().AddDate(0, 0, 2), "system", "remind", "firm", id, f.Region, 0, "",
+			"", "", `{"kind":"before"}`))
+		if i == 0 {
+			audit = append(audit, auditRow("remind-late", fx.end.Add(1).Start().AddDate(0, 0, 6), "system", "remind", "firm", id, f.Region, 0, "",
+				"", "", `{"kind":"late"}`))
+		}
+	}
+	audit = append(audit, auditRow("user-reset", created.AddDate(0, 0, 3), "cli:ops", "reset_password", "user", "county", "", 0, "", `{"epoch":0}`, `{"epoch":1}`, ""))
+	if err := fx.add("console.audit", audit); err != nil {
+		return err
+	}
+	if err := fx.add("console.ack", acks); err != nil {
+		return err
+	}
+	return fx.add("console.ack_event", ackEvents)
+}
+
+func (fx *fixture) firmByID(id string) firms.Firm {
+	for _, f := range fx.firms {
+		if f.ID == id {
+			return f
+		}
+	}
+	panic("no firm " + id)
 }

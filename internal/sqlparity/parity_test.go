@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -236,6 +237,12 @@ func (z *zone) optimize(t *testing.T) {
 // compare runs sql on both engines and fails the test when the answers
 // differ. It returns the 18.16 answer.
 func (z *zone) compare(t *testing.T, ctx context.Context, phase, name, sql string, names bool) (result, bool) {
+	return z.compareReduced(t, ctx, phase, name, sql, names, nil)
+}
+
+// compareReduced compares the answers after reduce, what the statement's
+// caller does to them (nil: nothing).
+func (z *zone) compareReduced(t *testing.T, ctx context.Context, phase, name, sql string, names bool, reduce func(result) result) (result, bool) {
 	t.Helper()
 	var res [2]result
 	var errs [2]error
@@ -251,6 +258,9 @@ func (z *zone) compare(t *testing.T, ctx context.Context, phase, name, sql strin
 		t.Errorf("[%s] %s:\n  18.16: %v\n  26.7:  %v\n%s", phase, name, firstLine(errs[0]), firstLine(errs[1]), clip(sql))
 		return res[0], false
 	default:
+		if reduce != nil {
+			res[0], res[1] = reduce(res[0]), reduce(res[1])
+		}
 		if d := diff(res[0], res[1], ordered(sql), names); d != "" {
 			t.Errorf("[%s] %s: different answers (%d rows on 18.16):\n  %s\n%s", phase, name, len(res[0].rows), d, clip(sql))
 			return res[0], false
@@ -281,10 +291,11 @@ func (z *zone) compareStatements(t *testing.T, phase string, cases []statementCa
 			t.Errorf("%s: %v", name, err)
 			continue
 		}
-		res, ok := z.compare(t, ctx, phase, name, sql, false)
+		reduce := reducers[c.st.Name()]
+		res, ok := z.compareReduced(t, ctx, phase, name, sql, false, reduce)
 		z.answered[c.st.Name()] = z.answered[c.st.Name()] || len(res.rows) > 0
-		if !ok {
-			continue
+		if !ok || reduce != nil {
+			continue // the row count through clickhouse-go is the raw one
 		}
 		rows, err := z.client.Query(ctx, c.st, c.args...)
 		if err != nil {
@@ -424,4 +435,40 @@ func walkRepo(t *testing.T, fn func(path string, b []byte)) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// reducers are what the callers of some statements do to their rows, by
+// statement: the parity that matters is of what the component keeps.
+// detector.reports_since returns every stored revision, unmerged ones too,
+// and the detector keeps the highest revision of each firm and month (ingest
+// refuses an equal revision with other content); ClickHouse 26.x collapses
+// same-key rows within one insert block, 18.16 does not, so the raw rows
+// differ while merges are pending.
+var reducers = map[string]func(result) result{
+	"detector.reports_since": func(r result) result {
+		keep := map[string]string{} // firm, period → the row of its highest revision
+		rev := map[string]int{}
+		for _, row := range r.rows {
+			f := strings.SplitN(row, "\t", 4)
+			key := f[0] + "\t" + f[1]
+			n, _ := strconv.Atoi(f[2])
+			if old, ok := rev[key]; !ok || n > old {
+				rev[key], keep[key] = n, dropIngestedAt(row)
+			}
+		}
+		out := result{names: r.names, types: r.types}
+		for _, row := range keep {
+			out.rows = append(out.rows, row)
+		}
+		return out
+	},
+}
+
+// dropIngestedAt removes the last column (ingested_at: when each copy was
+// inserted, which differs between copies of one revision).
+func dropIngestedAt(row string) string {
+	if i := strings.LastIndex(row, "\t"); i >= 0 {
+		return row[:i]
+	}
+	return row
 }

@@ -1,12 +1,13 @@
 // Package stack runs the pipeline's four components in one process —
 // ingest, alerts, detector and gateway, each through its own Run or New —
-// for `layoffwatch local` (make demo), the alert-latency benchmark and
-// integration tests, as alertmanager's app package lets tests embed
-// alertmanager. Sinks start before the sources that feed them, and stop
-// after them:
+// and, when asked, the officials' console beside them, for `layoffwatch
+// local` (make demo), the alert-latency benchmark and integration tests, as
+// alertmanager's app package lets tests embed alertmanager. Sinks start
+// before the sources that feed them, and stop after them; the console,
+// which only reads and answers people, starts last and stops first:
 //
-//	start: ingest ──▶ alerts ──▶ detector ──▶ gateway
-//	stop:  gateway ──▶ detector ──▶ alerts ──▶ ingest
+//	start: ingest ──▶ alerts ──▶ detector ──▶ gateway ──▶ console
+//	stop:  console ──▶ gateway ──▶ detector ──▶ alerts ──▶ ingest
 //
 // Progress comes from the components' hooks (ingest's OnStored, the
 // detector's OnPass, alerts' OnHandled), never from reading metrics. One
@@ -31,6 +32,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/layoffwatch/layoffwatch/alerts"
+	"github.com/layoffwatch/layoffwatch/console"
 	"github.com/layoffwatch/layoffwatch/detector"
 	"github.com/layoffwatch/layoffwatch/gateway"
 	"github.com/layoffwatch/layoffwatch/ingest"
@@ -39,22 +41,24 @@ import (
 	"github.com/layoffwatch/layoffwatch/internal/obs"
 )
 
-// Component names one of the four.
+// Component names one of the components.
 type Component int
 
-// The components, in start order.
+// The components, in start order. Start with none named starts the
+// pipeline's four; the console starts only when named.
 const (
 	Ingest Component = iota
 	Alerts
 	Detector
 	Gateway
+	Console
 )
 
 // metricsServer is the stack's own /metrics and health server, started
 // first and stopped last.
 const metricsServer Component = -1
 
-var componentNames = [...]string{"ingest", "alert", "detect", "gateway"}
+var componentNames = [...]string{"ingest", "alert", "detect", "gateway", "console"}
 
 func (c Component) String() string {
 	if c < 0 || int(c) >= len(componentNames) {
@@ -73,6 +77,7 @@ type Options struct {
 	Alerts   alerts.Options
 	Detector detector.Options
 	Gateway  gateway.Options // Listen may be "127.0.0.1:0": see GatewayURL
+	Console  console.Options // Listen may be "127.0.0.1:0": see ConsoleURL
 
 	// MetricsAddr serves /metrics, /healthz and /readyz for the whole
 	// stack; empty: off.
@@ -87,16 +92,17 @@ type Options struct {
 // servers off: the stack serves one.
 func DefaultOptions() (Options, error) {
 	var o Options
-	var errs [4]error
+	var errs [5]error
 	o.Ingest, errs[0] = ingest.DefaultOptions()
 	o.Alerts, errs[1] = alerts.DefaultOptions()
 	o.Detector, errs[2] = detector.DefaultOptions()
 	o.Gateway, errs[3] = gateway.DefaultOptions()
+	o.Console, errs[4] = console.DefaultOptions()
 	if err := errors.Join(errs[:]...); err != nil {
 		return Options{}, err
 	}
 	o.Kafka, o.ClickHouse = o.Ingest.Kafka, o.Ingest.ClickHouse
-	o.Ingest.MetricsAddr, o.Detector.MetricsAddr, o.Gateway.MetricsAddr = "", "", ""
+	o.Ingest.MetricsAddr, o.Detector.MetricsAddr, o.Gateway.MetricsAddr, o.Console.MetricsAddr = "", "", "", ""
 	return o, nil
 }
 
@@ -123,6 +129,7 @@ type Stack struct {
 	changed  chan struct{} // closed and replaced whenever progress changes or a component stops
 	running  []*running    // in start order
 	gwAddr   net.Addr
+	conAddr  net.Addr
 }
 
 // running is one component's goroutine.
@@ -172,7 +179,21 @@ func (s *Stack) GatewayURL() string {
 	return "http://" + s.gwAddr.String()
 }
 
-// Start starts the named components (all four when none are named) that
+// ConsoleURL is the console's base URL once it runs ("" before).
+func (s *Stack) ConsoleURL() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conAddr == nil {
+		return ""
+	}
+	if s.opts.Console.TLS.Enabled() {
+		return "https://" + s.conAddr.String()
+	}
+	return "http://" + s.conAddr.String()
+}
+
+// Start starts the named components (the pipeline's four when none are
+// named) that
 // are not running yet, in start order, each after the previous has said it
 // started: with Start(ctx, Ingest, Gateway) and later Start(ctx, Alerts,
 // Detector), the detector's first pass sees whatever was ingested in
@@ -185,7 +206,7 @@ func (s *Stack) Start(ctx context.Context, which ...Component) error {
 	if err := s.serveMetrics(); err != nil {
 		return err
 	}
-	for _, c := range []Component{Ingest, Alerts, Detector, Gateway} {
+	for _, c := range []Component{Ingest, Alerts, Detector, Gateway, Console} {
 		if !slices.Contains(which, c) || s.isRunning(c) {
 			continue
 		}
@@ -301,6 +322,11 @@ func (s *Stack) start(ctx context.Context, c Component) error {
 			}
 			return err
 		}
+	case Console:
+		var err error
+		if run, h, err = s.console(ctx, log); err != nil {
+			return fmt.Errorf("console: %w", err)
+		}
 	}
 	s.health.Include(c.String(), h)
 	r := s.launch(c, c.String(), run)
@@ -326,6 +352,44 @@ func (s *Stack) start(ctx context.Context, c Component) error {
 	}
 	log.Debug("component started")
 	return nil
+}
+
+// console builds the console on a ClickHouse connection of its own (the
+// schema must be there: the caller migrates) and listens.
+func (s *Stack) console(ctx context.Context, log *slog.Logger) (func(context.Context) error, *obs.Health, error) {
+	o := s.opts.Console
+	o.ClickHouse = s.opts.ClickHouse
+	if err := o.Validate(); err != nil {
+		return nil, nil, err
+	}
+	ch, err := chdb.Open(ctx, o.ClickHouse, log, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := ch.RequireSchema(ctx); err != nil {
+		_ = ch.Close()
+		return nil, nil, err
+	}
+	con, err := console.New(ctx, o, ch, log, s.reg)
+	if err != nil {
+		_ = ch.Close()
+		return nil, nil, err
+	}
+	ln, err := console.Listen(o)
+	if err != nil {
+		_ = ch.Close()
+		return nil, nil, err
+	}
+	s.mu.Lock()
+	s.conAddr = ln.Addr()
+	s.mu.Unlock()
+	return func(ctx context.Context) error {
+		err := con.Serve(ctx, ln)
+		if cerr := ch.Close(); err == nil {
+			err = cerr
+		}
+		return err
+	}, con.Health(), nil
 }
 
 // forget drops a component that ended during its start: its error is

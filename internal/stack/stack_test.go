@@ -14,7 +14,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/layoffwatch/layoffwatch/gateway"
-	"github.com/layoffwatch/layoffwatch/internal/chdb"
 	"github.com/layoffwatch/layoffwatch/internal/firms"
 	"github.com/layoffwatch/layoffwatch/internal/localstack"
 	"github.com/layoffwatch/layoffwatch/internal/obs"
@@ -50,26 +49,11 @@ func readyz(url string) (int, string) {
 // within 10 s, naming ClickHouse for every component; then starts the
 // server again and sees every component ready again. On the way it sends a
 // report through the gateway and waits for ingest's hook to say it is
-// stored.
+// stored. The console runs beside the pipeline and follows ClickHouse too.
 func TestReadinessFollowsClickHouse(t *testing.T) {
 	ctx := context.Background()
-	server, err := localstack.NewClickHouse(localstack.ClickHouseOptions{Dir: t.TempDir(), MaxMemory: 1 << 30}, testenv.Logger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := server.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = server.Stop() })
-	chOpts := chdb.Options{Addr: server.Addr(), Database: "stack_test", User: "default", DialTimeout: 2 * time.Second}
-	ch, err := chdb.Open(ctx, chOpts, testenv.Logger(t), true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ch.Close()
-	if _, err := ch.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	server, ch := testenv.OwnClickHouse(t, "stack_test")
+	chOpts := ch.Options()
 	firm := firms.Firm{ID: testenv.FirmID("620102", 1), Name: "就绪测试企业", Region: "620102", Industry: "C", BaselineHeadcount: 300}
 	if err := firms.NewStore(ch).Upsert(ctx, []firms.Firm{firm}); err != nil {
 		t.Fatal(err)
@@ -101,10 +85,20 @@ recipients:
 	opts.Detector.Plan, opts.Detector.Poll = "../../deploy/plans/default.yaml", 200*time.Millisecond
 	opts.Alerts.Config, opts.Alerts.HTTPAddr = cfgPath, alertAddr
 	opts.Gateway.Listen = "127.0.0.1:0"
+	opts.Console.Listen, opts.Console.DataDir, opts.Console.Plan = "127.0.0.1:0", t.TempDir(), "../../deploy/plans/default.yaml"
 	s := stack.New(opts, testenv.Logger(t), obs.NewRegistry())
 	t.Cleanup(func() { _ = s.Stop() })
 	if err := s.Start(ctx); err != nil {
 		t.Fatal(err)
+	}
+	if s.ConsoleURL() != "" {
+		t.Fatal("Start with no component named started the console")
+	}
+	if err := s.Start(ctx, stack.Console); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := readyz(s.ConsoleURL() + "/readyz"); code != 200 || !strings.Contains(body, "ok   clickhouse") {
+		t.Fatalf("console's own /readyz: %d\n%s", code, body)
 	}
 
 	client := &gateway.Client{BaseURL: s.GatewayURL(), Token: token}
@@ -133,7 +127,7 @@ recipients:
 	}
 	stopped := time.Now()
 	t.Log("clickhouse stopped")
-	components := []string{"ingest", "alert", "detect", "gateway"}
+	components := []string{"ingest", "alert", "detect", "gateway", "console"}
 	testenv.WaitFor(t, "/readyz to name ClickHouse for every component", 10*time.Second, func() (bool, string) {
 		code, body := readyz(stackURL)
 		if code != http.StatusServiceUnavailable {

@@ -119,11 +119,38 @@ func ClickHouse(t testing.TB) *chdb.Client {
 	return c
 }
 
+// OwnClickHouse starts a ClickHouse server of the test's own — one it may
+// stop, kill or freeze without disturbing other tests — and returns it with
+// a client of database db, migrated. The cleanup stops the server.
+func OwnClickHouse(t testing.TB, db string) (*localstack.ClickHouse, *chdb.Client) {
+	t.Helper()
+	ctx := context.Background()
+	server, err := localstack.NewClickHouse(localstack.ClickHouseOptions{Dir: t.TempDir(), MaxMemory: 1 << 30}, Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := server.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = server.Stop() })
+	ch, err := chdb.Open(ctx, chdb.Options{Addr: server.Addr(), Database: db, User: "default", DialTimeout: 2 * time.Second}, Logger(t), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ch.Close() })
+	if _, err := ch.Migrate(ctx); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	return server, ch
+}
+
 // SQL opens a connection of the test's own to the database of opts, for the
 // ad-hoc checks a test makes on what a component stored (counts, a row).
 // Production code runs only the statements of its catalog (internal/chdb);
 // tests look at the tables with whatever SQL proves the point.
-// Calls with the same test and options share one connection.
+// Calls with the same test and options share one connection, which the
+// test's cleanup closes: Close on it does nothing, so one caller that closes
+// "its" connection cannot break the next caller's.
 func SQL(t testing.TB, opts chdb.Options) driver.Conn {
 	t.Helper()
 	key := sqlKey{t, opts.Addr, opts.Database}
@@ -137,13 +164,21 @@ func SQL(t testing.TB, opts chdb.Options) driver.Conn {
 	if err != nil {
 		t.Fatalf("open test connection to clickhouse: %v", err)
 	}
-	sqlConns.Store(key, conn)
+	shared := sharedConn{conn}
+	sqlConns.Store(key, shared)
 	t.Cleanup(func() {
 		sqlConns.Delete(key)
 		_ = conn.Close()
 	})
-	return conn
+	return shared
 }
+
+// sharedConn is a connection SQL hands out to several callers of one test.
+type sharedConn struct{ driver.Conn }
+
+// Close leaves the connection open for the other callers; the test's
+// cleanup closes it.
+func (sharedConn) Close() error { return nil }
 
 type sqlKey struct {
 	t              testing.TB
