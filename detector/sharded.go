@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -361,14 +360,4 @@ func mapsEqual(a, b map[string]uint64) bool {
 		}
 	}
 	return true
-}
-
-// heldSorted lists the units held, for logs.
-func (sh *shareState) heldSorted() []string {
-	out := make([]string, 0, len(sh.units))
-	for u := range sh.units {
-		out = append(out, u)
-	}
-	sort.Strings(out)
-	return out
 }

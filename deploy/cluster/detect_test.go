@@ -334,7 +334,7 @@ func compareEvents(t *testing.T, want, got []alertevent.Event) {
 type detectProcess struct {
 	id   string
 	cmd  *exec.Cmd
-	done chan error
+	done chan struct{} // closed when the process has exited
 }
 
 func startDetect(t *testing.T, bin, id string, args ...string) *detectProcess {
@@ -350,8 +350,8 @@ func startDetect(t *testing.T, bin, id string, args ...string) *detectProcess {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &detectProcess{id: id, cmd: cmd, done: make(chan error, 1)}
-	go func() { p.done <- cmd.Wait(); _ = out.Close() }()
+	p := &detectProcess{id: id, cmd: cmd, done: make(chan struct{})}
+	go func() { _ = cmd.Wait(); _ = out.Close(); close(p.done) }()
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		select {
