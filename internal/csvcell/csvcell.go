@@ -13,7 +13,10 @@
 // neutralises likewise (since Grafana 6.2.2).
 package csvcell
 
-import "strings"
+import (
+	"fmt"
+	"strings"
+)
 
 // formulaStart holds the characters a spreadsheet reads a formula from.
 const formulaStart = "=+-@\t\r"
@@ -42,3 +45,24 @@ func Restore(s string) string {
 // escaped reports whether c after a leading apostrophe means the apostrophe
 // was added by Neutralize.
 func escaped(c byte) bool { return c == '\'' || strings.IndexByte(formulaStart, c) >= 0 }
+
+// LineError is a problem with one line of an imported CSV file (the firm
+// registry, a label file): its line number, the column when the problem is
+// one field, and the error.
+type LineError struct {
+	Line   int
+	Column string // "" when the problem is the whole line
+	Err    error
+}
+
+func (e *LineError) Error() string {
+	if e.Column == "" {
+		return fmt.Sprintf("line %d: %v", e.Line, e.Err)
+	}
+	return fmt.Sprintf("line %d: %s: %v", e.Line, e.Column, e.Err)
+}
+
+func (e *LineError) Unwrap() error { return e.Err }
+
+// MaxErrors caps how many line errors an importer collects before it stops.
+const MaxErrors = 1000

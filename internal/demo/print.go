@@ -194,9 +194,12 @@ func printEmails(ctx context.Context, w io.Writer, ds *Store, catcher *localstac
 	fmt.Fprintf(w, "\nEmails to officials: %d messages written to %s (open them with any mail program)\n", n, catcher.Dir)
 	fmt.Fprintf(w, "  notification log: %s\n", strings.Join(parts, " · "))
 	files, _ := filepath.Glob(filepath.Join(catcher.Dir, "*.eml"))
-	shown := 0
+	shown := map[string]bool{} // one summary may name the firms of several events
 	for _, ev := range events {
 		for _, f := range files {
+			if shown[f] {
+				continue
+			}
 			b, err := os.ReadFile(f)
 			if err != nil || !bytes.Contains(b, []byte(ev.Firms[0].FirmID)) {
 				continue
@@ -208,10 +211,10 @@ func printEmails(ctx context.Context, w io.Writer, ds *Store, catcher *localstac
 			subj, _ := new(mime.WordDecoder).DecodeHeader(msg.Header.Get("Subject"))
 			to, _ := new(mime.WordDecoder).DecodeHeader(msg.Header.Get("To"))
 			fmt.Fprintf(w, "  %s  to %s\n      %s\n", filepath.Base(f), to, subj)
-			shown++
+			shown[f] = true
 			break
 		}
-		if shown >= 6 {
+		if len(shown) >= 6 {
 			break
 		}
 	}

@@ -98,24 +98,11 @@ func (r *Registry) All() []Firm {
 	return out
 }
 
-// LineError is a problem with one CSV line.
-type LineError struct {
-	Line   int
-	Column string
-	Err    error
-}
+// LineError is a problem with one line of the registry.
+type LineError = csvcell.LineError
 
-func (e *LineError) Error() string {
-	if e.Column == "" {
-		return fmt.Sprintf("line %d: %v", e.Line, e.Err)
-	}
-	return fmt.Sprintf("line %d: %s: %v", e.Line, e.Column, e.Err)
-}
-
-func (e *LineError) Unwrap() error { return e.Err }
-
-// MaxErrors caps how many line errors ParseCSV collects before it stops.
-const MaxErrors = 1000
+// MaxErrors caps how many line errors are collected before reading stops.
+const MaxErrors = csvcell.MaxErrors
 
 // ParseCSV reads and validates a registry. It reports every bad line (up to
 // MaxErrors) joined in one error and returns no firms when any line is bad,

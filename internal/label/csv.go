@@ -18,23 +18,10 @@ import (
 var Header = []string{"scope", "key", "from", "to", "kind", "source", "note"}
 
 // LineError is a problem with one line of a label file.
-type LineError struct {
-	Line   int
-	Column string // "" when the problem is the whole line
-	Err    error
-}
+type LineError = csvcell.LineError
 
-func (e *LineError) Error() string {
-	if e.Column == "" {
-		return fmt.Sprintf("line %d: %v", e.Line, e.Err)
-	}
-	return fmt.Sprintf("line %d: %s: %v", e.Line, e.Column, e.Err)
-}
-
-func (e *LineError) Unwrap() error { return e.Err }
-
-// MaxErrors caps how many line errors Read collects before it stops.
-const MaxErrors = 1000
+// MaxErrors caps how many line errors are collected before reading stops.
+const MaxErrors = csvcell.MaxErrors
 
 // Read reads and validates a label file. It reports every bad line (up to
 // MaxErrors) with its line number, joined in one error, and returns no
