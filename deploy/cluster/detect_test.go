@@ -373,6 +373,14 @@ func startDetect(t *testing.T, bin, id string, args ...string) *detectProcess {
 
 var binPath string
 
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binPath != "" {
+		_ = os.RemoveAll(filepath.Dir(binPath))
+	}
+	os.Exit(code)
+}
+
 // binary builds layoffwatch once per test binary.
 func binary(t *testing.T) string {
 	t.Helper()
