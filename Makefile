@@ -73,12 +73,14 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzTemplate$$' -fuzztime=$(FUZZTIME) ./alerts/email
 	$(GO) test -run='^$$' -fuzz='^FuzzApply$$' -fuzztime=$(FUZZTIME) ./console
 
-# Scale-out on one machine: two ClickHouse replicas coordinated by Debian's
-# ZooKeeper, migrations ON CLUSTER, two ingest replicas, one replica killed
-# mid-stream.
+# Scale-out on one machine: ClickHouse 2 shards × 2 replicas coordinated by
+# Debian's ZooKeeper, migrations ON CLUSTER, every statement compared with
+# one server, two ingest replicas with a replica killed mid-stream, detect
+# replicas dividing the prefectures with one killed.
 test-cluster: deps
 	@deploy/local/deps.sh cluster
 	LAYOFFWATCH_TEST_CLUSTER=1 $(GO) test -count=1 -timeout 15m -v ./deploy/cluster
+	LAYOFFWATCH_TEST_CLUSTER=1 $(GO) test -count=1 -timeout 10m -v -run '^TestClusterParity$$' ./internal/sqlparity
 
 # The whole story on the embedded defaults: a province of 2,000 firms over
 # 36 months with planted layoffs → gateway and Kafka → ingest → ClickHouse →

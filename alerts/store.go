@@ -71,10 +71,10 @@ var (
 		region, prefecture, industry, reported, expected, subject, title_zh, title_en, summary_zh, summary_en, last_emitted_at,
 		level_name_zh, level_name_en, level_color, level_action_zh, level_action_en, level_response_seconds, old, urgent_until
 		FROM alerts_latest`)
-	qFirmSeries = queries.Query("firm_series", `SELECT period, sum(headcount) FROM reports_latest
+	qFirmSeries = queries.Query("firm_series", `SELECT period, sum(headcount) FROM {{reports}} FINAL
 		WHERE firm_id = ? AND period <= toDate(?) AND period > addMonths(toDate(?), -24) GROUP BY period ORDER BY period`)
-	qRegionSeries = queries.Query("region_series", `SELECT r.period, sum(r.headcount) FROM reports_latest AS r
-		ALL INNER JOIN (SELECT firm_id, region FROM firms FINAL) AS f USING firm_id
+	qRegionSeries = queries.Query("region_series", `SELECT r.period, sum(r.headcount) FROM {{reports}} AS r FINAL
+		ALL INNER JOIN (SELECT firm_id, region FROM {{firms}} FINAL) AS f USING firm_id
 		WHERE startsWith(f.region, ?) AND r.period <= toDate(?) AND r.period > addMonths(toDate(?), -24)
 		GROUP BY r.period ORDER BY r.period`)
 )

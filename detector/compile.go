@@ -182,7 +182,7 @@ func (p *Plan) checkRule(pr *program, i int, index map[string]int, programs []*p
 		exprs = append(exprs, b.When)
 	}
 	seen := map[string]bool{}
-	r.refs = nil
+	r.refs, r.readsFirms = nil, false
 	for _, e := range exprs {
 		if e.Src == "" {
 			continue
@@ -194,6 +194,7 @@ func (p *Plan) checkRule(pr *program, i int, index map[string]int, programs []*p
 		v := &refVisitor{names: names, seen: seen}
 		ast.Walk(&tree.Node, v)
 		r.refs = append(r.refs, v.refs...)
+		r.readsFirms = r.readsFirms || v.firms
 		for _, call := range v.fired {
 			j, ok := index[call.rule]
 			switch {
@@ -298,11 +299,13 @@ type refVisitor struct {
 	seen  map[string]bool
 	refs  []string
 	fired []firedCall
+	firms bool // the expression reads firms
 }
 
 func (v *refVisitor) Visit(node *ast.Node) {
 	switch n := (*node).(type) {
 	case *ast.IdentifierNode:
+		v.firms = v.firms || n.Value == "firms"
 		if v.names[n.Value] && !v.seen[n.Value] && n.Value != "firms" {
 			v.seen[n.Value] = true
 			v.refs = append(v.refs, n.Value)

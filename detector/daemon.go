@@ -45,11 +45,17 @@ type Options struct {
 	// reports are due, and about five days more for late ones to land.
 	AlertHorizon time.Duration `help:"Warnings about a month whose reporting deadline passed longer ago than this are old: recorded and shown, told to officials in one summary, never paged or escalated (840h: 35 days)." default:"840h"`
 	MetricsAddr  string        `help:"Serve /metrics, /healthz (alive) and /readyz (ClickHouse and Kafka reachable, the last pass succeeded) here (empty: off)." default:"127.0.0.1:9103"`
-	// Several replicas split the alerts by prefecture: each evaluates the
-	// whole plan but emits only the alerts of its prefectures (province-wide
-	// alerts go to shard 0), so no event is emitted twice.
-	Shard  int `help:"This replica's shard, 0 … shards−1." default:"0"`
-	Shards int `help:"Number of detect replicas splitting the alerts by prefecture (0 or 1: one replica)." default:"1"`
+	// Several replicas divide the prefectures (and the provinces' own
+	// rules): each loads and evaluates only its share, with the partials
+	// the others publish (share.go, sharded.go). Statically (--shards), or
+	// by leases in ZooKeeper that move when a replica dies or joins.
+	Shard         int           `help:"This replica's shard, 0 … shards−1 (with --shards)." default:"0"`
+	Shards        int           `help:"Replicas dividing the prefectures statically, each evaluating only its own (0 or 1: one replica; no failover: see --zookeeper)." default:"1"`
+	ZooKeeper     string        `help:"ZooKeeper or ClickHouse Keeper (host:port, comma-separated): replicas divide the prefectures by leases there, and take a dead replica's over." name:"zookeeper"`
+	ZooKeeperRoot string        `help:"ZooKeeper path of the replicas' members and leases (default /layoffwatch/<database>/detect)." name:"zookeeper-root"`
+	ReplicaID     string        `help:"This replica's name among the replicas (default: host name and process id)." name:"replica-id"`
+	LeaseTimeout  time.Duration `help:"ZooKeeper session timeout: how soon a dead replica's prefectures are taken over." default:"10s"`
+	ShareEpoch    time.Duration `help:"Replicas of several read the reports up to the same epochs, a multiple of this, and evaluate on one epoch's data (the same on every replica)." default:"5s"`
 
 	// Reload asks for the plan file to be read again (the command wires
 	// SIGHUP to it); nil: only a changed file reloads it.
@@ -97,9 +103,20 @@ func (o Options) Validate() error {
 		return fmt.Errorf("alert horizon must be positive, got %s", o.AlertHorizon)
 	case o.Shards < 0 || o.Shard < 0 || (o.Shards > 0 && o.Shard >= o.Shards) || (o.Shards == 0 && o.Shard != 0):
 		return fmt.Errorf("shard %d of %d: want 0 ≤ shard < shards (0 shards: one replica)", o.Shard, o.Shards)
+	case o.ZooKeeper != "" && o.Shards > 1:
+		return errors.New("--zookeeper and --shards both divide the prefectures: give one")
+	case o.ZooKeeper != "" && o.LeaseTimeout < time.Second:
+		return fmt.Errorf("lease timeout must be at least 1s, got %s", o.LeaseTimeout)
+	case o.sharded() && o.ShareEpoch < time.Second:
+		return fmt.Errorf("share epoch must be at least 1s, got %s", o.ShareEpoch)
+	case o.ZooKeeperRoot != "" && !strings.HasPrefix(o.ZooKeeperRoot, "/"):
+		return fmt.Errorf("zookeeper root %q must start with /", o.ZooKeeperRoot)
 	}
 	return nil
 }
+
+// sharded reports whether this replica is one of several.
+func (o Options) sharded() bool { return o.ZooKeeper != "" || o.Shards > 1 }
 
 // store is what the daemon needs of ClickHouse; *Store is one.
 type store interface {
@@ -146,7 +163,10 @@ type daemon struct {
 	// startedEmpty: no alert was known at start (a first start), so what
 	// the first evaluation finds about old months is history.
 	startedEmpty bool
-	planChanged  bool // the plan was reloaded since the last evaluation
+	// share: this replica's part when it is one of several (nil: one
+	// replica evaluates everything)
+	share       *shareState
+	planChanged bool // the plan was reloaded since the last evaluation
 
 	passed   Pass                 // what the current pass did (evaluate fills it)
 	lastPass atomic.Pointer[Pass] // for readiness; nil before the first pass
@@ -161,6 +181,11 @@ func Run(ctx context.Context, opts Options, log *slog.Logger, reg *prometheus.Re
 	if err != nil {
 		return err
 	}
+	if opts.sharded() {
+		if err := plan.CheckSharded(); err != nil {
+			return err
+		}
+	}
 	ch, err := chdb.Open(ctx, opts.ClickHouse, log, false)
 	if err != nil {
 		return err
@@ -174,13 +199,39 @@ func Run(ctx context.Context, opts Options, log *slog.Logger, reg *prometheus.Re
 	}
 	w := kafkautil.NewWriter(opts.Kafka, opts.Topic, log)
 	defer w.Close()
-	d, err := newDaemon(opts, plan, NewStore(ch), w, time.Now, log, reg)
+	st := NewStore(ch)
+	d, err := newDaemon(opts, plan, st, w, time.Now, log, reg)
 	if err != nil {
 		return err
 	}
-	if err := d.loadState(ctx, func(fn func(kafka.Message) error) error {
-		return kafkautil.ReadAll(ctx, opts.Kafka, opts.Topic, fn)
-	}); err != nil {
+	readFrom := func(ctx context.Context, from map[int]int64, fn func(kafka.Message) error) (map[int]int64, error) {
+		return kafkautil.ReadFrom(ctx, opts.Kafka, opts.Topic, from, fn)
+	}
+	if opts.sharded() {
+		var own owner = staticOwner{shard: opts.Shard, shards: opts.Shards}
+		id := opts.ReplicaID
+		if id == "" {
+			host, _ := os.Hostname()
+			id = replicaID(host, os.Getpid())
+		}
+		if opts.ZooKeeper != "" {
+			root := opts.ZooKeeperRoot
+			if root == "" {
+				root = "/layoffwatch/" + opts.ClickHouse.Database + "/detect"
+			}
+			z, err := newZKOwner(ctx, opts.ZooKeeper, root, id, opts.LeaseTimeout, log)
+			if err != nil {
+				return err
+			}
+			defer z.close()
+			own = z
+		} else {
+			id = fmt.Sprintf("shard-%d", opts.Shard)
+		}
+		d.shareWith(st, own, id, readFrom)
+		log.Info("detect replica of several", "replica", id, "zookeeper", opts.ZooKeeper, "shards", opts.Shards)
+	}
+	if err := d.loadState(ctx, readFrom); err != nil {
 		return err
 	}
 	health := opts.Health
@@ -223,10 +274,17 @@ func newDaemon(opts Options, plan *Plan, st store, out producer, now func() time
 	return d, nil
 }
 
+// shareWith makes the daemon one replica of several (sharded.go).
+func (d *daemon) shareWith(st shardStore, own owner, replica string, readFrom func(context.Context, map[int]int64, func(kafka.Message) error) (map[int]int64, error)) {
+	d.share = &shareState{store: st, owner: own, replica: replica, units: map[string]bool{}, readFrom: readFrom}
+}
+
 // loadState rebuilds the alert state from the alerts table and the alerts
 // topic (whichever knows a later version wins), and records in ClickHouse any
 // event the topic has that the table lacks (a crash between the two writes).
-func (d *daemon) loadState(ctx context.Context, readTopic func(func(kafka.Message) error) error) error {
+// A replica of several remembers where it stopped reading the topic, to
+// catch up from there when it takes units over.
+func (d *daemon) loadState(ctx context.Context, readFrom func(context.Context, map[int]int64, func(kafka.Message) error) (map[int]int64, error)) error {
 	stored, err := d.store.AlertStates(ctx)
 	if err != nil {
 		return err
@@ -235,7 +293,7 @@ func (d *daemon) loadState(ctx context.Context, readTopic func(func(kafka.Messag
 		d.state[id] = &e
 	}
 	var missing []alertevent.Event
-	err = readTopic(func(m kafka.Message) error {
+	next, err := readFrom(ctx, nil, func(m kafka.Message) error {
 		e, err := alertevent.Decode(m.Value)
 		if err != nil {
 			d.log.Warn("skipping an undecodable alert event", "offset", m.Offset, "err", err)
@@ -251,6 +309,9 @@ func (d *daemon) loadState(ctx context.Context, readTopic func(func(kafka.Messag
 	})
 	if err != nil {
 		return err
+	}
+	if d.share != nil {
+		d.share.offsets = next
 	}
 	d.pending = missing
 	d.startedEmpty = len(d.state) == 0
@@ -302,6 +363,12 @@ func (d *daemon) pass(ctx context.Context) error {
 		}
 		d.pending = nil
 	}
+	if d.share != nil {
+		ready, err := d.exchange(ctx, now)
+		if err != nil || !ready {
+			return err
+		}
+	}
 	if !d.dirty && now.Sub(d.lastRun) < d.opts.Interval {
 		return nil
 	}
@@ -311,6 +378,9 @@ func (d *daemon) pass(ctx context.Context) error {
 // refresh keeps the dataset current: the registry every minute, the window
 // on a new month, and the reports ingested since the last pass.
 func (d *daemon) refresh(ctx context.Context, now time.Time) error {
+	if d.share != nil {
+		return d.refreshShare(ctx, now)
+	}
 	end := report.PeriodOf(now.In(report.Shanghai()))
 	start := end.Add(1 - d.opts.Window)
 	rebuild := d.ds == nil || d.ds.Start() != start
@@ -349,18 +419,11 @@ func (d *daemon) refresh(ctx context.Context, now time.Time) error {
 	return nil
 }
 
-// owns reports whether this replica emits the alerts of region (a county,
-// prefecture or the province): prefectures are spread over the shards by a
-// stable hash, province-wide alerts belong to shard 0.
+// owns reports whether this replica emits the alerts of region (a firm's
+// county, a county, prefecture or province): one replica owns everything;
+// one of several the units it holds.
 func (d *daemon) owns(regionCode string) bool {
-	if d.opts.Shards <= 1 {
-		return true
-	}
-	if regionCode == "" || regionCode == region.ProvinceOf(regionCode) {
-		return d.opts.Shard == 0
-	}
-	h := sha256.Sum256([]byte(region.PrefectureOf(regionCode)))
-	return int(h[0])%d.opts.Shards == d.opts.Shard
+	return d.share == nil || d.share.units[unitOf(regionCode)]
 }
 
 func hashFirms(list []firms.Firm) [32]byte {
@@ -379,8 +442,11 @@ func (d *daemon) evaluate(ctx context.Context, now time.Time) error {
 	end := d.ds.End()
 	from := end.Add(1 - d.opts.AlertMonths)
 	day := d.opts.DeadlineDay
-	firings, err := d.eval.Evaluate(d.ds, EvalOptions{From: from, To: end,
-		Due: func(p report.Period) bool { return !now.Before(report.Deadline(p, day)) }})
+	opts := EvalOptions{From: from, To: end, Due: func(p report.Period) bool { return !now.Before(report.Deadline(p, day)) }}
+	if d.share != nil {
+		opts.Shared = d.share.shared
+	}
+	firings, err := d.eval.Evaluate(d.ds, opts)
 	if err != nil {
 		return err
 	}
@@ -394,6 +460,11 @@ func (d *daemon) evaluate(ctx context.Context, now time.Time) error {
 			old++
 			d.m.oldEvents.WithLabelValues(e.Old).Inc()
 		}
+	}
+	if len(events) > 0 && d.share != nil && !d.share.owner.valid() {
+		// the leases may have moved on (a session lost): another replica
+		// may be emitting for these units now
+		return errors.New("leases not valid (zookeeper session lost): not emitting; retrying")
 	}
 	if len(events) > 0 {
 		msgs := make([]kafka.Message, len(events))
@@ -529,7 +600,7 @@ func (d *daemon) firingRegion(f Firing) string {
 func (d *daemon) observe(firings []Firing, end report.Period) {
 	d.m.open.Reset()
 	for _, s := range d.state {
-		if s.Kind != alertevent.Resolved {
+		if s.Kind != alertevent.Resolved && d.owns(s.Region) {
 			d.m.open.WithLabelValues(s.Level.String()).Inc()
 		}
 	}
@@ -585,6 +656,10 @@ type detectMetrics struct {
 	open           *prometheus.GaugeVec
 	coverage       *prometheus.GaugeVec
 	reloadFailures prometheus.Counter
+	// a replica of several
+	units    *prometheus.GaugeVec
+	partials prometheus.Counter
+	waiting  prometheus.Gauge
 }
 
 func newDetectMetrics(reg prometheus.Registerer) *detectMetrics {
@@ -604,7 +679,14 @@ func newDetectMetrics(reg prometheus.Registerer) *detectMetrics {
 			Help: "Share of the prefecture's enrolled firms that reported for the current month."}, []string{"prefecture"}),
 		reloadFailures: prometheus.NewCounter(prometheus.CounterOpts{Name: "layoffwatch_detect_plan_reload_failures_total",
 			Help: "Plan reloads refused because the new plan did not load."}),
+		units: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "layoffwatch_detect_units_held",
+			Help: "Prefectures and provinces this replica evaluates (a replica of several), by kind."}, []string{"kind"}),
+		partials: prometheus.NewCounter(prometheus.CounterOpts{Name: "layoffwatch_detect_partials_published_total",
+			Help: "Prefecture partials this replica published (a replica of several)."}),
+		waiting: prometheus.NewGauge(prometheus.GaugeOpts{Name: "layoffwatch_detect_waiting_for_partials",
+			Help: "1 while this replica cannot evaluate because a prefecture of its provinces has no partial for the current window yet."}),
 	}
-	reg.MustRegister(m.passes, m.evalSeconds, m.lastEval, m.firms, m.events, m.oldEvents, m.open, m.coverage, m.reloadFailures)
+	reg.MustRegister(m.passes, m.evalSeconds, m.lastEval, m.firms, m.events, m.oldEvents, m.open, m.coverage, m.reloadFailures,
+		m.units, m.partials, m.waiting)
 	return m
 }

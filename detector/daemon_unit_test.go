@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -26,6 +27,8 @@ type fakeStore struct {
 	recorded []alertevent.Event
 	states   map[string]alertevent.Event
 	failRec  bool
+	partials map[string]*Partial
+	asOf     map[string]time.Time // prefecture → the epoch of its partial
 }
 
 func (f *fakeStore) Firms(context.Context) ([]firms.Firm, error) { return f.firms, nil }
@@ -47,6 +50,77 @@ func (f *fakeStore) InsertAlertEvents(_ context.Context, e []alertevent.Event) e
 }
 func (f *fakeStore) AlertStates(context.Context) (map[string]alertevent.Event, error) {
 	return f.states, nil
+}
+
+// the share store: the registry by prefecture, and partials in memory
+func (f *fakeStore) Directory(context.Context) (map[string]int, error) {
+	out := map[string]int{}
+	for _, fm := range f.firms {
+		out[fm.Prefecture()]++
+	}
+	return out, nil
+}
+
+func (f *fakeStore) FirmsIn(_ context.Context, prefs []string) ([]firms.Firm, error) {
+	var out []firms.Firm
+	for _, fm := range f.firms {
+		if slices.Contains(prefs, fm.Prefecture()) {
+			out = append(out, fm)
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeStore) ReportsIn(ctx context.Context, prefs []string, from, to report.Period, since, until time.Time, fn func(*MonthRow)) error {
+	in, _ := f.FirmsIn(ctx, prefs)
+	ids := map[string]bool{}
+	for _, fm := range in {
+		ids[fm.ID] = true
+	}
+	return f.ReportsSince(ctx, from, to, since, func(r *MonthRow) {
+		if ids[r.FirmID] && r.IngestedAt.Before(until) {
+			fn(r)
+		}
+	})
+}
+
+func (f *fakeStore) PublishPartials(_ context.Context, _ string, parts, heads []*Partial, asOf, _ time.Time) error {
+	if f.partials == nil {
+		f.partials, f.asOf = map[string]*Partial{}, map[string]time.Time{}
+	}
+	for _, p := range parts {
+		f.partials[p.Prefecture] = p
+	}
+	for _, p := range append(parts, heads...) {
+		f.asOf[p.Prefecture] = asOf
+	}
+	return nil
+}
+
+func (f *fakeStore) PartialHeads(_ context.Context, provinces []string) ([]PartialHead, error) {
+	var out []PartialHead
+	for _, p := range f.partials {
+		if slices.Contains(provinces, p.Province()) {
+			out = append(out, PartialHead{Prefecture: p.Prefecture, Generation: p.Hash(), Start: p.Start, Months: p.Months, AsOf: f.asOf[p.Prefecture]})
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeStore) PartialData(_ context.Context, province, industry string, fn func(string, uint64, *PartialIndustry) error) error {
+	for _, p := range f.partials {
+		if p.Province() != province {
+			continue
+		}
+		for i := range p.Industries {
+			if p.Industries[i].Industry == industry {
+				if err := fn(p.Prefecture, p.Hash(), &p.Industries[i]); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
 }
 
 type fakeProducer struct{ msgs []kafka.Message }
@@ -77,17 +151,23 @@ func newTestDaemon(t *testing.T, st *fakeStore, out *fakeProducer, c *clock, pla
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := d.loadState(context.Background(), func(fn func(kafka.Message) error) error {
-		for _, m := range out.msgs {
-			if err := fn(m); err != nil {
-				return err
-			}
-		}
-		return nil
-	}); err != nil {
+	if err := d.loadState(context.Background(), out.readFrom); err != nil {
 		t.Fatal(err)
 	}
 	return d, path
+}
+
+// readFrom reads the producer's messages as one partition from offset
+// from[0].
+func (p *fakeProducer) readFrom(_ context.Context, from map[int]int64, fn func(kafka.Message) error) (map[int]int64, error) {
+	for i := int(from[0]); i < len(p.msgs); i++ {
+		m := p.msgs[i]
+		m.Offset = int64(i)
+		if err := fn(m); err != nil {
+			return nil, err
+		}
+	}
+	return map[int]int64{0: int64(len(p.msgs))}, nil
 }
 
 func defaultPlan(t *testing.T) string {
@@ -202,49 +282,68 @@ func TestCrashBetweenEmitAndRecord(t *testing.T) {
 	}
 }
 
-// TestShardsSplitWithoutDuplicates: two replicas with shards 0 and 1 emit
-// together exactly what one replica emits, and never the same event.
+// TestShardsSplitWithoutDuplicates: two replicas dividing the prefectures
+// statically (--shards 2) — each loading only its firms and exchanging
+// partials through the store — emit together exactly what one replica
+// emits, and never the same event.
 func TestShardsSplitWithoutDuplicates(t *testing.T) {
 	now := time.Date(2026, 11, 20, 12, 0, 0, 0, report.Shanghai())
 	st := &fakeStore{}
-	for i, county := range []string{"620102", "620402", "620502", "620702", "621002", "622901"} {
-		id := firmID(fmt.Sprintf("91%sMA%07d", county, i+1))
-		st.firms = append(st.firms, firms.Firm{ID: id, Name: "x", Region: county, Industry: "C", BaselineHeadcount: 1000})
-		st.rows = append(st.rows,
-			MonthRow{FirmID: id, Period: report.NewPeriod(2026, time.September), Revision: 1, Headcount: 1000, IngestedAt: now.Add(-time.Hour)},
-			MonthRow{FirmID: id, Period: report.NewPeriod(2026, time.October), Revision: 1, Headcount: 600, IngestedAt: now.Add(-time.Hour)})
-	}
-	run := func(shard, shards int) []string {
-		out := &fakeProducer{}
-		d, _ := newTestDaemon(t, st, out, &clock{t: now}, defaultPlan(t))
-		d.opts.Shard, d.opts.Shards = shard, shards
-		if err := d.pass(context.Background()); err != nil {
-			t.Fatal(err)
+	for i, county := range []string{"620102", "620402", "620502", "620702", "621002", "622901", "440103", "440304"} {
+		for j := range 8 {
+			id := firmID(fmt.Sprintf("91%sMA%07d", county, 10*i+j))
+			st.firms = append(st.firms, firms.Firm{ID: id, Name: "x", Region: county, Industry: "C", BaselineHeadcount: 1000})
+			st.rows = append(st.rows,
+				MonthRow{FirmID: id, Period: report.NewPeriod(2026, time.September), Revision: 1, Headcount: 1000, IngestedAt: now.Add(-time.Hour)},
+				MonthRow{FirmID: id, Period: report.NewPeriod(2026, time.October), Revision: 1, Headcount: uint32(600 + 50*j), IngestedAt: now.Add(-time.Hour)})
 		}
-		var ids []string
-		for _, m := range out.msgs {
-			ids = append(ids, string(m.Key))
-		}
-		return ids
 	}
-	all := run(0, 1)
-	a, b := run(0, 2), run(1, 2)
-	if len(a) == 0 || len(b) == 0 {
-		t.Fatalf("one shard emitted nothing: %d and %d events", len(a), len(b))
+	single := &fakeProducer{}
+	d, _ := newTestDaemon(t, st, single, &clock{t: now}, defaultPlan(t))
+	if err := d.pass(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	shared := &fakeProducer{} // one alerts topic for both replicas
+	var replicas []*daemon
+	for shard := range 2 {
+		d, _ := newTestDaemon(t, st, shared, &clock{t: now}, defaultPlan(t))
+		d.opts.Shard, d.opts.Shards = shard, 2
+		d.shareWith(st, staticOwner{shard: shard, shards: 2}, fmt.Sprintf("shard-%d", shard), shared.readFrom)
+		replicas = append(replicas, d)
+	}
+	// the first replica waits for the second's partials, then both evaluate
+	var emitted [2]int
+	for round := range 3 {
+		for i, d := range replicas {
+			before := len(shared.msgs)
+			if err := d.pass(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			emitted[i] += len(shared.msgs) - before
+			if round == 0 && i == 0 && d.share.waiting == "" {
+				t.Error("replica 0 evaluated before replica 1 published its partials")
+			}
+		}
+	}
+	if emitted[0] == 0 || emitted[1] == 0 {
+		t.Fatalf("a replica emitted nothing: %v", emitted)
+	}
+	if len(replicas[0].ds.firms)+len(replicas[1].ds.firms) != len(st.firms) || len(replicas[0].ds.firms) == len(st.firms) {
+		t.Fatalf("the replicas hold %d and %d of %d firms", len(replicas[0].ds.firms), len(replicas[1].ds.firms), len(st.firms))
 	}
 	seen := map[string]bool{}
-	for _, id := range append(a, b...) {
-		if seen[id] {
-			t.Fatalf("event %s emitted by both shards", id)
+	for _, m := range shared.msgs {
+		if seen[string(m.Key)] {
+			t.Fatalf("event %s emitted twice", m.Key)
 		}
-		seen[id] = true
+		seen[string(m.Key)] = true
 	}
-	if len(seen) != len(all) {
-		t.Fatalf("the shards emitted %d events together, one replica %d", len(seen), len(all))
+	if len(seen) != len(single.msgs) {
+		t.Fatalf("the replicas emitted %d events together, one replica %d", len(seen), len(single.msgs))
 	}
-	for _, id := range all {
-		if !seen[id] {
-			t.Fatalf("event %s emitted by no shard", id)
+	for _, m := range single.msgs {
+		if !seen[string(m.Key)] {
+			t.Fatalf("event %s emitted by no replica", m.Key)
 		}
 	}
 }

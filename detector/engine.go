@@ -41,6 +41,11 @@ type EvalOptions struct {
 	// Firms, when set, limits firm rules to these firm ids (region rules
 	// still see every firm).
 	Firms map[string]bool
+	// Shared, when set, evaluates one replica's share of a sharded
+	// detector (share.go): the dataset holds the firms of its
+	// prefectures, the province-industry peer groups come from Shared,
+	// and province rules run only for Shared.Provinces, from their sums.
+	Shared *Shared
 }
 
 // Evaluator is a plan compiled for evaluation. It is immutable: one
@@ -110,6 +115,9 @@ func readsStats(r *Rule) bool {
 // back): the firm rules over every firm, the month's reporting coverage,
 // then the region rules over every region.
 func (e *Evaluator) Evaluate(ds *Dataset, opts EvalOptions) ([]Firing, error) {
+	if sh := opts.Shared; sh != nil && (sh.Start != ds.start || sh.Months != ds.months) {
+		return nil, fmt.Errorf("the partials cover %s + %d months, the dataset %s + %d", sh.Start, sh.Months, ds.start, ds.months)
+	}
 	ev := e.start(ds, opts)
 	for m := 0; m <= ev.last; m++ {
 		if err := ev.firmPass(m); err != nil {
@@ -150,6 +158,7 @@ type evaluation struct {
 	countyCov [][2]int // this month's reported, expected per county slot
 	workers   []*worker
 	st        *firmStats
+	shared    *Shared
 	inSample  [][2]int // per firm, the month indexes [first, last] it is in the sample
 	out       []Firing
 }
@@ -176,7 +185,7 @@ func (e *Evaluator) start(ds *Dataset, opts EvalOptions) *evaluation {
 		}
 	}
 	if e.stats {
-		ev.st = newFirmStats(ds)
+		ev.st = newFirmStats(ds, opts.Shared)
 	}
 	ev.inSample = make([][2]int, nf)
 	for f := range ds.firms {
@@ -191,7 +200,8 @@ func (e *Evaluator) start(ds *Dataset, opts EvalOptions) *evaluation {
 		}
 		ev.inSample[f] = [2]int{first, last}
 	}
-	ev.groups = e.groups(ds)
+	ev.groups = e.groups(ds, opts.Shared)
+	ev.shared = opts.Shared
 	var counties int
 	ev.countyOf, counties = countyIndex(ds)
 	ev.countyCov = make([][2]int, counties)
@@ -281,6 +291,10 @@ func (ev *evaluation) regionPass(m int) error {
 		// the groups are independent: each worker takes every n-th
 		ev.parallel(func(w *worker) {
 			for i := w.index; i < len(list); i += len(ev.workers) {
+				if ev.shared != nil && kind.scope == alertevent.ScopeProvince {
+					envs[i] = list[i].fromSums(ev.shared.provinceSums(list[i].region, list[i].industry, kind.industry, m), m)
+					continue
+				}
 				envs[i] = list[i].metrics(ev.envs, ev.enrolled, m)
 				if ev.st != nil {
 					list[i].expectation(ev.st, ev.ds, ev.enrolled, kind.scope, m, envs[i])
@@ -630,12 +644,34 @@ type group struct {
 	stats    *regionStats
 }
 
-// groups builds the region groups every region rule needs.
-func (e *Evaluator) groups(ds *Dataset) map[groupKindKey][]*group {
+// groups builds the region groups every region rule needs. A share
+// (shared set) has the province groups of its owned provinces, without
+// members: their months come from the shared sums.
+func (e *Evaluator) groups(ds *Dataset, shared *Shared) map[groupKindKey][]*group {
 	out := map[groupKindKey][]*group{}
 	for _, kind := range e.kinds {
 		byKey := map[string]*group{}
+		newGroup := func(key, reg, ind string) *group {
+			return &group{key: key, region: reg, industry: ind,
+				g: make([]float64, ds.months), m: make([]float64, ds.months),
+				gOK: make([]bool, ds.months), mOK: make([]bool, ds.months),
+				mom: make([]float64, ds.months), momOK: make([]bool, ds.months), stats: newRegionStats(ds.months)}
+		}
+		if shared != nil && kind.scope == alertevent.ScopeProvince {
+			for prov, inds := range shared.Provinces {
+				if !kind.industry {
+					byKey[prov] = newGroup(prov, prov, "")
+					continue
+				}
+				for ind := range inds {
+					byKey[prov+"/"+ind] = newGroup(prov+"/"+ind, prov, ind)
+				}
+			}
+		}
 		for f, fm := range ds.firms {
+			if shared != nil && kind.scope == alertevent.ScopeProvince {
+				break
+			}
 			var reg string
 			switch kind.scope {
 			case alertevent.ScopeCounty:
@@ -652,10 +688,7 @@ func (e *Evaluator) groups(ds *Dataset) map[groupKindKey][]*group {
 			}
 			g := byKey[key]
 			if g == nil {
-				g = &group{key: key, region: reg, industry: ind,
-					g: make([]float64, ds.months), m: make([]float64, ds.months),
-					gOK: make([]bool, ds.months), mOK: make([]bool, ds.months),
-					mom: make([]float64, ds.months), momOK: make([]bool, ds.months), stats: newRegionStats(ds.months)}
+				g = newGroup(key, reg, ind)
 				byKey[key] = g
 			}
 			g.members = append(g.members, f)
@@ -675,7 +708,6 @@ func (e *Evaluator) groups(ds *Dataset) map[groupKindKey][]*group {
 func (g *group) metrics(envs []FirmEnv, enrolled []bool, m int) *RegionEnv {
 	env := &RegionEnv{Region: g.region, Industry: g.industry, Firms: g.firms[:0]}
 	defer func() { g.firms = env.Firms }()
-	var lossPrevBase float64
 	for _, f := range g.members {
 		if !enrolled[f] {
 			continue
@@ -692,7 +724,6 @@ func (g *group) metrics(envs []FirmEnv, enrolled []bool, m int) *RegionEnv {
 		env.Loss += fe.Loss
 		if fe.HasPrev {
 			env.PrevHeadcount += fe.PrevHeadcount
-			lossPrevBase += fe.PrevHeadcount
 		}
 		if fe.Has1m {
 			env.MoMFirms++
@@ -700,6 +731,15 @@ func (g *group) metrics(envs []FirmEnv, enrolled []bool, m int) *RegionEnv {
 			env.MoMPrevHeadcount += fe.Headcount1m
 		}
 	}
+	g.derive(env, m)
+	return env
+}
+
+// derive computes the region's month m from its sums (the fields metrics
+// adds up) and records g(t), m(t) and the month-on-month change in its
+// series. It is called for every month in order.
+func (g *group) derive(env *RegionEnv, m int) {
+	lossPrevBase := env.PrevHeadcount
 	if env.FirmsExpected > 0 {
 		env.Coverage = env.FirmsReported / env.FirmsExpected
 	}
@@ -747,7 +787,6 @@ func (g *group) metrics(envs []FirmEnv, enrolled []bool, m int) *RegionEnv {
 			env.TrendDefined, env.LossRate3mMin12, env.TrendRise = true, lo, g.m[m]-lo
 		}
 	}
-	return env
 }
 
 // expectation measures the group's month m against its expectation: the
@@ -799,6 +838,14 @@ func (g *group) expectation(st *firmStats, ds *Dataset, enrolled []bool, scope a
 	if scope != alertevent.ScopeProvince {
 		g.stats.firms(m, score, scored, below, env)
 	}
+	g.judge(m, env, hNow, hPrev, wPeer, wPeerExp, worst, worstNow, worstPrev)
+}
+
+// judge measures the group's month m against its expectation from the
+// panel's sums: ΣH(t) and ΣH(t−1) over the panel, and over the part of it
+// with peers one level up, the weight and the expected headcount; worst is
+// the firm that lost most beyond its peers (its headcounts now and before).
+func (g *group) judge(m int, env *RegionEnv, hNow, hPrev, wPeer, wPeerExp, worst, worstNow, worstPrev float64) {
 	if env.FirmsExpected > 0 {
 		env.PanelShare = env.PanelFirms / env.FirmsExpected
 	}

@@ -55,6 +55,8 @@ type Rule struct {
 	// refs are the metrics and definitions the rule's expressions read, in
 	// order of appearance, then those of Values: the values a firing reports.
 	refs []string
+	// readsFirms: an expression reads the region's firms
+	readsFirms bool
 }
 
 // Band is a level with its own condition; the first band that holds wins.

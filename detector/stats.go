@@ -82,9 +82,14 @@ type firmStats struct {
 	nA, nB     [][]int32   // group → month → firms with a change
 	bufA, bufB [][]float32 // scratch, per group
 	scratch    []float32
+	// shared: a replica's share of a sharded detector takes the
+	// province-industry groups (B) from every prefecture's partial
+	// (share.go) instead of its own firms; keyB names them
+	shared *Shared
+	keyB   []string
 }
 
-func newFirmStats(ds *Dataset) *firmStats {
+func newFirmStats(ds *Dataset, shared *Shared) *firmStats {
 	nf, months := len(ds.firms), ds.months
 	st := &firmStats{nf: nf, months: months,
 		chg: make([]float32, nf*months), expct: make([]float32, nf*months), resid: make([]float32, nf*months),
@@ -110,6 +115,10 @@ func newFirmStats(ds *Dataset) *firmStats {
 	}
 	st.medA, st.sprA, st.nA, st.bufA = alloc(len(idxA))
 	st.medB, st.sprB, st.nB, st.bufB = alloc(len(idxB))
+	st.shared, st.keyB = shared, make([]string, len(idxB))
+	for k, g := range idxB {
+		st.keyB[g] = k
+	}
 	st.expMedB = make([][]float32, len(idxB))
 	for g := range st.expMedB {
 		st.expMedB[g] = make([]float32, months)
@@ -121,13 +130,18 @@ func newFirmStats(ds *Dataset) *firmStats {
 func (st *firmStats) changes(ds *Dataset, m, lo, hi int) {
 	row := st.chg[m*st.nf : (m+1)*st.nf]
 	for f := lo; f < hi; f++ {
-		cur, prev := ds.rec(f, m), ds.rec(f, m-1)
-		if cur.ok && prev.ok {
-			row[f] = float32(math.Log(float64(cur.h)+1) - math.Log(float64(prev.h)+1))
-		} else {
-			row[f] = nan32
-		}
+		row[f] = changeOf(ds, f, m)
 	}
+}
+
+// changeOf is c for firm f in month index m: NaN unless it reported m−1
+// and m.
+func changeOf(ds *Dataset, f, m int) float32 {
+	cur, prev := ds.rec(f, m), ds.rec(f, m-1)
+	if cur.ok && prev.ok {
+		return float32(math.Log(float64(cur.h)+1) - math.Log(float64(prev.h)+1))
+	}
+	return nan32
 }
 
 // peers computes the peer groups' medians and spreads for month index m
@@ -149,22 +163,17 @@ func (st *firmStats) peers(m int) {
 	}
 	summarise := func(buf [][]float32, med, spr [][]float32, cnt [][]int32) {
 		for g, vals := range buf {
-			cnt[g][m] = int32(len(vals))
-			if len(vals) < minPeers {
-				med[g][m], spr[g][m] = nan32, nan32
-				continue
-			}
-			md := median32(vals)
-			med[g][m] = md
-			st.scratch = st.scratch[:0]
-			for _, v := range vals {
-				st.scratch = append(st.scratch, abs32(v-md))
-			}
-			spr[g][m] = 1.4826 * median32(st.scratch)
+			med[g][m], spr[g][m], cnt[g][m], st.scratch = peerGroup(vals, st.scratch)
 		}
 	}
 	summarise(st.bufA, st.medA, st.sprA, st.nA)
-	summarise(st.bufB, st.medB, st.sprB, st.nB)
+	if st.shared == nil {
+		summarise(st.bufB, st.medB, st.sprB, st.nB)
+	} else {
+		for g, key := range st.keyB {
+			st.medB[g][m], st.sprB[g][m], st.nB[g][m] = st.shared.peers(key, m)
+		}
+	}
 	for g := range st.medB {
 		st.expMedB[g][m] = exp32(st.medB[g][m])
 	}
@@ -173,6 +182,22 @@ func (st *firmStats) peers(m int) {
 		prow[f], _, _ = st.peerOf(f, m)
 		erow[f] = exp32(prow[f])
 	}
+}
+
+// peerGroup is a peer group's month from its firms' changes (reordered):
+// their median, spread (1.4826 × MAD) and number, the median and spread NaN
+// with fewer than minPeers. scratch is reused and returned.
+func peerGroup(vals, scratch []float32) (med, spread float32, n int32, _ []float32) {
+	n = int32(len(vals))
+	if len(vals) < minPeers {
+		return nan32, nan32, n, scratch
+	}
+	md := median32(vals)
+	scratch = scratch[:0]
+	for _, v := range vals {
+		scratch = append(scratch, abs32(v-md))
+	}
+	return md, 1.4826 * median32(scratch), n, scratch
 }
 
 // peerOf is firm f's peer median, spread and number of peers in month m:

@@ -30,29 +30,29 @@ var (
 	qStored = queries.Query("stored", `SELECT firm_id, revision, headcount, vacancies, hires,
 			sep_economic_layoff, sep_closure_bankruptcy, sep_suspension, sep_contract_expiry,
 			sep_resignation, sep_retirement, sep_transfer, sep_other, reported_at, note, ingested_at
-		FROM reports FINAL WHERE period = toDate(?) AND has(?, firm_id)
+		FROM {{reports}} FINAL WHERE period = toDate(?) AND has(?, firm_id)
 		ORDER BY firm_id`)
 	qRejects = queries.Query("rejects", `SELECT firm_id, toUInt32(visitParamExtractUInt(payload, 'revision')), received_at, reason, field, message
 		FROM rejects FINAL WHERE has(?, firm_id) AND visitParamExtractString(payload, 'period') = ?
 		ORDER BY firm_id, received_at, topic, partition, offset`)
 	qSubmissions = queries.Query("submissions_lookup", `SELECT received_at, submission_id, firm_id, revision, token_id, channel, idempotency_key, late
-		FROM gateway_submissions WHERE period = toDate(?) AND has(?, firm_id)
+		FROM {{gateway_submissions}} WHERE period = toDate(?) AND has(?, firm_id)
 		ORDER BY firm_id, revision, received_at, submission_id`)
-	qReported = queries.Query("reported", `SELECT DISTINCT firm_id FROM reports WHERE period = toDate(?) AND has(?, firm_id)
-		UNION ALL SELECT DISTINCT firm_id FROM gateway_submissions WHERE period = toDate(?) AND has(?, firm_id)`)
+	qReported = queries.Query("reported", `SELECT DISTINCT firm_id FROM {{reports}} WHERE period = toDate(?) AND has(?, firm_id)
+		UNION ALL SELECT DISTINCT firm_id FROM {{gateway_submissions}} WHERE period = toDate(?) AND has(?, firm_id)`)
 	// the revisions of migration 0007: every revision this and every other
 	// gateway accepted, with its content hash; what ingest stored (its
 	// report_revisions) is read with them. DISTINCT: a key's rows carry one
 	// hash, and how many of them a read sees depends on merges (ClickHouse
 	// 20+ collapses them within one insert already).
 	insRevisions    = queries.Insert("revisions", "gateway_revisions", "firm_id", "period", "revision", "content_hash", "received_at")
-	qKnownRevisions = queries.Query("known_revisions", `SELECT DISTINCT firm_id, period, revision, content_hash FROM report_revisions
+	qKnownRevisions = queries.Query("known_revisions", `SELECT DISTINCT firm_id, period, revision, content_hash FROM {{report_revisions}}
 			WHERE period >= toDate(?) AND period <= toDate(?) AND has(?, firm_id)
 		UNION ALL
-		SELECT DISTINCT firm_id, period, revision, content_hash FROM gateway_revisions
+		SELECT DISTINCT firm_id, period, revision, content_hash FROM {{gateway_revisions}}
 			WHERE period >= toDate(?) AND period <= toDate(?) AND has(?, firm_id)`)
 	qStoredRevisions = queries.Query("stored_revisions", `SELECT firm_id, revision, min(reported_at), min(ingested_at)
-		FROM report_revisions WHERE period = toDate(?) AND has(?, firm_id)
+		FROM {{report_revisions}} WHERE period = toDate(?) AND has(?, firm_id)
 		GROUP BY firm_id, revision ORDER BY firm_id, revision`)
 )
 

@@ -23,9 +23,9 @@ var (
 	// (ClickHouse 20+ collapses them within one insert already). A large
 	// batch reads its periods whole, so that the query's text stays small.
 	insRevisions    = queries.Insert("revisions", "report_revisions", "firm_id", "period", "revision", "content_hash", "reported_at", "ingested_at")
-	qRevisionHashes = queries.Query("revision_hashes", `SELECT DISTINCT firm_id, period, revision, content_hash FROM report_revisions
+	qRevisionHashes = queries.Query("revision_hashes", `SELECT DISTINCT firm_id, period, revision, content_hash FROM {{report_revisions}}
 		WHERE period >= toDate(?) AND period <= toDate(?) AND has(?, firm_id)`)
-	qAllRevisionHashes = queries.Query("revision_hashes_all", `SELECT DISTINCT firm_id, period, revision, content_hash FROM report_revisions
+	qAllRevisionHashes = queries.Query("revision_hashes_all", `SELECT DISTINCT firm_id, period, revision, content_hash FROM {{report_revisions}}
 		WHERE period >= toDate(?) AND period <= toDate(?)`)
 )
 

@@ -1,7 +1,8 @@
-// Package cluster_test proves layoffwatch's scale-out on one machine: two
-// ClickHouse replicas of one shard coordinated by Debian's ZooKeeper, tables
-// created ON CLUSTER as Replicated*MergeTree by `migrate --clickhouse-cluster`,
-// and ingest replicas sharing a Kafka consumer group. Run by
+// Package cluster_test proves layoffwatch's scale-out on one machine: a
+// ClickHouse cluster of two shards of two replicas coordinated by Debian's
+// ZooKeeper, tables created ON CLUSTER by `migrate --clickhouse-cluster`
+// (sharded or replicated on every node), ingest replicas sharing a Kafka
+// consumer group, and detect replicas dividing the prefectures. Run by
 // `make test-cluster` (LAYOFFWATCH_TEST_CLUSTER=1); `go test ./...` skips it
 // to keep `make test` short.
 package cluster_test
@@ -10,7 +11,7 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -29,52 +30,35 @@ import (
 )
 
 type cluster struct {
-	zk      *localstack.ZooKeeper
-	servers []*localstack.ClickHouse
-	addrs   []string
+	*localstack.Cluster
 }
 
+// startCluster starts ZooKeeper and 2 shards × 2 replicas of ClickHouse
+// 18.16, the cluster "lw".
 func startCluster(t *testing.T) *cluster {
 	t.Helper()
 	if os.Getenv("LAYOFFWATCH_TEST_CLUSTER") == "" {
 		t.Skip("the cluster test runs with `make test-cluster` (LAYOFFWATCH_TEST_CLUSTER=1)")
 	}
-	ctx := context.Background()
-	dir := t.TempDir()
-	zk, err := localstack.StartZooKeeper(ctx, filepath.Join(dir, "zk"), testenv.Logger(t))
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	c, err := localstack.StartCluster(ctx, t.TempDir(), localstack.ClusterConfig{Name: "lw", Shards: 2, Replicas: 2}, testenv.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(zk.Stop)
-	c := &cluster{zk: zk}
-	var ports []int
-	for range 2 {
-		p, err := localstack.FreePort()
-		if err != nil {
-			t.Fatal(err)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("the servers' error logs end:\n%s", c.Logs(3000))
 		}
-		ports = append(ports, p)
-		c.addrs = append(c.addrs, fmt.Sprintf("127.0.0.1:%d", p))
-	}
-	for i, p := range ports {
-		srv, err := localstack.NewClickHouse(localstack.ClickHouseOptions{Dir: filepath.Join(dir, fmt.Sprintf("ch%d", i+1)), TCPPort: p, MaxMemory: 1 << 30,
-			Cluster: &localstack.ClusterOptions{Name: "lw", Replicas: c.addrs, Replica: fmt.Sprintf("r%d", i+1), ZooKeeper: zk.Addr()}}, testenv.Logger(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := srv.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = srv.Stop() })
-		c.servers = append(c.servers, srv)
-	}
-	return c
+		c.Stop()
+	})
+	return &cluster{c}
 }
 
 func TestMigrateOnCluster(t *testing.T) {
 	c := startCluster(t)
 	ctx := context.Background()
-	opts := chdb.Options{Addr: c.addrs[0], Database: "layoffwatch", User: "default", DialTimeout: 5 * time.Second, Cluster: "lw"}
+	opts := chdb.Options{Addr: c.Addrs()[0], Database: "layoffwatch", User: "default", DialTimeout: 5 * time.Second, Cluster: "lw"}
 	ch, err := chdb.Open(ctx, opts, testenv.Logger(t), true)
 	if err != nil {
 		t.Fatal(err)
@@ -83,7 +67,7 @@ func TestMigrateOnCluster(t *testing.T) {
 	if _, err := ch.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	for _, a := range c.addrs {
+	for _, a := range c.Addrs() {
 		o := opts
 		o.Addr = a
 		r, err := chdb.Open(ctx, o, testenv.Logger(t), false)
@@ -94,29 +78,60 @@ func TestMigrateOnCluster(t *testing.T) {
 		if err := sql.Exec(ctx, "SYSTEM SYNC REPLICA layoffwatch.schema_migrations"); err != nil {
 			t.Fatal(err)
 		}
+		// schema_migrations is replicated on every node, so every node of
+		// every shard knows the schema version
 		if err := r.RequireSchema(ctx); err != nil {
-			t.Errorf("replica %s: %v", a, err)
+			t.Errorf("node %s: %v", a, err)
 		}
-		var engine string
-		if err := sql.QueryRow(ctx, "SELECT engine FROM system.tables WHERE database = 'layoffwatch' AND name = 'reports'").Scan(&engine); err != nil {
+		engines := map[string]string{}
+		rows, err := sql.Query(ctx, "SELECT name, engine_full FROM system.tables WHERE database = 'layoffwatch'")
+		if err != nil {
 			t.Fatal(err)
 		}
-		t.Logf("replica %s: reports engine %s", a, engine)
-		r.Close()
+		for rows.Next() {
+			var name, engine string
+			if err := rows.Scan(&name, &engine); err != nil {
+				t.Fatal(err)
+			}
+			engines[name] = engine
+		}
+		_ = rows.Close()
+		for _, tbl := range chdb.ShardedTables() {
+			if !strings.Contains(engines[tbl], "/clickhouse/tables/{shard}/") {
+				t.Errorf("node %s: sharded table %s is not replicated within its shard: %s", a, tbl, engines[tbl])
+			}
+			if !strings.HasPrefix(engines[chdb.DistributedName(tbl)], "Distributed(lw, layoffwatch, "+tbl+", cityHash64(firm_id))") {
+				t.Errorf("node %s: %s is %q", a, chdb.DistributedName(tbl), engines[chdb.DistributedName(tbl)])
+			}
+		}
+		for _, tbl := range []string{"firms", "alerts", "gateway_tokens", "schema_migrations"} {
+			if !strings.Contains(engines[tbl], "/clickhouse/tables/all/") {
+				t.Errorf("node %s: %s is not replicated on every node: %s", a, tbl, engines[tbl])
+			}
+		}
+		for _, gone := range []string{"firms_all", "alerts_all"} {
+			if _, ok := engines[gone]; ok {
+				t.Errorf("node %s: %s still exists", a, gone)
+			}
+		}
 	}
 }
 
 // TestIngestReplicasSurviveAReplicaKill: two ingest replicas in one consumer
-// group read a topic of six partitions, each writing to a different
-// ClickHouse replica with the other as failover; one ClickHouse replica is
-// killed mid-stream and started again 15 s later. Then both replicas hold
-// every report exactly once.
+// group read a topic of six partitions into a cluster of two shards of two
+// replicas, each ingest writing through a different node (with another as
+// failover), the reports through the Distributed table reports_all. The
+// first replica of shard 1 — the node ingest 1 talks to, and the replica the
+// cluster writes shard 1's rows to first — is killed mid-stream and started
+// again 15 s later. Then the cluster holds every report exactly once: each
+// firm on one shard only, both replicas of each shard alike.
 func TestIngestReplicasSurviveAReplicaKill(t *testing.T) {
 	c := startCluster(t)
 	ctx := context.Background()
+	s11, s12, s21, s22 := c.Servers[0][0], c.Servers[0][1], c.Servers[1][0], c.Servers[1][1]
 	base := chdb.Options{Database: "layoffwatch", User: "default", DialTimeout: 2 * time.Second, Cluster: "lw"}
 	o := base
-	o.Addr = c.addrs[0]
+	o.Addr = s22.Addr()
 	ch, err := chdb.Open(ctx, o, testenv.Logger(t), true)
 	if err != nil {
 		t.Fatal(err)
@@ -128,24 +143,26 @@ func TestIngestReplicasSurviveAReplicaKill(t *testing.T) {
 	const nFirms, nPeriods = 5000, 20
 	var list []firms.Firm
 	for i := 0; i < nFirms; i++ {
-		list = append(list, firms.Firm{ID: testenv.FirmID("620102", i+1), Name: fmt.Sprintf("企业%d", i), Region: "620102", Industry: "C", BaselineHeadcount: 500})
+		county := []string{"620102", "620402", "440103", "440303"}[i%4] // two provinces
+		list = append(list, firms.Firm{ID: testenv.FirmID(county, i+1), Name: fmt.Sprintf("企业%d", i), Region: county, Industry: "C", BaselineHeadcount: 500})
 	}
 	if err := firms.NewStore(ch).Upsert(ctx, list); err != nil {
 		t.Fatal(err)
 	}
-	for _, a := range c.addrs {
+	for _, a := range c.Addrs() {
 		syncReplica(t, a, "firms")
 	}
 	k := testenv.Kafka(t, localstack.KafkaOptions{Partitions: 6})
 	kOpts := kafkautil.Options{Brokers: k.Addrs(), Partitions: 6, ReplicationFactor: 1}
-	for i := 0; i < 2; i++ {
+	for i, addrs := range []string{s11.Addr() + "," + s21.Addr(), s22.Addr() + "," + s12.Addr()} {
 		oi := base
-		oi.Addr = c.addrs[i] + "," + c.addrs[1-i] // the other replica is the failover
+		oi.Addr = addrs
 		cctx, cancel := context.WithCancel(ctx)
 		done := make(chan error, 1)
 		go func() {
 			done <- ingest.Run(cctx, ingest.Options{Kafka: kOpts, ClickHouse: oi, Topic: "reports", DLQTopic: "reports.dlq", Group: "ingest",
-				BatchRows: 2000, BatchWait: 200 * time.Millisecond, SessionTimeout: 6 * time.Second, ShutdownGrace: 20 * time.Second, CreateTopics: true},
+				BatchRows: 2000, BatchWait: 200 * time.Millisecond, SessionTimeout: 6 * time.Second, ShutdownGrace: 20 * time.Second,
+				InsertTimeout: 10 * time.Second, CreateTopics: true},
 				testenv.Logger(t), prometheus.NewRegistry())
 		}()
 		t.Cleanup(func() {
@@ -155,8 +172,7 @@ func TestIngestReplicasSurviveAReplicaKill(t *testing.T) {
 			}
 		})
 	}
-	var want uint64
-	var sum uint64
+	var want, sum uint64
 	produced := make(chan error, 1)
 	go func() {
 		w := kafkautil.NewWriter(kOpts, "reports", testenv.Logger(t))
@@ -183,50 +199,85 @@ func TestIngestReplicasSurviveAReplicaKill(t *testing.T) {
 		}
 	}
 	time.Sleep(3 * time.Second)
-	if err := c.servers[0].Kill(); err != nil {
+	if err := s11.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	t.Log("clickhouse replica 1 killed")
+	t.Log("clickhouse s1r1 killed")
 	time.Sleep(15 * time.Second)
-	if err := c.servers[0].Start(ctx); err != nil {
+	if err := s11.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	t.Log("clickhouse replica 1 started again")
+	t.Log("clickhouse s1r1 started again")
 	if err := <-produced; err != nil {
 		t.Fatal(err)
 	}
-	for _, a := range c.addrs {
+	// through the Distributed table, from a node of each shard
+	for _, a := range []string{s11.Addr(), s22.Addr()} {
 		deadline := time.Now().Add(2 * time.Minute)
 		var n, s uint64
+		var err error
 		for time.Now().Before(deadline) {
-			syncReplica(t, a, "reports")
 			r := open(t, a)
-			err := r.QueryRow(ctx, "SELECT count(), sum(headcount) FROM reports_latest").Scan(&n, &s)
-			r.Close()
+			err = r.QueryRow(ctx, "SELECT count(), sum(headcount) FROM reports_all FINAL WHERE 1").Scan(&n, &s)
 			if err == nil && n == want {
 				break
 			}
 			time.Sleep(500 * time.Millisecond)
 		}
 		if n != want || s != sum {
-			t.Fatalf("replica %s: %d reports with headcount sum %d, want %d and %d", a, n, s, want, sum)
+			t.Fatalf("reports_all on %s: %d reports with headcount sum %d, want %d and %d (last error: %v)", a, n, s, want, sum, err)
 		}
-		t.Logf("replica %s holds all %d reports exactly once", a, n)
+		t.Logf("reports_all on %s: all %d reports exactly once", a, n)
 	}
-	// the Distributed table reads the whole cluster from either node
-	for _, a := range c.addrs {
-		r := open(t, a)
-		var n uint64
-		if err := r.QueryRow(ctx, "SELECT uniqExact(firm_id, period) FROM reports_all").Scan(&n); err != nil {
-			t.Fatal(err)
+	// each shard: both replicas alike, and no firm on the other shard
+	var shardFirms [2]map[string]bool
+	var total uint64
+	for s, shard := range c.Servers {
+		var counts []uint64
+		for _, srv := range shard {
+			syncReplica(t, srv.Addr(), "reports")
+			r := open(t, srv.Addr())
+			var n, sm uint64
+			if err := r.QueryRow(ctx, "SELECT count(), sum(headcount) FROM reports FINAL WHERE 1").Scan(&n, &sm); err != nil {
+				t.Fatal(err)
+			}
+			counts = append(counts, n)
+			if shardFirms[s] == nil {
+				shardFirms[s] = map[string]bool{}
+				rows, err := r.Query(ctx, "SELECT DISTINCT firm_id FROM reports")
+				if err != nil {
+					t.Fatal(err)
+				}
+				for rows.Next() {
+					var id string
+					if err := rows.Scan(&id); err != nil {
+						t.Fatal(err)
+					}
+					shardFirms[s][id] = true
+				}
+				_ = rows.Close()
+			}
 		}
-		r.Close()
-		if n != want {
-			t.Fatalf("reports_all on %s: %d (firm, period) pairs, want %d", a, n, want)
+		if counts[0] != counts[1] {
+			t.Errorf("shard %d: replicas hold %d and %d reports", s+1, counts[0], counts[1])
 		}
+		total += counts[0]
+		t.Logf("shard %d: %d reports on each replica, %d firms", s+1, counts[0], len(shardFirms[s]))
+	}
+	if total != want {
+		t.Errorf("the shards hold %d reports together, want %d", total, want)
+	}
+	for id := range shardFirms[0] {
+		if shardFirms[1][id] {
+			t.Errorf("firm %s has reports on both shards", id)
+		}
+	}
+	if len(shardFirms[0]) == 0 || len(shardFirms[1]) == 0 {
+		t.Errorf("a shard holds no firm: %d and %d", len(shardFirms[0]), len(shardFirms[1]))
 	}
 }
 
+// open is a connection to one node (shared within the test: not closed).
 func open(t *testing.T, addr string) driver.Conn {
 	t.Helper()
 	return testenv.SQL(t, chdb.Options{Addr: addr, Database: "layoffwatch", User: "default", DialTimeout: 2 * time.Second})
@@ -235,7 +286,6 @@ func open(t *testing.T, addr string) driver.Conn {
 func syncReplica(t *testing.T, addr, table string) {
 	t.Helper()
 	r := open(t, addr)
-	defer r.Close()
 	if err := r.Exec(context.Background(), "SYSTEM SYNC REPLICA layoffwatch."+table); err != nil {
 		t.Logf("sync %s on %s: %v", table, addr, err)
 	}

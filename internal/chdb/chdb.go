@@ -230,6 +230,10 @@ func DropDatabase(ctx context.Context, opts Options, log *slog.Logger) error {
 // Close closes the pool.
 func (c *Client) Close() error { return c.conn.Close() }
 
+// cluster reports whether the client works on a cluster, where sharded
+// tables are read and written through their Distributed twins.
+func (c *Client) cluster() bool { return c.opts.Cluster != "" }
+
 // Options are the options the client was opened with.
 func (c *Client) Options() Options { return c.opts }
 

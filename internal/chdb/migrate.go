@@ -43,7 +43,7 @@ func Migrations(db, cluster string) ([]Migration, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read migrations: %w", err)
 	}
-	data := struct{ OnCluster, DB, DBName, Cluster string }{onCluster(cluster), db + ".", db, cluster}
+	data := struct{ OnCluster, DB, DBName, Cluster, ShardingKey string }{onCluster(cluster), db + ".", db, cluster, ShardingKey}
 	funcs := template.FuncMap{"engine": func(engine, table string) string { return engineFor(cluster, db, engine, table) }}
 	var out []Migration
 	for _, e := range entries {
@@ -64,7 +64,11 @@ func Migrations(db, cluster string) ([]Migration, error) {
 		if err := tmpl.Execute(&buf, data); err != nil {
 			return nil, fmt.Errorf("render migration %s: %w", e.Name(), err)
 		}
-		out = append(out, Migration{Version: uint32(v), Name: name, Statements: splitStatements(buf.String())})
+		stmts := splitStatements(buf.String())
+		for i, st := range stmts {
+			stmts[i] = alterOnce(st, db, cluster)
+		}
+		out = append(out, Migration{Version: uint32(v), Name: name, Statements: stmts})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Version < out[j].Version })
 	for i := 1; i < len(out); i++ {
@@ -73,6 +77,26 @@ func Migrations(db, cluster string) ([]Migration, error) {
 		}
 	}
 	return out, nil
+}
+
+// alterOnce drops ON CLUSTER from an ALTER of a table replicated on every
+// node (layout.go): ClickHouse runs an ALTER ON CLUSTER of a replicated
+// table once per shard, and the second run of an ADD COLUMN fails, for the
+// column came with the first. Run on one node, the change reaches every
+// replica through the replication log.
+func alterOnce(stmt, db, cluster string) string {
+	if cluster == "" {
+		return stmt
+	}
+	prefix := "ALTER TABLE " + db + "."
+	if !strings.HasPrefix(stmt, prefix) {
+		return stmt
+	}
+	table, rest, ok := strings.Cut(stmt[len(prefix):], onCluster(cluster))
+	if !ok || strings.ContainsAny(table, " \n\t") || Sharded(table) {
+		return stmt
+	}
+	return prefix + table + rest
 }
 
 // splitStatements splits on semicolons that end a line and drops comment-only
@@ -147,14 +171,22 @@ func SchemaMigrationsDDL(db, cluster string) string {
 }
 
 // engineFor returns engine, or on a cluster its Replicated twin, which takes
-// the ZooKeeper path and replica name before the engine's own arguments.
+// the ZooKeeper path and replica name before the engine's own arguments. A
+// sharded table (layout.go) is replicated within its shard ({shard} in the
+// path); every other table over every node of the cluster (one path), so
+// that any node holds all of it. Replica names ({replica}) must therefore
+// be unique across the cluster, not only within a shard.
 func engineFor(cluster, db, engine, table string) string {
 	if cluster == "" {
 		return engine
 	}
 	name, args, _ := strings.Cut(engine, "(")
 	args = strings.TrimSuffix(args, ")")
-	zk := fmt.Sprintf("'/clickhouse/tables/{shard}/%s/%s', '{replica}'", db, table)
+	group := "all"
+	if Sharded(table) {
+		group = "{shard}"
+	}
+	zk := fmt.Sprintf("'/clickhouse/tables/%s/%s/%s', '{replica}'", group, db, table)
 	if args != "" {
 		zk += ", " + args
 	}

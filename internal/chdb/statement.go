@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
@@ -16,14 +17,28 @@ import (
 // is how the parity test runs each one on ClickHouse 18.16 and on the
 // current engine and requires the same answer.
 type Statement struct {
-	component, name, sql string
+	component, name string
+	sql, cluster    string // on one server; on a cluster (sharded tables through their Distributed twins)
 }
 
 // Name is "component.name", unique across the project.
 func (s Statement) Name() string { return s.component + "." + s.name }
 
-// SQL is the statement's text, with `?` placeholders.
+// SQL is the statement's text on one server, with `?` placeholders.
 func (s Statement) SQL() string { return s.sql }
+
+// ClusterSQL is the statement's text on a cluster, in database db: every
+// sharded table (layout.go) read through its Distributed table, every
+// table joined with one qualified with db.
+func (s Statement) ClusterSQL(db string) string { return strings.ReplaceAll(s.cluster, dbMarker, db) }
+
+// sqlFor is the statement's text for a client.
+func (s Statement) sqlFor(c *Client) string {
+	if c.cluster() {
+		return s.ClusterSQL(c.opts.Database)
+	}
+	return s.sql
+}
 
 func (s Statement) String() string { return s.Name() }
 
@@ -44,9 +59,20 @@ func (i Insert) Table() string { return i.table }
 // Columns are the columns written, in the order InsertColumns takes them.
 func (i Insert) Columns() []string { return slices.Clone(i.columns) }
 
-// SQL is the statement that opens the batch.
-func (i Insert) SQL() string {
-	return "INSERT INTO " + i.table + " (" + strings.Join(i.columns, ", ") + ")"
+// SQL is the statement that opens the batch on one server.
+func (i Insert) SQL() string { return i.sqlFor(false) }
+
+// ClusterSQL is the statement that opens the batch on a cluster: a sharded
+// table is written through its Distributed table, which sends each row to
+// its shard (by ShardingKey).
+func (i Insert) ClusterSQL() string { return i.sqlFor(true) }
+
+func (i Insert) sqlFor(cluster bool) string {
+	table := i.table
+	if cluster && Sharded(table) {
+		table = DistributedName(table)
+	}
+	return "INSERT INTO " + table + " (" + strings.Join(i.columns, ", ") + ")"
 }
 
 func (i Insert) String() string { return i.Name() }
@@ -95,10 +121,15 @@ func (c *Catalog) claim(name string) {
 }
 
 // Query declares a statement (a SELECT, or DDL and system statements run
-// with Exec).
+// with Exec). A sharded table is named with a marker, {{reports}} (see
+// layout.go).
 func (c *Catalog) Query(name, sql string) Statement {
 	c.claim(name)
-	s := Statement{component: c.component, name: name, sql: strings.TrimSpace(sql)}
+	single, cluster, err := render(strings.TrimSpace(sql))
+	if err != nil {
+		panic(fmt.Sprintf("chdb: statement %s.%s: %v", c.component, name, err))
+	}
+	s := Statement{component: c.component, name: name, sql: single, cluster: cluster}
 	c.statements = append(c.statements, s)
 	return s
 }
@@ -129,7 +160,7 @@ func (c *Catalog) Inserts() []Insert { return slices.Clone(c.inserts) }
 // placeholders on the client (clickhouse-go escapes them), so no value is
 // ever spliced into SQL.
 func (c *Client) Query(ctx context.Context, s Statement, args ...any) (driver.Rows, error) {
-	rows, err := c.conn.Query(ctx, s.sql, args...)
+	rows, err := c.conn.Query(ctx, s.sqlFor(c), args...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", s.Name(), err)
 	}
@@ -138,12 +169,12 @@ func (c *Client) Query(ctx context.Context, s Statement, args ...any) (driver.Ro
 
 // QueryRow runs a statement that returns one row.
 func (c *Client) QueryRow(ctx context.Context, s Statement, args ...any) driver.Row {
-	return c.conn.QueryRow(ctx, s.sql, args...)
+	return c.conn.QueryRow(ctx, s.sqlFor(c), args...)
 }
 
 // Exec runs a statement that returns nothing (DDL, OPTIMIZE, SYSTEM).
 func (c *Client) Exec(ctx context.Context, s Statement, args ...any) error {
-	if err := c.conn.Exec(ctx, s.sql, args...); err != nil {
+	if err := c.conn.Exec(ctx, s.sqlFor(c), args...); err != nil {
 		return fmt.Errorf("%s: %w", s.Name(), err)
 	}
 	return nil
@@ -151,12 +182,18 @@ func (c *Client) Exec(ctx context.Context, s Statement, args ...any) error {
 
 // InsertColumns writes one batch: one slice per column of ins, in its
 // order, all of the same length. It is one insert, so it lands whole or not
-// at all.
+// at all — on a cluster, a sharded table's batch is written through its
+// Distributed table synchronously (insert_distributed_sync): it returns
+// once every shard's part is written, so a failed batch is retried whole,
+// and each row goes to the shard its firm always goes to.
 func (c *Client) InsertColumns(ctx context.Context, ins Insert, cols ...any) error {
 	if len(cols) != len(ins.columns) {
 		return fmt.Errorf("insert into %s: %d columns given, %d declared", ins.table, len(cols), len(ins.columns))
 	}
-	batch, err := c.conn.PrepareBatch(ctx, ins.SQL())
+	if c.cluster() && Sharded(ins.table) {
+		ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"insert_distributed_sync": 1}))
+	}
+	batch, err := c.conn.PrepareBatch(ctx, ins.sqlFor(c.cluster()))
 	if err != nil {
 		return fmt.Errorf("prepare insert into %s: %w", ins.table, err)
 	}

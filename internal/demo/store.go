@@ -16,18 +16,18 @@ var queries = chdb.NewCatalog("demo")
 
 var (
 	qHeadcount = queries.Query("headcount_by_prefecture", `SELECT f.prefecture, r.period, count(), sum(r.headcount)
-		FROM reports_latest AS r
-		ALL INNER JOIN (SELECT firm_id, prefecture FROM firms FINAL) AS f USING firm_id
+		FROM {{reports}} AS r FINAL
+		ALL INNER JOIN (SELECT firm_id, prefecture FROM {{firms}} FINAL) AS f USING firm_id
 		GROUP BY f.prefecture, r.period
 		ORDER BY f.prefecture, r.period`)
 	qWarnings = queries.Query("warnings", `SELECT level, rule, count() FROM alerts_latest
 		WHERE event != 'resolved' GROUP BY level, rule ORDER BY level, rule`)
-	qStored     = queries.Query("stored_reports", "SELECT count() FROM reports_latest")
+	qStored     = queries.Query("stored_reports", "SELECT count() FROM {{reports}} FINAL WHERE 1")
 	qEventAlert = queries.Query("event_warnings", `SELECT rule, level, count() FROM alerts_latest
 		WHERE has(?, alert_key) AND period >= toDate(?) AND period <= toDate(?) AND event != 'resolved'
 		GROUP BY rule, level ORDER BY level, rule`)
 	qEventHeadcount = queries.Query("event_headcounts", `SELECT sumIf(headcount, period = toDate(?)), sumIf(headcount, period = toDate(?))
-		FROM reports_latest WHERE has(?, firm_id)`)
+		FROM {{reports}} FINAL WHERE has(?, firm_id)`)
 	qAlertEvents = queries.Query("alert_events", "SELECT count() FROM alerts FINAL")
 	qEmailState  = queries.Query("email_state", `SELECT countIf(status = 'pending'), countIf(status IN ('sent', 'failed'))
 		FROM notifications`)

@@ -203,18 +203,33 @@ func GroupLag(ctx context.Context, o Options, group, topic string) (map[int]int6
 // the first offset to the high-water mark at the time of the call. The
 // detector rebuilds its alert state this way when it starts.
 func ReadAll(ctx context.Context, o Options, topic string, fn func(kafka.Message) error) error {
+	_, err := ReadFrom(ctx, o, topic, nil, fn)
+	return err
+}
+
+// ReadFrom calls fn for every message of topic from the offsets in from
+// (partition → next offset; a partition not in it from its first offset)
+// to the high-water mark at the time of the call, partition by partition,
+// and returns the offsets to read from next time. A detector replica that
+// takes prefectures over catches up with the alert events others emitted
+// this way.
+func ReadFrom(ctx context.Context, o Options, topic string, from map[int]int64, fn func(kafka.Message) error) (map[int]int64, error) {
 	client, done, err := o.client(10 * time.Second)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer done()
 	meta, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
 	if err != nil {
-		return fmt.Errorf("metadata of %s: %w", topic, o.explain(err))
+		return nil, fmt.Errorf("metadata of %s: %w", topic, o.explain(err))
+	}
+	next := map[int]int64{}
+	for p, off := range from {
+		next[p] = off
 	}
 	for _, t := range meta.Topics {
 		if t.Error != nil {
-			return fmt.Errorf("metadata of %s: %w", topic, t.Error)
+			return nil, fmt.Errorf("metadata of %s: %w", topic, t.Error)
 		}
 		req := map[string][]kafka.OffsetRequest{}
 		for _, p := range t.Partitions {
@@ -222,21 +237,25 @@ func ReadAll(ctx context.Context, o Options, topic string, fn func(kafka.Message
 		}
 		offs, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: req})
 		if err != nil {
-			return fmt.Errorf("offsets of %s: %w", topic, err)
+			return nil, fmt.Errorf("offsets of %s: %w", topic, err)
 		}
 		for _, po := range offs.Topics[topic] {
 			if po.Error != nil {
-				return fmt.Errorf("offsets of %s/%d: %w", topic, po.Partition, po.Error)
+				return nil, fmt.Errorf("offsets of %s/%d: %w", topic, po.Partition, po.Error)
 			}
-			if po.LastOffset <= po.FirstOffset {
-				continue
+			first := po.FirstOffset
+			if f, ok := from[po.Partition]; ok && f > first {
+				first = f
 			}
-			if err := readPartition(ctx, o, topic, po.Partition, po.FirstOffset, po.LastOffset, fn); err != nil {
-				return err
+			if po.LastOffset > first {
+				if err := readPartition(ctx, o, topic, po.Partition, first, po.LastOffset, fn); err != nil {
+					return nil, err
+				}
 			}
+			next[po.Partition] = max(first, po.LastOffset)
 		}
 	}
-	return nil
+	return next, nil
 }
 
 func readPartition(ctx context.Context, o Options, topic string, partition int, first, last int64, fn func(kafka.Message) error) error {

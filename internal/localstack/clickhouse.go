@@ -26,18 +26,28 @@ type ClickHouseOptions struct {
 	Timezone string
 	// MaxMemory caps the server's memory for queries, in bytes (default 4 GiB).
 	MaxMemory int64
-	// Cluster, when set, makes this server a replica of a one-shard cluster
-	// coordinated by ZooKeeper.
+	// Cluster, when set, makes this server one replica of one shard of a
+	// cluster coordinated by ZooKeeper.
 	Cluster *ClusterOptions
 }
 
-// ClusterOptions make a server one replica of a one-shard cluster.
+// ClusterOptions make a server one replica of one shard of a cluster.
 type ClusterOptions struct {
-	Name            string   // the cluster's name, for ON CLUSTER and --clickhouse-cluster
-	Replicas        []string // every replica's native address host:port, this one included
-	Replica         string   // this replica's name (the {replica} macro)
-	ZooKeeper       string   // host:port
-	InterserverPort int      // 0: a free port
+	Name string // the cluster's name, for ON CLUSTER and --clickhouse-cluster
+	// Shards lists every shard's replicas (native addresses host:port, this
+	// server's included), in shard order; one shard when Replicas is used.
+	Shards [][]string
+	// Replicas is a one-shard cluster's replicas (when Shards is empty).
+	Replicas []string
+	// Shard is this server's shard, 1 … len(Shards) (the {shard} macro,
+	// written with two digits); 0 means 1.
+	Shard int
+	// Replica is this server's name (the {replica} macro), unique across the
+	// whole cluster: tables replicated on every node share one ZooKeeper
+	// path, in which replica names must not repeat.
+	Replica         string
+	ZooKeeper       string // host:port
+	InterserverPort int    // 0: a free port
 }
 
 // ClickHouse is a server process the project started.
@@ -156,11 +166,25 @@ func (c *ClickHouse) config() string {
     <default>
       <max_memory_usage>%[4]d</max_memory_usage>
       <log_queries>0</log_queries>
-    </default>
+%[7]s    </default>
   </profiles>
   <quotas><default></default></quotas>
 %[5]s</yandex>
-`, d, c.opts.TCPPort, c.opts.HTTPPort, c.opts.MaxMemory, c.clusterConfig(), html.EscapeString(c.opts.Timezone))
+`, d, c.opts.TCPPort, c.opts.HTTPPort, c.opts.MaxMemory, c.clusterConfig(), html.EscapeString(c.opts.Timezone), c.clusterProfile())
+}
+
+// clusterProfile is what a cluster's user profile sets (docs/operations.md):
+// a Distributed read or write goes to the first live replica of each shard,
+// in the cluster's order, so a component reads what it has just written
+// (ingest's duplicate check reads the revisions of its previous batch)
+// before replication has copied it. (clickhouse-go cannot send this
+// setting to an 18.16 server per query: the old protocol carries only
+// numbers.)
+func (c *ClickHouse) clusterProfile() string {
+	if c.opts.Cluster == nil {
+		return ""
+	}
+	return "      <load_balancing>in_order</load_balancing>\n"
 }
 
 // clusterConfig is the part of the config that makes this server a replica.
@@ -170,10 +194,18 @@ func (c *ClickHouse) clusterConfig() string {
 		return ""
 	}
 	zkHost, zkPort, _ := net.SplitHostPort(cl.ZooKeeper)
+	shards := cl.Shards
+	if len(shards) == 0 {
+		shards = [][]string{cl.Replicas}
+	}
 	var replicas string
-	for _, r := range cl.Replicas {
-		h, p, _ := net.SplitHostPort(r)
-		replicas += fmt.Sprintf("        <replica><host>%s</host><port>%s</port></replica>\n", html.EscapeString(h), html.EscapeString(p))
+	for _, shard := range shards {
+		replicas += "      <shard>\n        <internal_replication>true</internal_replication>\n"
+		for _, r := range shard {
+			h, p, _ := net.SplitHostPort(r)
+			replicas += fmt.Sprintf("        <replica><host>%s</host><port>%s</port></replica>\n", html.EscapeString(h), html.EscapeString(p))
+		}
+		replicas += "      </shard>\n"
 	}
 	return fmt.Sprintf(`  <interserver_http_port>%d</interserver_http_port>
   <interserver_http_host>127.0.0.1</interserver_http_host>
@@ -183,17 +215,14 @@ func (c *ClickHouse) clusterConfig() string {
   </zookeeper>
   <remote_servers>
     <%[4]s>
-      <shard>
-        <internal_replication>true</internal_replication>
-%[5]s      </shard>
-    </%[4]s>
+%[5]s    </%[4]s>
   </remote_servers>
   <macros>
-    <shard>01</shard>
+    <shard>%02[7]d</shard>
     <replica>%[6]s</replica>
   </macros>
   <distributed_ddl><path>/clickhouse/task_queue/ddl</path></distributed_ddl>
-`, cl.InterserverPort, html.EscapeString(zkHost), html.EscapeString(zkPort), cl.Name, replicas, html.EscapeString(cl.Replica))
+`, cl.InterserverPort, html.EscapeString(zkHost), html.EscapeString(zkPort), cl.Name, replicas, html.EscapeString(cl.Replica), max(cl.Shard, 1))
 }
 
 // Start writes the config, starts the server and waits until it answers.

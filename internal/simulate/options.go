@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/layoffwatch/layoffwatch/internal/region"
 	"github.com/layoffwatch/layoffwatch/internal/report"
 )
 
@@ -18,6 +19,13 @@ type Options struct {
 	Firms  int           // firms in the sample
 	Start  report.Period // first reported period
 	Months int           // periods reported
+	// Province places the firms in another province than Gansu (empty or
+	// 620000): Gansu's geography relabelled onto that province's real
+	// division codes — Gansu's i-th prefecture becomes the province's i-th
+	// (cyclically), its j-th county that prefecture's j-th — so that
+	// several simulations make a multi-province registry with valid codes.
+	// Dynamics stay Gansu's (its seasons, its prefecture weights).
+	Province string
 
 	// The sample.
 
@@ -250,6 +258,11 @@ func (o Options) Validate() error {
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	if o.Firms < 1 || o.Firms > MaxFirms {
 		bad("firms must be between 1 and %d, got %d", MaxFirms, o.Firms)
+	}
+	if o.Province != "" && o.Province != "620000" {
+		if p, ok := region.China().Lookup(o.Province); !ok || p.Level != region.Province {
+			bad("province %q is not a province code of mainland China", o.Province)
+		}
 	}
 	if o.Months < 1 || o.Months > MaxMonths {
 		bad("months must be between 1 and %d, got %d", MaxMonths, o.Months)

@@ -237,6 +237,16 @@ func shortName(name string) string {
 	return s
 }
 
+// provinceShortName: 广东省 → 广东, 广西壮族自治区 → 广西, 北京市 → 北京.
+func provinceShortName(name string) string {
+	for _, suf := range []string{"维吾尔自治区", "壮族自治区", "回族自治区", "自治区", "特别行政区", "省", "市"} {
+		if t := strings.TrimSuffix(name, suf); t != name {
+			return t
+		}
+	}
+	return name
+}
+
 // orgCode returns a 9-character organisation code (GB 11714): eight body
 // characters and a check character. Two in three look like codes issued
 // since 2015 ("MA" followed by letters and digits), the rest are all digits.
@@ -297,11 +307,13 @@ func sampleFirms(opts Options, table *region.Table) ([]firms.Firm, error) {
 	prefs := pl.prefectures(&r, n, prefShares)
 
 	list := make([]firms.Firm, n)
+	relabel, names := relabelling(opts.Province, table)
 	for i := range list {
 		list[i].BaselineHeadcount = heads[i]
 		list[i].Industry = string(industries[i])
-		list[i].Region = pl.county(&r, prefs[i]).Code
+		list[i].Region = relabel(pl.county(&r, prefs[i]).Code)
 	}
+	table = names
 
 	// State ownership goes to the highest scores: big firms in mining,
 	// utilities and public services are the state-owned ones.
@@ -358,8 +370,37 @@ func sampleFirms(opts Options, table *region.Table) ([]firms.Firm, error) {
 	return list, nil
 }
 
+// relabelling maps Gansu's county codes onto province's (Options.Province)
+// and returns the table that names them; Gansu itself is left as it is.
+func relabelling(province string, gansu *region.Table) (func(string) string, *region.Table) {
+	if province == "" || province == "620000" {
+		return func(c string) string { return c }, gansu
+	}
+	china := region.China()
+	var target []region.Region
+	for _, p := range china.Within(province).Prefectures() {
+		if len(china.Counties(p.Code)) > 0 {
+			target = append(target, p)
+		}
+	}
+	m := map[string]string{}
+	for i, p := range gansu.Prefectures() {
+		to := target[i%len(target)]
+		cs := china.Counties(to.Code)
+		for j, c := range gansu.Counties(p.Code) {
+			m[c.Code] = cs[j%len(cs)].Code
+		}
+	}
+	return func(c string) string { return m[c] }, china
+}
+
 func firmName(r *rng, table *region.Table, f *firms.Firm, used map[string]bool) string {
 	place := "甘肃"
+	if prov := region.ProvinceOf(f.Region); prov != "620000" {
+		if p, ok := table.Lookup(prov); ok {
+			place = provinceShortName(p.Name)
+		}
+	}
 	switch x := r.float(); {
 	case f.Ownership == "state" && x < 0.5, x < 0.2:
 		// 甘肃…: provincial firms

@@ -640,3 +640,28 @@ func BenchmarkNew(b *testing.B) {
 		}
 	}
 }
+
+func TestOtherProvince(t *testing.T) {
+	opts := DefaultOptions()
+	opts.Firms, opts.Months, opts.Province = 300, 12, "440000"
+	sim, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	china := region.China()
+	for _, f := range sim.Firms() {
+		if region.ProvinceOf(f.Region) != "440000" {
+			t.Fatalf("firm %s in %s, want Guangdong", f.ID, f.Region)
+		}
+		if err := china.CheckCounty(f.Region); err != nil {
+			t.Fatalf("firm %s: %v", f.ID, err)
+		}
+		if f.ID[2:8] != f.Region || !strings.HasPrefix(f.Name, "广东") && strings.HasPrefix(f.Name, "甘肃") {
+			t.Fatalf("firm %s %s in %s", f.ID, f.Name, f.Region)
+		}
+	}
+	opts.Province = "620100"
+	if _, err := New(opts); err == nil {
+		t.Fatal("a prefecture accepted as a province")
+	}
+}

@@ -83,7 +83,16 @@ func params(fx *fixture) map[string][][]any {
 			{day(fx.end.Add(-5).Start()), day(end), fx.ingestedMid.Unix()},
 		},
 		"detector.alert_states": none,
-		"gateway.tokens":        none,
+		"detector.directory":    none,
+		"detector.firms_in":     {{fx.prefectures}, {[]string{"620100"}}},
+		"detector.reports_in": {
+			{day(fx.start.Start()), day(end), int64(0), fx.now.Unix(), fx.prefectures},
+			{day(fx.end.Add(-5).Start()), day(end), fx.ingestedMid.Unix(), fx.now.Unix(), fx.prefectures},
+			{day(fx.start.Start()), day(end), int64(0), fx.ingestedMid.Unix(), fx.prefectures},
+		},
+		"detector.partial_heads": {{[]string{"620000"}}, {[]string{"620000", "440000"}}},
+		"detector.partial_data":  {{"620000", "C"}, {"620000", "E"}, {"620000", "H"}},
+		"gateway.tokens":         none,
 		"gateway.idempotency_lookup": {
 			{fx.tokenID, fx.idemKey, fx.now.Add(-24 * time.Hour).UTC()},
 			{fx.tokenID, "k-004", fx.now.Add(-time.Hour).UTC()},

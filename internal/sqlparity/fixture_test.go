@@ -1,6 +1,7 @@
 package sqlparity_test
 
 import (
+	"encoding/base64"
 	"fmt"
 	"reflect"
 	"slices"
@@ -47,6 +48,7 @@ type fixture struct {
 	alertKeys   []string
 	tokenID     string
 	idemKey     string
+	prefectures []string // two prefectures of the registry: a replica's share
 
 	// acknowledgements (alerts) and the console
 	ackedAlert    string // an alert acknowledged twice: its first stands, the second is an event
@@ -379,6 +381,9 @@ func (fx *fixture) alerts(reports []report.Report) ([]alertevent.Event, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := fx.partials(ds); err != nil {
+		return nil, err
+	}
 	if len(firings) < 30 {
 		return nil, fmt.Errorf("the plan raised only %d alerts over the simulated province", len(firings))
 	}
@@ -454,6 +459,42 @@ func (fx *fixture) alerts(reports []report.Report) ([]alertevent.Event, error) {
 		}
 	}
 	return events, nil
+}
+
+// partials: what detect replicas dividing the prefectures publish, twice:
+// an older generation, then the current one (the latest version wins).
+func (fx *fixture) partials(ds *detector.Dataset) error {
+	parts := detector.Partials(ds)
+	if len(parts) < 10 {
+		return fmt.Errorf("only %d prefectures", len(parts))
+	}
+	for v, at := range []time.Time{fx.now.Add(-2 * time.Hour), fx.now.Add(-time.Hour)} {
+		var rows []row
+		for _, p := range parts {
+			gen := p.Hash() + uint64(1-v) // the first publication: another generation
+			add := func(industry string, data []byte) {
+				rows = append(rows, row{"province": p.Province(), "prefecture": p.Prefecture, "industry": industry,
+					"window_start": p.Start.Start(), "months": uint16(p.Months), "generation": gen, "as_of": at.Add(-time.Minute).UTC().Truncate(time.Second), "data": base64.StdEncoding.EncodeToString(data),
+					"replica": fmt.Sprintf("replica-%d", v), "version": uint64(at.UnixNano()), "published_at": at.UTC()})
+			}
+			add("", nil)
+			for i := range p.Industries {
+				if v == 0 && i%2 == 1 {
+					continue
+				}
+				b, err := p.Industries[i].MarshalBinary()
+				if err != nil {
+					return err
+				}
+				add(p.Industries[i].Industry, b)
+			}
+		}
+		if err := fx.add("detector.partials", rows); err != nil {
+			return err
+		}
+	}
+	fx.prefectures = []string{parts[0].Prefecture, parts[len(parts)/2].Prefecture}
+	return nil
 }
 
 // notifications: what the alert component logs for the newest alerts of

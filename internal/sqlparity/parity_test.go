@@ -445,23 +445,27 @@ func walkRepo(t *testing.T, fn func(path string, b []byte)) {
 // same-key rows within one insert block, 18.16 does not, so the raw rows
 // differ while merges are pending.
 var reducers = map[string]func(result) result{
-	"detector.reports_since": func(r result) result {
-		keep := map[string]string{} // firm, period → the row of its highest revision
-		rev := map[string]int{}
-		for _, row := range r.rows {
-			f := strings.SplitN(row, "\t", 4)
-			key := f[0] + "\t" + f[1]
-			n, _ := strconv.Atoi(f[2])
-			if old, ok := rev[key]; !ok || n > old {
-				rev[key], keep[key] = n, dropIngestedAt(row)
-			}
+	"detector.reports_since": highestRevisions,
+	// a detect replica's share, read the same way
+	"detector.reports_in": highestRevisions,
+}
+
+func highestRevisions(r result) result {
+	keep := map[string]string{} // firm, period → the row of its highest revision
+	rev := map[string]int{}
+	for _, row := range r.rows {
+		f := strings.SplitN(row, "\t", 4)
+		key := f[0] + "\t" + f[1]
+		n, _ := strconv.Atoi(f[2])
+		if old, ok := rev[key]; !ok || n > old {
+			rev[key], keep[key] = n, dropIngestedAt(row)
 		}
-		out := result{names: r.names, types: r.types}
-		for _, row := range keep {
-			out.rows = append(out.rows, row)
-		}
-		return out
-	},
+	}
+	out := result{names: r.names, types: r.types}
+	for _, row := range keep {
+		out.rows = append(out.rows, row)
+	}
+	return out
 }
 
 // dropIngestedAt removes the last column (ingested_at: when each copy was
