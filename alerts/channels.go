@@ -101,7 +101,7 @@ func (c *Config) validateRouteChannels() error {
 			}
 			seen[name] = true
 			if name == channel.Email {
-				continue
+				return fmt.Errorf("routes[%d]: channels: email is the recipient's own choice (list it in the recipient's channels); a route adds other channels", i)
 			}
 			s := c.channels[name]
 			switch {

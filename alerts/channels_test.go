@@ -531,7 +531,10 @@ func TestChannels(t *testing.T) {
 // TestRouteChannels: a route adds SMS for Qilihe's major cuts only. Qilihe
 // (email otherwise) gets a major cut by email and by SMS, and a mass layoff
 // (level II, which the SMS channel takes) and a level III warning by email
-// alone; the log holds one SMS row, for the major cut.
+// alone; the log holds one SMS row, for the major cut. A county alert of
+// the same month comes in the same pass: the firm alerts that travel as it
+// does are told inside its email, but the major cut, which the route sends
+// by SMS too, is not folded into an email that no SMS carries.
 func TestRouteChannels(t *testing.T) {
 	cr := newChannelRig(t, false, `routes:
   - match: {rules: [major_cut], regions: ["620103"]}
@@ -540,16 +543,25 @@ func TestRouteChannels(t *testing.T) {
 	majorCut := cr.event("major_cut", alertevent.LevelI, alertevent.ScopeFirm, "2", 1, alertevent.Firing)
 	massLayoff := cr.event("mass_layoff", alertevent.LevelII, alertevent.ScopeFirm, "3", 1, alertevent.Firing)
 	art41 := cr.event("art41", alertevent.LevelIII, alertevent.ScopeFirm, "3", 1, alertevent.Firing)
-	cr.send(majorCut, massLayoff, art41)
+	county := cr.event("county_drop", alertevent.LevelIII, alertevent.ScopeCounty, "620103", 1, alertevent.Firing)
+	cr.send(county, majorCut, massLayoff, art41)
 	conn := testenv.SQL(t, cr.ch.Options())
-	testenv.WaitFor(t, "Qilihe's three warnings sent by email", 60*time.Second, func() (bool, string) {
+	testenv.WaitFor(t, "Qilihe's four warnings told by email", 60*time.Second, func() (bool, string) {
 		var n uint64
 		if err := conn.QueryRow(context.Background(),
-			"SELECT uniqExact(alert_id) FROM notifications WHERE recipient = 'qilihe@gs.example.cn' AND channel = 'email' AND status = 'sent'").Scan(&n); err != nil {
+			"SELECT uniqExact(alert_id) FROM notifications WHERE recipient = 'qilihe@gs.example.cn' AND channel = 'email' AND status IN ('sent', 'folded')").Scan(&n); err != nil {
 			return false, err.Error()
 		}
-		return n == 3, fmt.Sprintf("%d so far", n)
+		return n == 4, fmt.Sprintf("%d so far", n)
 	})
+	var status string
+	if err := conn.QueryRow(context.Background(),
+		"SELECT status FROM notifications WHERE recipient = 'qilihe@gs.example.cn' AND channel = 'email' AND alert_id = ? AND status IN ('sent', 'folded')", majorCut.ID).Scan(&status); err != nil {
+		t.Fatal(err)
+	}
+	if status != alerts.StatusSent {
+		t.Errorf("the major cut was %s into the county's email; the route's SMS needs it alone", status)
+	}
 	got := cr.sms.wait(1)
 	if len(got) != 1 || got[0].to != "+86 138 0000 0002" || !strings.Contains(got[0].text, "major_cut") {
 		t.Fatalf("sms deliveries %+v, want one major cut to Qilihe", got)
@@ -745,6 +757,9 @@ channels:
 routes: [{match: {rules: [x]}, recipients: [a@gs.example.cn], channels: [fax]}]`, `routes[0]: channel "fax" is not defined`},
 		{"route: sms without phone", `recipients: [{email: a@gs.example.cn, region: "620102"}]
 routes: [{match: {rules: [x]}, recipients: [a@gs.example.cn], channels: [sms]}]`, "recipient a@gs.example.cn has no phone number"},
+		{"route: email", `recipients: [{email: a@gs.example.cn, region: "620102"}]
+routes: [{match: {rules: [x]}, recipients: [a@gs.example.cn], channels: [email]}]`, "email is the recipient's own choice"},
+		{"same address in another case", `recipients: [{email: a@gs.example.cn, region: "620102"}, {email: A@gs.example.cn, region: "620103"}]`, "listed twice"},
 		{"route: group robot", `recipients: [{email: a@gs.example.cn, region: "620102"}]
 routes: [{match: {rules: [x]}, recipients: [a@gs.example.cn], channels: [group]}]`, "make the group a recipient"},
 	}

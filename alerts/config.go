@@ -247,10 +247,12 @@ func (c *Config) Validate() error {
 		if err != nil || addr.Address != r.Email || strings.ContainsAny(r.Email, "\r\n") {
 			return fmt.Errorf("recipients[%d]: email %q is not a plain address", i, r.Email)
 		}
-		if seen[r.Email] {
-			return fmt.Errorf("recipients[%d]: %s is listed twice", i, r.Email)
+		// one address, whatever its letters' case: the log and the
+		// acknowledge links know recipients by the lower-case address
+		if seen[strings.ToLower(r.Email)] {
+			return fmt.Errorf("recipients[%d]: %s is listed twice (addresses are compared without case)", i, r.Email)
 		}
-		seen[r.Email] = true
+		seen[strings.ToLower(r.Email)] = true
 		if strings.ContainsAny(r.Name, "\r\n") {
 			return fmt.Errorf("recipients[%d]: name must be one line", i)
 		}
@@ -282,7 +284,7 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("routes[%d]: no recipients", i)
 		}
 		for _, e := range rt.Recipients {
-			if !seen[e] {
+			if !seen[strings.ToLower(e)] {
 				return fmt.Errorf("routes[%d]: recipient %s is not defined under recipients", i, e)
 			}
 		}

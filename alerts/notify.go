@@ -199,7 +199,7 @@ func (n *notifier) process(ctx context.Context, events []alertevent.Event) error
 			var alone []routed
 			for _, t := range targets {
 				host := n.hostFor(e, t.r.Email, immediate, order)
-				if host == nil {
+				if host == nil || !n.sameChannels(t.r, e, kind, host.st.event, host.j.kind) {
 					alone = append(alone, t)
 					continue
 				}
@@ -268,6 +268,20 @@ func (n *notifier) silenced(e alertevent.Event, at time.Time) (Silence, bool) {
 		}
 	}
 	return Silence{}, false
+}
+
+// sameChannels reports whether every channel of r carries e (as kind) just
+// when it carries the host alert (as hostKind): a firm alert is told inside
+// a region alert only then, or a channel a route adds for the firm alert
+// (SMS for a major cut) would never carry it, and one that carries the host
+// would carry an alert it should not.
+func (n *notifier) sameChannels(r *Recipient, e alertevent.Event, kind string, host alertevent.Event, hostKind string) bool {
+	for _, ch := range r.reach() {
+		if n.carries(ch, r, e, kind) != n.carries(ch, r, host, hostKind) {
+			return false
+		}
+	}
+	return true
 }
 
 // foldHost is a region alert's email of this pass that a firm alert can be

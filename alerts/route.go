@@ -65,7 +65,7 @@ func (rt *Router) Route(e alertevent.Event, extra int) []routed {
 	var out []routed
 	add := func(r *Recipient, tier int) {
 		for _, o := range out {
-			if o.r.Email == r.Email {
+			if o.r == r {
 				return
 			}
 		}
@@ -90,10 +90,8 @@ func (rt *Router) Route(e alertevent.Event, extra int) []routed {
 			continue
 		}
 		for _, email := range route.Recipients {
-			for i := range rt.cfg.Recipients {
-				if rt.cfg.Recipients[i].Email == email {
-					add(&rt.cfg.Recipients[i], TierCounty)
-				}
+			if r := rt.cfg.recipient(email); r != nil {
+				add(r, TierCounty)
 			}
 		}
 	}
