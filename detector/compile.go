@@ -182,7 +182,7 @@ func (p *Plan) checkRule(pr *program, i int, index map[string]int, programs []*p
 		exprs = append(exprs, b.When)
 	}
 	seen := map[string]bool{}
-	r.refs, r.readsFirms = nil, false
+	r.refs, r.readsFirms, r.firmFields = nil, false, nil
 	for _, e := range exprs {
 		if e.Src == "" {
 			continue
@@ -195,6 +195,7 @@ func (p *Plan) checkRule(pr *program, i int, index map[string]int, programs []*p
 		ast.Walk(&tree.Node, v)
 		r.refs = append(r.refs, v.refs...)
 		r.readsFirms = r.readsFirms || v.firms
+		r.firmFields = append(r.firmFields, v.fields...)
 		for _, call := range v.fired {
 			j, ok := index[call.rule]
 			switch {
@@ -298,12 +299,19 @@ type refVisitor struct {
 	names map[string]bool
 	seen  map[string]bool
 	refs  []string
-	fired []firedCall
-	firms bool // the expression reads firms
+	fired  []firedCall
+	firms  bool     // the expression reads firms
+	fields []string // the firm fields predicates over firms read (.z)
 }
 
 func (v *refVisitor) Visit(node *ast.Node) {
 	switch n := (*node).(type) {
+	case *ast.MemberNode:
+		if _, ok := n.Node.(*ast.PointerNode); ok {
+			if s, ok := n.Property.(*ast.StringNode); ok {
+				v.fields = append(v.fields, s.Value)
+			}
+		}
 	case *ast.IdentifierNode:
 		v.firms = v.firms || n.Value == "firms"
 		if v.names[n.Value] && !v.seen[n.Value] && n.Value != "firms" {

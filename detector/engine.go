@@ -91,19 +91,18 @@ func newEvaluator(programs []*program) *Evaluator {
 	return e
 }
 
-// readsStats says whether r reads a metric computed from the expectations
-// (a region rule's firms list counts: its firms' metrics may). A plan none of
-// whose rules do — the statutory plan's literal rules — is evaluated without
-// them, at the first plan's cost.
+// readsStats says whether r reads a metric computed from the expectations,
+// itself or, in a predicate over a region's firms, from each firm (.z in
+// count(firms, .z < -3)). A plan none of whose rules do — the statutory
+// plan's literal rules — is evaluated without them, at the first plan's cost.
 func readsStats(r *Rule) bool {
 	for _, name := range r.refs {
-		if r.Scope == alertevent.ScopeFirm {
-			if m, ok := firmMetrics.lookup(name); ok && m.stats {
-				return true
-			}
-			continue
+		if r.Scope == alertevent.ScopeFirm && firmMetrics.isStat(name) || r.Scope != alertevent.ScopeFirm && regionMetrics.isStat(name) {
+			return true
 		}
-		if m, ok := regionMetrics.lookup(name); ok && (m.stats || m.kind == kindFirms) {
+	}
+	for _, name := range r.firmFields {
+		if firmMetrics.isStat(name) {
 			return true
 		}
 	}

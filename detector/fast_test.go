@@ -198,10 +198,48 @@ func TestStatsOnlyWhenRead(t *testing.T) {
 		{alertevent.ScopePrefecture, []string{"loss_rate", "coverage"}, false},
 		{alertevent.ScopePrefecture, []string{"firms_z"}, true},
 		{alertevent.ScopePrefecture, []string{"panel_share"}, true},
-		{alertevent.ScopeCounty, []string{"firms"}, true},
 	} {
 		if got := readsStats(&Rule{Scope: c.scope, refs: c.refs}); got != c.want {
 			t.Errorf("%s rule reading %v: statistics %v, want %v", c.scope, c.refs, got, c.want)
+		}
+	}
+	// a region rule that reads the statistics only through its firms, as
+	// compiled from a plan
+	for _, c := range []struct {
+		define string
+		want   bool
+	}{
+		{"count(firms, .reported && .z <= -4)", true},
+		{"count(firms, .peer_z < -3)", true},
+		{"count(firms, .reported && .rate >= 0.3)", false},
+	} {
+		src := `version: 1
+name: {zh: 测试, en: test}
+levels:
+  I: {name: {zh: 红色, en: red}}
+  II: {name: {zh: 橙色, en: orange}}
+  III: {name: {zh: 黄色, en: yellow}}
+  IV: {name: {zh: 蓝色, en: blue}}
+rules:
+  - id: cluster
+    title: {zh: 测试, en: test}
+    scope: county
+    level: IV
+    define: {n: "` + c.define + `"}
+    when: n >= 5
+    summary: {zh: "{{.n}}", en: "{{.n}}"}
+    source: test
+`
+		p, err := ParsePlan("test.yaml", []byte(src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev, err := NewEvaluator(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.stats != c.want {
+			t.Errorf("a county rule defining %s: statistics %v, want %v", c.define, ev.stats, c.want)
 		}
 	}
 }

@@ -272,6 +272,12 @@ func (m metric[E]) value(e *E) any {
 // metrics is the table of one scope's metrics, in documentation order.
 type metrics[E any] []metric[E]
 
+// isStat reports whether name is a metric read from the expectations.
+func (t metrics[E]) isStat(name string) bool {
+	m, ok := t.lookup(name)
+	return ok && m.stats
+}
+
 func (t metrics[E]) lookup(name string) (metric[E], bool) {
 	for _, m := range t {
 		if m.name == name {

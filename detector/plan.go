@@ -57,6 +57,9 @@ type Rule struct {
 	refs []string
 	// readsFirms: an expression reads the region's firms
 	readsFirms bool
+	// firmFields are the firm metrics read inside predicates over firms
+	// (.z in count(firms, .z < -3))
+	firmFields []string
 }
 
 // Band is a level with its own condition; the first band that holds wins.
