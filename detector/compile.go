@@ -296,9 +296,9 @@ type firedCall struct {
 // refVisitor collects the metrics an expression reads (not inside a
 // predicate over firms, whose fields belong to each firm) and its fired calls.
 type refVisitor struct {
-	names map[string]bool
-	seen  map[string]bool
-	refs  []string
+	names  map[string]bool
+	seen   map[string]bool
+	refs   []string
 	fired  []firedCall
 	firms  bool     // the expression reads firms
 	fields []string // the firm fields predicates over firms read (.z)
