@@ -728,6 +728,9 @@ func (g *group) metrics(envs []FirmEnv, enrolled []bool, m int) *RegionEnv {
 			env.MoMFirms++
 			env.MoMHeadcount += fe.Headcount
 			env.MoMPrevHeadcount += fe.Headcount1m
+			if loss := fe.Headcount1m - fe.Headcount; worseLoss(loss, fe.Headcount1m, env.MoMWorstLoss, env.MoMWorstPrev) {
+				env.MoMWorstLoss, env.MoMWorstPrev = loss, fe.Headcount1m
+			}
 		}
 	}
 	g.derive(env, m)
@@ -748,6 +751,10 @@ func (g *group) derive(env *RegionEnv, m int) {
 	if env.MoMPrevHeadcount > 0 {
 		env.MoMChange = (env.MoMHeadcount - env.MoMPrevHeadcount) / env.MoMPrevHeadcount
 		g.mom[m], g.momOK[m] = env.MoMChange, true
+		env.MoMChangeRest = env.MoMChange
+		if rest := env.MoMPrevHeadcount - env.MoMWorstPrev; env.MoMWorstLoss > 0 && rest > 0 {
+			env.MoMChangeRest = (env.MoMHeadcount - env.MoMPrevHeadcount + env.MoMWorstLoss) / rest
+		}
 	}
 	var changes [16]float64
 	n := 0
@@ -795,7 +802,8 @@ func (g *group) expectation(st *firmStats, ds *Dataset, enrolled []bool, scope a
 	var hNow, hPrev, wPeer, wPeerExp float64
 	var score float64
 	scored, below := 0, 0
-	// the firm that lost most beyond its peers' change, to leave out
+	// the firm that lost most beyond its peers' change (beyond none, for a
+	// firm without peers), to leave out
 	worst, worstNow, worstPrev := 0.0, 0.0, 0.0
 	for _, f := range g.members {
 		cur, prev := ds.rec(f, m), ds.rec(f, m-1)
@@ -812,13 +820,14 @@ func (g *group) expectation(st *firmStats, ds *Dataset, enrolled []bool, scope a
 		case alertevent.ScopePrefecture:
 			ep = st.expMedB[st.grpB[f]][m]
 		}
+		expected := float64(prev.h) // a firm without peers: no change expected
 		if !isNaN32(ep) {
-			expected := float64(prev.h) * float64(ep)
+			expected = float64(prev.h) * float64(ep)
 			wPeer += float64(prev.h)
 			wPeerExp += expected
-			if d := expected - float64(cur.h); d > worst {
-				worst, worstNow, worstPrev = d, float64(cur.h), float64(prev.h)
-			}
+		}
+		if d := expected - float64(cur.h); worseLoss(d, float64(prev.h), worst, worstPrev) {
+			worst, worstNow, worstPrev = d, float64(cur.h), float64(prev.h)
 		}
 		// the firm against its peers one level up: a county's firms against
 		// their prefecture's industry, a prefecture's against the province's

@@ -58,6 +58,9 @@ type RegionEnv struct {
 	LossRateOK                                bool
 	MoMFirms, MoMHeadcount, MoMPrevHeadcount  float64
 	MoMChange                                 float64
+	// the firm of the month-on-month set that lost most (its loss and its
+	// H(t−1)), and the change without it
+	MoMWorstLoss, MoMWorstPrev, MoMChangeRest float64
 	SeasonalYears, SeasonalMoMChange          float64
 	MoMExcess                                 float64
 	LossRate3m, LossRate3mMin12, TrendRise    float64
@@ -162,6 +165,7 @@ var regionMetrics = metrics[RegionEnv]{
 	number("mom_headcount", "ΣH(t) over those firms", func(e *RegionEnv) float64 { return e.MoMHeadcount }),
 	number("mom_prev_headcount", "ΣH(t−1) over those firms", func(e *RegionEnv) float64 { return e.MoMPrevHeadcount }),
 	number("mom_change", "(ΣH(t) − ΣH(t−1)) / ΣH(t−1) over those firms (0 when ΣH(t−1) = 0)", func(e *RegionEnv) float64 { return e.MoMChange }),
+	number("mom_change_rest", "mom_change without the firm that lost most from t−1 to t: a region's fall that one firm makes (a closure, a mistyped report) is that firm's (mom_change when none lost)", func(e *RegionEnv) float64 { return e.MoMChangeRest }),
 	number("seasonal_years", "earlier years whose same calendar month has a mom_change (from at least one firm)", func(e *RegionEnv) float64 { return e.SeasonalYears }),
 	number("seasonal_mom_change", "the usual mom_change of this calendar month: over those years, drop the lowest (one past layoff) and take the median of the rest (0 with fewer than 2 years)", func(e *RegionEnv) float64 { return e.SeasonalMoMChange }),
 	number("mom_excess", "mom_change − min(seasonal_mom_change, 0): the fall beyond the usual seasonal dip (mom_change itself with fewer than 2 years)", func(e *RegionEnv) float64 { return e.MoMExcess }),
@@ -178,7 +182,7 @@ var regionMetrics = metrics[RegionEnv]{
 	statistic(number("sigma", "the region's ordinary monthly volatility: 1.4826 × MAD of its residuals over 24 months, at least 0.2% (0 unless z_defined)", func(e *RegionEnv) float64 { return e.Sigma })),
 	statistic(number("excess_rate", "the share of the panel's headcount lost beyond the expected change (0 unless z_defined)", func(e *RegionEnv) float64 { return e.ExcessRate })),
 	statistic(number("excess_loss", "people lost beyond the expected change: excess_rate × ΣH(t−1) over the panel (0 unless z_defined)", func(e *RegionEnv) float64 { return e.ExcessLoss })),
-	statistic(number("excess_rate_rest", "excess_rate without the firm that lost most beyond its expectation: a region's fall that one firm makes (a layoff, a reporting error) is that firm's, not the region's (0 unless z_defined)", func(e *RegionEnv) float64 { return e.ExcessRateRest })),
+	statistic(number("excess_rate_rest", "excess_rate without the firm that lost most beyond its expectation (beyond no change, for a firm without peers one level up and in a province): a region's fall that one firm makes (a layoff, a reporting error) is that firm's, not the region's (0 unless z_defined)", func(e *RegionEnv) float64 { return e.ExcessRateRest })),
 	statistic(boolean("z3_defined", "as z_defined, over the three months t−3 → t", func(e *RegionEnv) bool { return e.Z3Defined })),
 	statistic(number("z3", "robust z-score of the three months' change against their expected change (0 unless z3_defined)", func(e *RegionEnv) float64 { return e.Z3 })),
 	statistic(number("excess_rate3", "the share lost beyond the expected change over three months (0 unless z3_defined)", func(e *RegionEnv) float64 { return e.ExcessRate3 })),
@@ -271,6 +275,13 @@ func (m metric[E]) value(e *E) any {
 
 // metrics is the table of one scope's metrics, in documentation order.
 type metrics[E any] []metric[E]
+
+// worseLoss reports whether a firm losing loss people from prev is the one
+// that lost most so far (worstLoss from worstPrev): ties go to the larger
+// firm, so the choice does not depend on the order firms are added in.
+func worseLoss(loss, prev, worstLoss, worstPrev float64) bool {
+	return loss > 0 && (loss > worstLoss || loss == worstLoss && prev > worstPrev)
+}
 
 // isStat reports whether name is a metric read from the expectations.
 func (t metrics[E]) isStat(name string) bool {

@@ -44,6 +44,8 @@ type RegionSums struct {
 	Headcount, Baseline, Loss, PrevHeadcount float64
 	MoMFirms, MoMHeadcount, MoMPrevHeadcount float64
 	PanelFirms, PanelNow, PanelPrev          float64
+	// the firm of the month-on-month set that lost most: its loss and H(t−1)
+	MoMWorstLoss, MoMWorstPrev float64
 }
 
 func (s *RegionSums) add(o RegionSums) {
@@ -59,6 +61,9 @@ func (s *RegionSums) add(o RegionSums) {
 	s.PanelFirms += o.PanelFirms
 	s.PanelNow += o.PanelNow
 	s.PanelPrev += o.PanelPrev
+	if worseLoss(o.MoMWorstLoss, o.MoMWorstPrev, s.MoMWorstLoss, s.MoMWorstPrev) {
+		s.MoMWorstLoss, s.MoMWorstPrev = o.MoMWorstLoss, o.MoMWorstPrev
+	}
 }
 
 // Partial is one prefecture's contribution to its province over a window:
@@ -148,6 +153,9 @@ func addFirmSums(ds *Dataset, f, m int, s *RegionSums) {
 		s.MoMFirms++
 		s.MoMHeadcount += h
 		s.MoMPrevHeadcount += float64(r.h)
+		if loss := float64(r.h) - h; worseLoss(loss, float64(r.h), s.MoMWorstLoss, s.MoMWorstPrev) {
+			s.MoMWorstLoss, s.MoMWorstPrev = loss, float64(r.h)
+		}
 		s.PanelFirms++
 		s.PanelNow += h
 		s.PanelPrev += float64(r.h)
@@ -280,9 +288,11 @@ func (g *group) fromSums(s RegionSums, m int) *RegionEnv {
 	env := &RegionEnv{Region: g.region, Industry: g.industry,
 		FirmsExpected: s.FirmsExpected, FirmsReported: s.FirmsReported, Headcount: s.Headcount, Baseline: s.Baseline,
 		Loss: s.Loss, PrevHeadcount: s.PrevHeadcount, MoMFirms: s.MoMFirms, MoMHeadcount: s.MoMHeadcount, MoMPrevHeadcount: s.MoMPrevHeadcount,
-		PanelFirms: s.PanelFirms}
+		MoMWorstLoss: s.MoMWorstLoss, MoMWorstPrev: s.MoMWorstPrev, PanelFirms: s.PanelFirms}
 	g.derive(env, m)
-	g.judge(m, env, s.PanelNow, s.PanelPrev, 0, 0, 0, 0, 0)
+	// a province's firms have no peers one level up: the firm that lost
+	// most beyond its peers is the one that lost most
+	g.judge(m, env, s.PanelNow, s.PanelPrev, 0, 0, s.MoMWorstLoss, s.MoMWorstPrev-s.MoMWorstLoss, s.MoMWorstPrev)
 	return env
 }
 
@@ -302,13 +312,16 @@ func (p *Plan) CheckSharded() error {
 // month, the number of changes and each as float32 bits, then the sums as
 // float64 bits; little-endian.
 
+// sumFields is the number of a RegionSums' fields, each stored as float64.
+const sumFields = 14
+
 // MarshalBinary encodes pi.
 func (pi *PartialIndustry) MarshalBinary() ([]byte, error) {
 	n := 0
 	for _, c := range pi.Changes {
 		n += 4 + 4*len(c)
 	}
-	b := make([]byte, 0, 4+n+len(pi.Sums)*12*8)
+	b := make([]byte, 0, 4+n+len(pi.Sums)*sumFields*8)
 	b = binary.LittleEndian.AppendUint32(b, uint32(len(pi.Changes)))
 	for _, c := range pi.Changes {
 		b = binary.LittleEndian.AppendUint32(b, uint32(len(c)))
@@ -318,7 +331,7 @@ func (pi *PartialIndustry) MarshalBinary() ([]byte, error) {
 	}
 	for _, s := range pi.Sums {
 		for _, v := range [...]float64{s.FirmsExpected, s.FirmsReported, s.Headcount, s.Baseline, s.Loss, s.PrevHeadcount,
-			s.MoMFirms, s.MoMHeadcount, s.MoMPrevHeadcount, s.PanelFirms, s.PanelNow, s.PanelPrev} {
+			s.MoMFirms, s.MoMHeadcount, s.MoMPrevHeadcount, s.PanelFirms, s.PanelNow, s.PanelPrev, s.MoMWorstLoss, s.MoMWorstPrev} {
 			b = binary.LittleEndian.AppendUint64(b, math.Float64bits(v))
 		}
 	}
@@ -355,17 +368,17 @@ func (pi *PartialIndustry) UnmarshalBinary(b []byte) error {
 			pi.Changes[m][i] = math.Float32frombits(v)
 		}
 	}
-	if len(b) != int(months)*12*8 {
+	if len(b) != int(months)*sumFields*8 {
 		return bad
 	}
 	pi.Sums = make([]RegionSums, months)
 	for m := range pi.Sums {
-		var v [12]float64
+		var v [sumFields]float64
 		for i := range v {
 			v[i] = math.Float64frombits(binary.LittleEndian.Uint64(b))
 			b = b[8:]
 		}
-		pi.Sums[m] = RegionSums{v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11]}
+		pi.Sums[m] = RegionSums{v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12], v[13]}
 	}
 	return nil
 }

@@ -85,6 +85,7 @@ func metricLabels() []metricLabel {
 		{name: "coverage", zh: "报送率", en: "coverage", pct: true},
 		{name: "loss_rate", zh: "岗位流失率", en: "job-loss rate", pct: true},
 		{name: "mom_change", zh: "环比变化", en: "change on last month", pct: true},
+		{name: "mom_change_rest", zh: "环比变化（除减员最多企业外）", en: "change on last month without the firm that lost most", pct: true},
 		{name: "mom_prev_headcount", zh: "上月职工人数（可比企业）", en: "last month's headcount (comparable firms)"},
 		{name: "mom_headcount", zh: "本月职工人数（可比企业）", en: "headcount (comparable firms)"},
 		{name: "mom_firms", zh: "环比可比企业数", en: "firms compared with last month"},
