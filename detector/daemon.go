@@ -475,7 +475,15 @@ func (d *daemon) evaluate(ctx context.Context, now time.Time) error {
 			}
 			msgs[i] = kafka.Message{Key: []byte(e.ID), Value: b}
 		}
-		if err := d.out.WriteMessages(ctx, msgs...); err != nil {
+		wctx := ctx
+		if d.share != nil {
+			// a write slower than the lease could land after another
+			// replica took these units over: give up well before
+			var cancel context.CancelFunc
+			wctx, cancel = context.WithTimeout(ctx, d.opts.LeaseTimeout/3)
+			defer cancel()
+		}
+		if err := d.out.WriteMessages(wctx, msgs...); err != nil {
 			return fmt.Errorf("emit alert events: %w", err)
 		}
 		// emitted: the state moves on even if recording fails below

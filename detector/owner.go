@@ -191,9 +191,10 @@ func (z *zkOwner) claim(_ context.Context, units map[string]int) (map[string]boo
 		if err != nil && !errors.Is(err, zk.ErrNodeExists) {
 			return nil, fmt.Errorf("zookeeper: register member %s: %w", z.id, err)
 		}
-		if errors.Is(err, zk.ErrNodeExists) {
+		if errors.Is(err, zk.ErrNodeExists) && !z.ours(path.Join(z.root, "members", z.id)) {
 			// a previous process with this id whose session has not
-			// expired yet: wait for it
+			// expired yet: wait for it. (Ours: a create applied whose
+			// answer was lost to a short disconnect.)
 			return nil, fmt.Errorf("zookeeper: member %s is still registered by another session", z.id)
 		}
 		z.session = sid
@@ -226,6 +227,10 @@ func (z *zkOwner) claim(_ context.Context, units map[string]int) (map[string]boo
 		switch {
 		case err == nil:
 			z.held[u] = true
+		case errors.Is(err, zk.ErrNodeExists) && z.ours(path.Join(z.root, "leases", u)):
+			// our create was applied but its answer lost to a short
+			// disconnect: the lease is ours
+			z.held[u] = true
 		case errors.Is(err, zk.ErrNodeExists):
 			// its holder has not released it yet (or has died and its
 			// session not expired yet): next pass
@@ -238,6 +243,12 @@ func (z *zkOwner) claim(_ context.Context, units map[string]int) (map[string]boo
 		out[u] = true
 	}
 	return out, nil
+}
+
+// ours reports whether the ephemeral node at p belongs to this session.
+func (z *zkOwner) ours(p string) bool {
+	_, st, err := z.conn.Get(p)
+	return err == nil && st != nil && st.EphemeralOwner == z.conn.SessionID()
 }
 
 func (z *zkOwner) valid() bool {

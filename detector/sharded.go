@@ -167,7 +167,14 @@ func (d *daemon) refreshShare(ctx context.Context, now time.Time) error {
 		sh.asOf = d.since
 		return nil
 	}
-	err = sh.store.ReportsIn(ctx, prefs, d.ds.Start(), d.ds.End(), d.since, asOf, func(r *MonthRow) {
+	// ingested_at is when ingest began the batch, not when its rows became
+	// visible (an insert retried while ClickHouse restarts, a lagging shard
+	// replica): read the last readOverlap again; Set ignores what it holds
+	from := d.since
+	if !from.IsZero() {
+		from = from.Add(-readOverlap)
+	}
+	err = sh.store.ReportsIn(ctx, prefs, d.ds.Start(), d.ds.End(), from, asOf, func(r *MonthRow) {
 		if d.ds.Set(r.FirmID, r.Period, r.Revision, r.Headcount, r.Vacancies, r.Hires, r.Sep) {
 			d.dirty = true
 			sh.version = max(sh.version, sh.publishedV+1)
@@ -179,6 +186,11 @@ func (d *daemon) refreshShare(ctx context.Context, now time.Time) error {
 	d.since, sh.asOf = asOf, asOf
 	return nil
 }
+
+// readOverlap is how far back a replica reads again each pass: longer than
+// an insert's retries last (ingest's insert timeout and backoff) and a shard
+// replica's usual lag.
+const readOverlap = 10 * time.Minute
 
 // catchUp reads the alert events emitted since the replica last read the
 // topic, so that the state of units it takes over is what their last holder

@@ -153,7 +153,7 @@ func OwnClickHouse(t testing.TB, db string) (*localstack.ClickHouse, *chdb.Clien
 // "its" connection cannot break the next caller's.
 func SQL(t testing.TB, opts chdb.Options) driver.Conn {
 	t.Helper()
-	key := sqlKey{t, opts.Addr, opts.Database}
+	key := sqlKey{t, opts.Addr, opts.Database, opts.User, opts.Password}
 	if c, ok := sqlConns.Load(key); ok {
 		return c.(driver.Conn)
 	}
@@ -181,8 +181,8 @@ type sharedConn struct{ driver.Conn }
 func (sharedConn) Close() error { return nil }
 
 type sqlKey struct {
-	t              testing.TB
-	addr, database string
+	t                              testing.TB
+	addr, database, user, password string
 }
 
 var sqlConns sync.Map // sqlKey → driver.Conn
