@@ -32,25 +32,10 @@ func TestBrowser(t *testing.T) {
 		shots = filepath.Join("..", "docs", "img")
 	}
 	downloads := t.TempDir()
-	ctx := browsertest.Context(t)
+	br := browsertest.New(t)
+	ctx, do, text := br.Ctx, br.Do, br.Text
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 900)); err != nil {
 		t.Fatalf("start chromium: %v", err)
-	}
-	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		sctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-		defer cancel()
-		if err := chromedp.Do(sctx, steps...); err != nil {
-			t.Fatalf("browser: %s: %v", what, err)
-		}
-	}
-	text := func(sel string) string {
-		t.Helper()
-		v, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatalf("browser: text of %s: %v", sel, err)
-		}
-		return v
 	}
 	axe, err := os.ReadFile("testdata/axe/axe.min.js")
 	if err != nil {

@@ -29,32 +29,8 @@ func TestWebFormBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	ctx := browsertest.Context(t)
-	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
-	defer cancel()
-
-	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, steps...); err != nil {
-			t.Fatalf("browser: %s: %v", what, err)
-		}
-	}
-	text := func(sel string) string {
-		t.Helper()
-		v, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatalf("browser: text of %s: %v", sel, err)
-		}
-		return v
-	}
-	attr := func(sel, name string) string {
-		t.Helper()
-		v, err := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.CSS(sel), name))
-		if err != nil {
-			t.Fatalf("browser: attribute %s of %s: %v", name, sel, err)
-		}
-		return v.Value
-	}
+	br := browsertest.New(t)
+	do, text, attr := br.Do, br.Text, br.Attr
 	do("sign in",
 		chromedp.Navigate(h.url+"/report"),
 		chromedp.WaitVisible(chromedp.CSS("#token")))

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 )
@@ -54,5 +55,53 @@ func Context(t testing.TB) context.Context {
 		cancelCtx()
 		cancelAlloc()
 	})
+	// start the browser on this context: the first Run allocates it on the
+	// context it is given, and a step's timeout context would end it
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
 	return ctx
+}
+
+// Browser is a headless Chromium of a test, with the steps the browser
+// tests take; each fails the test with what it was doing.
+type Browser struct {
+	t   testing.TB
+	Ctx context.Context
+}
+
+// New starts a Browser (Context) for t.
+func New(t testing.TB) *Browser {
+	t.Helper()
+	return &Browser{t: t, Ctx: Context(t)}
+}
+
+// Do runs steps (at most a minute), failing the test with what on error.
+func (b *Browser) Do(what string, steps ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.Ctx, time.Minute)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		b.t.Fatalf("browser: %s: %v", what, err)
+	}
+}
+
+// Text is the text of the element sel selects.
+func (b *Browser) Text(sel string) string {
+	b.t.Helper()
+	v, err := chromedp.Run(b.Ctx, chromedp.Text(chromedp.CSS(sel)))
+	if err != nil {
+		b.t.Fatalf("browser: text of %s: %v", sel, err)
+	}
+	return v
+}
+
+// Attr is attribute name of the element sel selects.
+func (b *Browser) Attr(sel, name string) string {
+	b.t.Helper()
+	v, err := chromedp.Run(b.Ctx, chromedp.AttributeValue(chromedp.CSS(sel), name))
+	if err != nil {
+		b.t.Fatalf("browser: attribute %s of %s: %v", name, sel, err)
+	}
+	return v.Value
 }
