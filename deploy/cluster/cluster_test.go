@@ -3,8 +3,9 @@
 // ZooKeeper, tables created ON CLUSTER by `migrate --clickhouse-cluster`
 // (sharded or replicated on every node), ingest replicas sharing a Kafka
 // consumer group, and detect replicas dividing the prefectures. Run by
-// `make test-cluster` (LAYOFFWATCH_TEST_CLUSTER=1); `go test ./...` skips it
-// to keep `make test` short.
+// `make test-cluster` (LAYOFFWATCH_TEST_CLUSTER=1); `go test ./...` skips
+// those to keep `make test` short and runs only TestRunbookConfig (one
+// server with the runbook's files, docs/cluster.md).
 package cluster_test
 
 import (
