@@ -34,13 +34,17 @@ import (
 // killed (SIGKILL), a new month of reports lands, and within 30 s its
 // prefectures and provinces are held by the others, which emit what the
 // single detector emits for the new month: no event lost, none repeated.
+// Last a fourth replica joins: the others hand it its share within 30 s,
+// another month lands, and again the events are exactly the single
+// detector's, the newcomer's units included.
 func TestDetectReplicas(t *testing.T) {
 	c := startCluster(t)
 	ctx := context.Background()
 	bin := binary(t)
 
 	// the data: Gansu and (relabelled) Guangdong, 30 months to last month;
-	// the last month is held back for after the kill
+	// the last two months are held back: one for after the kill, one for
+	// after the join
 	end := report.PeriodOf(time.Now().In(report.Shanghai())).Add(-1)
 	var list []firms.Firm
 	var reports []report.Report
@@ -60,12 +64,15 @@ func TestDetectReplicas(t *testing.T) {
 			reports = append(reports, r)
 		}
 	}
-	var early, late []report.Report
+	var early, late, later []report.Report
 	for _, r := range reports {
-		if r.Period < end {
+		switch {
+		case r.Period < end.Add(-1):
 			early = append(early, r)
-		} else {
+		case r.Period < end:
 			late = append(late, r)
+		default:
+			later = append(later, r)
 		}
 	}
 	clusterOpts := chdb.Options{Addr: c.Addrs()[0], Database: "layoffwatch", User: "default", DialTimeout: 5 * time.Second, Cluster: "lw"}
@@ -118,6 +125,8 @@ func TestDetectReplicas(t *testing.T) {
 	}
 	refOpts.Kafka, refOpts.ClickHouse, refOpts.Plan, refOpts.MetricsAddr = refK, single.Options(), plan, ""
 	refOpts.Poll = 500 * time.Millisecond
+	// the first data end three months before this one: alert on four
+	refOpts.AlertMonths = 4
 	rctx, stopRef := context.WithCancel(ctx)
 	refDone := make(chan error, 1)
 	go func() { refDone <- detector.Run(rctx, refOpts, testenv.Logger(t), prometheus.NewRegistry()) }()
@@ -142,7 +151,7 @@ func TestDetectReplicas(t *testing.T) {
 		procs = append(procs, startDetect(t, bin, fmt.Sprintf("r%d", i+1),
 			"--kafka-brokers", strings.Join(k.Addrs(), ","), "--kafka-partitions", "3",
 			"--clickhouse-addr", node, "--clickhouse-database", "layoffwatch", "--clickhouse-cluster", "lw",
-			"--plan", plan, "--poll", "500ms", "--metrics-addr", "",
+			"--plan", plan, "--poll", "500ms", "--metrics-addr", "", "--alert-months", "4",
 			"--zookeeper", c.ZooKeeper.Addr(), "--zookeeper-root", root, "--lease-timeout", "6s"))
 	}
 
@@ -199,16 +208,66 @@ func TestDetectReplicas(t *testing.T) {
 	want2 := waitEvents(t, "the reference detector", refK, 3*time.Minute, func(es []alertevent.Event) bool { return len(es) > len(want) })
 	got2 := waitEvents(t, "the replicas", kOpts, 3*time.Minute, want2)
 	compareEvents(t, want2, got2)
-	newer := 0
-	for _, e := range got2 {
-		if e.Period == end.String() && slices.Contains(lost, unitOfRegion(e.Region)) {
-			newer++
+	if n := eventsIn(got2, end.Add(-1), lost); n == 0 {
+		t.Errorf("no event about %s of the killed replica's units: the takeover was not exercised", end.Add(-1))
+	} else {
+		t.Logf("phase 2: %d events, as the single detector's; %d about %s in the killed replica's units", len(got2), n, end.Add(-1))
+	}
+
+	// a fourth replica joins, then the last month lands
+	addrs := c.Addrs()
+	joined := startDetect(t, bin, "r4",
+		"--kafka-brokers", strings.Join(k.Addrs(), ","), "--kafka-partitions", "3",
+		"--clickhouse-addr", addrs[len(addrs)-1]+","+addrs[0], "--clickhouse-database", "layoffwatch", "--clickhouse-cluster", "lw",
+		"--plan", plan, "--poll", "500ms", "--metrics-addr", "", "--alert-months", "4",
+		"--zookeeper", c.ZooKeeper.Addr(), "--zookeeper-root", root, "--lease-timeout", "6s")
+	started := time.Now()
+	var gained []string
+	for {
+		leases, err := detector.Leases(c.ZooKeeper.Addr(), root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gained = gained[:0]
+		holders := map[string]bool{}
+		for u, id := range leases {
+			holders[id] = true
+			if id == joined.id {
+				gained = append(gained, u)
+			}
+		}
+		// the newcomer holds its share and every unit is held
+		if len(gained) > 0 && len(holders) == 3 && len(leases) == len(held[procs[0].id])+len(held[procs[1].id])+len(held[procs[2].id]) {
+			slices.Sort(gained)
+			t.Logf("replica %s joined and holds %v after %s", joined.id, gained, time.Since(started).Round(100*time.Millisecond))
+			break
+		}
+		if time.Since(started) > 30*time.Second {
+			t.Fatalf("30 s after replica %s started it holds %v; leases: %v", joined.id, gained, leases)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	insertReports(t, cl, later)
+	insertReports(t, single, later)
+	want3 := waitEvents(t, "the reference detector", refK, 3*time.Minute, func(es []alertevent.Event) bool { return len(es) > len(want2) })
+	got3 := waitEvents(t, "the replicas", kOpts, 3*time.Minute, want3)
+	compareEvents(t, want3, got3)
+	if n := eventsIn(got3, end, gained); n == 0 {
+		t.Errorf("no event about %s of the joined replica's units: the hand-over was not exercised", end)
+	} else {
+		t.Logf("phase 3: %d events, as the single detector's; %d about %s in the joined replica's units", len(got3), n, end)
+	}
+}
+
+// eventsIn counts the events about period p in the given units.
+func eventsIn(es []alertevent.Event, p report.Period, units []string) int {
+	n := 0
+	for _, e := range es {
+		if e.Period == p.String() && slices.Contains(units, unitOfRegion(e.Region)) {
+			n++
 		}
 	}
-	if newer == 0 {
-		t.Errorf("no event about %s of the killed replica's units: the takeover was not exercised", end)
-	}
-	t.Logf("phase 2: %d events, as the single detector's; %d about %s in the killed replica's units", len(got2), newer, end)
+	return n
 }
 
 func unitOfRegion(code string) string {
