@@ -867,11 +867,22 @@ func (g *group) judge(m int, env *RegionEnv, hNow, hPrev, wPeer, wPeerExp, worst
 		ePeer = math.Log(wPeerExp / wPeer)
 	}
 	g.stats.month(m, c, cOK, ePeer, peerOK, env)
+	// the panel's change without that firm, as a difference of log-changes
+	rs := g.stats
+	rs.dw[m] = 0
 	env.ExcessRateRest = env.ExcessRate
-	if env.ZDefined && worst > 0 && hPrev > worstPrev && hNow > worstNow {
-		// the same expectation, on the panel without that firm
+	if cOK && worst > 0 && hPrev > worstPrev && hNow > worstNow {
 		rest := math.Log((hNow - worstNow) / (hPrev - worstPrev))
-		e := math.Log1p(env.ExpectedRate)
-		env.ExcessRateRest = math.Exp(e) - math.Exp(rest)
+		rs.dw[m] = rest - c
+		if env.ZDefined {
+			// the same expectation, on the panel without that firm
+			env.ExcessRateRest = math.Exp(math.Log1p(env.ExpectedRate)) - math.Exp(rest)
+		}
+	}
+	env.ExcessRate3Rest = env.ExcessRate3
+	if env.Z3Defined {
+		// three months, each without the firm that lost most in it
+		c3 := rs.c[m] + rs.c[m-1] + rs.c[m-2] + rs.dw[m] + rs.dw[m-1] + rs.dw[m-2]
+		env.ExcessRate3Rest = math.Exp(rs.e[m]+rs.e[m-1]+rs.e[m-2]) - math.Exp(c3)
 	}
 }

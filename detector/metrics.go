@@ -73,7 +73,7 @@ type RegionEnv struct {
 	Z3, ExcessRate3                            float64
 	ZDefined, Z3Defined                        bool
 	Breadth, FirmsZ, FirmsZ3                   float64
-	ExcessRateRest                             float64
+	ExcessRateRest, ExcessRate3Rest            float64
 	FirmsZDefined, FirmsZ3Defined              bool
 }
 
@@ -186,6 +186,7 @@ var regionMetrics = metrics[RegionEnv]{
 	statistic(boolean("z3_defined", "as z_defined, over the three months t−3 → t", func(e *RegionEnv) bool { return e.Z3Defined })),
 	statistic(number("z3", "robust z-score of the three months' change against their expected change (0 unless z3_defined)", func(e *RegionEnv) float64 { return e.Z3 })),
 	statistic(number("excess_rate3", "the share lost beyond the expected change over three months (0 unless z3_defined)", func(e *RegionEnv) float64 { return e.ExcessRate3 })),
+	statistic(number("excess_rate3_rest", "excess_rate3 with each of the three months' panel without the firm that lost most in it beyond its expectation (as excess_rate_rest): a three months' fall that one firm's closure or layoff makes is that firm's (0 unless z3_defined)", func(e *RegionEnv) float64 { return e.ExcessRate3Rest })),
 	statistic(boolean("firms_z_defined", "at least 6 of the region's firms can be scored against their peers one level up (a county's: their prefecture's industry; a prefecture's: the province's) — with 2 years of history, or off season; not for the province", func(e *RegionEnv) bool { return e.FirmsZDefined })),
 	statistic(number("firms_z", "how broadly the region's firms fall below those peers: Σ min(3, max(−3, −r_f/S_f)) / √n over the scored firms, r_f a firm's change against the peers' median and its usual gap to it, S_f their spread; a loss across many firms scores high, one firm's layoff at most 3/√n (0 unless firms_z_defined)", func(e *RegionEnv) float64 { return e.FirmsZ })),
 	statistic(number("breadth", "the share of the scored firms below those peers (0 unless firms_z_defined)", func(e *RegionEnv) float64 { return e.Breadth })),

@@ -593,12 +593,15 @@ type regionStats struct {
 	// firms_z: the clipped sum of the firms' scores, and the firms counted
 	score   []float64
 	counted []int
+	// dw: the panel's log-change without the firm that lost most beyond
+	// its expectation, minus the panel's (0 when no firm lost)
+	dw []float64
 }
 
 func newRegionStats(months int) *regionStats {
 	return &regionStats{c: make([]float64, months), p: make([]float64, months), e: make([]float64, months), r: make([]float64, months),
 		cOK: make([]bool, months), pOK: make([]bool, months), eOK: make([]bool, months), rOK: make([]bool, months),
-		score: make([]float64, months), counted: make([]int, months)}
+		score: make([]float64, months), counted: make([]int, months), dw: make([]float64, months)}
 }
 
 // firms records month m's firm scores — the sum of the region's firms'
