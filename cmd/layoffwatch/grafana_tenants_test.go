@@ -44,10 +44,11 @@ func TestGrafanaTenantsCompose(t *testing.T) {
 	}
 	var file struct {
 		Services map[string]struct {
-			Entrypoint []string       `yaml:"entrypoint"`
-			Command    []string       `yaml:"command"`
-			Volumes    []string       `yaml:"volumes"`
-			DependsOn  map[string]any `yaml:"depends_on"`
+			Entrypoint  []string          `yaml:"entrypoint"`
+			Environment map[string]string `yaml:"environment"`
+			Command     []string          `yaml:"command"`
+			Volumes     []string          `yaml:"volumes"`
+			DependsOn   map[string]any    `yaml:"depends_on"`
 		} `yaml:"services"`
 	}
 	if err := yaml.Unmarshal(merged, &file); err != nil {
@@ -81,6 +82,9 @@ func TestGrafanaTenantsCompose(t *testing.T) {
 	}
 	if gf["/etc/grafana/provisioning"] != filepath.Join(dir, "grafana/provisioning") || gf["/var/lib/grafana/dashboards/tenants"] != filepath.Join(dir, "grafana/dashboards") {
 		t.Errorf("grafana mounts %v", gf)
+	}
+	if v := file.Services["grafana"].Environment["GF_USERS_AUTO_ASSIGN_ORG"]; v != "false" {
+		t.Errorf("grafana: GF_USERS_AUTO_ASSIGN_ORG = %q: new users would join the Main Org, which reads every province", v)
 	}
 	if !strings.Contains(strings.Join(file.Services["clickhouse"].Entrypoint, "\n"), "/etc/layoffwatch/clickhouse-entrypoint.d/*.sh") {
 		t.Error("the clickhouse entrypoint does not source the tenants' password script")

@@ -141,7 +141,9 @@ func Tables(db string) ([]string, error) {
 // region and follow their firm and their alert.
 func (t Tenant) RowFilters(db string, tables []string) map[string]string {
 	inProvince := fmt.Sprintf("substring(region, 1, 2) = '%s'", t.Prefix)
-	firmsOf := fmt.Sprintf("firm_id IN (SELECT firm_id FROM %s.firms WHERE %s)", db, inProvince)
+	// FINAL: a firm moved to another province is the new one's (as far as
+	// the server applies the firms filter after FINAL; docs/security.md)
+	firmsOf := fmt.Sprintf("firm_id IN (SELECT firm_id FROM %s.firms FINAL WHERE %s)", db, inProvince)
 	alertsOf := fmt.Sprintf("alert_id IN (SELECT alert_id FROM %s.alerts WHERE %s)", db, inProvince)
 	read := map[string]string{
 		"firms":         inProvince,
@@ -477,6 +479,11 @@ services:
       secrets-init-tenants: {condition: service_completed_successfully}
 
   grafana:
+    environment:
+      # a user Grafana creates (sign-in through LDAP or OAuth) gets an empty
+      # org of their own, never the Main Org, whose data source reads every
+      # province; the operator adds them to their province's org
+      GF_USERS_AUTO_ASSIGN_ORG: "false"
     volumes:
       - %[1]s/grafana/provisioning:/etc/grafana/provisioning:ro
       - %[1]s/grafana/dashboards:%[2]s:ro
