@@ -7,8 +7,8 @@ import (
 )
 
 type grafanaTenantsCmd struct {
-	Provinces    []string `help:"The provinces (GB/T 2260 codes, e.g. 620000,420000), in the order their Grafana orgs were created." required:"" sep:","`
-	FirstOrg     int      `help:"Grafana org id of the first province; the next provinces get the following ids (create the orgs first, docs/operations.md)." default:"2"`
+	Provinces    []string `help:"The provinces (GB/T 2260 codes), each with its Grafana org id (620000=2,420000=3) or, without one, the id after the previous province's (--first-org for the first)." required:"" sep:","`
+	FirstOrg     int      `help:"Grafana org id of the first province when --provinces gives none (create the orgs first, docs/operations.md)." default:"2"`
 	Out          string   `help:"Directory to write into (created): the ClickHouse users file, Grafana's provisioning and dashboards, the compose override." required:"" type:"path"`
 	Mount        string   `help:"The output directory as docker-compose sees it, relative to the project directory (default: --out as given)."`
 	Database     string   `help:"The ClickHouse database." default:"layoffwatch"`

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/layoffwatch/layoffwatch/internal/chdb"
@@ -31,11 +32,14 @@ const BaseClickHouseUID = "layoffwatch-clickhouse"
 
 // TenantOptions say what WriteTenants generates.
 type TenantOptions struct {
-	Provinces []string // GB/T 2260 province codes (620000), in org order
-	FirstOrg  int      // the Grafana org id of the first province; the next get the following ids
-	Database  string   // the ClickHouse database (layoffwatch)
-	Profile   string   // the ClickHouse settings profile of the users (readonly, deploy/compose/clickhouse-users.xml)
-	Host      string   // ClickHouse host and native port for the data sources
+	// Provinces are GB/T 2260 province codes (620000), each with its Grafana
+	// org id after "=" (620000=2) or, without, the id after the previous
+	// province's (FirstOrg for the first).
+	Provinces []string
+	FirstOrg  int
+	Database  string // the ClickHouse database (layoffwatch)
+	Profile   string // the ClickHouse settings profile of the users (readonly, deploy/compose/clickhouse-users.xml)
+	Host      string // ClickHouse host and native port for the data sources
 	Port      int
 	// Dashboards is the directory of the dashboards (deploy/grafana/dashboards);
 	// Provisioning the base provisioning (deploy/grafana/provisioning), copied
@@ -71,8 +75,22 @@ func Tenants(opts TenantOptions) ([]Tenant, error) {
 	}
 	var out []Tenant
 	seen := map[string]bool{}
-	for i, code := range opts.Provinces {
-		code = strings.TrimSpace(code)
+	orgs := map[int]string{}
+	org := opts.FirstOrg - 1
+	for _, p := range opts.Provinces {
+		code, orgText, hasOrg := strings.Cut(strings.TrimSpace(p), "=")
+		org++
+		if hasOrg {
+			n, err := strconv.Atoi(orgText)
+			if err != nil || n < 2 {
+				return nil, fmt.Errorf("province %s: org %q: want a number, 2 or above (org 1 is the operators' Main Org)", code, orgText)
+			}
+			org = n
+		}
+		if other, dup := orgs[org]; dup {
+			return nil, fmt.Errorf("provinces %s and %s are both in org %d", other, code, org)
+		}
+		orgs[org] = code
 		r, ok := region.China().Lookup(code)
 		if !ok || r.Level != region.Province {
 			return nil, fmt.Errorf("province %q: not a GB/T 2260 province code (e.g. 620000)", code)
@@ -85,7 +103,7 @@ func Tenants(opts TenantOptions) ([]Tenant, error) {
 			Province:      code,
 			Prefix:        code[:2],
 			Name:          r.Name,
-			Org:           opts.FirstOrg + i,
+			Org:           org,
 			User:          "grafana_" + code,
 			DatasourceUID: BaseClickHouseUID + "-" + code,
 			Secret:        "clickhouse_grafana_" + code + "_password",

@@ -269,6 +269,22 @@ func datasourceRefs(d *grafana.Dashboard) []grafana.DSRef {
 	return out
 }
 
+func TestTenantsOrgs(t *testing.T) {
+	opts := tenantOptions("layoffwatch")
+	opts.Provinces = []string{"620000", "420000=5", "110000", "310000=3"}
+	tenants, err := grafana.Tenants(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, ten := range tenants {
+		got = append(got, fmt.Sprintf("%s=%d", ten.Province, ten.Org))
+	}
+	if want := []string{"620000=2", "420000=5", "110000=6", "310000=3"}; !slices.Equal(got, want) {
+		t.Errorf("orgs %v, want %v", got, want)
+	}
+}
+
 func TestTenantsBadInput(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -280,6 +296,9 @@ func TestTenantsBadInput(t *testing.T) {
 		{"unknown", func(o *grafana.TenantOptions) { o.Provinces = []string{"990000"} }, "not a GB/T 2260 province"},
 		{"twice", func(o *grafana.TenantOptions) { o.Provinces = []string{"620000", "620000"} }, "twice"},
 		{"main org", func(o *grafana.TenantOptions) { o.FirstOrg = 1 }, "orgs of their own"},
+		{"org 1", func(o *grafana.TenantOptions) { o.Provinces = []string{"620000=1"} }, "Main Org"},
+		{"org text", func(o *grafana.TenantOptions) { o.Provinces = []string{"620000=x"} }, "want a number"},
+		{"same org", func(o *grafana.TenantOptions) { o.Provinces = []string{"620000=3", "420000=2", "110000"} }, "both in org 3"},
 		{"database", func(o *grafana.TenantOptions) { o.Database = "a;b" }, "database"},
 		{"profile", func(o *grafana.TenantOptions) { o.Profile = "<x>" }, "profile"},
 		{"host", func(o *grafana.TenantOptions) { o.Host = "a b" }, "host"},
