@@ -234,10 +234,10 @@ func TestTenantsFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"deploy/tenants/clickhouse/users.d/layoffwatch-grafana-tenants.xml:/etc/clickhouse-server/users.d/",
-		"deploy/tenants/clickhouse/entrypoint.d:/etc/layoffwatch/clickhouse-entrypoint.d:ro",
-		"deploy/tenants/grafana/provisioning:/etc/grafana/provisioning:ro",
-		"deploy/tenants/grafana/dashboards:" + grafana.TenantDashboardsPath + ":ro",
+		"./deploy/tenants/clickhouse/users.d/layoffwatch-grafana-tenants.xml:/etc/clickhouse-server/users.d/",
+		"./deploy/tenants/clickhouse/entrypoint.d:/etc/layoffwatch/clickhouse-entrypoint.d:ro",
+		"./deploy/tenants/grafana/provisioning:/etc/grafana/provisioning:ro",
+		"./deploy/tenants/grafana/dashboards:" + grafana.TenantDashboardsPath + ":ro",
 		"- clickhouse_grafana_620000_password:472",
 		"- clickhouse_grafana_420000_password:472",
 	} {
