@@ -235,15 +235,28 @@ func UsersXML(tenants []Tenant, db, profile string, tables []string) ([]byte, er
 // filters to read as SQL).
 var xmlText = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace
 
+// The province the dashboards were written for: the region dashboard's
+// first option is the whole province, and the wall's description names it.
+const (
+	baseProvince     = "620000"
+	baseProvinceName = "甘肃省"
+)
+
 // TenantDashboard returns the dashboard JSON for one province's folder: the
-// ClickHouse data source references point at the province's data source.
-// ok is false for a dashboard that reads another data source (the pipeline
-// dashboard's Prometheus): the operators' only, never a province's.
-func TenantDashboard(raw []byte, datasourceUID string) (out []byte, ok bool, err error) {
+// ClickHouse data source references point at the province's data source,
+// and the whole-province option of the region dashboard (its default) and
+// the province's name in descriptions are the tenant's. The names of
+// prefectures and counties in the queries stay Gansu's: another province's
+// show as their codes. ok is false for a dashboard that reads another data
+// source (the pipeline dashboard's Prometheus): the operators' only, never
+// a province's.
+func TenantDashboard(raw []byte, t Tenant) (out []byte, ok bool, err error) {
 	var doc any
 	if err := json.Unmarshal(raw, &doc); err != nil {
 		return nil, false, err
 	}
+	wholeProvince := strings.NewReplacer(
+		"'"+baseProvince+"' AS code, '"+baseProvinceName+"（全省）' AS name", "'"+t.Province+"' AS code, '"+t.Name+"（全省）' AS name")
 	foreign := false
 	var walk func(v any)
 	walk = func(v any) {
@@ -253,14 +266,27 @@ func TenantDashboard(raw []byte, datasourceUID string) (out []byte, ok bool, err
 				if uid, has := v["uid"].(string); has {
 					switch {
 					case typ == ClickHouseType && uid == BaseClickHouseUID:
-						v["uid"] = datasourceUID
+						v["uid"] = t.DatasourceUID
 					case typ == ClickHouseType || typ == PrometheusType:
 						foreign = true
 					}
 				}
 			}
-			for _, c := range v {
-				walk(c)
+			// a variable's selected value: the whole province
+			if text, _ := v["text"].(string); text == baseProvinceName+"（全省）" && v["value"] == baseProvince {
+				v["text"], v["value"] = t.Name+"（全省）", t.Province
+			}
+			for k, c := range v {
+				switch c := c.(type) {
+				case string:
+					c = wholeProvince.Replace(c)
+					if k == "description" {
+						c = strings.ReplaceAll(c, baseProvinceName, t.Name)
+					}
+					v[k] = c
+				default:
+					walk(c)
+				}
 			}
 		case []any:
 			for _, c := range v {
@@ -272,11 +298,14 @@ func TenantDashboard(raw []byte, datasourceUID string) (out []byte, ok bool, err
 	if foreign {
 		return nil, false, nil
 	}
-	out, err = json.MarshalIndent(doc, "", "  ")
-	if err != nil {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false) // the SQL's <= stays readable
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(doc); err != nil {
 		return nil, false, err
 	}
-	return append(out, '\n'), true, nil
+	return b.Bytes(), true, nil
 }
 
 // WriteTenants writes everything the tenants need into dir:
@@ -345,7 +374,7 @@ func WriteTenants(dir string, opts TenantOptions) ([]Tenant, error) {
 			if err != nil {
 				return nil, err
 			}
-			out, ok, err := TenantDashboard(raw, t.DatasourceUID)
+			out, ok, err := TenantDashboard(raw, t)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", f, err)
 			}
