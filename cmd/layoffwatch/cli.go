@@ -60,6 +60,9 @@ type cli struct {
 	Users       usersCmd       `cmd:"" help:"Manage the console's accounts: roles and regions."`
 	Healthcheck healthcheckCmd `cmd:"" help:"Exit 0 when a component's /readyz answers OK; otherwise name the dependency that failed (for container health checks)."`
 	Version     versionCmd     `cmd:"" help:"Print the version."`
+
+	// provinces as tenants: their ClickHouse users, Grafana orgs and folders
+	GrafanaTenants grafanaTenantsCmd `cmd:"" name:"grafana-tenants" help:"Generate per-province ClickHouse users (row filters), the data sources and folders of the provinces' Grafana orgs, and the compose override that wires them."`
 }
 
 // exitError carries an exit status other than 1.

@@ -2,7 +2,10 @@
 // dashboard provider, dashboards as JSON), the test that proves every
 // dashboard query runs on real ClickHouse with data, and what that test and
 // the SQL-parity test (internal/sqlparity) share: the dashboards' queries
-// with Grafana's macros and variables expanded (queries.go). See README.md.
+// with Grafana's macros and variables expanded (queries.go). It also
+// generates the provinces' share of a multi-province deployment (tenants.go:
+// ClickHouse users with row filters, per-province orgs' data sources and
+// folders, the compose override). See README.md.
 //
 //	simulate ─► firms, reports ─┐
 //	detector plan ─► alerts ────┼─► test ClickHouse ◀─ every panel and variable query

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -29,6 +30,10 @@ type ClickHouseOptions struct {
 	// Cluster, when set, makes this server one replica of one shard of a
 	// cluster coordinated by ZooKeeper.
 	Cluster *ClusterOptions
+	// ConfigFiles are more configuration files (name → XML), written into
+	// config.d, which the server merges into its config and its users (a
+	// users.d file of production, for a test).
+	ConfigFiles map[string]string
 }
 
 // ClusterOptions make a server one replica of one shard of a cluster.
@@ -242,6 +247,19 @@ func (c *ClickHouse) Start(ctx context.Context) error {
 	cfg := filepath.Join(c.opts.Dir, "config.xml")
 	if err := os.WriteFile(cfg, []byte(c.config()), 0o600); err != nil {
 		return fmt.Errorf("write clickhouse config: %w", err)
+	}
+	if len(c.opts.ConfigFiles) > 0 {
+		if err := os.MkdirAll(filepath.Join(c.opts.Dir, "config.d"), 0o750); err != nil {
+			return fmt.Errorf("clickhouse config.d: %w", err)
+		}
+	}
+	for name, xml := range c.opts.ConfigFiles {
+		if name != filepath.Base(name) || !strings.HasSuffix(name, ".xml") {
+			return fmt.Errorf("clickhouse config file %q: want a file name ending in .xml", name)
+		}
+		if err := os.WriteFile(filepath.Join(c.opts.Dir, "config.d", name), []byte(xml), 0o600); err != nil {
+			return fmt.Errorf("write clickhouse config: %w", err)
+		}
 	}
 	out, err := os.OpenFile(filepath.Join(c.opts.Dir, "log", "stdout.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {

@@ -124,8 +124,16 @@ func ClickHouse(t testing.TB) *chdb.Client {
 // a client of database db, migrated. The cleanup stops the server.
 func OwnClickHouse(t testing.TB, db string) (*localstack.ClickHouse, *chdb.Client) {
 	t.Helper()
+	return OwnClickHouseConfig(t, db, nil)
+}
+
+// OwnClickHouseConfig is OwnClickHouse with more configuration files
+// (name → XML) merged into the server's config and users, e.g. a users.d
+// file the project generates.
+func OwnClickHouseConfig(t testing.TB, db string, files map[string]string) (*localstack.ClickHouse, *chdb.Client) {
+	t.Helper()
 	ctx := context.Background()
-	server, err := localstack.NewClickHouse(localstack.ClickHouseOptions{Dir: t.TempDir(), MaxMemory: 1 << 30}, Logger(t))
+	server, err := localstack.NewClickHouse(localstack.ClickHouseOptions{Dir: t.TempDir(), MaxMemory: 1 << 30, ConfigFiles: files}, Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
