@@ -64,6 +64,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzParseCSV$$' -fuzztime=$(FUZZTIME) ./internal/firms
 	$(GO) test -run='^$$' -fuzz='^FuzzParseCSV$$' -fuzztime=$(FUZZTIME) ./internal/label
 	$(GO) test -run='^$$' -fuzz='^FuzzNeutralize$$' -fuzztime=$(FUZZTIME) ./internal/csvcell
+	$(GO) test -run='^$$' -fuzz='^FuzzAddr$$' -fuzztime=$(FUZZTIME) ./internal/clientip
 	$(GO) test -run='^$$' -fuzz='^FuzzDecodeCSV$$' -fuzztime=$(FUZZTIME) ./gateway
 	$(GO) test -run='^$$' -fuzz='^FuzzFramingConn$$' -fuzztime=$(FUZZTIME) ./gateway
 	$(GO) test -run='^$$' -fuzz='^FuzzGatewayRequest$$' -fuzztime=$(FUZZTIME) ./gateway

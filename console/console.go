@@ -42,6 +42,7 @@ import (
 	"github.com/layoffwatch/layoffwatch/alerts/email"
 	"github.com/layoffwatch/layoffwatch/detector"
 	"github.com/layoffwatch/layoffwatch/internal/chdb"
+	"github.com/layoffwatch/layoffwatch/internal/clientip"
 	"github.com/layoffwatch/layoffwatch/internal/defaults"
 	"github.com/layoffwatch/layoffwatch/internal/obs"
 	"github.com/layoffwatch/layoffwatch/internal/region"
@@ -66,6 +67,7 @@ type Options struct {
 	// same file on every replica behind a load balancer.
 	SessionKeyFile string        `help:"File holding the session keys (hex of 96 random bytes; share it between replicas); default: generated into --data-dir." type:"path"`
 	SessionTTL     time.Duration `help:"How long a sign-in lasts." default:"12h" name:"session-ttl"`
+	TrustedProxies string        `help:"Reverse proxies or load balancers in front of the console (comma-separated addresses or CIDR prefixes): a request from one of them is counted and audited under the client address it reports in X-Forwarded-For. Empty: the peer's address, and the header is ignored." name:"trusted-proxies"`
 	DeadlineDay    int           `help:"Reports for a month are due by the end of this day of the next month (Asia/Shanghai)." default:"5"`
 
 	Reminders     string        `help:"Reminder emails to firms without a report: auto (before the deadline and when late) or off (by hand only). Turn auto on in one replica." default:"auto" enum:"auto,off"`
@@ -121,6 +123,9 @@ func (o Options) Validate() error {
 	if err := o.TLS.Validate(); err != nil {
 		return fmt.Errorf("console: %w", err)
 	}
+	if _, err := clientip.Parse(o.TrustedProxies); err != nil {
+		return fmt.Errorf("console: --trusted-proxies: %w", err)
+	}
 	return o.OIDC.validate()
 }
 
@@ -156,6 +161,7 @@ type Console struct {
 	tmpl    *template.Template
 	handler http.Handler
 	health  obs.Health
+	clients clientip.Resolver // who sent a request (--trusted-proxies)
 }
 
 // New builds a console on ch (migrated: the caller runs RequireSchema or
@@ -178,6 +184,9 @@ func New(ctx context.Context, opts Options, ch *chdb.Client, log *slog.Logger, r
 	}
 	c := &Console{opts: opts, st: &store{ch: ch}, plan: plan, regions: region.China(), keys: keys, send: opts.Sender, now: now, log: log,
 		m: newMetrics(reg)}
+	if c.clients, err = clientip.Parse(opts.TrustedProxies); err != nil {
+		return nil, err
+	}
 	// ready while ClickHouse answers: the console can show nothing without
 	// it (a mail server that is down only delays reminders)
 	c.health.Check("clickhouse", ch.Ping)

@@ -607,3 +607,53 @@ func TestMonthlyReport(t *testing.T) {
 		t.Errorf("the hostile firm name is not neutralised in the CSV:\n%s", b)
 	}
 }
+
+// forwardedFor is a client transport behind a proxy that reports client as
+// the address it received each request from.
+type forwardedFor struct {
+	next   http.RoundTripper
+	client string
+}
+
+func (f forwardedFor) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("X-Forwarded-For", f.client)
+	return f.next.RoundTrip(r)
+}
+
+// TestSigninBehindProxy: behind a load balancer named in --trusted-proxies,
+// sign-in failures are counted and audited under the client address it
+// reports, so one client's failures do not stop another's sign-in; without
+// it the header is ignored (a client cannot choose its address).
+func TestSigninBehindProxy(t *testing.T) {
+	h := newHarness(t)
+	via := func(client string) *client {
+		c := h.client()
+		c.http.Transport = forwardedFor{next: c.http.Transport, client: client}
+		return c
+	}
+	// untrusted: the header is not believed
+	if code := via("198.51.100.9").trySignIn("ql", "wrong password!"); code != http.StatusUnauthorized {
+		t.Fatalf("failure: %d", code)
+	}
+	if n := h.count("SELECT count() FROM console_audit WHERE action = 'signin_failed' AND object_id = 'ql' AND address = '127.0.0.1'"); n != 1 {
+		t.Errorf("without --trusted-proxies the failure is audited under %d× the peer address, want 1", n)
+	}
+
+	h.opts.TrustedProxies = "127.0.0.1,::1"
+	h.start()
+	for i := 0; i < maxFailPair; i++ {
+		if code := via("198.51.100.1").trySignIn("cg", "wrong password!"); code != http.StatusUnauthorized {
+			t.Fatalf("failure %d: %d", i+1, code)
+		}
+	}
+	if code := via("198.51.100.1").trySignIn("cg", testPassword); code != http.StatusTooManyRequests {
+		t.Errorf("the failing client with the right password: %d, want 429", code)
+	}
+	if code := via("198.51.100.2").trySignIn("cg", testPassword); code != http.StatusSeeOther {
+		t.Errorf("another client behind the same balancer: %d, want 303 (signed in)", code)
+	}
+	if n := h.count("SELECT count() FROM console_audit WHERE action = 'signin_failed' AND object_id = 'cg' AND address = '198.51.100.1'"); n < maxFailPair {
+		t.Errorf("%d failures audited under the client's address, want %d", n, maxFailPair)
+	}
+}

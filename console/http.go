@@ -9,7 +9,6 @@ import (
 	"html/template"
 	"io/fs"
 	"math"
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -347,14 +346,6 @@ func safeNext(s string) string {
 	return s
 }
 
-func clientAddress(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
 func (c *Console) signinPost(w http.ResponseWriter, r *http.Request) {
 	p := c.page(w, r, nil)
 	pre, ok := c.readPre(r)
@@ -368,9 +359,9 @@ func (c *Console) signinPost(w http.ResponseWriter, r *http.Request) {
 	}
 	password := r.PostForm.Get("password")
 	since := c.now().Add(-failWindow).UTC()
-	byPair, err0 := c.st.count(r.Context(), qFailsPair, username, clientAddress(r), since)
+	byPair, err0 := c.st.count(r.Context(), qFailsPair, username, c.clients.Addr(r), since)
 	byAccount, err1 := c.st.count(r.Context(), qFailsAccount, username, since)
-	byAddress, err2 := c.st.count(r.Context(), qFailsAddress, clientAddress(r), since)
+	byAddress, err2 := c.st.count(r.Context(), qFailsAddress, c.clients.Addr(r), since)
 	if err := errors.Join(err0, err1, err2); err != nil {
 		c.fail(w, r, err)
 		return
@@ -412,7 +403,7 @@ func (c *Console) recordSignin(r *http.Request, username, reg string, ok bool, d
 	if !ok {
 		action = "signin_failed"
 	}
-	row := AuditRow{ID: newID(), At: c.now(), Actor: username, Address: clientAddress(r), Action: action, ObjectKind: "user",
+	row := AuditRow{ID: newID(), At: c.now(), Actor: username, Address: c.clients.Addr(r), Action: action, ObjectKind: "user",
 		ObjectID: username, Region: reg, Detail: detail}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 10*time.Second)
 	defer cancel()
@@ -437,7 +428,7 @@ func (c *Console) signout(w http.ResponseWriter, r *http.Request, rq *request) {
 		return
 	}
 	c.clearSession(w)
-	if err := c.st.audit(r.Context(), AuditRow{ID: newID(), At: c.now(), Actor: u.Username, ActorRole: string(u.Role), Address: clientAddress(r),
+	if err := c.st.audit(r.Context(), AuditRow{ID: newID(), At: c.now(), Actor: u.Username, ActorRole: string(u.Role), Address: c.clients.Addr(r),
 		Action: "signout", ObjectKind: "user", ObjectID: u.Username, Region: u.Region}); err != nil {
 		c.log.Error("audit sign-out", "err", err)
 	}
@@ -447,6 +438,6 @@ func (c *Console) signout(w http.ResponseWriter, r *http.Request, rq *request) {
 // audit records an action of a signed-in account.
 func (c *Console) audit(ctx context.Context, rq *request, r *http.Request, row AuditRow) error {
 	row.ID, row.At = newID(), c.now()
-	row.Actor, row.ActorRole, row.Address = rq.user.Username, string(rq.user.Role), clientAddress(r)
+	row.Actor, row.ActorRole, row.Address = rq.user.Username, string(rq.user.Role), c.clients.Addr(r)
 	return c.st.audit(ctx, row)
 }

@@ -533,3 +533,44 @@ func TestAttackDuplicateRevision(t *testing.T) {
 		}
 	}
 }
+
+// TestAttackFailureLimitsBehindProxy: behind a load balancer every request
+// comes from its address. With the balancer named in --trusted-proxies,
+// failed authentications are counted per client address it reports in
+// X-Forwarded-For, so one client's bad tokens do not lock out the others;
+// without it the header is ignored, so a client cannot pick a fresh
+// address for each guess.
+func TestAttackFailureLimitsBehindProxy(t *testing.T) {
+	for _, trusted := range []bool{true, false} {
+		t.Run(fmt.Sprintf("trusted=%v", trusted), func(t *testing.T) {
+			h := newHarness(t, func(o *Options) {
+				o.AuthFailAddrRate, o.AuthFailAddrBurst = 0.01, 10
+				if trusted {
+					o.TrustedProxies = "127.0.0.1,::1"
+				}
+			})
+			get := func(tok, client string) int {
+				return h.do(http.MethodGet, "/v1/deadlines", tok, "", nil, "X-Forwarded-For", client).status
+			}
+			// one client behind the balancer sends bad tokens, each a new
+			// id, and a forged header entry to the left of the balancer's
+			for i := 0; i < 10; i++ {
+				wrong, _, _ := NewSecret()
+				if s := get(wrong, fmt.Sprintf("10.%d.0.1, 198.51.100.1", i)); s != http.StatusUnauthorized {
+					t.Fatalf("wrong token %d: %d", i, s)
+				}
+			}
+			wrong, _, _ := NewSecret()
+			if s := get(wrong, "198.51.100.1"); s != http.StatusTooManyRequests {
+				t.Fatalf("the 11th failure of one client: %d, want 429", s)
+			}
+			s := get(h.tokA, "198.51.100.2")
+			switch {
+			case trusted && s != http.StatusOK:
+				t.Errorf("another client's valid token behind the trusted balancer: %d, want 200", s)
+			case !trusted && s != http.StatusTooManyRequests:
+				t.Errorf("the header of an untrusted peer was believed: %d, want 429 (one address, one limit)", s)
+			}
+		})
+	}
+}

@@ -33,6 +33,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/layoffwatch/layoffwatch/internal/chdb"
+	"github.com/layoffwatch/layoffwatch/internal/clientip"
 	"github.com/layoffwatch/layoffwatch/internal/defaults"
 	"github.com/layoffwatch/layoffwatch/internal/firms"
 	"github.com/layoffwatch/layoffwatch/internal/kafkautil"
@@ -63,6 +64,7 @@ type Options struct {
 	AuthFailBurst     int           `help:"Failed authentications for one token id one client address may make at once." default:"20"`
 	AuthFailAddrRate  float64       `help:"Failed authentications per second allowed from one client address, whatever the token (looser: many clients may share an address behind NAT)." default:"2"`
 	AuthFailAddrBurst int           `help:"Failed authentications one client address may make at once, whatever the token." default:"200"`
+	TrustedProxies    string        `help:"Reverse proxies or load balancers in front of the gateway (comma-separated addresses or CIDR prefixes): a request from one of them is counted under the client address it reports in X-Forwarded-For. Empty: the peer's address, and the header is ignored." name:"trusted-proxies"`
 	ProduceTimeout    time.Duration `help:"How long to wait for Kafka to acknowledge a request's reports before answering 503." default:"10s"`
 	ReadHeaderTimeout time.Duration `help:"Time allowed to read a request's headers (slow clients are cut off)." default:"5s"`
 	ReadTimeout       time.Duration `help:"Time allowed to read a whole request." default:"30s"`
@@ -112,6 +114,9 @@ func (o Options) Validate() error {
 	if o.Listen == "" {
 		return errors.New("listen address is empty")
 	}
+	if _, err := clientip.Parse(o.TrustedProxies); err != nil {
+		return fmt.Errorf("--trusted-proxies: %w", err)
+	}
 	return nil
 }
 
@@ -138,6 +143,7 @@ type Server struct {
 	tokLim  *limiters
 	failLim *limiters // failed authentications per (client address, token id)
 	addrLim *limiters // failed authentications per client address
+	clients clientip.Resolver
 	web     *webUI
 	dl      deadlines
 	now     func() time.Time
@@ -183,6 +189,11 @@ func New(ctx context.Context, opts Options, log *slog.Logger, reg prometheus.Reg
 			return nil, err
 		}
 	}
+	clients, err := clientip.Parse(opts.TrustedProxies)
+	if err != nil {
+		_ = ch.Close()
+		return nil, err
+	}
 	st := &store{ch: ch}
 	s := &Server{
 		opts: opts, log: log, m: newMetrics(reg), ch: ch, store: st, now: now, tls: tlsConf,
@@ -193,6 +204,7 @@ func New(ctx context.Context, opts Options, log *slog.Logger, reg prometheus.Reg
 		tokLim:  newLimiters(opts.Rate, opts.Burst),
 		failLim: newLimiters(opts.AuthFailRate, opts.AuthFailBurst),
 		addrLim: newLimiters(opts.AuthFailAddrRate, opts.AuthFailAddrBurst),
+		clients: clients,
 		dl:      deadlines{day: opts.DeadlineDay},
 	}
 	s.idem = newIdemCache(st, newBatcher("gateway_idempotency", st.insertIdempotency, flush, log))
@@ -393,17 +405,6 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
-// clientAddr is the address failed authentications are counted against:
-// the peer's IP. (Behind a reverse proxy every client shares the proxy's
-// address; the gateway is meant to terminate TLS itself.)
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
 // authenticate checks the request's bearer token and the rate limits, and
 // answers 400, 401 or 429 itself when they fail.
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (Token, bool) {
@@ -450,7 +451,9 @@ func (s *Server) checkToken(w http.ResponseWriter, r *http.Request, token string
 // Requests are limited per token. It returns a 401 or 429 problem, with
 // how long to wait for a 429.
 func (s *Server) verify(r *http.Request, token string) (Token, *Problem, time.Duration) {
-	addr := clientAddr(r)
+	// the address failed authentications are counted against: the peer's,
+	// or the client's behind a trusted proxy (--trusted-proxies)
+	addr := s.clients.Addr(r)
 	key := addr + " " + TokenID(token) // id "" for a missing or malformed token
 	now := time.Now()
 	tooMany := func(limiter string, wait time.Duration) (Token, *Problem, time.Duration) {
