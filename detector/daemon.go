@@ -155,6 +155,7 @@ type daemon struct {
 	firmsAt   time.Time
 	firmsHash [32]byte
 	since     time.Time // reports ingested at or after this are read next
+	swept     time.Time // when the last readOverlap was last read again
 	dirty     bool
 
 	state   map[string]*alertevent.Event // the latest event of every alert
@@ -401,7 +402,20 @@ func (d *daemon) refresh(ctx context.Context, now time.Time) error {
 		}
 	}
 	newest := d.since
-	err := d.store.ReportsSince(ctx, d.ds.Start(), d.ds.End(), d.since, func(r *MonthRow) {
+	// ingested_at is when ingest began a batch, not when its rows became
+	// visible: with two ingest replicas, one's batch can land after the
+	// other's later-stamped one was read (or an insert is retried while
+	// ClickHouse restarts). Once a sweep interval, read the last
+	// readOverlap again (Set ignores what it holds), so such rows are
+	// late by at most the sweep interval, never lost.
+	from := d.since
+	switch {
+	case d.swept.IsZero() || from.IsZero():
+		d.swept = now
+	case now.Sub(d.swept) >= sweepEvery:
+		from, d.swept = from.Add(-readOverlap), now
+	}
+	err := d.store.ReportsSince(ctx, d.ds.Start(), d.ds.End(), from, func(r *MonthRow) {
 		if d.ds.Set(r.FirmID, r.Period, r.Revision, r.Headcount, r.Vacancies, r.Hires, r.Sep) {
 			d.dirty = true
 		}
@@ -418,6 +432,10 @@ func (d *daemon) refresh(ctx context.Context, now time.Time) error {
 	d.since = newest
 	return nil
 }
+
+// sweepEvery is how often a single detector reads the last readOverlap
+// of reports again (refresh).
+const sweepEvery = time.Minute
 
 // owns reports whether this replica emits the alerts of region (a firm's
 // county, a county, prefecture or province): one replica owns everything;
