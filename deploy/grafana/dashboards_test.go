@@ -479,34 +479,46 @@ func TestQueriesRunOnClickHouse(t *testing.T) {
 				name += "/" + k + "=" + v
 			}
 			t.Run(name, func(t *testing.T) {
-				vars, err := grafana.ResolveVariables(d, pick, rng, func(q string) ([]string, error) { return firstColumn(ctx, sql, q) })
-				if err != nil {
-					t.Fatalf("%s: %v", d.Title, err)
-				}
-				for _, p := range d.AllPanels() {
-					if p.Datasource == nil || p.Datasource.Type != clickHouseType {
-						continue
+				eachQuery(ctx, t, sql, d, pick, rng, func(p grafana.Panel, tg target, query string) {
+					n, err := countRows(ctx, sql, query)
+					queries++
+					switch {
+					case err != nil:
+						t.Errorf("%s / %q (target %s): %v\n%s", d.Title, p.Title, tg.RefID, err, query)
+					case n == 0:
+						t.Errorf("%s / %q (target %s): empty result\n%s", d.Title, p.Title, tg.RefID, query)
 					}
-					for _, tg := range p.Targets {
-						query, err := grafana.Expand(tg.RawSQL, vars, rng)
-						if err != nil {
-							t.Errorf("%s / %q: %v", d.Title, p.Title, err)
-							continue
-						}
-						n, err := countRows(ctx, sql, query)
-						queries++
-						switch {
-						case err != nil:
-							t.Errorf("%s / %q (target %s): %v\n%s", d.Title, p.Title, tg.RefID, err, query)
-						case n == 0:
-							t.Errorf("%s / %q (target %s): empty result\n%s", d.Title, p.Title, tg.RefID, query)
-						}
-					}
-				}
+				})
 			})
 		}
 	}
 	t.Logf("ran %d panel queries on ClickHouse", queries)
+}
+
+// eachQuery resolves d's variables as Grafana does (those in pick as
+// given, the others their first option, or all) on conn and calls fn with
+// every ClickHouse panel query, expanded; what cannot be resolved or
+// expanded is a test error.
+func eachQuery(ctx context.Context, t *testing.T, conn driver.Conn, d *dashboard, pick map[string]string, rng grafana.TimeRange, fn func(p grafana.Panel, tg target, query string)) {
+	t.Helper()
+	vars, err := grafana.ResolveVariables(d, pick, rng, func(q string) ([]string, error) { return firstColumn(ctx, conn, q) })
+	if err != nil {
+		t.Errorf("%s: %v", d.Title, err)
+		return
+	}
+	for _, p := range d.AllPanels() {
+		if p.Datasource == nil || p.Datasource.Type != clickHouseType {
+			continue
+		}
+		for _, tg := range p.Targets {
+			query, err := grafana.Expand(tg.RawSQL, vars, rng)
+			if err != nil {
+				t.Errorf("%s / %q: %v", d.Title, p.Title, err)
+				continue
+			}
+			fn(p, tg, query)
+		}
+	}
 }
 
 func countRows(ctx context.Context, ch driver.Conn, sql string) (int, error) {

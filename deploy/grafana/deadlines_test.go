@@ -76,20 +76,12 @@ func TestDeadlinesFollowEachAlert(t *testing.T) {
 		if d == nil {
 			t.Fatalf("no dashboard %s", uid)
 		}
-		vars, err := grafana.ResolveVariables(d, nil, rng, func(q string) ([]string, error) { return firstColumn(ctx, sql, q) })
-		if err != nil {
-			t.Fatal(err)
-		}
 		found := false
-		for _, p := range d.AllPanels() {
+		eachQuery(ctx, t, sql, d, nil, rng, func(p grafana.Panel, _ target, q string) {
 			if p.Title != "超时未确认" {
-				continue
+				return
 			}
 			found = true
-			q, err := grafana.Expand(p.Targets[0].RawSQL, vars, rng)
-			if err != nil {
-				t.Fatal(err)
-			}
 			var got uint64
 			if err := sql.QueryRow(ctx, q).Scan(&got); err != nil {
 				t.Fatalf("%s / %s: %v\n%s", uid, p.Title, err, q)
@@ -97,7 +89,7 @@ func TestDeadlinesFollowEachAlert(t *testing.T) {
 			if got != 2 {
 				t.Errorf("%s / %s: %d overdue, want 2 (the level-III alert whose plan allows one hour, the level-II one without facts)", uid, p.Title, got)
 			}
-		}
+		})
 		if !found {
 			t.Errorf("%s: no panel 超时未确认", uid)
 		}

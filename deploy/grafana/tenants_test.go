@@ -505,29 +505,14 @@ func runDashboards(ctx context.Context, t *testing.T, conn driver.Conn, dashes [
 	t.Helper()
 	out := map[string]string{}
 	for _, d := range dashes {
-		vars, err := grafana.ResolveVariables(d, nil, rng, func(q string) ([]string, error) { return firstColumn(ctx, conn, q) })
-		if err != nil {
-			t.Errorf("%s: %v", d.Title, err)
-			continue
-		}
-		for _, p := range d.AllPanels() {
-			if p.Datasource == nil || p.Datasource.Type != clickHouseType {
-				continue
+		eachQuery(ctx, t, conn, d, nil, rng, func(p grafana.Panel, tg target, q string) {
+			text, err := answer(ctx, conn, q)
+			if err != nil {
+				t.Errorf("%s / %q: %v\n%s", d.Title, p.Title, err, q)
+				return
 			}
-			for _, tg := range p.Targets {
-				q, err := grafana.Expand(tg.RawSQL, vars, rng)
-				if err != nil {
-					t.Errorf("%s / %q: %v", d.Title, p.Title, err)
-					continue
-				}
-				text, err := answer(ctx, conn, q)
-				if err != nil {
-					t.Errorf("%s / %q: %v\n%s", d.Title, p.Title, err, q)
-					continue
-				}
-				out[d.UID+" / "+p.Title+" / "+tg.RefID+"\n"+q] = text
-			}
-		}
+			out[d.UID+" / "+p.Title+" / "+tg.RefID+"\n"+q] = text
+		})
 	}
 	return out
 }
