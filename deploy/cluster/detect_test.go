@@ -116,7 +116,7 @@ func TestDetectReplicas(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	refOpts.Kafka, refOpts.ClickHouse, refOpts.Plan, refOpts.MetricsAddr = refK, single.Options(), plan, ""
+	refOpts.Kafka, refOpts.ClickHouse, refOpts.Plans, refOpts.MetricsAddr = refK, single.Options(), []string{plan}, ""
 	refOpts.Poll = 500 * time.Millisecond
 	rctx, stopRef := context.WithCancel(ctx)
 	refDone := make(chan error, 1)
