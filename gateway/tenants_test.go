@@ -175,4 +175,3 @@ func TestTenantScope(t *testing.T) {
 	}
 	t.Logf("tenant scope: %d requests by %d bureau tokens of two provinces against the other's firms", probes, len(tokens))
 }
-
