@@ -276,3 +276,36 @@ func TestTenantScope(t *testing.T) {
 	}
 	t.Logf("tenant scope: %d requests by six accounts of two provinces against the other province: %d refused or clean", probes, refused)
 }
+
+// TestTenantPlans: with a plan per province (detect's set), a warning's
+// page shows the condition and source of its rule in its own province's
+// plan, and an account's rule filter lists its province's plan's rules.
+func TestTenantPlans(t *testing.T) {
+	h := newHarness(t)
+	seedHubei(h)
+	h.opts.Plans = []string{"../deploy/plans/default.yaml", "../detector/testdata/two_provinces/plans/hubei.yaml"}
+	h.start()
+	period := report.PeriodOf(time.Now().In(report.Shanghai())).Add(-1).String()
+	h.alert("hbcut", "hubei_cut", "firm", firmJA, period, "III", "420102", "C", "武汉示例汽车零部件有限公司", time.Now().Add(-time.Hour), planFacts(t, "III"))
+	ja := h.client()
+	ja.signIn("ja")
+	if code, body := ja.get("/warnings/" + h.alerts["hbcut"]); code != http.StatusOK || !strings.Contains(body, `<code id="condition">loss &gt;= 30</code>`) ||
+		!strings.Contains(body, "an illustrative threshold for the test") {
+		t.Fatalf("Hubei's warning under Hubei's plan: %d, condition and source missing", code)
+	}
+	// a Hubei warning of a rule only Gansu's plan has: no condition shown
+	if code, body := ja.get("/warnings/" + h.alerts["ja"]); code != http.StatusOK || strings.Contains(body, `id="condition"`) {
+		t.Fatalf("Hubei's art41 warning shows a condition of another plan (%d)", code)
+	}
+	if _, body := ja.get("/inbox"); !strings.Contains(body, `<option value="hubei_cut"`) || strings.Contains(body, `<option value="art41"`) {
+		t.Error("Hubei's rule filter does not list Hubei's plan's rules alone")
+	}
+	cg := h.client()
+	cg.signIn("cg")
+	if code, body := cg.get("/warnings/" + h.alerts["cg"]); code != http.StatusOK || !strings.Contains(body, `id="condition"`) {
+		t.Fatalf("Gansu's warning under the default plan: %d, no condition", code)
+	}
+	if _, body := cg.get("/inbox"); strings.Contains(body, `<option value="hubei_cut"`) || !strings.Contains(body, `<option value="art41"`) {
+		t.Error("Gansu's rule filter does not list the default plan's rules alone")
+	}
+}

@@ -131,7 +131,7 @@ func Run(ctx context.Context, sim *simulate.Simulation, opts Options, log *slog.
 	so.Detector.Window, so.Detector.AlertMonths = max(36, months), months
 	// the console (with --serve): the demo's plan for rule texts, its
 	// session keys under the demo's directory, reminders to the catcher
-	so.Console.Listen, so.Console.BaseURL, so.Console.Plan = opts.ConsoleAddr, "http://"+opts.ConsoleAddr, opts.Plan
+	so.Console.Listen, so.Console.BaseURL, so.Console.Plans = opts.ConsoleAddr, "http://"+opts.ConsoleAddr, []string{opts.Plan}
 	so.Console.DataDir = filepath.Join(opts.Dir, "console")
 	so.Console.SMTPHost, so.Console.SMTPPort, so.Console.SMTPTLS, so.Console.SMTPNoTLSOkay = smtpHost, port, "none", true
 	st := stack.New(so, log, reg)

@@ -85,7 +85,7 @@ recipients:
 	opts.Detector.Plans, opts.Detector.Poll = []string{"../../deploy/plans/default.yaml"}, 200*time.Millisecond
 	opts.Alerts.Config, opts.Alerts.HTTPAddr = cfgPath, alertAddr
 	opts.Gateway.Listen = "127.0.0.1:0"
-	opts.Console.Listen, opts.Console.DataDir, opts.Console.Plan = "127.0.0.1:0", t.TempDir(), "../../deploy/plans/default.yaml"
+	opts.Console.Listen, opts.Console.DataDir, opts.Console.Plans = "127.0.0.1:0", t.TempDir(), []string{"../../deploy/plans/default.yaml"}
 	s := stack.New(opts, testenv.Logger(t), obs.NewRegistry())
 	t.Cleanup(func() { _ = s.Stop() })
 	if err := s.Start(ctx); err != nil {
