@@ -78,13 +78,13 @@ func TestDetectLivePlanPerProvince(t *testing.T) {
 					report.Report{FirmID: c.id, Period: p2, Headcount: c.last, Revision: 1})
 			}
 			s.send(t, reports...)
-			events := waitEvents(t, s, []string{
+			waitEvents(t, s, []string{
 				fmt.Sprintf("art41 %s %s firing IV", gansuA, p2),
 				fmt.Sprintf("art41 %s %s firing IV", gansuB, p2),
 				fmt.Sprintf("hubei_cut %s %s firing III", hubeiB, p2),
 			}, "art41", "hubei_cut")
 			time.Sleep(2 * time.Second) // more passes: nothing else comes
-			events = s.events(t)
+			events := s.events(t)
 			if len(events) != 3 {
 				t.Fatalf("%d events, want 3: %v", len(events), summary(events, "art41", "hubei_cut"))
 			}
