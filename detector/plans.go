@@ -12,7 +12,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/layoffwatch/layoffwatch/internal/firms"
 	"github.com/layoffwatch/layoffwatch/internal/region"
 )
 
@@ -229,75 +228,74 @@ type setPart struct {
 	shared *Shared
 }
 
-// split divides ds (and shared's held provinces) by plan. When one plan
-// applies to everything, ds itself is its part (no copy); otherwise each
-// part is a copy of its firms' rows, made for the one evaluation.
+// split divides ds (and shared's held provinces) by plan. A dataset's
+// firms are sorted by province, so each run of provinces under one plan is
+// a view of ds (its rows shared, not copied); when one plan applies to
+// everything, ds itself is the one part.
 func (s *PlanSet) split(ds *Dataset, shared *Shared) []setPart {
-	provs := datasetProvinces(ds)
-	if shared != nil {
-		for prov := range shared.Provinces {
-			provs = append(provs, prov)
-		}
-	}
-	var order []*Plan
-	seen := map[*Plan]bool{}
-	covered := true
-	for _, prov := range provs {
-		p := s.For(prov)
-		if p == nil {
-			covered = false
-			continue
-		}
-		if !seen[p] {
-			seen[p] = true
-			order = append(order, p)
-		}
-	}
-	if len(order) == 1 && covered {
-		return []setPart{{plan: order[0], ds: ds, shared: shared}}
-	}
-	// in the set's order, so that evaluation is the same every time
 	var parts []setPart
-	for _, p := range s.Plans {
-		if !seen[p] {
-			continue
+	runProvs := map[string]int{} // province → its part
+	for lo := 0; lo < len(ds.firms); {
+		p := s.For(ds.pref[lo])
+		hi := lo + 1
+		for hi < len(ds.firms) && s.For(ds.pref[hi]) == p {
+			hi++
 		}
-		part := setPart{plan: p, ds: ds.subset(func(f int) bool { return s.For(ds.pref[f]) == p })}
-		if shared != nil {
-			sh := *shared
-			sh.Provinces = map[string]map[string][]RegionSums{}
-			for prov, sums := range shared.Provinces {
-				if s.For(prov) == p {
-					sh.Provinces[prov] = sums
-				}
+		if p != nil {
+			for f := lo; f < hi; f++ {
+				runProvs[region.ProvinceOf(ds.pref[f])] = len(parts)
 			}
-			part.shared = &sh
+			parts = append(parts, setPart{plan: p, ds: ds.view(lo, hi)})
 		}
-		parts = append(parts, part)
+		lo = hi
+	}
+	if shared != nil {
+		// each held province's rules run in exactly one part: the one with
+		// its firms, else a part of no firms under its plan
+		held := make([]string, 0, len(shared.Provinces))
+		for prov := range shared.Provinces {
+			held = append(held, prov)
+		}
+		sort.Strings(held)
+		for _, prov := range held {
+			p := s.For(prov)
+			if p == nil {
+				continue
+			}
+			i, ok := runProvs[prov]
+			if !ok {
+				i = len(parts)
+				parts = append(parts, setPart{plan: p, ds: ds.view(0, 0)})
+			}
+			if parts[i].shared == nil {
+				sh := *shared
+				sh.Provinces = map[string]map[string][]RegionSums{}
+				parts[i].shared = &sh
+			}
+			parts[i].shared.Provinces[prov] = shared.Provinces[prov]
+		}
+		for i := range parts {
+			if parts[i].shared == nil {
+				sh := *shared
+				sh.Provinces = map[string]map[string][]RegionSums{}
+				parts[i].shared = &sh
+			}
+		}
+	}
+	if len(parts) == 1 && parts[0].ds.off == ds.off && len(parts[0].ds.firms) == len(ds.firms) &&
+		(shared == nil || len(parts[0].shared.Provinces) == len(shared.Provinces)) {
+		return []setPart{{plan: parts[0].plan, ds: ds, shared: shared}}
 	}
 	return parts
 }
 
-// subset is a copy of the dataset with the firms keep accepts (the same
-// window and latest month).
-func (d *Dataset) subset(keep func(f int) bool) *Dataset {
-	var idx []int
-	for f := range d.firms {
-		if keep(f) {
-			idx = append(idx, f)
-		}
-	}
-	out := &Dataset{firms: make([]firms.Firm, len(idx)), pref: make([]string, len(idx)), index: make(map[string]int, len(idx)),
-		start: d.start, months: d.months, latest: d.latest, recs: make([]monthRec, len(idx)*d.months)}
-	for i, f := range idx {
-		out.firms[i], out.pref[i] = d.firms[f], d.pref[f]
-		out.index[d.firms[f].ID] = i
-	}
-	nf, n := len(d.firms), len(idx)
-	for m := range d.months {
-		for i, f := range idx {
-			out.recs[m*n+i] = d.recs[m*nf+f]
-		}
+// view is the dataset of firms lo … hi−1 (the same window and latest
+// month), sharing d's rows: for evaluation only.
+func (d *Dataset) view(lo, hi int) *Dataset {
+	out := &Dataset{firms: d.firms[lo:hi:hi], pref: d.pref[lo:hi:hi], index: make(map[string]int, hi-lo),
+		start: d.start, months: d.months, latest: d.latest, recs: d.recs, stride: d.stride, off: d.off + lo}
+	for i, f := range out.firms {
+		out.index[f.ID] = i
 	}
 	return out
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/layoffwatch/layoffwatch/internal/firms"
 	"github.com/layoffwatch/layoffwatch/internal/region"
 	"github.com/layoffwatch/layoffwatch/internal/report"
+	"github.com/layoffwatch/layoffwatch/internal/simulate"
 )
 
 // writePlan writes src, with a provinces key when provinces is not empty,
@@ -77,13 +78,17 @@ func TestPlanSetErrors(t *testing.T) {
 // test plan whose province rules fire every month; Guangdong: the default
 // plan), so a firing under the wrong plan would show.
 func TestPlanSetEvaluatesEachProvinceByItsPlan(t *testing.T) {
+	// Hubei and Gansu under one plan, Guangdong between them (by code)
+	// under the other: the first plan's firms are two runs of the dataset
 	list, reports := twoProvinces(t, 2000, 1200)
+	hubei, hubeiReports := simProvince(t, "420000", 800, 3)
+	list, reports = append(list, hubei...), append(reports, hubeiReports...)
 	full, err := detector.BuildDataset(list, reports)
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	gansu := writePlan(t, dir, "gansu.yaml", sharePlan, `"620000"`)
+	gansu := writePlan(t, dir, "gansu.yaml", sharePlan, `"620000", "420000"`)
 	rest := writePlan(t, dir, "rest.yaml", readFile(t, "../deploy/plans/default.yaml"), "")
 	set, err := detector.LoadPlans(dir)
 	if err != nil {
@@ -102,7 +107,7 @@ func TestPlanSetEvaluatesEachProvinceByItsPlan(t *testing.T) {
 	// each province alone, by its plan alone
 	var want []detector.Firing
 	byPlan := map[string]int{}
-	for _, tc := range []struct{ province, plan string }{{"620000", gansu}, {"440000", rest}} {
+	for _, tc := range []struct{ province, plan string }{{"620000", gansu}, {"420000", gansu}, {"440000", rest}} {
 		var mine []firms.Firm
 		for _, f := range list {
 			if region.ProvinceOf(f.Region) == tc.province {
@@ -130,7 +135,7 @@ func TestPlanSetEvaluatesEachProvinceByItsPlan(t *testing.T) {
 			t.Fatal(err)
 		}
 		want = append(want, fs...)
-		byPlan[tc.plan] = len(fs)
+		byPlan[tc.plan] += len(fs)
 	}
 	if byPlan[gansu] < 100 || byPlan[rest] < 20 {
 		t.Fatalf("too few firings to compare: %v", byPlan)
@@ -153,9 +158,9 @@ func TestPlanSetEvaluatesEachProvinceByItsPlan(t *testing.T) {
 	t.Logf("Gansu's plan %d firings, the rest's %d", byPlan[gansu], byPlan[rest])
 
 	// sharded: three replicas, Gansu's province rules on replica 0,
-	// Guangdong's on replica 2
+	// Guangdong's and Hubei's on replica 2
 	shares, partials := splitShares(t, list, reports, full, 3)
-	provinces := [3][]string{{"620000"}, nil, {"440000"}}
+	provinces := [3][]string{{"620000"}, nil, {"440000", "420000"}}
 	var together []detector.Firing
 	for s, ds := range shares {
 		sh, err := detector.NewShared(partials, provinces[s])
@@ -221,4 +226,22 @@ func splitShares(t testing.TB, list []firms.Firm, reports []report.Report, full 
 		t.Fatalf("%d partials for %d prefectures", len(partials), len(prefs))
 	}
 	return shares, partials
+}
+
+// simProvince simulates one province of firms over the 30 months of
+// twoProvinces.
+func simProvince(t testing.TB, province string, n int, seed int64) ([]firms.Firm, []report.Report) {
+	t.Helper()
+	opts := simulate.DefaultOptions()
+	opts.Seed, opts.Firms, opts.Months, opts.Province = seed, n, 30, province
+	opts.Start = report.NewPeriod(2023, 1)
+	sim, err := simulate.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reports []report.Report
+	for r := range sim.Reports {
+		reports = append(reports, r)
+	}
+	return sim.Firms(), reports
 }
