@@ -15,10 +15,25 @@ type planCmd struct {
 }
 
 type planCheckCmd struct {
-	Files []string `arg:"" help:"Plan files." type:"existingfile"`
+	Files []string `arg:"" help:"Plan files (with --set, directories too)." type:"path"`
+	Set   bool     `help:"Check the files as one set, as detect loads them: a plan per province, no province claimed twice, at most one plan without provinces."`
 }
 
 func (c *planCheckCmd) Run(e *env) error {
+	if c.Set {
+		set, err := detector.LoadPlans(c.Files...)
+		if err != nil {
+			return err
+		}
+		for _, p := range set.Plans {
+			provs := "the provinces no other plan claims"
+			if len(p.Provinces) > 0 {
+				provs = strings.Join(p.Provinces, ", ")
+			}
+			fmt.Fprintf(e.stdout, "%s: ok, %d rules, for %s\n", p.File, len(p.Rules), provs)
+		}
+		return nil
+	}
 	for _, f := range c.Files {
 		p, err := detector.LoadPlan(f)
 		if err != nil {

@@ -52,6 +52,18 @@ func TestPlanTestPerProvince(t *testing.T) {
 	if code == 0 || !strings.Contains(stderr.String(), "gansu.yaml and "+twice+" both claim province 620000") {
 		t.Fatalf("two plans for Gansu: exit %d, stderr %s", code, stderr.String())
 	}
+	// plan check --set: the same check as detect's start
+	stdout.Reset()
+	stderr.Reset()
+	if code := run([]string{"plan", "check", "--set", dir + "plans"}, nil, &stdout, &stderr); code != 0 ||
+		!strings.Contains(stdout.String(), "hubei.yaml: ok, 1 rules, for 420000") {
+		t.Fatalf("plan check --set: exit %d, %s%s", code, stdout.String(), stderr.String())
+	}
+	stdout.Reset()
+	stderr.Reset()
+	if code := run([]string{"plan", "check", "--set", dir + "plans", twice}, nil, &stdout, &stderr); code == 0 || !strings.Contains(stderr.String(), "both claim province 620000") {
+		t.Fatalf("plan check --set with Gansu twice: exit %d, %s", code, stderr.String())
+	}
 	labels := filepath.Join(t.TempDir(), "labels.csv")
 	if err := os.WriteFile(labels, []byte("scope,key,from,to,kind,source,note\n"), 0o600); err != nil {
 		t.Fatal(err)
