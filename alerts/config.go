@@ -151,6 +151,18 @@ type RouteMatch struct {
 	minLevel alertevent.Level // 0: any
 }
 
+// reaches reports whether one of the match's regions (codes or prefixes)
+// lies in the province of code.
+func (m RouteMatch) reaches(code string) bool {
+	prov := region.ProvinceOf(code)[:2]
+	for _, p := range m.Regions {
+		if strings.HasPrefix(p, prov) || strings.HasPrefix(prov, p) {
+			return true
+		}
+	}
+	return false
+}
+
 // LoadConfig reads and checks the file; relative paths in it resolve
 // against its directory.
 func LoadConfig(path string) (*Config, error) {
@@ -286,6 +298,10 @@ func (c *Config) Validate() error {
 		for _, e := range rt.Recipients {
 			if !seen[strings.ToLower(e)] {
 				return fmt.Errorf("routes[%d]: recipient %s is not defined under recipients", i, e)
+			}
+			if r := c.recipient(e); len(rt.Match.Regions) > 0 && !rt.Match.reaches(r.Region) {
+				return fmt.Errorf("routes[%d]: recipient %s (region %s) is outside every region of the route (%s): a recipient receives only the alerts of its own province",
+					i, e, r.Region, strings.Join(rt.Match.Regions, ", "))
 			}
 		}
 	}

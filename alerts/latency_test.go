@@ -89,7 +89,7 @@ recipients:
 	}
 	opts.Kafka, opts.ClickHouse = kOpts, chOpts
 	opts.Ingest.BatchRows, opts.Ingest.BatchWait, opts.Ingest.SessionTimeout, opts.Ingest.ShutdownGrace = 1000, 50*time.Millisecond, 6*time.Second, 10*time.Second
-	opts.Detector.Plan, opts.Detector.Poll = "../deploy/plans/default.yaml", 100*time.Millisecond
+	opts.Detector.Plans, opts.Detector.Poll = []string{"../deploy/plans/default.yaml"}, 100*time.Millisecond
 	opts.Alerts.Config, opts.Alerts.HTTPAddr = cfgPath, fmt.Sprintf("127.0.0.1:%d", port)
 	opts.Alerts.EscalationCheck, opts.Alerts.SessionTimeout = time.Minute, 6*time.Second
 	opts.Gateway.Listen, opts.Gateway.Rate, opts.Gateway.Burst = "127.0.0.1:0", 1000, 1000

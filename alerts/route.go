@@ -35,7 +35,9 @@ func NewRouter(cfg *Config) *Router { return &Router{cfg: cfg} }
 // province's. Prefecture alerts go to the prefecture, level I also to the
 // province; province alerts to the province. Each official gets only levels
 // at least as severe as their min_level, and only the rules and industries
-// of their filters. Routes add recipients by rule, industry and region.
+// of their filters. Routes add recipients by rule, industry and region —
+// only recipients of the alert's province: a deployment serving several
+// provinces never tells one province's officials about another's alerts.
 func (rt *Router) Route(e alertevent.Event, extra int) []routed {
 	county, prefecture, province := "", "", region.ProvinceOf(e.Region)
 	switch region.LevelOf(e.Region) {
@@ -90,7 +92,7 @@ func (rt *Router) Route(e alertevent.Event, extra int) []routed {
 			continue
 		}
 		for _, email := range route.Recipients {
-			if r := rt.cfg.recipient(email); r != nil {
+			if r := rt.cfg.recipient(email); r != nil && region.ProvinceOf(r.Region) == province {
 				add(r, TierCounty)
 			}
 		}

@@ -58,11 +58,12 @@ type Options struct {
 	Listen      string `help:"Serve the console here (also /healthz and /readyz)." default:"127.0.0.1:9106"`
 	MetricsAddr string `help:"Serve /metrics, /healthz (alive) and /readyz (ClickHouse reachable) here, apart from the officials' port (empty: off)." default:"127.0.0.1:9107"`
 	BaseURL     string `help:"Where officials reach the console (https://… marks cookies Secure); links in reminder emails point here." default:"http://127.0.0.1:9106" name:"base-url"`
-	// Plan gives what an alert event does not carry: each rule's condition
-	// and source, and the rules to filter by. A warning's level name,
-	// colour, action and response deadline are those its event carried.
-	Plan    string `help:"Risk plan: the condition and source of each warning's rule, and the rules to filter by (level names, colours, actions and deadlines come with each warning)." default:"deploy/plans/default.yaml" type:"path"`
-	DataDir string `help:"Directory for the session keys generated at first start (keep it, or every session ends)." default:".layoffwatch/console" type:"path"`
+	// Plans give what an alert event does not carry: each rule's condition
+	// and source, and the rules to filter by — the plan of the warning's
+	// province (detect's set: a plan per province). A warning's level
+	// name, colour, action and response deadline are those its event carried.
+	Plans   []string `name:"plan" help:"Risk plan file, or a directory of plan files; repeat for a plan per province, as detect takes them: the condition and source of each warning's rule, and the rules to filter by (level names, colours, actions and deadlines come with each warning)." default:"deploy/plans/default.yaml" type:"path"`
+	DataDir string   `help:"Directory for the session keys generated at first start (keep it, or every session ends)." default:".layoffwatch/console" type:"path"`
 	// SessionKeyFile holds the session keys instead (hex, 96 bytes): the
 	// same file on every replica behind a load balancer.
 	SessionKeyFile string        `help:"File holding the session keys (hex of 96 random bytes; share it between replicas); default: generated into --data-dir." type:"path"`
@@ -150,7 +151,7 @@ func Listen(opts Options) (net.Listener, error) {
 type Console struct {
 	opts    Options
 	st      *store
-	plan    *detector.Plan
+	plans   *detector.PlanSet
 	regions *region.Table
 	keys    *sessionKeys
 	send    Sender
@@ -170,7 +171,7 @@ func New(ctx context.Context, opts Options, ch *chdb.Client, log *slog.Logger, r
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	plan, err := detector.LoadPlan(opts.Plan)
+	plans, err := detector.LoadPlans(opts.Plans...)
 	if err != nil {
 		return nil, err
 	}
@@ -182,7 +183,7 @@ func New(ctx context.Context, opts Options, ch *chdb.Client, log *slog.Logger, r
 	if now == nil {
 		now = time.Now
 	}
-	c := &Console{opts: opts, st: &store{ch: ch}, plan: plan, regions: region.China(), keys: keys, send: opts.Sender, now: now, log: log,
+	c := &Console{opts: opts, st: &store{ch: ch}, plans: plans, regions: region.China(), keys: keys, send: opts.Sender, now: now, log: log,
 		m: newMetrics(reg)}
 	if c.clients, err = clientip.Parse(opts.TrustedProxies); err != nil {
 		return nil, err
@@ -308,4 +309,16 @@ func mustJSON(v any) string {
 		return "{}"
 	}
 	return string(b)
+}
+
+// rule returns a warning's rule in the plan of its region's province, and
+// that plan's params (false: no plan of the set applies, or the rule is
+// not in it).
+func (c *Console) rule(regionCode, id string) (*detector.Rule, []detector.Param, bool) {
+	p := c.plans.For(regionCode)
+	if p == nil {
+		return nil, nil, false
+	}
+	r, ok := p.Rule(id)
+	return r, p.Params, ok
 }

@@ -119,7 +119,7 @@ func TestCaseFlow(t *testing.T) {
 	}
 	// under the statutory plan, art41 is the literal line: the headcount
 	// crossed 380 (from 400)
-	h.opts.Plan = "../deploy/plans/statutory.yaml"
+	h.opts.Plans = []string{"../deploy/plans/statutory.yaml"}
 	h.start()
 	_, page = c.get("/warnings/" + id + "?lang=zh-CN")
 	if !strings.Contains(page, "loss &gt;= 20") || !strings.Contains(page, "触发阈值：职工人数不高于</th><td>380") {

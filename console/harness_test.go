@@ -75,7 +75,7 @@ func newHarness(t *testing.T) *harness {
 		t.Fatal(err)
 	}
 	opts.ClickHouse = chOpts
-	opts.Plan = "../deploy/plans/default.yaml"
+	opts.Plans = []string{"../deploy/plans/default.yaml"}
 	opts.DataDir = t.TempDir()
 	opts.Reminders = "off"
 	opts.SMTPFrom = "layoffwatch <noreply@bureau.example>"

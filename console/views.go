@@ -185,8 +185,10 @@ func (c *Console) inbox(w http.ResponseWriter, r *http.Request, rq *request) {
 	// the rules of the plan in force, for the filter (the one thing the
 	// console still reads the plan for, with each rule's condition and
 	// source on the warning page: an alert event carries its title, not them)
-	for _, rl := range c.plan.Rules {
-		d.Rules = append(d.Rules, ruleOption{ID: rl.ID, Title: pick(rq.page.Lang, rl.Title.Zh, rl.Title.En)})
+	if plan := c.plans.For(rq.user.Region); plan != nil { // the plan of the account's province
+		for _, rl := range plan.Rules {
+			d.Rules = append(d.Rules, ruleOption{ID: rl.ID, Title: pick(rq.page.Lang, rl.Title.Zh, rl.Title.En)})
+		}
 	}
 	d.Counties = c.countiesOf(rq.user.Region)
 	for s := 'A'; s <= 'T'; s++ {
@@ -411,11 +413,12 @@ func (c *Console) warning(w http.ResponseWriter, r *http.Request, rq *request) {
 	for _, m := range cs.Measures {
 		d.Workers += m.Workers
 	}
-	if rl, ok := c.plan.Rule(a.Rule); ok {
+	rl, params, ok := c.rule(a.Region, a.Rule)
+	if ok {
 		d.Rule = rl
 	}
 	d.Values = valueRows(a, lang)
-	if thr, ok := headcountThreshold(d.Rule, c.plan.Params, a.Values); ok {
+	if thr, ok := headcountThreshold(d.Rule, params, a.Values); ok {
 		d.Values = append(d.Values, valueRow{Name: pick(lang, "触发阈值：职工人数不高于", "Threshold: headcount at most"), Value: chart.FormatNumber(thr)})
 	}
 	if a.Scope == "firm" {
@@ -629,8 +632,8 @@ func (c *Console) chartPNG(w http.ResponseWriter, r *http.Request, rq *request) 
 		mark = col
 	}
 	cht := chart.Chart{Lang: rq.page.Lang, Series: series, Expected: expected, Period: a.Period, Mark: mark, Width: 720, Height: 320}
-	if rl, ok := c.plan.Rule(a.Rule); ok {
-		if thr, ok := headcountThreshold(rl, c.plan.Params, a.Values); ok {
+	if rl, params, ok := c.rule(a.Region, a.Rule); ok {
+		if thr, ok := headcountThreshold(rl, params, a.Values); ok {
 			cht.Threshold = &thr
 		}
 	}

@@ -32,7 +32,10 @@ type Options struct {
 	Kafka      kafkautil.Options `embed:""`
 	ClickHouse chdb.Options      `embed:""`
 
-	Plan        string        `help:"Risk plan file; reloaded when it changes, and on SIGHUP." default:"deploy/plans/default.yaml" type:"path"`
+	// Plans: one per province (a plan's provinces key; the plan without
+	// one applies to the other provinces), as files or directories of
+	// them (plans.go).
+	Plans       []string      `name:"plan" help:"Risk plan file, or a directory of plan files; repeat for a plan per province (a plan's provinces key names its provinces; the one without applies to the rest). Reloaded when a file changes, and on SIGHUP." default:"deploy/plans/default.yaml" type:"path"`
 	Topic       string        `help:"Topic for alert events." default:"alerts"`
 	Poll        time.Duration `help:"How often to look for newly ingested reports." default:"1s"`
 	Interval    time.Duration `help:"Evaluate at least this often without new reports (reporting deadlines pass)." default:"1m"`
@@ -89,6 +92,8 @@ func (o Options) Validate() error {
 		return err
 	}
 	switch {
+	case len(o.Plans) == 0:
+		return errors.New("no risk plan given (--plan)")
 	case o.Topic == "":
 		return errors.New("alert topic is empty")
 	case o.Poll <= 0 || o.Interval <= 0:
@@ -147,9 +152,9 @@ type daemon struct {
 	now     func() time.Time
 	regions *region.Table
 
-	plan    *Plan
-	planMod time.Time
-	eval    *Evaluator
+	plans     *PlanSet
+	planStamp string // the plan files and their modification times
+	uncovered string // provinces of the registry no plan applies to, last logged
 
 	ds        *Dataset
 	firmsAt   time.Time
@@ -178,12 +183,12 @@ func Run(ctx context.Context, opts Options, log *slog.Logger, reg *prometheus.Re
 	if err := opts.Validate(); err != nil {
 		return err
 	}
-	plan, err := LoadPlan(opts.Plan)
+	plans, err := LoadPlans(opts.Plans...)
 	if err != nil {
 		return err
 	}
 	if opts.sharded() {
-		if err := plan.CheckSharded(); err != nil {
+		if err := plans.CheckSharded(); err != nil {
 			return err
 		}
 	}
@@ -201,7 +206,7 @@ func Run(ctx context.Context, opts Options, log *slog.Logger, reg *prometheus.Re
 	w := kafkautil.NewWriter(opts.Kafka, opts.Topic, log)
 	defer w.Close()
 	st := NewStore(ch)
-	d, err := newDaemon(opts, plan, st, w, time.Now, log, reg)
+	d, err := newDaemon(opts, plans, st, w, time.Now, log, reg)
 	if err != nil {
 		return err
 	}
@@ -262,17 +267,35 @@ func (d *daemon) passHealth() error {
 	return nil
 }
 
-func newDaemon(opts Options, plan *Plan, st store, out producer, now func() time.Time, log *slog.Logger, reg prometheus.Registerer) (*daemon, error) {
-	ev, err := NewEvaluator(plan)
-	if err != nil {
-		return nil, err
+func newDaemon(opts Options, plans *PlanSet, st store, out producer, now func() time.Time, log *slog.Logger, reg prometheus.Registerer) (*daemon, error) {
+	for _, p := range plans.Plans {
+		if _, err := NewEvaluator(p); err != nil {
+			return nil, err
+		}
 	}
 	d := &daemon{opts: opts, log: log, m: newDetectMetrics(reg), store: st, out: out, now: now, regions: region.China(),
-		plan: plan, eval: ev, state: map[string]*alertevent.Event{}}
-	if fi, err := os.Stat(opts.Plan); err == nil {
-		d.planMod = fi.ModTime()
-	}
+		plans: plans, state: map[string]*alertevent.Event{}}
+	d.planStamp = planStamp(opts.Plans)
+	log.Info("risk plans", "plans", plans.describe())
 	return d, nil
+}
+
+// planStamp fingerprints the plan files of paths (a directory's too): their
+// names and modification times ("" when one cannot be read).
+func planStamp(paths []string) string {
+	files, err := PlanFiles(paths)
+	if err != nil {
+		return ""
+	}
+	var b strings.Builder
+	for _, f := range files {
+		fi, err := os.Stat(f)
+		if err != nil {
+			return ""
+		}
+		fmt.Fprintf(&b, "%s@%d\n", f, fi.ModTime().UnixNano())
+	}
+	return b.String()
 }
 
 // shareWith makes the daemon one replica of several (sharded.go).
@@ -464,9 +487,15 @@ func (d *daemon) evaluate(ctx context.Context, now time.Time) error {
 	if d.share != nil {
 		opts.Shared = d.share.shared
 	}
-	firings, err := d.eval.Evaluate(d.ds, opts)
+	firings, err := d.plans.Evaluate(d.ds, opts)
 	if err != nil {
 		return err
+	}
+	if u := strings.Join(d.plans.Uncovered(d.ds), ","); u != d.uncovered {
+		d.uncovered = u
+		if u != "" {
+			d.log.Warn("firms of provinces no risk plan applies to are not evaluated: give a plan without a provinces key, or name them in one", "provinces", u)
+		}
 	}
 	d.m.evalSeconds.Observe(time.Since(start).Seconds())
 	d.m.passes.Inc()
@@ -571,8 +600,11 @@ func (d *daemon) diff(firings []Firing, from, to report.Period, now time.Time) [
 		// the plan now says about its level
 		e := *d.state[id]
 		e.Version++
-		e.Kind, e.PreviousLevel, e.PreviousLevelFacts, e.At, e.Plan = alertevent.Resolved, 0, alertevent.LevelFacts{}, now.UTC(), d.plan.File
-		e.LevelFacts = d.plan.Levels[e.Level]
+		e.Kind, e.PreviousLevel, e.PreviousLevelFacts, e.At = alertevent.Resolved, 0, alertevent.LevelFacts{}, now.UTC()
+		if p := d.plans.For(e.Region); p != nil {
+			// the plan now in force for the alert's province
+			e.Plan, e.LevelFacts = p.File, p.Levels[e.Level]
+		}
 		d.judge(&e, now)
 		events = append(events, e)
 	}
@@ -581,10 +613,10 @@ func (d *daemon) diff(firings []Firing, from, to report.Period, now time.Time) [
 
 func (d *daemon) event(f Firing, id string, version uint32, kind string, prev alertevent.Level, now time.Time) alertevent.Event {
 	fm, _ := d.ds.firm(f.Key)
-	e := d.plan.Event(f, fm, d.regions, now)
+	e := f.Plan.Event(f, fm, d.regions, now)
 	e.ID, e.Version, e.Kind = id, version, kind
 	if prev != 0 {
-		e.PreviousLevel, e.PreviousLevelFacts = prev, d.plan.Levels[prev]
+		e.PreviousLevel, e.PreviousLevelFacts = prev, f.Plan.Levels[prev]
 	}
 	return e
 }
@@ -648,28 +680,31 @@ func (d *daemon) observe(firings []Firing, end report.Period) {
 	}
 }
 
+// checkPlanFile reloads the plans when a file changed, or a directory's
+// files did.
 func (d *daemon) checkPlanFile() {
-	fi, err := os.Stat(d.opts.Plan)
-	if err != nil || fi.ModTime().Equal(d.planMod) {
+	st := planStamp(d.opts.Plans)
+	if st == "" || st == d.planStamp {
 		return
 	}
-	d.planMod = fi.ModTime()
+	d.planStamp = st
 	d.reloadPlan("file changed")
 }
 
-// reloadPlan loads the plan again; a bad plan is refused and the old one kept.
+// reloadPlan loads the plans again, all of them as one set; a bad plan (or
+// two plans claiming one province) is refused and the old set kept.
 func (d *daemon) reloadPlan(why string) {
-	plan, err := LoadPlan(d.opts.Plan)
+	plans, err := LoadPlans(d.opts.Plans...)
+	if err == nil && d.share != nil {
+		err = plans.CheckSharded()
+	}
 	if err == nil {
-		var ev *Evaluator
-		if ev, err = NewEvaluator(plan); err == nil {
-			d.plan, d.eval, d.dirty, d.planChanged = plan, ev, true, true
-			d.log.Info("plan reloaded", "why", why, "file", d.opts.Plan, "rules", len(plan.Rules))
-			return
-		}
+		d.plans, d.dirty, d.planChanged = plans, true, true
+		d.log.Info("plans reloaded", "why", why, "plans", plans.describe())
+		return
 	}
 	d.m.reloadFailures.Inc()
-	d.log.Error("plan refused; keeping the previous one", "why", why, "file", d.opts.Plan, "err", err)
+	d.log.Error("plans refused; keeping the previous ones", "why", why, "files", strings.Join(d.opts.Plans, ","), "err", err)
 }
 
 type detectMetrics struct {

@@ -95,7 +95,7 @@ func (s *liveStack) detect(t *testing.T) (stop func()) {
 // about.
 func (s *liveStack) detectMonths(t *testing.T, window, alertMonths int) (stop func()) {
 	return s.start(t, "detect", func(ctx context.Context) error {
-		return detector.Run(ctx, detector.Options{Kafka: s.kafka, ClickHouse: s.chOpt, Plan: s.plan, Topic: "alerts",
+		return detector.Run(ctx, detector.Options{Kafka: s.kafka, ClickHouse: s.chOpt, Plans: []string{s.plan}, Topic: "alerts",
 			Poll: 200 * time.Millisecond, Interval: time.Minute, Window: window, AlertMonths: alertMonths, DeadlineDay: 5, AlertHorizon: 840 * time.Hour},
 			testenv.Logger(t), prometheus.NewRegistry())
 	})

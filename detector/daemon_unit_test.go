@@ -146,8 +146,8 @@ func newTestDaemon(t *testing.T, st *fakeStore, out *fakeProducer, c *clock, pla
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := newDaemon(Options{Plan: path, Topic: "alerts", Poll: time.Second, Interval: time.Minute, Window: 36, AlertMonths: 3, DeadlineDay: 5,
-		AlertHorizon: 840 * time.Hour}, plan, st, out, c.now, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	d, err := newDaemon(Options{Plans: []string{path}, Topic: "alerts", Poll: time.Second, Interval: time.Minute, Window: 36, AlertMonths: 3, DeadlineDay: 5,
+		AlertHorizon: 840 * time.Hour}, SinglePlan(plan), st, out, c.now, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,16 +234,16 @@ func TestBadPlanIsRefused(t *testing.T) {
 	if err := os.WriteFile(path, []byte(strings.Replace(defaultPlan(t), "loss >= 20", "los >= 20", 1)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	old := d.plan
+	old := d.plans
 	d.reloadPlan("test")
-	if d.plan != old || testutil.ToFloat64(d.m.reloadFailures) != 1 {
+	if d.plans != old || testutil.ToFloat64(d.m.reloadFailures) != 1 {
 		t.Fatalf("a bad plan replaced the old one (failures %v)", testutil.ToFloat64(d.m.reloadFailures))
 	}
 	if err := os.WriteFile(path, []byte(strings.Replace(defaultPlan(t), "loss >= 20", "loss >= 25", 1)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	d.reloadPlan("test")
-	if d.plan == old {
+	if d.plans == old {
 		t.Fatal("a good plan was not loaded")
 	}
 }
@@ -385,7 +385,7 @@ func TestEventsCarryLevelFacts(t *testing.T) {
 		t.Fatal(err)
 	}
 	first := events()
-	if len(first) != 1 || first[0].LevelFacts != d.plan.Levels[alertevent.LevelIV] || !first[0].PreviousLevelFacts.IsZero() {
+	if len(first) != 1 || first[0].LevelFacts != d.plans.Plans[0].Levels[alertevent.LevelIV] || !first[0].PreviousLevelFacts.IsZero() {
 		t.Fatalf("first pass: %+v", first)
 	}
 	// the plan now names level IV differently and makes art41 level III
@@ -401,7 +401,7 @@ func TestEventsCarryLevelFacts(t *testing.T) {
 	}
 	changed := events()
 	if len(changed) != 1 || changed[0].Kind != alertevent.LevelChanged || changed[0].PreviousLevel != alertevent.LevelIV ||
-		changed[0].LevelFacts != d.plan.Levels[alertevent.LevelIII] || changed[0].PreviousLevelFacts.NameEn != "navy" {
+		changed[0].LevelFacts != d.plans.Plans[0].Levels[alertevent.LevelIII] || changed[0].PreviousLevelFacts.NameEn != "navy" {
 		t.Fatalf("after the reload: %+v", changed)
 	}
 	// a corrected report resolves the alert, under the plan in force
@@ -411,7 +411,7 @@ func TestEventsCarryLevelFacts(t *testing.T) {
 		t.Fatal(err)
 	}
 	resolved := events()
-	if len(resolved) != 1 || resolved[0].Kind != alertevent.Resolved || resolved[0].LevelFacts != d.plan.Levels[alertevent.LevelIII] ||
+	if len(resolved) != 1 || resolved[0].Kind != alertevent.Resolved || resolved[0].LevelFacts != d.plans.Plans[0].Levels[alertevent.LevelIII] ||
 		resolved[0].PreviousLevel != 0 || !resolved[0].PreviousLevelFacts.IsZero() {
 		t.Fatalf("resolved: %+v", resolved)
 	}
@@ -588,5 +588,40 @@ func TestLateVisibleRowsAreRead(t *testing.T) {
 	}
 	if !lossAlert() {
 		t.Fatalf("no alert for %s's October loss after the sweep (%d events)", b, len(out.msgs))
+	}
+}
+
+// TestPlanDirectoryReload: with --plan a directory, a plan file added to it
+// is loaded (a plan per province), one that claims a province another plan
+// has is refused and the set in force kept, and removing it is a change too.
+func TestPlanDirectoryReload(t *testing.T) {
+	d, path := newTestDaemon(t, &fakeStore{}, &fakeProducer{}, &clock{t: time.Now()}, defaultPlan(t))
+	dir := filepath.Dir(path)
+	d.opts.Plans = []string{dir}
+	d.planStamp = planStamp(d.opts.Plans)
+	hubei := filepath.Join(dir, "hubei.yaml")
+	withHubei := strings.Replace(defaultPlan(t), "version: 1\n", "version: 1\nprovinces: [\"420000\"]\n", 1)
+	if err := os.WriteFile(hubei, []byte(withHubei), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d.checkPlanFile()
+	if len(d.plans.Plans) != 2 || d.plans.For("420102").File != hubei || d.plans.For("620102").File != path {
+		t.Fatalf("after adding hubei.yaml: %s", d.plans.describe())
+	}
+	kept := d.plans
+	bad := filepath.Join(dir, "hubei2.yaml")
+	if err := os.WriteFile(bad, []byte(withHubei), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d.checkPlanFile()
+	if d.plans != kept || testutil.ToFloat64(d.m.reloadFailures) != 1 {
+		t.Fatalf("two plans claiming Hubei replaced the set (failures %v): %s", testutil.ToFloat64(d.m.reloadFailures), d.plans.describe())
+	}
+	if err := os.Remove(bad); err != nil {
+		t.Fatal(err)
+	}
+	d.checkPlanFile()
+	if d.plans == kept || len(d.plans.Plans) != 2 {
+		t.Fatalf("after removing the bad file: %s", d.plans.describe())
 	}
 }

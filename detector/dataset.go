@@ -18,8 +18,12 @@ type Dataset struct {
 	index  map[string]int
 	start  report.Period
 	months int
-	recs   []monthRec // month-major: recs[m*len(firms)+f], as evaluation walks months
-	latest report.Period
+	recs   []monthRec // month-major: recs[m*stride+off+f], as evaluation walks months
+	// stride and off place the firms in recs: a dataset of its own has
+	// stride len(firms) and off 0; a view of some provinces' firms
+	// (PlanSet) shares its parent's recs
+	stride, off int
+	latest      report.Period
 	// Unknown counts reports for firms not in the registry, which are left
 	// out (as are months outside the window, which no caller passes).
 	Unknown int
@@ -42,9 +46,17 @@ func NewDataset(list []firms.Firm, start, end report.Period) (*Dataset, error) {
 	if end < start {
 		return nil, fmt.Errorf("dataset window %s … %s is empty", start, end)
 	}
+	// by province, then id: each province's firms are contiguous, so that
+	// a plan per province evaluates a view of them without a copy
 	sorted := append([]firms.Firm(nil), list...)
-	sort.Slice(sorted, func(i, j int) bool { return sorted[i].ID < sorted[j].ID })
-	d := &Dataset{firms: sorted, index: make(map[string]int, len(sorted)), start: start, months: int(end-start) + 1, latest: start - 1}
+	sort.Slice(sorted, func(i, j int) bool {
+		a, b := region.ProvinceOf(sorted[i].Region), region.ProvinceOf(sorted[j].Region)
+		if a != b {
+			return a < b
+		}
+		return sorted[i].ID < sorted[j].ID
+	})
+	d := &Dataset{firms: sorted, index: make(map[string]int, len(sorted)), start: start, months: int(end-start) + 1, latest: start - 1, stride: len(sorted)}
 	d.pref = make([]string, len(sorted))
 	for i, f := range sorted {
 		d.index[f.ID] = i
@@ -94,7 +106,7 @@ func (d *Dataset) Set(firmID string, p report.Period, revision, headcount, vacan
 	if m < 0 || m >= d.months {
 		return false
 	}
-	rec := &d.recs[m*len(d.firms)+f]
+	rec := &d.recs[m*d.stride+d.off+f]
 	if rec.ok && revision < rec.rev {
 		return false
 	}
@@ -114,14 +126,14 @@ func (d *Dataset) End() report.Period   { return d.start.Add(d.months - 1) }
 // Latest is the latest month with a report (Start()−1 when there is none).
 func (d *Dataset) Latest() report.Period { return d.latest }
 
-// Firms returns the registry, sorted by id.
+// Firms returns the registry, sorted by province, then id.
 func (d *Dataset) Firms() []firms.Firm { return d.firms }
 
 func (d *Dataset) rec(f, m int) *monthRec {
 	if m < 0 || m >= d.months {
 		return &noRec
 	}
-	return &d.recs[m*len(d.firms)+f]
+	return &d.recs[m*d.stride+d.off+f]
 }
 
 var noRec monthRec

@@ -27,6 +27,9 @@ type Firing struct {
 	// (firm rules).
 	Reported int `json:"-"`
 	Expected int `json:"-"`
+	// Plan is the plan that raised it (PlanSet.Evaluate; nil from an
+	// Evaluator's own Evaluate).
+	Plan *Plan `json:"-"`
 }
 
 // EvalOptions bound an evaluation.

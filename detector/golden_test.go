@@ -19,7 +19,8 @@ var update = flag.Bool("update", false, "rewrite the golden expected.jsonl files
 
 // TestGolden runs every folder of testdata: plan.yaml (absent: the shipped
 // deploy/plans/statutory.yaml, the literal plan every rule of which has its
-// cases), firms.csv and reports.jsonl in, every firing
+// cases; a folder plans/: a plan per province, as detect takes them),
+// firms.csv and reports.jsonl in, every firing
 // out as expected.jsonl — exactly what `layoffwatch plan test` prints. A
 // folder may hold a file named period with one YYYY-MM to test only that month.
 func TestGolden(t *testing.T) {
@@ -37,7 +38,10 @@ func TestGolden(t *testing.T) {
 			if _, err := os.Stat(planPath); err != nil {
 				planPath = "../deploy/plans/statutory.yaml"
 			}
-			plan, err := detector.LoadPlan(planPath)
+			if _, err := os.Stat(filepath.Join(dir, "plans")); err == nil {
+				planPath = filepath.Join(dir, "plans") // a plan per province
+			}
+			plans, err := detector.LoadPlans(planPath)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -53,21 +57,13 @@ func TestGolden(t *testing.T) {
 				}
 				opts.From, opts.To = p, p
 			}
-			ev, err := detector.NewEvaluator(plan)
-			if err != nil {
-				t.Fatal(err)
-			}
-			firings, err := ev.Evaluate(ds, opts)
+			firings, err := plans.Evaluate(ds, opts)
 			if err != nil {
 				t.Fatal(err)
 			}
 			var got bytes.Buffer
-			enc := json.NewEncoder(&got)
-			enc.SetEscapeHTML(false)
-			for _, fr := range firings {
-				if err := enc.Encode(fr); err != nil {
-					t.Fatal(err)
-				}
+			if err := detector.WriteFirings(&got, plans, firings); err != nil {
+				t.Fatal(err)
 			}
 			expPath := filepath.Join(dir, "expected.jsonl")
 			if *update {

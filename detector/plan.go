@@ -93,6 +93,9 @@ type Plan struct {
 	File    string
 	Version int
 	Name    Text
+	// Provinces are the province codes (620000) the plan applies to; empty:
+	// every province no other plan of the set claims (plans.go).
+	Provinces []string
 	// Levels are what the plan says about each level; the detector copies
 	// them onto every alert event it emits.
 	Levels map[alertevent.Level]alertevent.LevelFacts
@@ -120,12 +123,13 @@ func (p *Plan) Rule(id string) (*Rule, bool) {
 // --- the file format ---------------------------------------------------------
 
 type planFile struct {
-	Version int                  `yaml:"version"`
-	Name    Text                 `yaml:"name"`
-	Params  yaml.Node            `yaml:"params"`
-	Levels  map[string]levelFile `yaml:"levels"`
-	Rules   []ruleFile           `yaml:"rules"`
-	Extra   map[string]any       `yaml:",inline"`
+	Version   int                  `yaml:"version"`
+	Name      Text                 `yaml:"name"`
+	Provinces []string             `yaml:"provinces"`
+	Params    yaml.Node            `yaml:"params"`
+	Levels    map[string]levelFile `yaml:"levels"`
+	Rules     []ruleFile           `yaml:"rules"`
+	Extra     map[string]any       `yaml:",inline"`
 }
 
 type levelFile struct {
@@ -282,6 +286,11 @@ func ParsePlan(file string, data []byte) (*Plan, error) {
 		return nil, fmt.Errorf("%s: version must be 1, got %d", file, pf.Version)
 	}
 	p := &Plan{File: file, Version: pf.Version, Name: pf.Name, Levels: map[alertevent.Level]alertevent.LevelFacts{}}
+	provs, err := checkProvinces(pf.Provinces)
+	if err != nil {
+		return nil, fmt.Errorf("%s: provinces: %w", file, err)
+	}
+	p.Provinces = provs
 	for name, lf := range pf.Levels {
 		lv, err := alertevent.ParseLevel(name)
 		if err != nil {

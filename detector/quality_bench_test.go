@@ -108,7 +108,11 @@ func evalSim(b *testing.B, opts simulate.Options, plans []*detector.Plan, names 
 		b.Fatal(err)
 	}
 	labels := sim.Labels()
-	rs, err := planeval.Run(plans, names, ds, labels, ds.Start(), ds.Latest(), router)
+	sets := make([]*detector.PlanSet, len(plans))
+	for i, p := range plans {
+		sets[i] = detector.SinglePlan(p)
+	}
+	rs, err := planeval.Run(sets, names, ds, labels, ds.Start(), ds.Latest(), router)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -10,7 +10,6 @@ import (
 
 	"github.com/layoffwatch/layoffwatch/detector"
 	"github.com/layoffwatch/layoffwatch/internal/firms"
-	"github.com/layoffwatch/layoffwatch/internal/region"
 	"github.com/layoffwatch/layoffwatch/internal/report"
 	"github.com/layoffwatch/layoffwatch/internal/simulate"
 )
@@ -53,40 +52,8 @@ func TestSharesEqualSingle(t *testing.T) {
 	}
 	// prefectures dealt round-robin to three replicas; Gansu's rules to
 	// replica 0, Guangdong's to replica 2
-	var prefs []string
-	for _, f := range list {
-		if p := region.PrefectureOf(f.Region); !slices.Contains(prefs, p) {
-			prefs = append(prefs, p)
-		}
-	}
-	slices.Sort(prefs)
-	owner := map[string]int{}
-	for i, p := range prefs {
-		owner[p] = i % 3
-	}
+	shares, partials := splitShares(t, list, reports, full, 3)
 	provinces := [3][]string{{"620000"}, nil, {"440000"}}
-	var shares [3]*detector.Dataset
-	var partials []*detector.Partial
-	for s := range shares {
-		var mine []firms.Firm
-		for _, f := range list {
-			if owner[region.PrefectureOf(f.Region)] == s {
-				mine = append(mine, f)
-			}
-		}
-		ds, err := detector.NewDataset(mine, full.Start(), full.End())
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, r := range reports {
-			ds.Add(r)
-		}
-		shares[s] = ds
-		partials = append(partials, detector.Partials(ds)...)
-	}
-	if len(partials) != len(prefs) {
-		t.Fatalf("%d partials for %d prefectures", len(partials), len(prefs))
-	}
 	// the shipped plans, and one whose province rules fire every month
 	// (the default plan's rarely does) and report every province metric
 	provincePlan := filepath.Join(t.TempDir(), "province.yaml")

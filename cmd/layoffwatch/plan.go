@@ -1,9 +1,8 @@
 package main
 
 import (
-	"bufio"
-	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/layoffwatch/layoffwatch/detector"
 	"github.com/layoffwatch/layoffwatch/internal/report"
@@ -16,10 +15,25 @@ type planCmd struct {
 }
 
 type planCheckCmd struct {
-	Files []string `arg:"" help:"Plan files." type:"existingfile"`
+	Files []string `arg:"" help:"Plan files (with --set, directories too)." type:"path"`
+	Set   bool     `help:"Check the files as one set, as detect loads them: a plan per province, no province claimed twice, at most one plan without provinces."`
 }
 
 func (c *planCheckCmd) Run(e *env) error {
+	if c.Set {
+		set, err := detector.LoadPlans(c.Files...)
+		if err != nil {
+			return err
+		}
+		for _, p := range set.Plans {
+			provs := "the provinces no other plan claims"
+			if len(p.Provinces) > 0 {
+				provs = strings.Join(p.Provinces, ", ")
+			}
+			fmt.Fprintf(e.stdout, "%s: ok, %d rules, for %s\n", p.File, len(p.Rules), provs)
+		}
+		return nil
+	}
 	for _, f := range c.Files {
 		p, err := detector.LoadPlan(f)
 		if err != nil {
@@ -31,14 +45,14 @@ func (c *planCheckCmd) Run(e *env) error {
 }
 
 type planTestCmd struct {
-	Plan    string `help:"Plan file." required:"" type:"existingfile"`
-	Firms   string `help:"Registry CSV of monitored firms." required:"" type:"existingfile"`
-	Reports string `help:"Reports as JSON lines (the wire format)." required:"" type:"existingfile"`
-	Period  string `help:"Only this month (YYYY-MM); earlier months still count as history."`
+	Plans   []string `name:"plan" help:"Plan file, or a directory of plan files; repeat for a plan per province, as detect takes them (a plan's provinces key names its provinces; the one without applies to the rest)." required:"" type:"path"`
+	Firms   string   `help:"Registry CSV of monitored firms." required:"" type:"existingfile"`
+	Reports string   `help:"Reports as JSON lines (the wire format)." required:"" type:"existingfile"`
+	Period  string   `help:"Only this month (YYYY-MM); earlier months still count as history."`
 }
 
 func (c *planTestCmd) Run(e *env) error {
-	plan, err := detector.LoadPlan(c.Plan)
+	plans, err := detector.LoadPlans(c.Plans...)
 	if err != nil {
 		return err
 	}
@@ -49,6 +63,9 @@ func (c *planTestCmd) Run(e *env) error {
 	if ds.Unknown > 0 {
 		e.log.Warn("reports for firms not in the registry were left out", "reports", ds.Unknown)
 	}
+	if u := plans.Uncovered(ds); len(u) > 0 {
+		e.log.Warn("firms of provinces no plan applies to were left out", "provinces", strings.Join(u, ","))
+	}
 	var opts detector.EvalOptions
 	if c.Period != "" {
 		p, err := report.ParsePeriod(c.Period)
@@ -57,21 +74,9 @@ func (c *planTestCmd) Run(e *env) error {
 		}
 		opts.From, opts.To = p, p
 	}
-	ev, err := detector.NewEvaluator(plan)
+	firings, err := plans.Evaluate(ds, opts)
 	if err != nil {
 		return err
 	}
-	firings, err := ev.Evaluate(ds, opts)
-	if err != nil {
-		return err
-	}
-	out := bufio.NewWriter(e.stdout)
-	enc := json.NewEncoder(out)
-	enc.SetEscapeHTML(false)
-	for _, f := range firings {
-		if err := enc.Encode(f); err != nil {
-			return err
-		}
-	}
-	return out.Flush()
+	return detector.WriteFirings(e.stdout, plans, firings)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/layoffwatch/layoffwatch/alerts"
 	"github.com/layoffwatch/layoffwatch/detector"
@@ -12,7 +13,7 @@ import (
 )
 
 type planEvalCmd struct {
-	Plans   []string `name:"plan" help:"Plan file; repeat to compare plans side by side." required:"" type:"existingfile"`
+	Plans   []string `name:"plan" help:"Plan file, a directory of plan files (a plan per province, as detect takes them) or such files joined with +; repeat to compare plans side by side." required:""`
 	Firms   string   `help:"Registry CSV of monitored firms." required:"" type:"existingfile"`
 	Reports string   `help:"Reports as JSON lines (the wire format)." required:"" type:"existingfile"`
 	Labels  string   `help:"Labels CSV: the truth (simulator, officials' verdicts, an analyst's file)." required:"" type:"existingfile"`
@@ -50,9 +51,9 @@ func (c *planEvalCmd) Run(e *env) error {
 		}
 		router = alerts.NewRouter(cfg)
 	}
-	plans := make([]*detector.Plan, len(c.Plans))
+	plans := make([]*detector.PlanSet, len(c.Plans))
 	for i, path := range c.Plans {
-		if plans[i], err = detector.LoadPlan(path); err != nil {
+		if plans[i], err = detector.LoadPlans(strings.Split(path, "+")...); err != nil {
 			return err
 		}
 	}

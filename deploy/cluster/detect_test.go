@@ -123,7 +123,7 @@ func TestDetectReplicas(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	refOpts.Kafka, refOpts.ClickHouse, refOpts.Plan, refOpts.MetricsAddr = refK, single.Options(), plan, ""
+	refOpts.Kafka, refOpts.ClickHouse, refOpts.Plans, refOpts.MetricsAddr = refK, single.Options(), []string{plan}, ""
 	refOpts.Poll = 500 * time.Millisecond
 	// the first data end three months before this one: alert on four
 	refOpts.AlertMonths = 4

@@ -126,12 +126,12 @@ func Run(ctx context.Context, sim *simulate.Simulation, opts Options, log *slog.
 	// current one (the province may end before last month: --end)
 	// (those past the alert horizon are marked old history and reach
 	// officials in one summary each)
-	so.Detector.Plan, so.Detector.Poll = opts.Plan, 500*time.Millisecond
+	so.Detector.Plans, so.Detector.Poll = []string{opts.Plan}, 500*time.Millisecond
 	months := int(report.PeriodOf(time.Now().In(report.Shanghai()))-sim.Options().Start) + 1
 	so.Detector.Window, so.Detector.AlertMonths = max(36, months), months
 	// the console (with --serve): the demo's plan for rule texts, its
 	// session keys under the demo's directory, reminders to the catcher
-	so.Console.Listen, so.Console.BaseURL, so.Console.Plan = opts.ConsoleAddr, "http://"+opts.ConsoleAddr, opts.Plan
+	so.Console.Listen, so.Console.BaseURL, so.Console.Plans = opts.ConsoleAddr, "http://"+opts.ConsoleAddr, []string{opts.Plan}
 	so.Console.DataDir = filepath.Join(opts.Dir, "console")
 	so.Console.SMTPHost, so.Console.SMTPPort, so.Console.SMTPTLS, so.Console.SMTPNoTLSOkay = smtpHost, port, "none", true
 	st := stack.New(so, log, reg)

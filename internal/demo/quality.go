@@ -29,10 +29,10 @@ func printQuality(ctx context.Context, w io.Writer, ds *Store, sim *simulate.Sim
 			paths = append(paths, p)
 		}
 	}
-	plans := make([]*detector.Plan, len(paths))
+	plans := make([]*detector.PlanSet, len(paths))
 	names := make([]string, len(paths))
 	for i, p := range paths {
-		plan, err := detector.LoadPlan(p)
+		plan, err := detector.LoadPlans(p)
 		if err != nil {
 			return err
 		}
@@ -89,12 +89,8 @@ func printQuality(ctx context.Context, w io.Writer, ds *Store, sim *simulate.Sim
 
 // checkLive compares the alerts the live detector left open with what plan
 // test raises over the same reports.
-func checkLive(ctx context.Context, w io.Writer, ds *Store, plan *detector.Plan, data *detector.Dataset) error {
-	ev, err := detector.NewEvaluator(plan)
-	if err != nil {
-		return err
-	}
-	firings, err := ev.Evaluate(data, detector.EvalOptions{})
+func checkLive(ctx context.Context, w io.Writer, ds *Store, plans *detector.PlanSet, data *detector.Dataset) error {
+	firings, err := plans.Evaluate(data, detector.EvalOptions{})
 	if err != nil {
 		return err
 	}

@@ -23,17 +23,13 @@ import (
 	"github.com/layoffwatch/layoffwatch/internal/report"
 )
 
-// Run evaluates each plan over ds for the months from … to and scores it
-// against labels; with a router, it also counts the warnings each official
-// would receive.
-func Run(plans []*detector.Plan, names []string, ds *detector.Dataset, labels []label.Label, from, to report.Period, router *alerts.Router) ([]*Result, error) {
+// Run evaluates each candidate — a plan, or a set of plans, one per
+// province — over ds for the months from … to and scores it against labels;
+// with a router, it also counts the warnings each official would receive.
+func Run(plans []*detector.PlanSet, names []string, ds *detector.Dataset, labels []label.Label, from, to report.Period, router *alerts.Router) ([]*Result, error) {
 	var out []*Result
-	for i, plan := range plans {
-		ev, err := detector.NewEvaluator(plan)
-		if err != nil {
-			return nil, err
-		}
-		firings, err := ev.Evaluate(ds, detector.EvalOptions{From: from, To: to})
+	for i, set := range plans {
+		firings, err := set.Evaluate(ds, detector.EvalOptions{From: from, To: to})
 		if err != nil {
 			return nil, err
 		}

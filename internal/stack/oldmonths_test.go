@@ -87,7 +87,7 @@ recipients:
 	}
 	opts.Kafka.Brokers, opts.Kafka.Partitions, opts.Kafka.ReplicationFactor, opts.ClickHouse = k.Addrs(), 3, 1, ch.Options()
 	opts.Ingest.BatchWait = 100 * time.Millisecond
-	opts.Detector.Plan, opts.Detector.Poll = "../../deploy/plans/statutory.yaml", 200*time.Millisecond
+	opts.Detector.Plans, opts.Detector.Poll = []string{"../../deploy/plans/statutory.yaml"}, 200*time.Millisecond
 	opts.Detector.Window, opts.Detector.AlertMonths = 37, 37 // every month of the history is evaluated and alerted about
 	opts.Alerts.Config, opts.Alerts.HTTPAddr = cfgPath, alertAddr
 	run := func(which ...stack.Component) *stack.Stack {

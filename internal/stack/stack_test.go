@@ -82,10 +82,10 @@ recipients:
 	}
 	opts.Kafka.Brokers, opts.ClickHouse, opts.MetricsAddr = k.Addrs(), chOpts, freeAddr(t)
 	opts.Ingest.BatchWait = 100 * time.Millisecond
-	opts.Detector.Plan, opts.Detector.Poll = "../../deploy/plans/default.yaml", 200*time.Millisecond
+	opts.Detector.Plans, opts.Detector.Poll = []string{"../../deploy/plans/default.yaml"}, 200*time.Millisecond
 	opts.Alerts.Config, opts.Alerts.HTTPAddr = cfgPath, alertAddr
 	opts.Gateway.Listen = "127.0.0.1:0"
-	opts.Console.Listen, opts.Console.DataDir, opts.Console.Plan = "127.0.0.1:0", t.TempDir(), "../../deploy/plans/default.yaml"
+	opts.Console.Listen, opts.Console.DataDir, opts.Console.Plans = "127.0.0.1:0", t.TempDir(), []string{"../../deploy/plans/default.yaml"}
 	s := stack.New(opts, testenv.Logger(t), obs.NewRegistry())
 	t.Cleanup(func() { _ = s.Stop() })
 	if err := s.Start(ctx); err != nil {
@@ -169,7 +169,7 @@ func TestStartFailureNamesTheComponent(t *testing.T) {
 		t.Fatal(err)
 	}
 	opts.Kafka.Brokers, opts.ClickHouse = k.Addrs(), ch.Options()
-	opts.Detector.Plan = filepath.Join(t.TempDir(), "missing.yaml")
+	opts.Detector.Plans = []string{filepath.Join(t.TempDir(), "missing.yaml")}
 	s := stack.New(opts, testenv.Logger(t), prometheus.NewRegistry())
 	err = s.Start(context.Background(), stack.Ingest, stack.Detector)
 	if err == nil || !strings.Contains(err.Error(), "detect did not start") || !strings.Contains(err.Error(), "missing.yaml") {
