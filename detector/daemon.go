@@ -110,7 +110,8 @@ func (o Options) Validate() error {
 		return fmt.Errorf("shard %d of %d: want 0 ≤ shard < shards (0 shards: one replica)", o.Shard, o.Shards)
 	case o.ZooKeeper != "" && o.Shards > 1:
 		return errors.New("--zookeeper and --shards both divide the prefectures: give one")
-	case o.ZooKeeper != "" && o.LeaseTimeout < time.Second:
+	case o.sharded() && o.LeaseTimeout < time.Second:
+		// also bounds a sharded replica's alert writes (a third of it)
 		return fmt.Errorf("lease timeout must be at least 1s, got %s", o.LeaseTimeout)
 	case o.sharded() && o.ShareEpoch < time.Second:
 		return fmt.Errorf("share epoch must be at least 1s, got %s", o.ShareEpoch)
