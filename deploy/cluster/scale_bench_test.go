@@ -8,11 +8,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/segmentio/kafka-go"
 
 	"github.com/layoffwatch/layoffwatch/internal/chdb"
 	"github.com/layoffwatch/layoffwatch/internal/firms"
@@ -65,9 +68,7 @@ func BenchmarkScale(b *testing.B) {
 	// the fixed overhead: a detect process holding no firm (an empty
 	// registry on a server of its own), after its first pass
 	empty := testenv.ClickHouse(b)
-	if err := kafkautil.EnsureTopics(ctx, kOpts, "alerts-empty"); err != nil {
-		b.Fatal(err)
-	}
+	alertTopic(b, kOpts, "alerts-empty")
 	over := runDetect(b, bin, 1, kOpts, "alerts-empty", []string{"--clickhouse-addr", empty.Options().Addr, "--clickhouse-database", empty.Options().Database}, 2*time.Minute)
 	overhead := over[0].rssMiB
 	fmt.Printf("  fixed overhead: detect on an empty registry, peak RSS %.0f MiB (first pass %.1f s)\n", overhead, over[0].pass.Seconds())
@@ -77,9 +78,7 @@ func BenchmarkScale(b *testing.B) {
 	for _, n := range []int{1, 2, 4} {
 		clearDetectState(b, c)
 		topic := fmt.Sprintf("alerts-%d", n)
-		if err := kafkautil.EnsureTopics(ctx, kOpts, topic); err != nil {
-			b.Fatal(err)
-		}
+		alertTopic(b, kOpts, topic)
 		var nodes []string
 		addrs := c.Addrs()
 		for i := range addrs {
@@ -206,7 +205,10 @@ func runDetect(b *testing.B, bin string, n int, k kafkautil.Options, topic strin
 			"--plan", "../plans/default.yaml", "--topic", topic, "--poll", "1s", "--window", "24",
 			"--metrics-addr", fmt.Sprintf("127.0.0.1:%d", port)}
 		if n > 1 {
-			a = append(a, "--shards", strconv.Itoa(n), "--shard", strconv.Itoa(i), "--share-epoch", "5s")
+			// a share epoch longer than a pass at this scale: with the
+			// default 5 s, replicas whose passes take longer wait minutes
+			// for their epochs to meet (docs/benchmarks.md)
+			a = append(a, "--shards", strconv.Itoa(n), "--shard", strconv.Itoa(i), "--share-epoch", "30s")
 		}
 		for _, x := range args {
 			if x == "{node}" {
@@ -277,22 +279,61 @@ func runDetect(b *testing.B, bin string, n int, k kafkautil.Options, topic strin
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	// a moment for the first pass's events to be emitted (counted after
-	// the evaluation), then the peak after every replica's first pass
-	time.Sleep(3 * time.Second)
-	for i, p := range procs {
-		out[i].rssMiB = max(out[i].rssMiB, vmHWM(b, p.cmd.Process.Pid))
-		m, err := scrape(p.metrics)
-		if err != nil {
-			b.Fatal(err)
-		}
-		for key, v := range m {
-			if strings.HasPrefix(key, "layoffwatch_detect_events_total") {
-				out[i].events += v
+	// the first pass's events are counted once emitted, after the
+	// evaluation: wait until the count stops growing (5 s alike, at most
+	// 3 minutes), then read the peak after every replica's first pass
+	events := func() []float64 {
+		out := make([]float64, n)
+		for i, p := range procs {
+			m, err := scrape(p.metrics)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for key, v := range m {
+				if strings.HasPrefix(key, "layoffwatch_detect_events_total") {
+					out[i] += v
+				}
 			}
 		}
+		return out
+	}
+	prev, same := events(), 0
+	for deadline := time.Now().Add(3 * time.Minute); same < 5 && time.Now().Before(deadline); {
+		time.Sleep(time.Second)
+		cur := events()
+		if slices.Equal(cur, prev) {
+			same++
+		} else {
+			same = 0
+		}
+		prev = cur
+	}
+	for i, p := range procs {
+		out[i].rssMiB = max(out[i].rssMiB, vmHWM(b, p.cmd.Process.Pid))
+		out[i].events = prev[i]
 	}
 	return out
+}
+
+// alertTopic creates an alerts topic whose max.message.bytes is the
+// detector's writer's batch size (kafkautil.NewWriter: 8 MiB): the first
+// pass over a million firms emits tens of thousands of events, and batches
+// of 1,000 events exceed the 1 MiB a broker accepts by default (Kafka's
+// message.max.bytes, kfake's too) — every write would be refused
+// (docs/benchmarks.md, "Scale").
+func alertTopic(b *testing.B, k kafkautil.Options, topic string) {
+	b.Helper()
+	c := &kafka.Client{Addr: kafka.TCP(k.Brokers...), Timeout: 10 * time.Second}
+	resp, err := c.CreateTopics(context.Background(), &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{
+		Topic: topic, NumPartitions: k.Partitions, ReplicationFactor: 1,
+		ConfigEntries: []kafka.ConfigEntry{{ConfigName: "max.message.bytes", ConfigValue: strconv.Itoa(8 << 20)}},
+	}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := resp.Errors[topic]; err != nil {
+		b.Fatalf("create topic %s: %v", topic, err)
+	}
 }
 
 // scrape reads a Prometheus text exposition into name{labels} → value.
