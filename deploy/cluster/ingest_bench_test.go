@@ -26,7 +26,7 @@ import (
 
 // BenchmarkScaleIngest is bench-scale's ingest figure: a slice of the
 // national load — one simulated province of BENCH_INGEST_FIRMS firms
-// (100,000 by default) × 24 months, about 2.4 M reports — through the
+// (100,000 by default) × 24 months, about 2.3 M reports — through the
 // embedded Kafka broker (6 partitions) → one `layoffwatch ingest` (a child
 // process) → the 2-shard cluster through reports_all, against the floors of
 // internal/ingestbench measured in the same run on the same topic, rows and
@@ -68,10 +68,21 @@ func BenchmarkScaleIngest(b *testing.B) {
 	for _, a := range c.Addrs() {
 		syncReplica(b, a, "firms")
 	}
+	// one report per firm and month: the simulation's corrections (about
+	// 1%) are left out, so that the pipeline is done when reports_all
+	// holds every message (ingest keeps only the latest revision of a
+	// firm-month within a batch)
 	var reports []report.Report
+	seen := map[string]bool{}
 	for r := range sim.Reports {
+		key := r.FirmID + r.Period.String()
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
 		reports = append(reports, r)
 	}
+	seen = nil
 	sim = nil
 	total := len(reports)
 
