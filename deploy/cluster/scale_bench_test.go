@@ -34,9 +34,10 @@ var scaleProvinces = []string{"620000", "440000", "510000", "410000", "330000"}
 // BenchmarkScale: 1,000,000 firms (BENCH_SCALE_FIRMS) over five provinces ×
 // 24 months, simulated and loaded into a ClickHouse cluster of two shards
 // (BENCH_SCALE_REPLICAS replicas each, 1 by default) through the
-// Distributed table; then `layoffwatch detect` with 1, 2 and 4 replicas,
-// each a child process, each replica's peak RSS (VmHWM) and the time to its
-// first full pass (start → the plan evaluated on its share). The fixed
+// Distributed table; then `layoffwatch detect` with 1, 2 and 4 replicas
+// (static shards) and 4 leased in ZooKeeper, each a child process, each
+// replica's peak RSS (VmHWM) and the time to its first full pass (start →
+// the plan evaluated on its share). The fixed
 // overhead is a detect process on an empty registry. Run it with
 // `make bench-scale`; figures in docs/benchmarks.md and the sizing table of
 // docs/operations.md.
@@ -69,15 +70,23 @@ func BenchmarkScale(b *testing.B) {
 	// registry on a server of its own), after its first pass
 	empty := testenv.ClickHouse(b)
 	alertTopic(b, kOpts, "alerts-empty")
-	over := runDetect(b, bin, 1, kOpts, "alerts-empty", []string{"--clickhouse-addr", empty.Options().Addr, "--clickhouse-database", empty.Options().Database}, 2*time.Minute)
+	over := runDetect(b, bin, 1, true, kOpts, "alerts-empty", []string{"--clickhouse-addr", empty.Options().Addr, "--clickhouse-database", empty.Options().Database}, 2*time.Minute)
 	overhead := over[0].rssMiB
 	fmt.Printf("  fixed overhead: detect on an empty registry, peak RSS %.0f MiB (first pass %.1f s)\n", overhead, over[0].pass.Seconds())
 
 	var perFirm float64 // MiB per firm held, from the single replica
 	var singleEvents float64
-	for _, n := range []int{1, 2, 4} {
+	// static shards (--shards N --shard i) hold their share from the
+	// start; leased replicas (--zookeeper) are assigned over the members
+	// they see, so the 4 leased ones are started together (see
+	// docs/benchmarks.md on a rolling start)
+	for _, run := range []struct {
+		n      int
+		leased bool
+	}{{1, false}, {2, false}, {4, false}, {4, true}} {
+		n := run.n
 		clearDetectState(b, c)
-		topic := fmt.Sprintf("alerts-%d", n)
+		topic := fmt.Sprintf("alerts-%d-%t", n, run.leased)
 		alertTopic(b, kOpts, topic)
 		var nodes []string
 		addrs := c.Addrs()
@@ -85,15 +94,20 @@ func BenchmarkScale(b *testing.B) {
 			nodes = append(nodes, addrs[i]+","+addrs[(i+1)%len(addrs)])
 		}
 		args := []string{"--clickhouse-database", "layoffwatch", "--clickhouse-cluster", "lw", "--clickhouse-addr", "{node}"}
+		mode := "static shards"
+		if run.leased {
+			mode = "leases in ZooKeeper, started together"
+			args = append(args, "--zookeeper", c.ZooKeeper.Addr(), "--zookeeper-root", "/bench/detect", "--lease-timeout", "10s", "--share-epoch", "30s")
+		}
 		ld := uptime()
-		res := runDetect(b, bin, n, kOpts, topic, args, 30*time.Minute, nodes...)
+		res := runDetect(b, bin, n, !run.leased, kOpts, topic, args, 30*time.Minute, nodes...)
 		var held, maxPass, events float64
 		for _, r := range res {
 			held += r.firms
 			events += r.events
 			maxPass = max(maxPass, r.pass.Seconds())
 		}
-		if int(held) != load.firms {
+		if int(held) != load.firms && !run.leased {
 			b.Errorf("%d replicas hold %.0f firms together, the registry has %d", n, held, load.firms)
 		}
 		if n == 1 {
@@ -102,7 +116,7 @@ func BenchmarkScale(b *testing.B) {
 		} else if events != singleEvents {
 			fmt.Printf("  NOTE: %d replicas emitted %.0f events by their first pass, one replica %.0f\n", n, events, singleEvents)
 		}
-		fmt.Printf("  detect, %d replica(s) (%s before): full pass %.1f s (slowest replica), %.0f events together\n", n, ld, maxPass, events)
+		fmt.Printf("  detect, %d replica(s), %s (%s before): full pass %.1f s (slowest replica), %.0f events together, %.0f firms held at the first passes\n", n, mode, ld, maxPass, events, held)
 		for i, r := range res {
 			target := overhead + 1.2*r.firms*perFirm
 			verdict := "ok"
@@ -111,9 +125,13 @@ func BenchmarkScale(b *testing.B) {
 			}
 			fmt.Printf("    replica %d/%d: %7.0f firms, %2.0f prefectures, peak RSS %5.0f MiB (target ≤ %.0f + 1.2 × share = %5.0f MiB: %s), first pass %5.1f s (evaluation %.1f s), %.0f events\n",
 				i+1, n, r.firms, r.prefectures, r.rssMiB, overhead, target, verdict, r.pass.Seconds(), r.evalS, r.events)
-			b.ReportMetric(r.rssMiB, fmt.Sprintf("rss_MiB_%dr_%d", n, i+1))
+			if !run.leased {
+				b.ReportMetric(r.rssMiB, fmt.Sprintf("rss_MiB_%dr_%d", n, i+1))
+			}
 		}
-		b.ReportMetric(maxPass, fmt.Sprintf("pass_s_%dr", n))
+		if !run.leased {
+			b.ReportMetric(maxPass, fmt.Sprintf("pass_s_%dr", n))
+		}
 	}
 	fmt.Printf("  per firm held (1 replica, 24 months): %.2f KiB; fixed overhead %.0f MiB\n\n", perFirm*1024, overhead)
 	for b.Loop() {
@@ -180,12 +198,12 @@ type detectRun struct {
 	evalS, events      float64
 }
 
-// runDetect starts n `layoffwatch detect` processes (with n > 1 dividing
-// the prefectures statically, --shards n --shard i: see BenchmarkScale's
-// note in docs/benchmarks.md), waits until each has evaluated once, reads
+// runDetect starts n `layoffwatch detect` processes (with static and n > 1
+// dividing the prefectures statically, --shards n --shard i; else as args
+// say), waits until each has evaluated once, reads
 // each one's VmHWM and metrics, and stops them. "{node}" in args becomes
 // nodes[i % len(nodes)].
-func runDetect(b *testing.B, bin string, n int, k kafkautil.Options, topic string, args []string, timeout time.Duration, nodes ...string) []detectRun {
+func runDetect(b *testing.B, bin string, n int, static bool, k kafkautil.Options, topic string, args []string, timeout time.Duration, nodes ...string) []detectRun {
 	b.Helper()
 	type proc struct {
 		cmd     *exec.Cmd
@@ -204,7 +222,7 @@ func runDetect(b *testing.B, bin string, n int, k kafkautil.Options, topic strin
 			"--kafka-brokers", strings.Join(k.Brokers, ","), "--kafka-partitions", "3",
 			"--plan", "../plans/default.yaml", "--topic", topic, "--poll", "1s", "--window", "24",
 			"--metrics-addr", fmt.Sprintf("127.0.0.1:%d", port)}
-		if n > 1 {
+		if static && n > 1 {
 			// a share epoch longer than a pass at this scale: with the
 			// default 5 s, replicas whose passes take longer wait minutes
 			// for their epochs to meet (docs/benchmarks.md)
@@ -338,7 +356,7 @@ func alertTopic(b *testing.B, k kafkautil.Options, topic string) {
 
 // scrape reads a Prometheus text exposition into name{labels} → value.
 func scrape(url string) (map[string]float64, error) {
-	resp, err := http.Get(url) //nolint:gosec,noctx // a loopback address the benchmark chose
+	resp, err := http.Get(url) //nolint:gosec // a loopback address the benchmark chose
 	if err != nil {
 		return nil, err
 	}
