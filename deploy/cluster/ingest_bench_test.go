@@ -68,21 +68,7 @@ func BenchmarkScaleIngest(b *testing.B) {
 	for _, a := range c.Addrs() {
 		syncReplica(b, a, "firms")
 	}
-	// one report per firm and month: the simulation's corrections (about
-	// 1%) are left out, so that the pipeline is done when reports_all
-	// holds every message (ingest keeps only the latest revision of a
-	// firm-month within a batch)
-	var reports []report.Report
-	seen := map[string]bool{}
-	for r := range sim.Reports {
-		key := r.FirmID + r.Period.String()
-		if seen[key] {
-			continue
-		}
-		seen[key] = true
-		reports = append(reports, r)
-	}
-	seen = nil
+	reports := onePerFirmMonth(sim)
 	sim = nil
 	total := len(reports)
 
@@ -201,4 +187,22 @@ func BenchmarkScaleIngest(b *testing.B) {
 	for b.Loop() {
 		// the figures above are one run's (-benchtime=1x)
 	}
+}
+
+// onePerFirmMonth is the simulation's reports without its corrections
+// (about 1%), so that the pipeline is done when reports_all holds every
+// message (ingest keeps only the latest revision of a firm-month within a
+// batch).
+func onePerFirmMonth(sim *simulate.Simulation) []report.Report {
+	var out []report.Report
+	seen := map[string]bool{}
+	for r := range sim.Reports {
+		key := r.FirmID + r.Period.String()
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		out = append(out, r)
+	}
+	return out
 }
