@@ -122,10 +122,11 @@ bench-alert-latency: deps-demo
 
 # 1,000,000 firms over five provinces × 24 months on ClickHouse 2 shards
 # (ZooKeeper): load time, detect with 1, 2 and 4 replicas (peak RSS each,
-# time of a full pass); ingest on a 2.4 M-report slice against the floors of
-# internal/ingestbench; then the sharding key — firm hash against
-# prefecture — on one province. Figures in docs/benchmarks.md and the
-# sizing of docs/operations.md. BENCH_SCALE_FIRMS scales it down.
+# time of a full pass; 4 leased in ZooKeeper too); ingest on a 2.3 M-report
+# slice against the floors of internal/ingestbench; then the sharding key —
+# firm hash against prefecture — on one province. Figures in
+# docs/benchmarks.md and the sizing of docs/operations.md.
+# BENCH_SCALE_FIRMS scales it down.
 bench-scale: deps-demo
 	@deploy/local/deps.sh cluster
 	$(GO) test -run='^$$' -bench='^Benchmark(Scale|ScaleIngest|ShardKey)$$' -benchtime=1x -timeout 90m -v ./deploy/cluster
