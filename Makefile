@@ -13,7 +13,7 @@ DEMO_DIR  ?= .layoffwatch/demo
 
 GOLANGCI_LINT_VERSION ?= v2.15.0
 
-.PHONY: all build deps deps-demo deps-chdb regions test test-cluster vet lint fuzz demo bench-ingest bench-detect bench-quality bench-gateway bench-alert-latency clean
+.PHONY: all build deps deps-demo deps-chdb regions test test-cluster vet lint fuzz demo bench-ingest bench-detect bench-quality bench-gateway bench-alert-latency bench-scale clean
 
 all: build
 
@@ -120,6 +120,17 @@ bench-gateway: deps-demo
 # email at the SMTP server through every component. Target p99 < 5 s.
 bench-alert-latency: deps-demo
 	$(GO) test -run='^$$' -bench='^BenchmarkAlertLatency$$' -benchtime=1x -timeout 20m -v ./alerts
+
+# 1,000,000 firms over five provinces × 24 months on ClickHouse 2 shards
+# (ZooKeeper): load time, detect with 1, 2 and 4 replicas (peak RSS each,
+# time of a full pass; 4 leased in ZooKeeper too); ingest on a 2.3 M-report
+# slice against the floors of internal/ingestbench; then the sharding key —
+# firm hash against prefecture — on one province. Figures in
+# docs/benchmarks.md and the sizing of docs/operations.md.
+# BENCH_SCALE_FIRMS scales it down.
+bench-scale: deps-demo
+	@deploy/local/deps.sh cluster
+	$(GO) test -run='^$$' -bench='^Benchmark(Scale|ScaleIngest|ShardKey)$$' -benchtime=1x -timeout 90m -v ./deploy/cluster
 
 clean:
 	rm -rf bin .layoffwatch

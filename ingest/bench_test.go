@@ -16,6 +16,7 @@ import (
 
 	"github.com/layoffwatch/layoffwatch/internal/chdb"
 	"github.com/layoffwatch/layoffwatch/internal/firms"
+	"github.com/layoffwatch/layoffwatch/internal/ingestbench"
 	"github.com/layoffwatch/layoffwatch/internal/localstack"
 	"github.com/layoffwatch/layoffwatch/internal/report"
 	"github.com/layoffwatch/layoffwatch/internal/testenv"
@@ -23,10 +24,11 @@ import (
 
 // BenchmarkIngest pushes 1,000,000 reports through the embedded Kafka
 // broker → `layoffwatch ingest` (a child process, so that its peak RSS is
-// its own) → the local ClickHouse, and in the same run inserts the same rows
-// with a raw clickhouse-go batch insert of the same batch size (the floor).
-// Run it with `make bench-ingest`. Target: the pipeline at ≥ 50% of the raw
-// rate, with peak RSS < 500 MiB.
+// its own) → the local ClickHouse, and in the same run measures the floors
+// of internal/ingestbench on the same topic and rows with the same batch
+// size: raw insert alone, consume alone, both at once. Run it with
+// `make bench-ingest`. Targets: the pipeline at ≥ 0.5 of the raw insert
+// rate and ≥ 0.8 of the combined floor, with peak RSS < 500 MiB.
 func BenchmarkIngest(b *testing.B) {
 	const nFirms, nPeriods = 50000, 20
 	batchRows := 50000
@@ -68,7 +70,9 @@ func BenchmarkIngest(b *testing.B) {
 	b.Logf("produced %d messages (%.1f MiB) into the embedded broker in %s", total, float64(size)/(1<<20), time.Since(t0).Round(time.Millisecond))
 	runtime.GC()
 
-	var pipeRate, rawRate, rssMiB, wall, cpu float64
+	var pipeRate, rssMiB, wall, cpu float64
+	var floors ingestbench.Floors
+	load0 := loadAvg()
 	iter := 0
 	for b.Loop() {
 		iter++
@@ -111,42 +115,50 @@ func BenchmarkIngest(b *testing.B) {
 
 		waitMerges(b, ch)
 
-		// the floor: the same rows, raw batch inserts of the same size
-		rawOpts := testenv.ClickHouseOptions(b)
-		rawOpts.Compression = opts.ClickHouse.Compression
-		raw, err := chdb.Open(context.Background(), rawOpts, testenv.Logger(b), true)
+		// the floors: the same rows, the same reader and batch size, into a
+		// database of their own
+		fch := testenv.ClickHouse(b)
+		fopts := fch.Options()
+		fopts.Compression = opts.ClickHouse.Compression
+		floors, err = ingestbench.Measure(context.Background(), ingestbench.Options{
+			Kafka: opts.Kafka, Topic: opts.Topic, Group: fmt.Sprintf("bench-floor-%d-%d", os.Getpid(), iter),
+			ClickHouse: fopts, Rows: total, BatchRows: batchRows, Report: gen, Log: testenv.Logger(b),
+			Settle: func(context.Context) error { waitMerges(b, fch); return nil },
+		})
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := raw.Migrate(context.Background()); err != nil {
-			b.Fatal(err)
+		if n := count(b, fch, "SELECT count() FROM reports"); n < total {
+			b.Fatalf("the floors inserted %d rows, want at least %d", n, total)
 		}
-		var rows chdb.ReportRows
-		now := time.Now()
-		var insertTime time.Duration
-		for i := 0; i < total; i += batchRows {
-			rows.Reset()
-			for j := i; j < min(i+batchRows, total); j++ {
-				rows.Add(gen(j), now, 0, int64(j))
-			}
-			t := time.Now()
-			if err := raw.InsertReports(context.Background(), &rows); err != nil {
-				b.Fatal(err)
-			}
-			insertTime += time.Since(t)
-		}
-		rawRate = float64(total) / insertTime.Seconds()
 	}
+	raw, cons, comb := floors.Raw.PerSecond(), floors.Consume.PerSecond(), floors.Combined.PerSecond()
 	b.ReportMetric(pipeRate, "pipeline_reports/s")
-	b.ReportMetric(rawRate, "raw_insert_rows/s")
-	b.ReportMetric(pipeRate/rawRate, "ratio")
+	b.ReportMetric(raw, "raw_insert_rows/s")
+	b.ReportMetric(cons, "consume_msgs/s")
+	b.ReportMetric(comb, "combined_rows/s")
+	b.ReportMetric(pipeRate/raw, "ratio_raw")
+	b.ReportMetric(pipeRate/comb, "ratio_combined")
 	b.ReportMetric(rssMiB, "ingest_peak_rss_MiB")
-	fmt.Printf("\nbench-ingest: %d reports, batch %d rows, 3 partitions\n", total, batchRows)
-	fmt.Printf("  pipeline (kafka → ingest → clickhouse): %10.0f reports/s  (first to last insert; %.1f s wall incl. start-up)\n", pipeRate, wall)
-	fmt.Printf("  raw clickhouse-go batch insert:         %10.0f rows/s\n", rawRate)
-	fmt.Printf("  ratio pipeline/raw:                     %10.2f   (target ≥ 0.50)\n", pipeRate/rawRate)
-	fmt.Printf("  ingest CPU time:                        %10.1f s   (%.2f µs per report)\n", cpu, cpu*1e6/float64(total))
-	fmt.Printf("  ingest peak RSS:                        %10.0f MiB (target < 500)\n\n", rssMiB)
+	fmt.Printf("\nbench-ingest: %d reports, batch %d rows, 3 partitions; load average before: %s, after: %s\n", total, batchRows, load0, loadAvg())
+	fmt.Printf("  floor (a) raw clickhouse-go batch insert:      %10.0f rows/s\n", raw)
+	fmt.Printf("  floor (b) kafka-go consume only:               %10.0f msgs/s\n", cons)
+	fmt.Printf("  floor (c) consume + raw insert, one process:   %10.0f rows/s\n", comb)
+	fmt.Printf("  pipeline (kafka → ingest → clickhouse):        %10.0f reports/s  (first to last insert; %.1f s wall incl. start-up)\n", pipeRate, wall)
+	fmt.Printf("    against (a) raw insert:                      %10.2f   (target ≥ 0.50)\n", pipeRate/raw)
+	fmt.Printf("    against (b) consume:                         %10.2f\n", pipeRate/cons)
+	fmt.Printf("    against (c) combined:                        %10.2f   (target ≥ 0.80)\n", pipeRate/comb)
+	fmt.Printf("  ingest CPU time:                               %10.1f s   (%.2f µs per report)\n", cpu, cpu*1e6/float64(total))
+	fmt.Printf("  ingest peak RSS (VmHWM):                       %10.0f MiB (target < 500)\n\n", rssMiB)
+}
+
+// loadAvg is the first three fields of /proc/loadavg.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	return strings.Join(strings.Fields(string(b))[:3], " ")
 }
 
 // waitMerges waits until the server runs no background merge, so that one

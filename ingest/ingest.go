@@ -143,9 +143,7 @@ func Run(ctx context.Context, opts Options, log *slog.Logger, reg *prometheus.Re
 	dlq := kafkautil.NewWriter(opts.Kafka, opts.DLQTopic, log)
 	defer dlq.Close()
 
-	reader := kafkautil.NewGroupReader(opts.Kafka, kafkautil.GroupReader{Group: opts.Group, Topic: opts.Topic,
-		SessionTimeout: opts.SessionTimeout, MaxWait: 200 * time.Millisecond, MaxBytes: 16 << 20,
-		QueueCapacity: min(opts.BatchRows, 20000)}, log)
+	reader := kafkautil.NewGroupReader(opts.Kafka, ReaderConfig(opts), log)
 
 	p := &pipeline{
 		src: reader, store: chStore{ch}, revs: chStore{ch}, dlq: dlq, firms: &firmSet{ctx: ctx, c: ids}, m: m, log: log, now: time.Now,
@@ -183,6 +181,14 @@ func Run(ctx context.Context, opts Options, log *slog.Logger, reg *prometheus.Re
 	}
 	log.Info("ingest stopped")
 	return nil
+}
+
+// ReaderConfig is the Kafka consumer ingest runs with opts (the benchmark
+// floors of internal/ingestbench read with the same).
+func ReaderConfig(opts Options) kafkautil.GroupReader {
+	return kafkautil.GroupReader{Group: opts.Group, Topic: opts.Topic,
+		SessionTimeout: opts.SessionTimeout, MaxWait: 200 * time.Millisecond, MaxBytes: 16 << 20,
+		QueueCapacity: min(opts.BatchRows, 20000)}
 }
 
 // watchLag exports the group's lag on every partition, read from the

@@ -279,12 +279,12 @@ func TestIngestReplicasSurviveAReplicaKill(t *testing.T) {
 }
 
 // open is a connection to one node (shared within the test: not closed).
-func open(t *testing.T, addr string) driver.Conn {
+func open(t testing.TB, addr string) driver.Conn {
 	t.Helper()
 	return testenv.SQL(t, chdb.Options{Addr: addr, Database: "layoffwatch", User: "default", DialTimeout: 2 * time.Second})
 }
 
-func syncReplica(t *testing.T, addr, table string) {
+func syncReplica(t testing.TB, addr, table string) {
 	t.Helper()
 	r := open(t, addr)
 	if err := r.Exec(context.Background(), "SYSTEM SYNC REPLICA layoffwatch."+table); err != nil {

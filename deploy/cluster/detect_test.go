@@ -441,7 +441,7 @@ func TestMain(m *testing.M) {
 }
 
 // binary builds layoffwatch once per test binary.
-func binary(t *testing.T) string {
+func binary(t testing.TB) string {
 	t.Helper()
 	if binPath != "" {
 		return binPath
