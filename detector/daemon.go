@@ -58,7 +58,7 @@ type Options struct {
 	ZooKeeperRoot string        `help:"ZooKeeper path of the replicas' members and leases (default /layoffwatch/<database>/detect)." name:"zookeeper-root"`
 	ReplicaID     string        `help:"This replica's name among the replicas (default: host name and process id)." name:"replica-id"`
 	LeaseTimeout  time.Duration `help:"ZooKeeper session timeout: how soon a dead replica's prefectures are taken over." default:"10s"`
-	ShareEpoch    time.Duration `help:"Replicas of several read the reports up to the same epochs, a multiple of this, and evaluate on one epoch's data (the same on every replica)." default:"5s"`
+	ShareEpoch    time.Duration `help:"Replicas of several read the reports up to the same epochs, a multiple of this, and evaluate on one epoch's data (the same on every replica); keep it longer than a replica's pass, or replicas wait for each other's epochs to meet." default:"30s"`
 
 	// Reload asks for the plan file to be read again (the command wires
 	// SIGHUP to it); nil: only a changed file reloads it.

@@ -152,7 +152,7 @@ func TestDetectReplicas(t *testing.T) {
 			"--kafka-brokers", strings.Join(k.Addrs(), ","), "--kafka-partitions", "3",
 			"--clickhouse-addr", node, "--clickhouse-database", "layoffwatch", "--clickhouse-cluster", "lw",
 			"--plan", plan, "--poll", "500ms", "--metrics-addr", "", "--alert-months", "4",
-			"--zookeeper", c.ZooKeeper.Addr(), "--zookeeper-root", root, "--lease-timeout", "6s"))
+			"--zookeeper", c.ZooKeeper.Addr(), "--zookeeper-root", root, "--lease-timeout", "6s", "--share-epoch", "5s"))
 	}
 
 	want := waitEvents(t, "the reference detector", refK, 3*time.Minute, nil)
@@ -220,7 +220,7 @@ func TestDetectReplicas(t *testing.T) {
 		"--kafka-brokers", strings.Join(k.Addrs(), ","), "--kafka-partitions", "3",
 		"--clickhouse-addr", addrs[len(addrs)-1]+","+addrs[0], "--clickhouse-database", "layoffwatch", "--clickhouse-cluster", "lw",
 		"--plan", plan, "--poll", "500ms", "--metrics-addr", "", "--alert-months", "4",
-		"--zookeeper", c.ZooKeeper.Addr(), "--zookeeper-root", root, "--lease-timeout", "6s")
+		"--zookeeper", c.ZooKeeper.Addr(), "--zookeeper-root", root, "--lease-timeout", "6s", "--share-epoch", "5s")
 	started := time.Now()
 	var gained []string
 	for {

@@ -65,6 +65,13 @@ func EnsureTopics(ctx context.Context, o Options, topics ...string) error {
 	return nil
 }
 
+// maxBatchBytes bounds a produced batch below what a broker accepts by
+// default (message.max.bytes = 1,048,588 bytes, record batch overhead
+// included): a larger call is split into batches of this size, where one
+// batch too large for the broker is refused whole and retried for ever (a
+// million firms' first detector pass is tens of megabytes of alert events).
+const maxBatchBytes = 900 << 10
+
 // NewWriter returns a producer that waits for every in-sync replica
 // (acks = all) and keys messages to partitions with the same murmur2 hash as
 // the Java client, so a firm's reports stay in order on one partition
@@ -78,7 +85,7 @@ func NewWriter(o Options, topic string, log *slog.Logger) *kafka.Writer {
 		RequiredAcks:           kafka.RequireAll,
 		BatchTimeout:           2 * time.Millisecond,
 		BatchSize:              1000,
-		BatchBytes:             8 << 20,
+		BatchBytes:             maxBatchBytes,
 		MaxAttempts:            5,
 		WriteTimeout:           10 * time.Second,
 		AllowAutoTopicCreation: false,

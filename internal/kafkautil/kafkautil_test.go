@@ -87,3 +87,32 @@ func TestPingFailsWithoutBroker(t *testing.T) {
 		t.Fatal("Ping succeeded with no broker")
 	}
 }
+
+// TestWriterBatchesFitADefaultBroker: a broker accepts record batches of at
+// most 1 MiB unless configured otherwise (Kafka's message.max.bytes, and
+// kfake's); one WriteMessages of many large messages — a million firms'
+// first detector pass — must be split into batches it accepts, not refused
+// as too large and retried for ever.
+func TestWriterBatchesFitADefaultBroker(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	k := testenv.Kafka(t, localstack.KafkaOptions{Partitions: 1, Topics: []string{"big"}})
+	o := kafkautil.Options{Brokers: k.Addrs(), Partitions: 1, ReplicationFactor: 1}
+	w := kafkautil.NewWriter(o, "big", testenv.Logger(t))
+	defer w.Close()
+	value := make([]byte, 3000) // an alert event with its values and texts is 1–3 KB
+	for i := range value {
+		value[i] = byte('a' + i%26)
+	}
+	var msgs []kafka.Message
+	for i := range 2000 { // 6 MB in one call, one partition
+		msgs = append(msgs, kafka.Message{Key: fmt.Appendf(nil, "k%d", i), Value: value})
+	}
+	if err := w.WriteMessages(ctx, msgs...); err != nil {
+		msg := err.Error()
+		if len(msg) > 300 {
+			msg = msg[:300] + "…"
+		}
+		t.Fatalf("6 MB of 3 KB messages in one call: %s", msg)
+	}
+}
