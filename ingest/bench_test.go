@@ -1,8 +1,11 @@
 package ingest_test
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -92,6 +95,7 @@ func BenchmarkIngest(b *testing.B) {
 		logPath := filepath.Join(b.TempDir(), "ingest.log")
 		started := time.Now()
 		p := startIngestProcess(b, bin, opts, logPath)
+		profiled := profileIngest(b, iter)
 		var first time.Time
 		var n0 uint64
 		testenv.WaitFor(b, "1,000,000 reports in ClickHouse", 10*time.Minute, func() (bool, string) {
@@ -105,6 +109,7 @@ func BenchmarkIngest(b *testing.B) {
 		// VmHWM is the process's own peak RSS; rusage's ru_maxrss is not, as
 		// it keeps the high-water mark of the test process it was forked from.
 		rssMiB = peakRSSMiB(b, p.cmd.Process.Pid)
+		<-profiled
 		if err := p.signal(b, syscall.SIGTERM); err != nil {
 			b.Fatalf("ingest exited with %v: %s", err, tail(logPath))
 		}
@@ -150,6 +155,45 @@ func BenchmarkIngest(b *testing.B) {
 	fmt.Printf("    against (c) combined:                        %10.2f   (target ≥ 0.80)\n", pipeRate/comb)
 	fmt.Printf("  ingest CPU time:                               %10.1f s   (%.2f µs per report)\n", cpu, cpu*1e6/float64(total))
 	fmt.Printf("  ingest peak RSS (VmHWM):                       %10.0f MiB (target < 500)\n\n", rssMiB)
+}
+
+// profileIngest saves a CPU profile of the ingest process to
+// $BENCH_CPUPROFILE (with "-<iteration>" before the extension) when set: it
+// needs INGEST_TEST_METRICS_ADDR (the child then serves /debug/pprof/) and
+// covers BENCH_CPUPROFILE_SECONDS (default 20) from the child's start. The
+// returned channel closes when the profile is written.
+func profileIngest(b *testing.B, iter int) <-chan struct{} {
+	done := make(chan struct{})
+	path, addr := os.Getenv("BENCH_CPUPROFILE"), os.Getenv("INGEST_TEST_METRICS_ADDR")
+	if path == "" || addr == "" {
+		close(done)
+		return done
+	}
+	secs := cmp.Or(os.Getenv("BENCH_CPUPROFILE_SECONDS"), "20")
+	ext := filepath.Ext(path)
+	path = fmt.Sprintf("%s-%d%s", strings.TrimSuffix(path, ext), iter, ext)
+	go func() {
+		defer close(done)
+		var resp *http.Response
+		var err error
+		for range 50 { // until the metrics server listens
+			if resp, err = http.Get("http://" + addr + "/debug/pprof/profile?seconds=" + secs); err == nil {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if err != nil {
+			b.Logf("cpu profile: %v", err)
+			return
+		}
+		defer resp.Body.Close()
+		data, err := io.ReadAll(resp.Body)
+		if err == nil {
+			err = os.WriteFile(path, data, 0o600)
+		}
+		b.Logf("cpu profile of ingest: %s (%d bytes, err %v)", path, len(data), err)
+	}()
+	return done
 }
 
 // loadAvg is the first three fields of /proc/loadavg.
