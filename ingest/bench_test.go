@@ -75,6 +75,8 @@ func BenchmarkIngest(b *testing.B) {
 
 	var pipeRate, rssMiB, wall, cpu float64
 	var floors ingestbench.Floors
+	var cpuFirst, pipeCPU cpuSample
+	var marks []cpuSample // before each floor, and after the last
 	load0 := loadAvg()
 	iter := 0
 	for b.Loop() {
@@ -102,10 +104,12 @@ func BenchmarkIngest(b *testing.B) {
 			n := count(b, ch, "SELECT count() FROM reports")
 			if first.IsZero() && n > 0 {
 				first, n0 = time.Now(), n
+				cpuFirst = sampleCPU(p.cmd.Process.Pid)
 			}
 			return n >= total, fmt.Sprintf("%d rows", n)
 		})
 		done := time.Now()
+		pipeCPU = sampleCPU(p.cmd.Process.Pid).since(cpuFirst, done.Sub(first))
 		// VmHWM is the process's own peak RSS; rusage's ru_maxrss is not, as
 		// it keeps the high-water mark of the test process it was forked from.
 		rssMiB = peakRSSMiB(b, p.cmd.Process.Pid)
@@ -128,11 +132,16 @@ func BenchmarkIngest(b *testing.B) {
 		floors, err = ingestbench.Measure(context.Background(), ingestbench.Options{
 			Kafka: opts.Kafka, Topic: opts.Topic, Group: fmt.Sprintf("bench-floor-%d-%d", os.Getpid(), iter),
 			ClickHouse: fopts, Rows: total, BatchRows: batchRows, Report: gen, Log: testenv.Logger(b),
-			Settle: func(context.Context) error { waitMerges(b, fch); return nil },
+			Settle: func(context.Context) error {
+				waitMerges(b, fch)
+				marks = append(marks, sampleCPU(0))
+				return nil
+			},
 		})
 		if err != nil {
 			b.Fatal(err)
 		}
+		marks = append(marks, sampleCPU(0))
 		if n := count(b, fch, "SELECT count() FROM reports"); n < total {
 			b.Fatalf("the floors inserted %d rows, want at least %d", n, total)
 		}
@@ -154,7 +163,109 @@ func BenchmarkIngest(b *testing.B) {
 	fmt.Printf("    against (b) consume:                         %10.2f\n", pipeRate/cons)
 	fmt.Printf("    against (c) combined:                        %10.2f   (target ≥ 0.80)\n", pipeRate/comb)
 	fmt.Printf("  ingest CPU time:                               %10.1f s   (%.2f µs per report)\n", cpu, cpu*1e6/float64(total))
-	fmt.Printf("  ingest peak RSS (VmHWM):                       %10.0f MiB (target < 500)\n\n", rssMiB)
+	fmt.Printf("  ingest peak RSS (VmHWM):                       %10.0f MiB (target < 500)\n", rssMiB)
+	fmt.Printf("  CPU used, in cores (of 2), while each ran:     clickhouse server | bench process (broker, floors) | ingest | other processes\n")
+	fmt.Printf("    pipeline, first to last insert:              %s\n", pipeCPU.cores())
+	for i, name := range []string{"floor (a), incl. building rows", "floor (b), incl. group join", "floor (c), incl. group join"} {
+		if i+1 < len(marks) {
+			fmt.Printf("    %-44s %s\n", name+":", marks[i+1].since(marks[i], marks[i+1].at.Sub(marks[i].at)).cores())
+		}
+	}
+	fmt.Println()
+}
+
+// cpuSample is the CPU time so far of the test ClickHouse server, of this
+// process (the embedded broker and the floors) and of the ingest child.
+type cpuSample struct {
+	at                   time.Time
+	server, self, ingest float64       // seconds
+	machine              float64       // seconds busy, all processes
+	wall                 time.Duration // since: the interval
+}
+
+func sampleCPU(ingestPID int) cpuSample {
+	s := cpuSample{at: time.Now(), self: procCPU(os.Getpid()), machine: machineBusy()}
+	if pid := childNamed("clickhouse"); pid > 0 {
+		s.server = procCPU(pid)
+	}
+	if ingestPID > 0 {
+		s.ingest = procCPU(ingestPID)
+	}
+	return s
+}
+
+// since is the CPU used from prev to s, over wall.
+func (s cpuSample) since(prev cpuSample, wall time.Duration) cpuSample {
+	return cpuSample{server: s.server - prev.server, self: s.self - prev.self, ingest: s.ingest - prev.ingest,
+		machine: s.machine - prev.machine, wall: wall}
+}
+
+func (s cpuSample) cores() string {
+	w := s.wall.Seconds()
+	ours := s.server + s.self + s.ingest
+	return fmt.Sprintf("%4.2f | %4.2f | %4.2f | %4.2f  (over %.1f s)", s.server/w, s.self/w, s.ingest/w, max(s.machine-ours, 0)/w, w)
+}
+
+// procCPU is the user+system CPU time of a process, all threads, in
+// seconds (0 when unreadable).
+func procCPU(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// fields after the command, which is in parentheses and may hold spaces
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (ut + st) / 100 // USER_HZ
+}
+
+// machineBusy is the CPU time all processes have used, in seconds
+// (/proc/stat: user, nice, system, irq, softirq, steal).
+func machineBusy() float64 {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	busy := 0.0
+	for _, i := range []int{1, 2, 3, 6, 7, 8} {
+		if i < len(f) {
+			v, _ := strconv.ParseFloat(f[i], 64)
+			busy += v
+		}
+	}
+	return busy / 100 // USER_HZ
+}
+
+// childNamed is the pid of a child process of this one whose command name
+// contains name (the test ClickHouse server), or 0.
+func childNamed(name string) int {
+	dirs, _ := os.ReadDir("/proc")
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		st := string(b)
+		open, end := strings.IndexByte(st, '('), strings.LastIndexByte(st, ')')
+		if open < 0 || end < open {
+			continue
+		}
+		f := strings.Fields(st[end+1:])
+		if len(f) > 1 && f[1] == strconv.Itoa(os.Getpid()) && strings.Contains(st[open+1:end], name) {
+			return pid
+		}
+	}
+	return 0
 }
 
 // profileIngest saves a CPU profile of the ingest process to
