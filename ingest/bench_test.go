@@ -76,6 +76,7 @@ func BenchmarkIngest(b *testing.B) {
 	var pipeRate, rssMiB, wall, cpu float64
 	var floors ingestbench.Floors
 	var cpuFirst, pipeCPU cpuSample
+	var pipeRows0 uint64
 	var marks []cpuSample // before each floor, and after the last
 	load0 := loadAvg()
 	iter := 0
@@ -104,6 +105,7 @@ func BenchmarkIngest(b *testing.B) {
 			n := count(b, ch, "SELECT count() FROM reports")
 			if first.IsZero() && n > 0 {
 				first, n0 = time.Now(), n
+				pipeRows0 = n
 				cpuFirst = sampleCPU(p.cmd.Process.Pid)
 			}
 			return n >= total, fmt.Sprintf("%d rows", n)
@@ -165,10 +167,10 @@ func BenchmarkIngest(b *testing.B) {
 	fmt.Printf("  ingest CPU time:                               %10.1f s   (%.2f µs per report)\n", cpu, cpu*1e6/float64(total))
 	fmt.Printf("  ingest peak RSS (VmHWM):                       %10.0f MiB (target < 500)\n", rssMiB)
 	fmt.Printf("  CPU used, in cores (of 2), while each ran:     clickhouse server | bench process (broker, floors) | ingest | other processes\n")
-	fmt.Printf("    pipeline, first to last insert:              %s\n", pipeCPU.cores())
+	fmt.Printf("    pipeline, first to last insert:              %s\n", pipeCPU.cores(float64(total-pipeRows0)))
 	for i, name := range []string{"floor (a), incl. building rows", "floor (b), incl. group join", "floor (c), incl. group join"} {
 		if i+1 < len(marks) {
-			fmt.Printf("    %-44s %s\n", name+":", marks[i+1].since(marks[i], marks[i+1].at.Sub(marks[i].at)).cores())
+			fmt.Printf("    %-44s %s\n", name+":", marks[i+1].since(marks[i], marks[i+1].at.Sub(marks[i].at)).cores(total))
 		}
 	}
 	fmt.Println()
@@ -200,10 +202,13 @@ func (s cpuSample) since(prev cpuSample, wall time.Duration) cpuSample {
 		machine: s.machine - prev.machine, wall: wall}
 }
 
-func (s cpuSample) cores() string {
+// cores is the sample as cores used, and the CPU time of ours (server,
+// bench process, ingest) per row of rows.
+func (s cpuSample) cores(rows float64) string {
 	w := s.wall.Seconds()
 	ours := s.server + s.self + s.ingest
-	return fmt.Sprintf("%4.2f | %4.2f | %4.2f | %4.2f  (over %.1f s)", s.server/w, s.self/w, s.ingest/w, max(s.machine-ours, 0)/w, w)
+	return fmt.Sprintf("%4.2f | %4.2f | %4.2f | %4.2f  (over %.1f s; %.2f µs CPU of ours per row)",
+		s.server/w, s.self/w, s.ingest/w, max(s.machine-ours, 0)/w, w, ours*1e6/rows)
 }
 
 // procCPU is the user+system CPU time of a process, all threads, in
