@@ -77,6 +77,7 @@ func BenchmarkIngest(b *testing.B) {
 	var floors ingestbench.Floors
 	var cpuFirst, pipeCPU cpuSample
 	var pipeRows0 uint64
+	var steps string
 	var marks []cpuSample // before each floor, and after the last
 	load0 := loadAvg()
 	iter := 0
@@ -97,6 +98,7 @@ func BenchmarkIngest(b *testing.B) {
 		opts.ClickHouse.Compression = os.Getenv("BENCH_COMPRESSION")
 		logPath := filepath.Join(b.TempDir(), "ingest.log")
 		started := time.Now()
+		b.Setenv("INGEST_TEST_LOG_LEVEL", "debug") // the flush steps' times
 		p := startIngestProcess(b, bin, opts, logPath)
 		profiled := profileIngest(b, iter)
 		var first time.Time
@@ -120,6 +122,7 @@ func BenchmarkIngest(b *testing.B) {
 			b.Fatalf("ingest exited with %v: %s", err, tail(logPath))
 		}
 		cpu = (p.cmd.ProcessState.UserTime() + p.cmd.ProcessState.SystemTime()).Seconds()
+		steps = batchSteps(b, logPath)
 		// the first batch landed at `first`; the rate counts the rows after it
 		pipeRate = float64(total-n0) / done.Sub(first).Seconds()
 		wall = done.Sub(started).Seconds()
@@ -166,6 +169,7 @@ func BenchmarkIngest(b *testing.B) {
 	fmt.Printf("    against (c) combined:                        %10.2f   (target ≥ 0.80)\n", pipeRate/comb)
 	fmt.Printf("  ingest CPU time:                               %10.1f s   (%.2f µs per report)\n", cpu, cpu*1e6/float64(total))
 	fmt.Printf("  ingest peak RSS (VmHWM):                       %10.0f MiB (target < 500)\n", rssMiB)
+	fmt.Printf("  ingest, mean per batch:                        %s\n", steps)
 	fmt.Printf("  CPU used, in cores (of 2), while each ran:     clickhouse server | bench process (broker, floors) | ingest | other processes\n")
 	fmt.Printf("    pipeline, first to last insert:              %s\n", pipeCPU.cores(float64(total-pipeRows0)))
 	for i, name := range []string{"floor (a), incl. building rows", "floor (b), incl. group join", "floor (c), incl. group join"} {
@@ -174,6 +178,40 @@ func BenchmarkIngest(b *testing.B) {
 		}
 	}
 	fmt.Println()
+}
+
+// batchSteps reads the ingest log's "batch committed" lines (debug level)
+// and returns the mean time per batch of each step: collect (first message
+// to handed over), queued (handed over to flush started: flush is the
+// slower stage when this is not near 0), and the flush's steps.
+func batchSteps(b *testing.B, logPath string) string {
+	data, err := os.ReadFile(logPath)
+	if err != nil {
+		b.Fatal(err)
+	}
+	names := []string{"collect", "queued", "check_revisions", "insert_revisions", "insert_reports", "flush"}
+	sum := map[string]time.Duration{}
+	n := 0
+	for _, line := range strings.Split(string(data), "\n") {
+		if !strings.Contains(line, "batch committed") {
+			continue
+		}
+		n++
+		for _, f := range strings.Fields(line) {
+			k, v, ok := strings.Cut(f, "=")
+			if d, err := time.ParseDuration(v); ok && err == nil {
+				sum[k] += d
+			}
+		}
+	}
+	if n == 0 {
+		return "(no batch in the log)"
+	}
+	var out []string
+	for _, k := range names {
+		out = append(out, fmt.Sprintf("%s %s", k, (sum[k]/time.Duration(n)).Round(100*time.Microsecond)))
+	}
+	return fmt.Sprintf("%s (%d batches)", strings.Join(out, ", "), n)
 }
 
 // cpuSample is the CPU time so far of the test ClickHouse server, of this
