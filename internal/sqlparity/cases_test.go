@@ -287,9 +287,9 @@ func dashboardRuns(fx *fixture, dashes []*grafana.Dashboard) []dashboardRun {
 	return out
 }
 
-// revisionKeys are ingest's revision lookup keys ("<firm>:<yyyymm>:<revision>")
-// of revisions 1 and 2 of firms in periods.
-func revisionKeys(firms []string, periods ...report.Period) []string {
+// revisionKeys are ingest's revision lookup keys ("<firm>:<yyyymm>:<revision>",
+// comma-separated) of revisions 1 and 2 of firms in periods.
+func revisionKeys(firms []string, periods ...report.Period) string {
 	var keys []string
 	for _, f := range firms {
 		for _, p := range periods {
@@ -298,5 +298,5 @@ func revisionKeys(firms []string, periods ...report.Period) []string {
 			}
 		}
 	}
-	return keys
+	return strings.Join(keys, ",")
 }
