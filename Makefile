@@ -93,7 +93,8 @@ demo: deps-demo build
 	$(BIN) local --dir $(DEMO_DIR) --months 36
 
 # 1,000,000 reports: embedded Kafka → ingest (a child process) → local
-# ClickHouse, against a raw batch insert of the same rows.
+# ClickHouse, against three floors on the same rows (internal/ingestbench):
+# raw insert, consume alone, both at once.
 bench-ingest: deps-demo
 	$(GO) test -run='^$$' -bench='^BenchmarkIngest$$' -benchtime=1x -timeout 30m -v ./ingest
 

@@ -1,8 +1,11 @@
 package ingest_test
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -72,6 +75,10 @@ func BenchmarkIngest(b *testing.B) {
 
 	var pipeRate, rssMiB, wall, cpu float64
 	var floors ingestbench.Floors
+	var cpuFirst, pipeCPU cpuSample
+	var pipeRows0 uint64
+	var steps string
+	var marks []cpuSample // before each floor, and after the last
 	load0 := loadAvg()
 	iter := 0
 	for b.Loop() {
@@ -91,24 +98,31 @@ func BenchmarkIngest(b *testing.B) {
 		opts.ClickHouse.Compression = os.Getenv("BENCH_COMPRESSION")
 		logPath := filepath.Join(b.TempDir(), "ingest.log")
 		started := time.Now()
+		b.Setenv("INGEST_TEST_LOG_LEVEL", "debug") // the flush steps' times
 		p := startIngestProcess(b, bin, opts, logPath)
+		profiled := profileIngest(b, iter)
 		var first time.Time
 		var n0 uint64
 		testenv.WaitFor(b, "1,000,000 reports in ClickHouse", 10*time.Minute, func() (bool, string) {
 			n := count(b, ch, "SELECT count() FROM reports")
 			if first.IsZero() && n > 0 {
 				first, n0 = time.Now(), n
+				pipeRows0 = n
+				cpuFirst = sampleCPU(p.cmd.Process.Pid)
 			}
 			return n >= total, fmt.Sprintf("%d rows", n)
 		})
 		done := time.Now()
+		pipeCPU = sampleCPU(p.cmd.Process.Pid).since(cpuFirst, done.Sub(first))
 		// VmHWM is the process's own peak RSS; rusage's ru_maxrss is not, as
 		// it keeps the high-water mark of the test process it was forked from.
 		rssMiB = peakRSSMiB(b, p.cmd.Process.Pid)
+		<-profiled
 		if err := p.signal(b, syscall.SIGTERM); err != nil {
 			b.Fatalf("ingest exited with %v: %s", err, tail(logPath))
 		}
 		cpu = (p.cmd.ProcessState.UserTime() + p.cmd.ProcessState.SystemTime()).Seconds()
+		steps = batchSteps(b, logPath)
 		// the first batch landed at `first`; the rate counts the rows after it
 		pipeRate = float64(total-n0) / done.Sub(first).Seconds()
 		wall = done.Sub(started).Seconds()
@@ -123,11 +137,16 @@ func BenchmarkIngest(b *testing.B) {
 		floors, err = ingestbench.Measure(context.Background(), ingestbench.Options{
 			Kafka: opts.Kafka, Topic: opts.Topic, Group: fmt.Sprintf("bench-floor-%d-%d", os.Getpid(), iter),
 			ClickHouse: fopts, Rows: total, BatchRows: batchRows, Report: gen, Log: testenv.Logger(b),
-			Settle: func(context.Context) error { waitMerges(b, fch); return nil },
+			Settle: func(context.Context) error {
+				waitMerges(b, fch)
+				marks = append(marks, sampleCPU(0))
+				return nil
+			},
 		})
 		if err != nil {
 			b.Fatal(err)
 		}
+		marks = append(marks, sampleCPU(0))
 		if n := count(b, fch, "SELECT count() FROM reports"); n < total {
 			b.Fatalf("the floors inserted %d rows, want at least %d", n, total)
 		}
@@ -149,7 +168,186 @@ func BenchmarkIngest(b *testing.B) {
 	fmt.Printf("    against (b) consume:                         %10.2f\n", pipeRate/cons)
 	fmt.Printf("    against (c) combined:                        %10.2f   (target ≥ 0.80)\n", pipeRate/comb)
 	fmt.Printf("  ingest CPU time:                               %10.1f s   (%.2f µs per report)\n", cpu, cpu*1e6/float64(total))
-	fmt.Printf("  ingest peak RSS (VmHWM):                       %10.0f MiB (target < 500)\n\n", rssMiB)
+	fmt.Printf("  ingest peak RSS (VmHWM):                       %10.0f MiB (target < 500)\n", rssMiB)
+	fmt.Printf("  ingest, mean per batch:                        %s\n", steps)
+	fmt.Printf("  CPU used, in cores (of 2), while each ran:     clickhouse server | bench process (broker, floors) | ingest | other processes\n")
+	fmt.Printf("    pipeline, first to last insert:              %s\n", pipeCPU.cores(float64(total-pipeRows0)))
+	for i, name := range []string{"floor (a), incl. building rows", "floor (b), incl. group join", "floor (c), incl. group join"} {
+		if i+1 < len(marks) {
+			fmt.Printf("    %-44s %s\n", name+":", marks[i+1].since(marks[i], marks[i+1].at.Sub(marks[i].at)).cores(total))
+		}
+	}
+	fmt.Println()
+}
+
+// batchSteps reads the ingest log's "batch committed" lines (debug level)
+// and returns the mean time per batch of each step: collect (first message
+// to handed over), queued (handed over to flush started: flush is the
+// slower stage when this is not near 0), and the flush's steps.
+func batchSteps(b *testing.B, logPath string) string {
+	data, err := os.ReadFile(logPath)
+	if err != nil {
+		b.Fatal(err)
+	}
+	names := []string{"collect", "queued", "check_revisions", "insert_revisions", "insert_reports", "flush"}
+	sum := map[string]time.Duration{}
+	n := 0
+	for _, line := range strings.Split(string(data), "\n") {
+		if !strings.Contains(line, "batch committed") {
+			continue
+		}
+		n++
+		for _, f := range strings.Fields(line) {
+			k, v, ok := strings.Cut(f, "=")
+			if d, err := time.ParseDuration(v); ok && err == nil {
+				sum[k] += d
+			}
+		}
+	}
+	if n == 0 {
+		return "(no batch in the log)"
+	}
+	var out []string
+	for _, k := range names {
+		out = append(out, fmt.Sprintf("%s %s", k, (sum[k]/time.Duration(n)).Round(100*time.Microsecond)))
+	}
+	return fmt.Sprintf("%s (%d batches)", strings.Join(out, ", "), n)
+}
+
+// cpuSample is the CPU time so far of the test ClickHouse server, of this
+// process (the embedded broker and the floors) and of the ingest child.
+type cpuSample struct {
+	at                   time.Time
+	server, self, ingest float64       // seconds
+	machine              float64       // seconds busy, all processes
+	wall                 time.Duration // since: the interval
+}
+
+func sampleCPU(ingestPID int) cpuSample {
+	s := cpuSample{at: time.Now(), self: procCPU(os.Getpid()), machine: machineBusy()}
+	if pid := childNamed("clickhouse"); pid > 0 {
+		s.server = procCPU(pid)
+	}
+	if ingestPID > 0 {
+		s.ingest = procCPU(ingestPID)
+	}
+	return s
+}
+
+// since is the CPU used from prev to s, over wall.
+func (s cpuSample) since(prev cpuSample, wall time.Duration) cpuSample {
+	return cpuSample{server: s.server - prev.server, self: s.self - prev.self, ingest: s.ingest - prev.ingest,
+		machine: s.machine - prev.machine, wall: wall}
+}
+
+// cores is the sample as cores used, and the CPU time of ours (server,
+// bench process, ingest) per row of rows.
+func (s cpuSample) cores(rows float64) string {
+	w := s.wall.Seconds()
+	ours := s.server + s.self + s.ingest
+	return fmt.Sprintf("%4.2f | %4.2f | %4.2f | %4.2f  (over %.1f s; %.2f µs CPU of ours per row)",
+		s.server/w, s.self/w, s.ingest/w, max(s.machine-ours, 0)/w, w, ours*1e6/rows)
+}
+
+// procCPU is the user+system CPU time of a process, all threads, in
+// seconds (0 when unreadable).
+func procCPU(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// fields after the command, which is in parentheses and may hold spaces
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (ut + st) / 100 // USER_HZ
+}
+
+// machineBusy is the CPU time all processes have used, in seconds
+// (/proc/stat: user, nice, system, irq, softirq, steal).
+func machineBusy() float64 {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	busy := 0.0
+	for _, i := range []int{1, 2, 3, 6, 7, 8} {
+		if i < len(f) {
+			v, _ := strconv.ParseFloat(f[i], 64)
+			busy += v
+		}
+	}
+	return busy / 100 // USER_HZ
+}
+
+// childNamed is the pid of a child process of this one whose command name
+// contains name (the test ClickHouse server), or 0.
+func childNamed(name string) int {
+	dirs, _ := os.ReadDir("/proc")
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		st := string(b)
+		open, end := strings.IndexByte(st, '('), strings.LastIndexByte(st, ')')
+		if open < 0 || end < open {
+			continue
+		}
+		f := strings.Fields(st[end+1:])
+		if len(f) > 1 && f[1] == strconv.Itoa(os.Getpid()) && strings.Contains(st[open+1:end], name) {
+			return pid
+		}
+	}
+	return 0
+}
+
+// profileIngest saves a CPU profile of the ingest process to
+// $BENCH_CPUPROFILE (with "-<iteration>" before the extension) when set: it
+// needs INGEST_TEST_METRICS_ADDR (the child then serves /debug/pprof/) and
+// covers BENCH_CPUPROFILE_SECONDS (default 20) from the child's start. The
+// returned channel closes when the profile is written.
+func profileIngest(b *testing.B, iter int) <-chan struct{} {
+	done := make(chan struct{})
+	path, addr := os.Getenv("BENCH_CPUPROFILE"), os.Getenv("INGEST_TEST_METRICS_ADDR")
+	if path == "" || addr == "" {
+		close(done)
+		return done
+	}
+	secs := cmp.Or(os.Getenv("BENCH_CPUPROFILE_SECONDS"), "20")
+	ext := filepath.Ext(path)
+	path = fmt.Sprintf("%s-%d%s", strings.TrimSuffix(path, ext), iter, ext)
+	go func() {
+		defer close(done)
+		var resp *http.Response
+		var err error
+		for range 50 { // until the metrics server listens
+			if resp, err = http.Get("http://" + addr + "/debug/pprof/profile?seconds=" + secs); err == nil {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if err != nil {
+			b.Logf("cpu profile: %v", err)
+			return
+		}
+		defer resp.Body.Close()
+		data, err := io.ReadAll(resp.Body)
+		if err == nil {
+			err = os.WriteFile(path, data, 0o600)
+		}
+		b.Logf("cpu profile of ingest: %s (%d bytes, err %v)", path, len(data), err)
+	}()
+	return done
 }
 
 // loadAvg is the first three fields of /proc/loadavg.

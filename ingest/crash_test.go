@@ -192,7 +192,7 @@ type ingestProcess struct {
 
 func startIngestProcess(t testing.TB, bin string, opts ingest.Options, logPath string) *ingestProcess {
 	t.Helper()
-	args := []string{"--log-level=info", "ingest",
+	args := []string{"--log-level=" + cmp.Or(os.Getenv("INGEST_TEST_LOG_LEVEL"), "info"), "ingest",
 		"--kafka-brokers=" + strings.Join(opts.Kafka.Brokers, ","),
 		"--clickhouse-addr=" + opts.ClickHouse.Addr,
 		"--clickhouse-database=" + opts.ClickHouse.Database,

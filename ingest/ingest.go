@@ -120,12 +120,13 @@ func Run(ctx context.Context, opts Options, log *slog.Logger, reg *prometheus.Re
 	if opts.Firms != "" {
 		load = func(context.Context) (map[string]struct{}, error) { return loadFirmsFile(opts.Firms) }
 	}
-	ids := cache.New(func(ctx context.Context) (map[string]struct{}, error) {
-		ids, err := load(ctx)
-		if err == nil {
-			m.registryFirms.Set(float64(len(ids)))
+	ids := cache.New(func(ctx context.Context) (map[string]string, error) {
+		set, err := load(ctx)
+		if err != nil {
+			return nil, err
 		}
-		return ids, err
+		m.registryFirms.Set(float64(len(set)))
+		return internTable(set), nil
 	}, cache.Options{MaxAge: time.Minute, MinAge: 5 * time.Second, Name: "firm registry", Log: log})
 	if err := ids.Load(ctx); err != nil {
 		return fmt.Errorf("load firm registry: %w", err)

@@ -46,6 +46,7 @@ type batch struct {
 	last     map[topicPartition]kafka.Message
 	messages int
 	first    time.Time
+	full     time.Time // when collect handed it to flush
 }
 
 type topicPartition struct {
@@ -193,6 +194,7 @@ func (p *pipeline) collect(ctx context.Context, full chan<- *batch, free <-chan 
 		case chunk, ok := <-chunks:
 			if !ok {
 				if b != nil && b.messages > 0 {
+					b.full = time.Now()
 					full <- b
 				}
 				return <-fetchErr
@@ -209,10 +211,12 @@ func (p *pipeline) collect(ctx context.Context, full chan<- *batch, free <-chan 
 			}
 			if b.messages >= p.rows {
 				timer.Stop()
+				b.full = time.Now()
 				full <- b
 				b = nil
 			}
 		case <-timeout:
+			b.full = time.Now()
 			full <- b
 			b = nil
 		}
@@ -279,15 +283,20 @@ func truncate(s string, n int) string {
 // write succeeded, so an error here loses nothing: the batch is read again.
 func (p *pipeline) flush(ctx context.Context, b *batch) error {
 	p.m.consumed.Add(float64(b.messages))
+	// how long each step took, for the debug log (bench-ingest reads it)
+	start := time.Now()
+	var checked, revised, inserted time.Time
 	if b.rows.Len() > 0 {
 		// refuse what repeats a stored revision with other content, and
 		// record the revisions before the reports that carry them
 		if err := p.retry(ctx, "check_revisions", func(ctx context.Context) error { return p.checkRevisions(ctx, b) }); err != nil {
 			return err
 		}
+		checked = time.Now()
 		if err := p.retry(ctx, "insert_revisions", func(ctx context.Context) error { return p.revs.insertRevisions(ctx, b.first, b.revs) }); err != nil {
 			return err
 		}
+		revised = time.Now()
 	}
 	if b.rows.Len() > 0 {
 		err := p.retry(ctx, "insert_reports", func(ctx context.Context) error {
@@ -303,6 +312,7 @@ func (p *pipeline) flush(ctx context.Context, b *batch) error {
 		}
 		p.m.inserted.Add(float64(b.rows.Len()))
 		p.m.lastInsert.SetToCurrentTime()
+		inserted = time.Now()
 	}
 	if len(b.dlq) > 0 {
 		if err := p.retry(ctx, "dlq", func(ctx context.Context) error { return p.dlq.WriteMessages(ctx, b.dlq...) }); err != nil {
@@ -320,7 +330,17 @@ func (p *pipeline) flush(ctx context.Context, b *batch) error {
 		return err
 	}
 	p.m.batches.Inc()
-	p.log.Debug("batch committed", "messages", b.messages, "reports", b.rows.Len(), "rejects", len(b.rejects))
+	if p.log.Enabled(ctx, slog.LevelDebug) {
+		since := func(t, from time.Time) time.Duration {
+			if t.IsZero() || from.IsZero() {
+				return 0
+			}
+			return t.Sub(from)
+		}
+		p.log.Debug("batch committed", "messages", b.messages, "reports", b.rows.Len(), "rejects", len(b.rejects),
+			"collect", b.full.Sub(b.first), "queued", start.Sub(b.full), "check_revisions", since(checked, start),
+			"insert_revisions", since(revised, checked), "insert_reports", since(inserted, revised), "flush", time.Since(start))
+	}
 	if p.onStored != nil {
 		p.onStored(Stored{Messages: b.messages, Reports: b.rows.Len(), Rejects: len(b.rejects)})
 	}

@@ -49,33 +49,31 @@ func (r rowRevision) key() revKey { return revKey{r.report.FirmID, r.report.Peri
 
 // revisionStore is what the duplicate check needs of ClickHouse.
 type revisionStore interface {
-	// storedHashes returns the content hashes stored for revisions of the
-	// periods from..to of firms (every firm when firms is nil).
-	storedHashes(ctx context.Context, firms []string, from, to report.Period) (map[revKey][]uint64, error)
+	// storedHashes returns the content hashes stored for the revisions
+	// keys, which fall in the periods from..to.
+	storedHashes(ctx context.Context, keys []revKey, from, to report.Period) (map[revKey][]uint64, error)
 	insertRevisions(ctx context.Context, ingestedAt time.Time, rows []rowRevision) error
 }
 
 // checkRevisions refuses, as duplicate_revision, every row of b whose
 // revision was stored, or came earlier in b, with other content.
 func (p *pipeline) checkRevisions(ctx context.Context, b *batch) error {
+	// first: each revision's hash where the batch first has it, in message
+	// order; its keys are what to look up
 	from, to := b.revs[0].report.Period, b.revs[0].report.Period
-	seen := map[string]bool{}
-	var firms []string
+	first := make(map[revKey]uint64, len(b.revs))
+	keys := make([]revKey, 0, len(b.revs))
 	for _, rv := range b.revs {
 		from, to = min(from, rv.report.Period), max(to, rv.report.Period)
-		if !seen[rv.report.FirmID] {
-			seen[rv.report.FirmID] = true
-			firms = append(firms, rv.report.FirmID)
+		if k := rv.key(); !has(first, k) {
+			first[k] = rv.hash
+			keys = append(keys, k)
 		}
 	}
-	if len(firms) > maxLookupFirms {
-		firms = nil // a large batch: read its periods whole, a query's text stays small
-	}
-	stored, err := p.revs.storedHashes(ctx, firms, from, to)
+	stored, err := p.revs.storedHashes(ctx, keys, from, to)
 	if err != nil {
 		return fmt.Errorf("look up stored revisions: %w", err)
 	}
-	first := map[revKey]uint64{}
 	drop := make([]bool, len(b.revs))
 	dropped := 0
 	for i, rv := range b.revs {
@@ -84,8 +82,7 @@ func (p *pipeline) checkRevisions(ctx context.Context, b *batch) error {
 			if slices.Contains(hashes, rv.hash) {
 				continue
 			}
-		} else if h, ok := first[k]; !ok || h == rv.hash {
-			first[k] = rv.hash
+		} else if first[k] == rv.hash {
 			continue
 		}
 		drop[i] = true
@@ -109,5 +106,7 @@ func (p *pipeline) checkRevisions(ctx context.Context, b *batch) error {
 	return nil
 }
 
-// maxLookupFirms bounds the firm list of a lookup (about 20 KiB of query).
-const maxLookupFirms = 1000
+func has[K comparable, V any](m map[K]V, k K) bool {
+	_, ok := m[k]
+	return ok
+}

@@ -118,3 +118,48 @@ func header(m kafka.Message, key string) string {
 	}
 	return ""
 }
+
+// TestDuplicateRevisionLargeBatch: the duplicate check of a batch of
+// thousands of firms (its keys are ~100 KB of query text, above
+// ClickHouse's default max_query_size once a batch is ~10,000 rows) refuses
+// exactly the revisions stored with other content.
+func TestDuplicateRevisionLargeBatch(t *testing.T) {
+	const n = 12000
+	s, ids := newStack(t, n)
+	s.opts.BatchRows, s.opts.BatchWait = 20000, 2*time.Second
+	p := report.NewPeriod(2025, 6)
+	at := time.Date(2025, 7, 2, 9, 0, 0, 0, time.UTC)
+	rep := func(firm string, headcount uint32) report.Report {
+		return report.Report{FirmID: firm, Period: p, Revision: 1, Headcount: headcount, Vacancies: 3, ReportedAt: at}
+	}
+	var first, second []kafka.Message
+	for i, id := range ids {
+		first = append(first, reportMsg(t, rep(id, 100)))
+		headcount := uint32(100) // the same content: stored again, harmless
+		if i%3 == 0 {
+			headcount = 101 // other content: refused
+		}
+		second = append(second, reportMsg(t, rep(id, headcount)))
+	}
+	produce(t, s.kafka.Addrs(), "reports", first...)
+	startIngest(t, s.opts)
+	testenv.WaitFor(t, "the first reports stored", 120*time.Second, func() (bool, string) {
+		got := count(t, s.ch, "SELECT count() FROM report_revisions")
+		return got == n, fmt.Sprint(got)
+	})
+	produce(t, s.kafka.Addrs(), "reports", second...)
+	testenv.WaitFor(t, "a third refused", 120*time.Second, func() (bool, string) {
+		got := count(t, s.ch, "SELECT count() FROM rejects FINAL WHERE reason = ?", report.ReasonDuplicateRevision)
+		return got == n/3, fmt.Sprint(got)
+	})
+	testenv.WaitFor(t, "every message consumed", 120*time.Second, func() (bool, string) {
+		got := count(t, s.ch, "SELECT count() FROM reports")
+		return got >= n+n-n/3, fmt.Sprint(got)
+	})
+	if got := count(t, s.ch, "SELECT count() FROM reports_latest WHERE headcount != 100"); got != 0 {
+		t.Errorf("%d reports stored with the refused content", got)
+	}
+	if got := count(t, s.ch, "SELECT count() FROM rejects FINAL"); got != n/3 {
+		t.Errorf("%d refusals, want %d", got, n/3)
+	}
+}

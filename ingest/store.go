@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
 
 	"github.com/layoffwatch/layoffwatch/internal/chdb"
 	"github.com/layoffwatch/layoffwatch/internal/report"
@@ -18,16 +21,30 @@ var (
 	insRejects = queries.Insert("rejects", "rejects", "received_at", "topic", "partition", "offset", "message_key",
 		"reason", "field", "message", "firm_id", "payload", "payload_bytes")
 	// report_revisions (migration 0007): every stored revision with its
-	// content hash, for the duplicate check (revisions.go). DISTINCT: a
+	// content hash, for the duplicate check (revisions.go). GROUP BY: a
 	// key's rows carry one hash, and how many a read sees depends on merges
-	// (ClickHouse 20+ collapses them within one insert already). A large
-	// batch reads its periods whole, so that the query's text stays small.
+	// (ClickHouse 20+ collapses them within one insert already); DISTINCT
+	// returns repeats on 18.16 when the WHERE holds an IN subquery. The batch's
+	// revisions go as one string of keys (lookupKey, comma-separated: one
+	// literal for the server to parse, not 50,000) and are looked up in a
+	// set (IN, not has(): has() scans the array for every row), so that only
+	// the rows of those exact revisions come back: reading the batch's
+	// periods whole cost ingest a fifth of its CPU, growing with the firms
+	// stored (docs/benchmarks.md).
 	insRevisions    = queries.Insert("revisions", "report_revisions", "firm_id", "period", "revision", "content_hash", "reported_at", "ingested_at")
-	qRevisionHashes = queries.Query("revision_hashes", `SELECT DISTINCT firm_id, period, revision, content_hash FROM {{report_revisions}}
-		WHERE period >= toDate(?) AND period <= toDate(?) AND has(?, firm_id)`)
-	qAllRevisionHashes = queries.Query("revision_hashes_all", `SELECT DISTINCT firm_id, period, revision, content_hash FROM {{report_revisions}}
-		WHERE period >= toDate(?) AND period <= toDate(?)`)
+	qRevisionHashes = queries.Query("revision_hashes", `SELECT firm_id, period, revision, content_hash FROM {{report_revisions}}
+		WHERE period >= toDate(?) AND period <= toDate(?)
+		AND concat(firm_id, ':', toString(toYYYYMM(period)), ':', toString(revision)) IN (SELECT arrayJoin(splitByChar(',', ?)))
+		GROUP BY firm_id, period, revision, content_hash`)
 )
+
+// lookupKey is a revision as qRevisionHashes matches it:
+// "<firm_id>:<yyyymm>:<revision>".
+func lookupKey(buf []byte, k revKey) []byte {
+	buf = append(append(buf, k.firm...), ':')
+	buf = strconv.AppendInt(buf, int64(k.period.Year()*100+int(k.period.Month())), 10)
+	return strconv.AppendUint(append(buf, ':'), uint64(k.revision), 10)
+}
 
 // Statements is ingest's catalog (the parity test runs every one).
 func Statements() *chdb.Catalog { return queries }
@@ -85,15 +102,24 @@ func (s chStore) InsertRejects(ctx context.Context, rows []Reject) error {
 	return s.ch.InsertColumns(ctx, insRejects, received, topic, partition, offset, key, reason, field, msg, firm, payload, size)
 }
 
-// storedHashes reads the content hashes of the stored revisions of the
-// periods from..to of firms (every firm when firms is nil).
-func (s chStore) storedHashes(ctx context.Context, firms []string, from, to report.Period) (map[revKey][]uint64, error) {
+// storedHashes reads the content hashes stored for the revisions keys,
+// which fall in the periods from..to.
+func (s chStore) storedHashes(ctx context.Context, keys []revKey, from, to report.Period) (map[revKey][]uint64, error) {
 	f, t := from.Start().Format(time.DateOnly), to.Start().Format(time.DateOnly)
-	st, args := qRevisionHashes, []any{f, t, firms}
-	if firms == nil {
-		st, args = qAllRevisionHashes, []any{f, t}
+	// the keys as one string, split on the server: one literal to parse,
+	// not one per key
+	var buf []byte
+	for i, k := range keys {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = lookupKey(buf, k)
 	}
-	rows, err := s.ch.Query(ctx, st, args...)
+	lookup := string(buf)
+	// the keys travel in the query's text (about 28 bytes each): more than
+	// the default max_query_size (256 KiB) allows for a 50,000-row batch
+	ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"max_query_size": 1<<20 + len(lookup)}))
+	rows, err := s.ch.Query(ctx, qRevisionHashes, f, t, lookup)
 	if err != nil {
 		return nil, fmt.Errorf("query report_revisions: %w", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -62,18 +63,22 @@ func TooLarge(n int) *Problem {
 // a missing field from a zero.
 type wire struct {
 	SchemaVersion *int64
-	FirmID        *string
-	Period        *string
 	Headcount     *int64
 	Vacancies     *int64
 	Hires         *int64
 	sepSet        uint8    // which of sep were given, by index in SeparationReasons
 	sep           [8]int64 // separations by index in SeparationReasons
 	Revision      *int64
-	ReportedAt    *string
-	Note          *string
+
+	// The string fields point into the parser's memory (valid until it is
+	// reused: validate copies what it keeps); strs has the bit of each
+	// field given, not null.
+	FirmID, Period, ReportedAt, Note []byte
+	strs                             int
+	firmValid                        bool // set by check
 
 	ints [6]int64 // storage the int pointers above point into
+	num  [24]byte // a number's literal, for the check of its syntax
 }
 
 // shanghai is the bureau's clock; "the month of now" is read on it.
@@ -88,9 +93,15 @@ var shanghai = func() *time.Location {
 // Shanghai returns the Asia/Shanghai location used for periods and deadlines.
 func Shanghai() *time.Location { return shanghai }
 
-// parsers are reused: a fastjson.Parser keeps its buffers between messages,
-// so a valid report decodes without allocating beyond its own strings.
-var parsers fastjson.ParserPool
+// decoders are reused: a fastjson.Parser keeps its buffers between
+// messages, and the wire is cleared, so a valid report decodes without
+// allocating beyond its own strings.
+var decoders = sync.Pool{New: func() any { return new(decoder) }}
+
+type decoder struct {
+	p fastjson.Parser
+	w wire
+}
 
 // Decode parses and validates one message. now is the clock used when the
 // report has no reported_at.
@@ -98,18 +109,22 @@ var parsers fastjson.ParserPool
 // JSON is parsed with valyala/fastjson: strict syntax, exact (case-sensitive)
 // keys, and no allocation per message, which matters at ingest rates of
 // hundreds of thousands of reports a second.
-func Decode(data []byte, now time.Time) (Report, *Problem) { return decode(data, now, false) }
+func Decode(data []byte, now time.Time) (Report, *Problem) {
+	r, _, p := decode(data, now, false, nil)
+	return r, p
+}
 
 // decode is Decode; with received, a reported_at in the message is judged
 // (an RFC 3339 string, or absent) and then dropped: the report counts as
-// reported at now.
-func decode(data []byte, now time.Time, received bool) (Report, *Problem) {
+// reported at now. With in, the firm id is taken from it when it has the
+// firm (interned: true), rather than allocated.
+func decode(data []byte, now time.Time, received bool, in Interner) (r Report, interned bool, prob *Problem) {
 	if len(data) > MaxMessageBytes {
-		return Report{}, TooLarge(len(data))
+		return Report{}, false, TooLarge(len(data))
 	}
-	p := parsers.Get()
-	defer parsers.Put(p)
-	v, err := p.ParseBytes(data)
+	d := decoders.Get().(*decoder)
+	defer decoders.Put(d)
+	v, err := d.p.ParseBytes(data)
 	if err != nil {
 		msg := err.Error()
 		switch {
@@ -122,16 +137,17 @@ func decode(data []byte, now time.Time, received bool) (Report, *Problem) {
 		default:
 			msg = "invalid JSON: " + strings.TrimPrefix(msg, "cannot parse JSON: ")
 		}
-		return Report{}, problem(ReasonMalformedJSON, "", "%s", msg)
+		return Report{}, false, problem(ReasonMalformedJSON, "", "%s", msg)
 	}
 	if prob := checkStrings(data); prob != nil {
-		return Report{}, prob
+		return Report{}, false, prob
 	}
-	var w wire
+	d.w = wire{}
+	w := &d.w
 	if prob := w.fill(v); prob != nil {
-		return Report{}, prob
+		return Report{}, false, prob
 	}
-	return w.validate(now, received)
+	return w.validate(now, received, in)
 }
 
 // field bits, to catch a key given twice
@@ -178,23 +194,27 @@ func (w *wire) fill(v *fastjson.Value) *Problem {
 		}
 		switch bit {
 		case fSchema:
-			w.SchemaVersion, prob = intField(key, v, &w.ints[0])
+			w.SchemaVersion, prob = w.intField(key, v, &w.ints[0])
 		case fFirm:
 			w.FirmID, prob = stringField(key, v)
+			w.strs |= bit
 		case fPeriod:
 			w.Period, prob = stringField(key, v)
+			w.strs |= bit
 		case fHeadcount:
-			w.Headcount, prob = intField(key, v, &w.ints[1])
+			w.Headcount, prob = w.intField(key, v, &w.ints[1])
 		case fVacancies:
-			w.Vacancies, prob = intField(key, v, &w.ints[2])
+			w.Vacancies, prob = w.intField(key, v, &w.ints[2])
 		case fHires:
-			w.Hires, prob = intField(key, v, &w.ints[3])
+			w.Hires, prob = w.intField(key, v, &w.ints[3])
 		case fRevision:
-			w.Revision, prob = intField(key, v, &w.ints[4])
+			w.Revision, prob = w.intField(key, v, &w.ints[4])
 		case fReportedAt:
 			w.ReportedAt, prob = stringField(key, v)
+			w.strs |= bit
 		case fNote:
 			w.Note, prob = stringField(key, v)
+			w.strs |= bit
 		case fSeparations:
 			prob = w.fillSeparations(v)
 		}
@@ -271,7 +291,7 @@ func (w *wire) fillSeparations(v *fastjson.Value) *Problem {
 			prob = problem(ReasonMalformedJSON, sepFields[i], "field %q appears more than once", sepFields[i])
 		case v.Type() == fastjson.TypeNull:
 		default:
-			if _, prob = intField(sepFields[i], v, &w.sep[i]); prob == nil {
+			if _, prob = w.intField(sepFields[i], v, &w.sep[i]); prob == nil {
 				w.sepSet |= 1 << i
 			}
 		}
@@ -280,13 +300,13 @@ func (w *wire) fillSeparations(v *fastjson.Value) *Problem {
 }
 
 // intField reads an integer into slot and returns slot.
-func intField(name string, v *fastjson.Value, slot *int64) (*int64, *Problem) {
+func (w *wire) intField(name string, v *fastjson.Value, slot *int64) (*int64, *Problem) {
 	if v.Type() != fastjson.TypeNumber {
 		return nil, problem(ReasonMalformedJSON, name, "%s must be an integer, got %s", name, kindOf(v))
 	}
-	if lit := v.String(); !isJSONNumber(lit) {
+	if lit := v.MarshalTo(w.num[:0]); !isJSONNumber(lit) {
 		// fastjson takes 01, +1, 1-, NaN and inf for numbers; RFC 8259 does not
-		return nil, problem(ReasonMalformedJSON, name, "%s is not a JSON number: %s", name, lit)
+		return nil, problem(ReasonMalformedJSON, name, "%s is not a JSON number: %s", name, string(lit))
 	}
 	n, err := v.Int64()
 	if err != nil {
@@ -303,7 +323,7 @@ func intField(name string, v *fastjson.Value, slot *int64) (*int64, *Problem) {
 
 // isJSONNumber reports whether lit is a number as RFC 8259 writes one:
 // -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
-func isJSONNumber(lit string) bool {
+func isJSONNumber[T string | []byte](lit T) bool {
 	i, n := 0, len(lit)
 	digits := func() int {
 		start := i
@@ -339,13 +359,14 @@ func isJSONNumber(lit string) bool {
 	return i == n
 }
 
-func stringField(name string, v *fastjson.Value) (*string, *Problem) {
+// stringField returns the string's bytes, in the parser's memory
+// (checkStrings has held them to UTF-8 and whole characters).
+func stringField(name string, v *fastjson.Value) ([]byte, *Problem) {
 	b, err := v.StringBytes()
 	if err != nil {
 		return nil, problem(ReasonMalformedJSON, name, "%s must be a string, got %s", name, kindOf(v))
 	}
-	s := string(b) // checkStrings has held it to UTF-8 and whole characters
-	return &s, nil
+	return b, nil
 }
 
 func kindOf(v *fastjson.Value) string {
@@ -365,7 +386,25 @@ func kindOf(v *fastjson.Value) string {
 	}
 }
 
-func (w *wire) validate(now time.Time, received bool) (Report, *Problem) {
+func (w *wire) validate(now time.Time, received bool, in Interner) (Report, bool, *Problem) {
+	r, prob := w.check(now, received)
+	if !w.firmValid {
+		return r, false, prob
+	}
+	// a valid firm id is in the report, whatever else is wrong with it
+	if in != nil {
+		if id, ok := in.Intern(w.FirmID); ok {
+			r.FirmID = id
+			return r, true, prob
+		}
+	}
+	r.FirmID = string(w.FirmID)
+	return r, false, prob
+}
+
+// check applies the rules on values; it leaves r.FirmID to validate, which
+// takes it from the registry when it can.
+func (w *wire) check(now time.Time, received bool) (Report, *Problem) {
 	var r Report
 	if w.SchemaVersion == nil {
 		return r, problem(ReasonMissingField, "schema_version", "schema_version is required")
@@ -373,26 +412,27 @@ func (w *wire) validate(now time.Time, received bool) (Report, *Problem) {
 	if *w.SchemaVersion != SchemaVersion {
 		return r, problem(ReasonUnsupportedSchema, "schema_version", "schema_version %d is not supported; use %d", *w.SchemaVersion, SchemaVersion)
 	}
-	if w.FirmID == nil {
+	if w.strs&fFirm == 0 {
 		return r, problem(ReasonMissingField, "firm_id", "firm_id is required")
 	}
-	if err := CheckFirmID(*w.FirmID); err != nil {
+	if err := checkFirmID(w.FirmID); err != nil {
 		return r, problem(ReasonInvalidFirmID, "firm_id", "%v", err)
 	}
-	r.FirmID = *w.FirmID
-	if w.Period == nil {
+	w.firmValid = true
+	if w.strs&fPeriod == 0 {
 		return r, problem(ReasonMissingField, "period", "period is required")
 	}
-	p, err := ParsePeriod(*w.Period)
-	if err != nil {
+	p, _, ok := parsePeriod(w.Period)
+	if !ok || p == 0 {
+		_, err := ParsePeriod(string(w.Period))
 		return r, problem(ReasonInvalidPeriod, "period", "%v", err)
 	}
 	if p < MinPeriod {
 		return r, problem(ReasonInvalidPeriod, "period", "period %s is before %s", p, MinPeriod)
 	}
 	r.Period = p
-	if w.ReportedAt != nil {
-		t, err := time.Parse(time.RFC3339, *w.ReportedAt)
+	if w.strs&fReportedAt != 0 {
+		t, err := time.Parse(time.RFC3339, string(w.ReportedAt))
 		if err != nil {
 			return r, problem(ReasonMalformedJSON, "reported_at", "reported_at must be an RFC 3339 time: %v", err)
 		}
@@ -449,11 +489,11 @@ func (w *wire) validate(now time.Time, received bool) (Report, *Problem) {
 			return r, prob
 		}
 	}
-	if w.Note != nil {
-		if n := utf8.RuneCountInString(*w.Note); n > MaxNoteRunes {
+	if w.strs&fNote != 0 {
+		if n := utf8.RuneCount(w.Note); n > MaxNoteRunes {
 			return r, problem(ReasonOutOfRange, "note", "note has %d characters, the limit is %d", n, MaxNoteRunes)
 		}
-		r.Note = *w.Note
+		r.Note = string(w.Note)
 	}
 	return r, nil
 }

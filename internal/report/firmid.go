@@ -21,7 +21,9 @@ var creditValue = func() (v [256]int8) {
 
 // CheckFirmID reports why id is not a valid unified social credit code, or
 // nil when it is. Letters must be upper case, as printed on licences.
-func CheckFirmID(id string) error {
+func CheckFirmID(id string) error { return checkFirmID(id) }
+
+func checkFirmID[T string | []byte](id T) error {
 	if len(id) != 18 {
 		return fmt.Errorf("firm id must have 18 characters, has %d", len(id))
 	}
@@ -36,7 +38,7 @@ func CheckFirmID(id string) error {
 	if creditValue[id[17]] < 0 {
 		return fmt.Errorf("firm id check character %q is not allowed", id[17])
 	}
-	want := CreditCheckChar(id[:17])
+	want := creditCheckChar(id[:17])
 	if id[17] != want {
 		return fmt.Errorf("firm id check character is %q, want %q", id[17], want)
 	}
@@ -46,7 +48,9 @@ func CheckFirmID(id string) error {
 // CreditCheckChar computes the check character for the first 17 characters
 // of a unified social credit code. It panics if body has another length or an
 // invalid character; callers check first (or generate the body themselves).
-func CreditCheckChar(body string) byte {
+func CreditCheckChar(body string) byte { return creditCheckChar(body) }
+
+func creditCheckChar[T string | []byte](body T) byte {
 	if len(body) != 17 {
 		panic("CreditCheckChar: body must have 17 characters")
 	}

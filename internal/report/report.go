@@ -98,13 +98,30 @@ func ParsePeriod(s string) (Period, error) {
 	if len(s) != 7 || s[4] != '-' {
 		return 0, fmt.Errorf("period %q is not YYYY-MM", s)
 	}
-	y, m := 0, 0
-	for i, c := range []byte(s) {
+	p, m, ok := parsePeriod(s)
+	switch {
+	case !ok:
+		return 0, fmt.Errorf("period %q is not YYYY-MM", s)
+	case m < 1 || m > 12:
+		return 0, fmt.Errorf("period %q has no month %d", s, m)
+	}
+	return p, nil
+}
+
+// parsePeriod reads YYYY-MM without allocating: ok when s has that shape,
+// p valid when the month m is 1..12 too.
+func parsePeriod[T string | []byte](s T) (p Period, m int, ok bool) {
+	if len(s) != 7 || s[4] != '-' {
+		return 0, 0, false
+	}
+	y := 0
+	for i := range len(s) {
+		c := s[i]
 		if i == 4 {
 			continue
 		}
 		if c < '0' || c > '9' {
-			return 0, fmt.Errorf("period %q is not YYYY-MM", s)
+			return 0, 0, false
 		}
 		if i < 4 {
 			y = y*10 + int(c-'0')
@@ -113,9 +130,9 @@ func ParsePeriod(s string) (Period, error) {
 		}
 	}
 	if m < 1 || m > 12 {
-		return 0, fmt.Errorf("period %q has no month %d", s, m)
+		return 0, m, true
 	}
-	return NewPeriod(y, time.Month(m)), nil
+	return NewPeriod(y, time.Month(m)), m, true
 }
 
 // MarshalText implements encoding.TextMarshaler.

@@ -8,6 +8,15 @@ type Registry interface {
 	Has(firmID string) bool
 }
 
+// Interner is a Registry that hands out its own copy of a registered firm
+// id, so that decoding takes the firm id from it instead of allocating one
+// per report (ingest's registry). Intern reports false for a firm it does
+// not hold; validation then asks Has, which may look further.
+type Interner interface {
+	Registry
+	Intern(id []byte) (string, bool)
+}
+
 // Validate decodes one message and checks its firm against the registry.
 // It is the single judgement used by ingest, the gateway and `validate`.
 func Validate(data []byte, now time.Time, reg Registry) (Report, *Problem) {
@@ -25,11 +34,12 @@ func ValidateReceived(data []byte, receivedAt time.Time, reg Registry) (Report, 
 }
 
 func validate(data []byte, now time.Time, reg Registry, received bool) (Report, *Problem) {
-	r, p := decode(data, now, received)
+	in, _ := reg.(Interner)
+	r, interned, p := decode(data, now, received, in)
 	if p != nil {
 		return r, p
 	}
-	if reg != nil && !reg.Has(r.FirmID) {
+	if reg != nil && !interned && !reg.Has(r.FirmID) {
 		return r, problem(ReasonUnknownFirm, "firm_id", "firm %s is not in the registry of monitored firms", r.FirmID)
 	}
 	return r, nil

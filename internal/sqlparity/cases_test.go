@@ -17,6 +17,7 @@ import (
 	"github.com/layoffwatch/layoffwatch/internal/demo"
 	"github.com/layoffwatch/layoffwatch/internal/firms"
 	"github.com/layoffwatch/layoffwatch/internal/region"
+	"github.com/layoffwatch/layoffwatch/internal/report"
 	"github.com/layoffwatch/layoffwatch/internal/simulate"
 )
 
@@ -169,13 +170,9 @@ func params(fx *fixture) map[string][][]any {
 			{day(fx.ingestedMid.AddDate(0, -1, -5)), sample},
 		},
 		"ingest.revision_hashes": {
-			{day(prev), day(end), sample},
-			{day(fx.revisedAt.Start()), day(fx.revisedAt.Start()), []string{fx.revisedFirm}},
-			{day(fx.ingestedMid.AddDate(0, -1, -5)), day(fx.ingestedMid.AddDate(0, -1, -5)), sample},
-		},
-		"ingest.revision_hashes_all": {
-			{day(fx.ingestedMid.AddDate(0, -1, -5)), day(fx.ingestedMid.AddDate(0, -1, -5))},
-			{day(fx.revisedAt.Start()), day(end)},
+			{day(prev), day(end), revisionKeys(sample, fx.end.Add(-1), fx.end)},
+			{day(fx.revisedAt.Start()), day(fx.revisedAt.Start()), revisionKeys([]string{fx.revisedFirm}, fx.revisedAt)},
+			{day(fx.ingestedMid.AddDate(0, -1, -5)), day(fx.ingestedMid.AddDate(0, -1, -5)), revisionKeys(sample, report.PeriodOf(fx.ingestedMid.AddDate(0, -1, -5)))},
 		},
 		"demo.headcount_by_prefecture": none,
 		"demo.warnings":                none,
@@ -288,4 +285,18 @@ func dashboardRuns(fx *fixture, dashes []*grafana.Dashboard) []dashboardRun {
 		}
 	}
 	return out
+}
+
+// revisionKeys are ingest's revision lookup keys ("<firm>:<yyyymm>:<revision>",
+// comma-separated) of revisions 1 and 2 of firms in periods.
+func revisionKeys(firms []string, periods ...report.Period) string {
+	var keys []string
+	for _, f := range firms {
+		for _, p := range periods {
+			for rev := 1; rev <= 2; rev++ {
+				keys = append(keys, fmt.Sprintf("%s:%s:%d", f, p.Start().Format("200601"), rev))
+			}
+		}
+	}
+	return strings.Join(keys, ",")
 }
