@@ -58,6 +58,7 @@ type Options struct {
 	ZooKeeperRoot string        `help:"ZooKeeper path of the replicas' members and leases (default /layoffwatch/<database>/detect)." name:"zookeeper-root"`
 	ReplicaID     string        `help:"This replica's name among the replicas (default: host name and process id)." name:"replica-id"`
 	LeaseTimeout  time.Duration `help:"ZooKeeper session timeout: how soon a dead replica's prefectures are taken over." default:"10s"`
+	JoinWait      time.Duration `help:"With --zookeeper: a replica that joins takes no prefecture for this long, so that replicas started together see each other and each loads only its share." default:"5s"`
 	ShareEpoch    time.Duration `help:"Replicas of several read the reports up to the same epochs, a multiple of this, and evaluate on one epoch's data (the same on every replica); keep it longer than a replica's pass, or replicas wait for each other's epochs to meet." default:"30s"`
 
 	// Reload asks for the plan file to be read again (the command wires
@@ -110,6 +111,8 @@ func (o Options) Validate() error {
 		return fmt.Errorf("shard %d of %d: want 0 ≤ shard < shards (0 shards: one replica)", o.Shard, o.Shards)
 	case o.ZooKeeper != "" && o.Shards > 1:
 		return errors.New("--zookeeper and --shards both divide the prefectures: give one")
+	case o.JoinWait < 0:
+		return fmt.Errorf("join wait must not be negative, got %s", o.JoinWait)
 	case o.sharded() && o.LeaseTimeout < time.Second:
 		// also bounds a sharded replica's alert writes (a third of it)
 		return fmt.Errorf("lease timeout must be at least 1s, got %s", o.LeaseTimeout)
@@ -226,7 +229,7 @@ func Run(ctx context.Context, opts Options, log *slog.Logger, reg *prometheus.Re
 			if root == "" {
 				root = "/layoffwatch/" + opts.ClickHouse.Database + "/detect"
 			}
-			z, err := newZKOwner(ctx, opts.ZooKeeper, root, id, opts.LeaseTimeout, log)
+			z, err := newZKOwner(ctx, opts.ZooKeeper, root, id, opts.LeaseTimeout, opts.JoinWait, log)
 			if err != nil {
 				return err
 			}

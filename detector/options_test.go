@@ -25,7 +25,7 @@ func TestOptionsSharded(t *testing.T) {
 		{"shard out of range", func(o *Options) { o.Shards, o.Shard = 2, 2 }, "shard 2 of 2"},
 		{"both ways", func(o *Options) { o.Shards, o.ZooKeeper = 2, "127.0.0.1:2181" }, "give one"},
 		{"static shards, no lease timeout", func(o *Options) { o.Shards, o.LeaseTimeout = 2, 0 }, "lease timeout"},
-		{"zookeeper, short lease", func(o *Options) { o.ZooKeeper, o.LeaseTimeout = "127.0.0.1:2181", 500 * time.Millisecond }, "lease timeout"},
+		{"zookeeper, short lease", func(o *Options) { o.ZooKeeper, o.LeaseTimeout = "127.0.0.1:2181", 500*time.Millisecond }, "lease timeout"},
 		{"one replica, no lease timeout", func(o *Options) { o.LeaseTimeout = 0 }, ""},
 		{"relative zookeeper root", func(o *Options) { o.ZooKeeper, o.ZooKeeperRoot = "127.0.0.1:2181", "lw" }, "must start with /"},
 	} {

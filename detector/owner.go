@@ -124,6 +124,12 @@ type zkOwner struct {
 	mu      sync.Mutex
 	session int64           // the session held and member were made in
 	held    map[string]bool // leases held in that session
+	// settle is how long after registering the replica takes no unit, so
+	// that replicas started together see each other first and each loads
+	// only its share (not every unit, to release most of it a moment
+	// later, its memory's peak already reached)
+	settle time.Duration
+	joined time.Time
 }
 
 // zkLog is ZooKeeper's client log, at debug level (it reports every
@@ -134,7 +140,7 @@ func (l zkLog) Printf(format string, args ...any) { l.log.Debug(fmt.Sprintf(form
 
 // newZKOwner connects to ZooKeeper (servers: host:port, comma-separated)
 // and makes the root's nodes.
-func newZKOwner(ctx context.Context, servers, root, id string, timeout time.Duration, log *slog.Logger) (*zkOwner, error) {
+func newZKOwner(ctx context.Context, servers, root, id string, timeout, settle time.Duration, log *slog.Logger) (*zkOwner, error) {
 	conn, events, err := zk.Connect(strings.Split(servers, ","), timeout, zk.WithLogger(zkLog{log}), zk.WithLogInfo(false))
 	if err != nil {
 		return nil, fmt.Errorf("connect to zookeeper %s: %w", servers, err)
@@ -146,7 +152,7 @@ func newZKOwner(ctx context.Context, servers, root, id string, timeout time.Dura
 			}
 		}
 	}()
-	z := &zkOwner{conn: conn, root: root, id: id, log: log, held: map[string]bool{}}
+	z := &zkOwner{conn: conn, root: root, id: id, log: log, held: map[string]bool{}, settle: settle}
 	deadline := time.Now().Add(timeout + 5*time.Second)
 	for conn.State() != zk.StateHasSession {
 		if time.Now().After(deadline) || ctx.Err() != nil {
@@ -197,7 +203,10 @@ func (z *zkOwner) claim(_ context.Context, units map[string]int) (map[string]boo
 			// answer was lost to a short disconnect.)
 			return nil, fmt.Errorf("zookeeper: member %s is still registered by another session", z.id)
 		}
-		z.session = sid
+		z.session, z.joined = sid, time.Now()
+	}
+	if time.Since(z.joined) < z.settle {
+		return map[string]bool{}, nil
 	}
 	members, _, err := z.conn.Children(path.Join(z.root, "members"))
 	if err != nil {

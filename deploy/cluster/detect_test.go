@@ -152,7 +152,8 @@ func TestDetectReplicas(t *testing.T) {
 			"--kafka-brokers", strings.Join(k.Addrs(), ","), "--kafka-partitions", "3",
 			"--clickhouse-addr", node, "--clickhouse-database", "layoffwatch", "--clickhouse-cluster", "lw",
 			"--plan", plan, "--poll", "500ms", "--metrics-addr", "", "--alert-months", "4",
-			"--zookeeper", c.ZooKeeper.Addr(), "--zookeeper-root", root, "--lease-timeout", "6s", "--share-epoch", "5s"))
+			"--zookeeper", c.ZooKeeper.Addr(), "--zookeeper-root", root, "--lease-timeout", "6s", "--share-epoch", "5s",
+			"--join-wait", "15s"))
 	}
 
 	want := waitEvents(t, "the reference detector", refK, 3*time.Minute, nil)
@@ -172,6 +173,18 @@ func TestDetectReplicas(t *testing.T) {
 	t.Logf("phase 1: %d events, as the single detector's; units held: %v", len(got), held)
 	if len(held) != 3 {
 		t.Fatalf("units held by %d replicas, want 3: %v", len(held), held)
+	}
+	// started together, each waited to see the others (--join-wait) and
+	// took only its share: none took a unit it then gave away, so none
+	// loaded more than its share
+	for _, p := range procs {
+		b, err := os.ReadFile(p.log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := strings.Count(string(b), `msg="unit released"`); n > 0 {
+			t.Errorf("replica %s released %d units it had taken at start: it loaded more than its share", p.id, n)
+		}
 	}
 
 	// kill a replica, then a new month lands
@@ -393,6 +406,7 @@ func compareEvents(t *testing.T, want, got []alertevent.Event) {
 type detectProcess struct {
 	id   string
 	cmd  *exec.Cmd
+	log  string        // its stdout and stderr
 	done chan struct{} // closed when the process has exited
 }
 
@@ -409,7 +423,7 @@ func startDetect(t *testing.T, bin, id string, args ...string) *detectProcess {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &detectProcess{id: id, cmd: cmd, done: make(chan struct{})}
+	p := &detectProcess{id: id, cmd: cmd, log: logPath, done: make(chan struct{})}
 	go func() { _ = cmd.Wait(); _ = out.Close(); close(p.done) }()
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
