@@ -7,13 +7,13 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/layoffwatch/layoffwatch/detector"
 	"github.com/layoffwatch/layoffwatch/internal/chdb"
 	"github.com/layoffwatch/layoffwatch/internal/firms"
+	"github.com/layoffwatch/layoffwatch/internal/procstat"
 	"github.com/layoffwatch/layoffwatch/internal/report"
 	"github.com/layoffwatch/layoffwatch/internal/simulate"
 	"github.com/layoffwatch/layoffwatch/internal/testenv"
@@ -154,24 +154,15 @@ func fullEvaluation(ctx context.Context, b *testing.B, ch *chdb.Client, list []f
 
 // resetPeakRSS resets the process's VmHWM (Linux: clear_refs 5).
 func resetPeakRSS(b testing.TB) {
-	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0o200); err != nil {
+	if err := procstat.ResetPeakRSS(); err != nil {
 		b.Logf("cannot reset peak RSS: %v", err)
 	}
 }
 
 func peakRSSMiB(b testing.TB) float64 {
-	status, err := os.ReadFile("/proc/self/status")
+	v, err := procstat.PeakRSS(0)
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, line := range strings.Split(string(status), "\n") {
-		if kb, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			v, err := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(kb), "kB")))
-			if err != nil {
-				b.Fatal(err)
-			}
-			return float64(v) / 1024
-		}
-	}
-	return 0
+	return v
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/layoffwatch/layoffwatch/internal/firms"
 	"github.com/layoffwatch/layoffwatch/internal/ingestbench"
 	"github.com/layoffwatch/layoffwatch/internal/localstack"
+	"github.com/layoffwatch/layoffwatch/internal/procstat"
 	"github.com/layoffwatch/layoffwatch/internal/report"
 	"github.com/layoffwatch/layoffwatch/internal/testenv"
 )
@@ -370,21 +371,11 @@ func waitMerges(b testing.TB, ch *chdb.Client) {
 }
 
 func peakRSSMiB(b testing.TB, pid int) float64 {
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	v, err := procstat.PeakRSS(pid)
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, line := range strings.Split(string(status), "\n") {
-		if kb, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			n, err := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(kb), "kB")))
-			if err != nil {
-				b.Fatal(err)
-			}
-			return float64(n) / 1024
-		}
-	}
-	b.Fatal("no VmHWM in /proc status")
-	return 0
+	return v
 }
 
 func mustFirms(b testing.TB, ch *chdb.Client) []firms.Firm {

@@ -15,11 +15,11 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/layoffwatch/layoffwatch/internal/chdb"
 	"github.com/layoffwatch/layoffwatch/internal/firms"
 	"github.com/layoffwatch/layoffwatch/internal/kafkautil"
 	"github.com/layoffwatch/layoffwatch/internal/localstack"
+	"github.com/layoffwatch/layoffwatch/internal/procstat"
 	"github.com/layoffwatch/layoffwatch/internal/report"
 	"github.com/layoffwatch/layoffwatch/internal/simulate"
 	"github.com/layoffwatch/layoffwatch/internal/testenv"
@@ -374,21 +374,11 @@ func scrape(url string) (map[string]float64, error) {
 
 // vmHWM is a process's peak resident set (Linux), MiB.
 func vmHWM(b testing.TB, pid int) float64 {
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	v, err := procstat.PeakRSS(pid)
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, line := range strings.Split(string(status), "\n") {
-		if kb, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			v, err := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(kb), "kB")))
-			if err != nil {
-				b.Fatal(err)
-			}
-			return float64(v) / 1024
-		}
-	}
-	b.Fatalf("no VmHWM in /proc/%d/status", pid)
-	return 0
+	return v
 }
 
 // clearDetectState empties the alert state and the partials between runs,
