@@ -716,6 +716,86 @@ func (e *FirmEnv) layoffSeparations3() float64 {
 	return sum
 }
 
+// Unusual separations: what a firm reports leaving for each reason beyond
+// what it usually reports for that reason. A layoff disguised as contract
+// ends, negotiated terminations ("other") or resignations shows as a reason
+// the firm seldom uses running far above its habit; a seasonal stop shows
+// as the contract ends the firm reports every year in those months.
+const (
+	unusualHistory = 6 // reports among the 12 months before t to judge a firm's habit
+	unusualYears   = 3 // earlier years for a reason's seasonal habit
+)
+
+// unusualSeparations is Σ over reasons of max(0, s − U − 2√U): s the
+// month's separations for the reason, U the firm's usual count for it — the
+// larger of its median over the reports of the 12 months before m and the
+// median, over up to 3 earlier years, of its largest count in the same
+// calendar month or the month either side (a season a month early or late).
+// 2√U leaves out what a count of mean U varies by in ordinary months
+// (Poisson). 0 for a month without a report or a firm with fewer than 6
+// reports in the 12 months before.
+func unusualSeparations(ds *Dataset, f, m int) float64 {
+	cur := ds.rec(f, m)
+	if !cur.ok {
+		return 0
+	}
+	n := 0
+	for j := m - 12; j < m; j++ {
+		if ds.rec(f, j).ok {
+			n++
+		}
+	}
+	if n < unusualHistory {
+		return 0
+	}
+	var total float64
+	var buf [12]float32
+	for k, s := range cur.sep {
+		if s == 0 {
+			continue
+		}
+		recent := buf[:0]
+		for j := m - 12; j < m; j++ {
+			if r := ds.rec(f, j); r.ok {
+				recent = append(recent, float32(r.sep[k]))
+			}
+		}
+		usual := float64(median32(recent))
+		var yearBuf [unusualYears]float32
+		years := yearBuf[:0]
+		for y := 1; y <= unusualYears; y++ {
+			top, ok := uint32(0), false
+			for j := m - 12*y - 1; j <= m-12*y+1; j++ {
+				if r := ds.rec(f, j); r.ok {
+					top, ok = max(top, r.sep[k]), true
+				}
+			}
+			if ok {
+				years = append(years, float32(top))
+			}
+		}
+		if len(years) > 0 {
+			usual = max(usual, float64(median32(years)))
+		}
+		total += max(float64(s)-usual-2*math.Sqrt(usual), 0)
+	}
+	return total
+}
+
+// unusualSeparations3 is unusualSeparations summed over t−2, t−1 and t,
+// each month against its own past.
+func (e *FirmEnv) unusualSeparations3() float64 {
+	l := &e.lazy
+	if l.ds == nil {
+		return 0
+	}
+	var sum float64
+	for j := l.m - 2; j <= l.m; j++ {
+		sum += unusualSeparations(l.ds, l.f, j)
+	}
+	return sum
+}
+
 // largestShare3 is the share of the loss t−3 → t held by its worst month.
 func (e *FirmEnv) largestShare3() float64 {
 	l := &e.lazy

@@ -51,6 +51,8 @@ func metricLabels() []metricLabel {
 		{name: "layoff_separations3", zh: "三个月报告经济性裁员", en: "reported economic layoffs over 3 months"},
 		{name: "usual_separations", zh: "平时月离职人数", en: "usual monthly separations"},
 		{name: "separations_excess", zh: "超出平时的离职人数", en: "separations beyond the usual"},
+		{name: "unusual_separations", zh: "离职原因超出企业平时的人数", en: "separations beyond the firm's habit for their reasons"},
+		{name: "unusual_separations3", zh: "三个月离职原因超出平时的人数", en: "separations beyond the firm's habit over 3 months"},
 		{name: "unexplained_loss", zh: "离职招聘数据无法解释的减员", en: "loss the flows do not explain"},
 		{name: "largest_share3", zh: "三个月中单月减员最大占比", en: "worst month's share of the 3-month loss", pct: true},
 		{name: "peers", zh: "同行业可比企业数", en: "peer firms"},
