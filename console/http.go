@@ -17,6 +17,7 @@ import (
 
 	"github.com/layoffwatch/layoffwatch/internal/alertevent"
 	"github.com/layoffwatch/layoffwatch/internal/chart"
+	"github.com/layoffwatch/layoffwatch/internal/static"
 )
 
 //go:embed templates static
@@ -95,11 +96,11 @@ func (c *Console) routes() (http.Handler, error) {
 	for _, rt := range c.routeTable() {
 		mux.HandleFunc(rt.method+" "+rt.pattern, c.wrap(rt))
 	}
-	static, err := fs.Sub(assets, "static")
+	staticFS, err := fs.Sub(assets, "static")
 	if err != nil {
 		return nil, err
 	}
-	fileServer := http.StripPrefix("/static/", http.FileServer(http.FS(static)))
+	fileServer := static.Handler("/static/", staticFS)
 	mux.Handle("GET /static/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "public, max-age=3600")
 		fileServer.ServeHTTP(w, r)

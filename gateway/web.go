@@ -19,6 +19,7 @@ import (
 
 	"github.com/layoffwatch/layoffwatch/internal/firms"
 	"github.com/layoffwatch/layoffwatch/internal/report"
+	"github.com/layoffwatch/layoffwatch/internal/static"
 )
 
 // The web form at /report, for the HR clerk who reports by hand: sign in
@@ -73,11 +74,11 @@ func newWebUI(s *Server) (*webUI, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse web templates: %w", err)
 	}
-	static, err := fs.Sub(webFS, "web/static")
+	staticFS, err := fs.Sub(webFS, "web/static")
 	if err != nil {
 		return nil, fmt.Errorf("web static files: %w", err)
 	}
-	return &webUI{s: s, tmpl: tmpl, static: http.StripPrefix("/static/", http.FileServerFS(static)),
+	return &webUI{s: s, tmpl: tmpl, static: static.Handler("/static/", staticFS),
 		cop: http.NewCrossOriginProtection(), sessions: map[string]*session{}, pre: map[string]*session{}}, nil
 }
 
