@@ -146,6 +146,13 @@ var firmMetrics = metrics[FirmEnv]{
 		}
 		return unusualSeparations(e.lazy.ds, e.lazy.f, e.lazy.m)
 	}),
+	number("habitual_layoff_separations", "the part of layoff_separations the firm's habit for those reasons explains: Σ over economic layoff, closure and suspension of min(s, U + 2√U), U as for unusual_separations (a firm that reports its winter stop as economic layoffs every year); 0 with fewer than 6 reports in the 12 months before", func(e *FirmEnv) float64 {
+		if e.lazy.ds == nil {
+			return 0
+		}
+		return habitualLayoffSeparations(e.lazy.ds, e.lazy.f, e.lazy.m)
+	}),
+	number("habitual_layoff_separations3", "habitual_layoff_separations summed over t−2, t−1 and t, each month against its own past", func(e *FirmEnv) float64 { return e.habitualLayoffSeparations3() }),
 	number("unusual_separations3", "unusual_separations summed over t−2, t−1 and t, each month against its own past", func(e *FirmEnv) float64 { return e.unusualSeparations3() }),
 	boolean("flows_reported", "the firm reports its flows this month: hires or separations above 0", func(e *FirmEnv) bool { return e.Hires+e.SepTotal > 0 }),
 	number("unexplained_loss", "loss not accounted for by the reported flows: loss − max(sep_total − hires, 0), at least 0; 0 for a firm that reported no flows this month nor in the 12 months before (it does not fill them in): a large one hints at a reporting error", func(e *FirmEnv) float64 {

@@ -726,18 +726,19 @@ const (
 	unusualYears   = 3 // earlier years for a reason's seasonal habit
 )
 
-// unusualSeparations is Σ over reasons of max(0, s − U − 2√U): s the
-// month's separations for the reason, U the firm's usual count for it — the
-// larger of its median over the reports of the 12 months before m and the
-// median, over up to 3 earlier years, of its largest count in the same
-// calendar month or the month either side (a season a month early or late).
-// 2√U leaves out what a count of mean U varies by in ordinary months
-// (Poisson). 0 for a month without a report or a firm with fewer than 6
-// reports in the 12 months before.
-func unusualSeparations(ds *Dataset, f, m int) float64 {
+// separationBounds is, for each reason, the most separations the firm's
+// habit explains in month m: U + 2√U, U its usual count for the reason —
+// the larger of its median over the reports of the 12 months before m and
+// the median, over up to 3 earlier years, of its largest count in the same
+// calendar month or the month either side (a season a month early or
+// late); 2√U is what a count of mean U varies by in ordinary months
+// (Poisson). ok is false without a report for m or with fewer than 6
+// reports in the 12 months before (no habit to judge by). Only reasons
+// with separations in m are computed.
+func separationBounds(ds *Dataset, f, m int) (bound [8]float64, ok bool) {
 	cur := ds.rec(f, m)
 	if !cur.ok {
-		return 0
+		return bound, false
 	}
 	n := 0
 	for j := m - 12; j < m; j++ {
@@ -746,9 +747,8 @@ func unusualSeparations(ds *Dataset, f, m int) float64 {
 		}
 	}
 	if n < unusualHistory {
-		return 0
+		return bound, false
 	}
-	var total float64
 	var buf [12]float32
 	for k, s := range cur.sep {
 		if s == 0 {
@@ -764,22 +764,67 @@ func unusualSeparations(ds *Dataset, f, m int) float64 {
 		var yearBuf [unusualYears]float32
 		years := yearBuf[:0]
 		for y := 1; y <= unusualYears; y++ {
-			top, ok := uint32(0), false
+			top, seen := uint32(0), false
 			for j := m - 12*y - 1; j <= m-12*y+1; j++ {
 				if r := ds.rec(f, j); r.ok {
-					top, ok = max(top, r.sep[k]), true
+					top, seen = max(top, r.sep[k]), true
 				}
 			}
-			if ok {
+			if seen {
 				years = append(years, float32(top))
 			}
 		}
 		if len(years) > 0 {
 			usual = max(usual, float64(median32(years)))
 		}
-		total += max(float64(s)-usual-2*math.Sqrt(usual), 0)
+		bound[k] = usual + 2*math.Sqrt(usual)
+	}
+	return bound, true
+}
+
+// unusualSeparations is Σ over reasons of max(0, s − bound): the month's
+// separations beyond what the firm's habit explains (separationBounds); 0
+// when there is no habit to judge by.
+func unusualSeparations(ds *Dataset, f, m int) float64 {
+	bound, ok := separationBounds(ds, f, m)
+	if !ok {
+		return 0
+	}
+	var total float64
+	for k, s := range ds.rec(f, m).sep {
+		total += max(float64(s)-bound[k], 0)
 	}
 	return total
+}
+
+// habitualLayoffSeparations is the part of the month's layoff separations
+// (economic layoff, closure or bankruptcy, suspension) that the firm's habit
+// for those reasons explains: Σ min(s, bound) over the three; 0 when there
+// is no habit to judge by.
+func habitualLayoffSeparations(ds *Dataset, f, m int) float64 {
+	bound, ok := separationBounds(ds, f, m)
+	if !ok {
+		return 0
+	}
+	var total float64
+	for k, s := range ds.rec(f, m).sep[:3] {
+		total += min(float64(s), bound[k])
+	}
+	return total
+}
+
+// habitualLayoffSeparations3 is habitualLayoffSeparations summed over t−2,
+// t−1 and t, as layoff_separations3 sums the layoffs.
+func (e *FirmEnv) habitualLayoffSeparations3() float64 {
+	l := &e.lazy
+	if l.ds == nil {
+		return 0
+	}
+	var sum float64
+	for j := l.m - 2; j <= l.m; j++ {
+		sum += habitualLayoffSeparations(l.ds, l.f, j)
+	}
+	return sum
 }
 
 // unusualSeparations3 is unusualSeparations summed over t−2, t−1 and t,

@@ -87,3 +87,45 @@ func sep(pairs ...int) (s [8]uint32) {
 	}
 	return s
 }
+
+// TestHabitualLayoffSeparations checks the part of a month's reported
+// layoffs that the firm's habit explains: a winter stop reported as 25
+// economic layoffs every January is habitual up to 25 + 2√25 = 35; without
+// 6 months of history nothing is.
+func TestHabitualLayoffSeparations(t *testing.T) {
+	const economic = 0
+	start, err := report.ParsePeriod("2023-01")
+	if err != nil {
+		t.Fatal(err)
+	}
+	end := start.Add(36) // 2026-01
+	for _, tt := range []struct {
+		name    string
+		history int
+		last    uint32
+		want    float64
+	}{
+		{"its usual winter", 36, 25, 25},
+		{"more than its habit", 36, 55, 35},
+		{"a new firm", 5, 25, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := firms.Firm{ID: "91620102000000010X", Region: "620102", Industry: "E", BaselineHeadcount: 300}
+			ds, err := NewDataset([]firms.Firm{f}, start, end)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for k := 36 - tt.history; k < 36; k++ {
+				var s [8]uint32
+				if k%12 == 0 {
+					s[economic] = 25
+				}
+				ds.Set(f.ID, start.Add(k), 1, 300, 0, s[economic], s)
+			}
+			ds.Set(f.ID, end, 1, 300, 0, tt.last, sep(economic, int(tt.last)))
+			if got := habitualLayoffSeparations(ds, 0, 36); got != tt.want {
+				t.Errorf("habitual_layoff_separations = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

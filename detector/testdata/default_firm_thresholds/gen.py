@@ -47,6 +47,7 @@ firm('H headcount typed 100 for 1000 and flows say nobody left: quiet','620102',
 firm('I closes (closure_bankruptcy): closure I','620102','C',1000,lambda p: 0,lambda p,h:{"closure_bankruptcy":p})
 firm('J construction with the usual winter fall: quiet','620103','E',500)
 firm('K construction with the winter fall and a 20% layoff on top: art41 and mass_layoff','620103','E',500,lambda p: round(p*0.72*0.80))
+firm('L cuts 10% (100) reported as resignations: art41 and the fifth firm of the county cluster','620102','C',1000,lambda p: round(p*0.90))
 with open(out+'/firms.csv','w') as w:
     w.write('firm_id,name,region,industry,baseline_headcount\n')
     for f in firms: w.write('%s,%s,%s,%s,%d\n'%f)

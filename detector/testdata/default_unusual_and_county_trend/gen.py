@@ -61,6 +61,20 @@ firm('V1 14% down with 10 negotiated terminations (other) it never reports and 3
 firm('V2 as V1 with 9 other: just under half the line: quiet','620102',300,volatile(0.14),january(9))
 firm('V3 14% down with 60 contract ends where every January has 30: art41_unusual','620102',300,volatile(0.14),january(0,contract=60))
 firm('V4 a steady firm of 300 20% down with 10 other: art41 (z far below −4) and not art41_unusual too','620102',300,lambda i,k: round(300*wiggle(i,k)*(0.8 if k==T else 1)),lambda k,p,h: (max(1,p//50),{"other":10,"resignation":max(1,p//50)+max(0,p-h-10)}) if k==T else habit(k,p,h))
+# -- habitual_layoff_separations, January 2026: steady firms of 300 that
+# report 25 economic layoffs every January (a winter stop they report as
+# layoffs) and hire as many back; the headcount does not move
+def winter_layoffs(last):
+    def flows(k,p,h):
+        m=months[k][1]
+        if m!=1:
+            return habit(k,p,h)
+        n=last if k==T else 25
+        return n+max(0,h-p),{"economic_layoff":n}
+    return flows
+firm('W1 reports its usual 25 winter economic layoffs: quiet','620102',300,lambda i,k: 300,winter_layoffs(25))
+firm('W2 reports 55: 20 beyond its habit (25 + 2 x 5): art41_reported','620102',300,lambda i,k: 300,winter_layoffs(55))
+firm('W3 reports 54: 19 beyond its habit: quiet','620102',300,lambda i,k: 300,winter_layoffs(54))
 # -- county_trend: ten firms of 200 in Xigu (620104) and ten in Anning (620105)
 # (flat until then) fall month after month from November 2025 while
 # Lanzhou's manufacturing (Chengguan's 50 firms) moves as ever: Xigu 1.6% a month (4.7% in three months),
