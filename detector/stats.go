@@ -733,9 +733,10 @@ const (
 // calendar month or the month either side (a season a month early or
 // late); 2√U is what a count of mean U varies by in ordinary months
 // (Poisson). ok is false without a report for m or with fewer than 6
-// reports in the 12 months before (no habit to judge by). Only reasons
-// with separations in m are computed.
-func separationBounds(ds *Dataset, f, m int) (bound [8]float64, ok bool) {
+// reports in the 12 months before (no habit to judge by). Only the reasons
+// from … to−1 (indexes in report.SeparationReasons) with separations in m
+// are computed.
+func separationBounds(ds *Dataset, f, m, from, to int) (bound [8]float64, ok bool) {
 	cur := ds.rec(f, m)
 	if !cur.ok {
 		return bound, false
@@ -750,8 +751,8 @@ func separationBounds(ds *Dataset, f, m int) (bound [8]float64, ok bool) {
 		return bound, false
 	}
 	var buf [12]float32
-	for k, s := range cur.sep {
-		if s == 0 {
+	for k := from; k < to; k++ {
+		if cur.sep[k] == 0 {
 			continue
 		}
 		recent := buf[:0]
@@ -786,7 +787,7 @@ func separationBounds(ds *Dataset, f, m int) (bound [8]float64, ok bool) {
 // separations beyond what the firm's habit explains (separationBounds); 0
 // when there is no habit to judge by.
 func unusualSeparations(ds *Dataset, f, m int) float64 {
-	bound, ok := separationBounds(ds, f, m)
+	bound, ok := separationBounds(ds, f, m, 0, 8)
 	if !ok {
 		return 0
 	}
@@ -802,7 +803,10 @@ func unusualSeparations(ds *Dataset, f, m int) float64 {
 // for those reasons explains: Σ min(s, bound) over the three; 0 when there
 // is no habit to judge by.
 func habitualLayoffSeparations(ds *Dataset, f, m int) float64 {
-	bound, ok := separationBounds(ds, f, m)
+	if r := ds.rec(f, m); !r.ok || r.sep[0]+r.sep[1]+r.sep[2] == 0 {
+		return 0 // the common case: no reported layoffs
+	}
+	bound, ok := separationBounds(ds, f, m, 0, 3)
 	if !ok {
 		return 0
 	}
