@@ -140,20 +140,10 @@ var firmMetrics = metrics[FirmEnv]{
 	number("layoff_separations3", "layoff_separations summed over the reports of t−2, t−1 and t: the law's line applies to cuts within 90 days as to one", func(e *FirmEnv) float64 { return e.layoffSeparations3() }),
 	number("usual_separations", "the firm's usual attrition: the median of its monthly separations over its reports of the 12 months before t (0 without any)", func(e *FirmEnv) float64 { return e.usualSeparations() }),
 	number("separations_excess", "sep_total − usual_separations: people who left beyond the usual attrition", func(e *FirmEnv) float64 { return e.SepTotal - e.usualSeparations() }),
-	number("unusual_separations", "separations beyond the firm's habit for each reason: Σ over reasons of max(0, s − U − 2√U), U the larger of the reason's median over the 12 months before t and its usual peak in this season (the median over up to 3 earlier years of its largest count in the calendar month or the month either side); 0 with fewer than 6 reports in the 12 months before", func(e *FirmEnv) float64 {
-		if e.lazy.ds == nil {
-			return 0
-		}
-		return unusualSeparations(e.lazy.ds, e.lazy.f, e.lazy.m)
-	}),
-	number("habitual_layoff_separations", "the part of layoff_separations the firm's habit for those reasons explains: Σ over economic layoff, closure and suspension of min(s, U + 2√U), U as for unusual_separations (a firm that reports its winter stop as economic layoffs every year); 0 with fewer than 6 reports in the 12 months before", func(e *FirmEnv) float64 {
-		if e.lazy.ds == nil {
-			return 0
-		}
-		return habitualLayoffSeparations(e.lazy.ds, e.lazy.f, e.lazy.m)
-	}),
-	number("habitual_layoff_separations3", "habitual_layoff_separations summed over t−2, t−1 and t, each month against its own past", func(e *FirmEnv) float64 { return e.habitualLayoffSeparations3() }),
-	number("unusual_separations3", "unusual_separations summed over t−2, t−1 and t, each month against its own past", func(e *FirmEnv) float64 { return e.unusualSeparations3() }),
+	number("unusual_separations", "separations beyond the firm's habit for each reason: Σ over reasons of max(0, s − U − 2√U), U the larger of the reason's median over the 12 months before t and its usual peak in this season (the median over up to 3 earlier years of its largest count in the calendar month or the month either side); 0 with fewer than 6 reports in the 12 months before", func(e *FirmEnv) float64 { return e.ofMonth(unusualSeparations) }),
+	number("habitual_layoff_separations", "the part of layoff_separations the firm's habit for those reasons explains: Σ over economic layoff, closure and suspension of min(s, U + 2√U), U as for unusual_separations (a firm that reports its winter stop as economic layoffs every year); 0 with fewer than 6 reports in the 12 months before", func(e *FirmEnv) float64 { return e.ofMonth(habitualLayoffSeparations) }),
+	number("habitual_layoff_separations3", "habitual_layoff_separations summed over t−2, t−1 and t, each month against its own past", func(e *FirmEnv) float64 { return e.ofMonths3(habitualLayoffSeparations) }),
+	number("unusual_separations3", "unusual_separations summed over t−2, t−1 and t, each month against its own past", func(e *FirmEnv) float64 { return e.ofMonths3(unusualSeparations) }),
 	boolean("flows_reported", "the firm reports its flows this month: hires or separations above 0", func(e *FirmEnv) bool { return e.Hires+e.SepTotal > 0 }),
 	number("unexplained_loss", "loss not accounted for by the reported flows: loss − max(sep_total − hires, 0), at least 0; 0 for a firm that reported no flows this month nor in the 12 months before (it does not fill them in): a large one hints at a reporting error", func(e *FirmEnv) float64 {
 		if e.Hires+e.SepTotal == 0 && e.usualSeparations() == 0 {

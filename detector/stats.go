@@ -817,30 +817,26 @@ func habitualLayoffSeparations(ds *Dataset, f, m int) float64 {
 	return total
 }
 
-// habitualLayoffSeparations3 is habitualLayoffSeparations summed over t−2,
-// t−1 and t, as layoff_separations3 sums the layoffs.
-func (e *FirmEnv) habitualLayoffSeparations3() float64 {
+// ofMonth is a per-month statistic (unusualSeparations,
+// habitualLayoffSeparations) for the firm's month t; 0 without a dataset.
+func (e *FirmEnv) ofMonth(stat func(ds *Dataset, f, m int) float64) float64 {
 	l := &e.lazy
 	if l.ds == nil {
 		return 0
 	}
-	var sum float64
-	for j := l.m - 2; j <= l.m; j++ {
-		sum += habitualLayoffSeparations(l.ds, l.f, j)
-	}
-	return sum
+	return stat(l.ds, l.f, l.m)
 }
 
-// unusualSeparations3 is unusualSeparations summed over t−2, t−1 and t,
-// each month against its own past.
-func (e *FirmEnv) unusualSeparations3() float64 {
+// ofMonths3 sums a per-month statistic over t−2, t−1 and t, each month
+// against its own past (unusual_separations3, habitual_layoff_separations3).
+func (e *FirmEnv) ofMonths3(stat func(ds *Dataset, f, m int) float64) float64 {
 	l := &e.lazy
 	if l.ds == nil {
 		return 0
 	}
 	var sum float64
 	for j := l.m - 2; j <= l.m; j++ {
-		sum += unusualSeparations(l.ds, l.f, j)
+		sum += stat(l.ds, l.f, j)
 	}
 	return sum
 }
