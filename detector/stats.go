@@ -729,27 +729,19 @@ const (
 // separationBounds is, for each reason, the most separations the firm's
 // habit explains in month m: U + 2√U, U its usual count for the reason —
 // the larger of its median over the reports of the 12 months before m and
-// the median, over up to 3 earlier years, of its largest count in the same
-// calendar month or the month either side (a season a month early or
-// late); 2√U is what a count of mean U varies by in ordinary months
-// (Poisson). ok is false without a report for m or with fewer than 6
+// its seasonal habit: its largest count in the same calendar month or the
+// month either side (a season a month early or late) in each of the
+// earlier years whose three months lie in the dataset, at least 2 of them
+// (of 2 the smaller, of 3 the median: one past layoff is not a habit);
+// 2√U is what a count of mean U varies by in ordinary months (Poisson). ok is false without a report for m or with fewer than 6
 // reports in the 12 months before (no habit to judge by). Only the reasons
 // from … to−1 (indexes in report.SeparationReasons) with separations in m
 // are computed.
 func separationBounds(ds *Dataset, f, m, from, to int) (bound [8]float64, ok bool) {
+	if !separationsHabitDefined(ds, f, m) {
+		return bound, false
+	}
 	cur := ds.rec(f, m)
-	if !cur.ok {
-		return bound, false
-	}
-	n := 0
-	for j := m - 12; j < m; j++ {
-		if ds.rec(f, j).ok {
-			n++
-		}
-	}
-	if n < unusualHistory {
-		return bound, false
-	}
 	var buf [12]float32
 	for k := from; k < to; k++ {
 		if cur.sep[k] == 0 {
@@ -764,7 +756,7 @@ func separationBounds(ds *Dataset, f, m, from, to int) (bound [8]float64, ok boo
 		usual := float64(median32(recent))
 		var yearBuf [unusualYears]float32
 		years := yearBuf[:0]
-		for y := 1; y <= unusualYears; y++ {
+		for y := 1; y <= unusualYears && m-12*y-1 >= 0; y++ {
 			top, seen := uint32(0), false
 			for j := m - 12*y - 1; j <= m-12*y+1; j++ {
 				if r := ds.rec(f, j); r.ok {
@@ -775,12 +767,32 @@ func separationBounds(ds *Dataset, f, m, from, to int) (bound [8]float64, ok boo
 				years = append(years, float32(top))
 			}
 		}
-		if len(years) > 0 {
+		switch len(years) {
+		case 1: // all there is to go by
+			usual = max(usual, float64(years[0]))
+		case 2: // the smaller: one past layoff among two years is not a habit
+			usual = max(usual, float64(min(years[0], years[1])))
+		case 3:
 			usual = max(usual, float64(median32(years)))
 		}
 		bound[k] = usual + 2*math.Sqrt(usual)
 	}
 	return bound, true
+}
+
+// separationsHabitDefined reports whether the firm has a habit to judge
+// month m's separations by: a report for m and 6 in the 12 months before.
+func separationsHabitDefined(ds *Dataset, f, m int) bool {
+	if !ds.rec(f, m).ok {
+		return false
+	}
+	n := 0
+	for j := m - 12; j < m; j++ {
+		if ds.rec(f, j).ok {
+			n++
+		}
+	}
+	return n >= unusualHistory
 }
 
 // unusualSeparations is Σ over reasons of max(0, s − bound): the month's

@@ -91,7 +91,8 @@ func sep(pairs ...int) (s [8]uint32) {
 // TestHabitualLayoffSeparations checks the part of a month's reported
 // layoffs that the firm's habit explains: a winter stop reported as 25
 // economic layoffs every January is habitual up to 25 + 2√25 = 35; without
-// 6 months of history nothing is.
+// 6 months of history nothing is, nor is one layoff in the same season of
+// one earlier year.
 func TestHabitualLayoffSeparations(t *testing.T) {
 	const economic = 0
 	start, err := report.ParsePeriod("2023-01")
@@ -104,10 +105,12 @@ func TestHabitualLayoffSeparations(t *testing.T) {
 		history int
 		last    uint32
 		want    float64
+		once    bool // 25 layoffs in February 2025 only, not every January
 	}{
-		{"its usual winter", 36, 25, 25},
-		{"more than its habit", 36, 55, 35},
-		{"a new firm", 5, 25, 0},
+		{"its usual winter", 36, 25, 25, false},
+		{"more than its habit", 36, 55, 35, false},
+		{"a new firm", 5, 25, 0, false},
+		{"one past layoff is not a habit", 36, 25, 0, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			f := firms.Firm{ID: "91620102000000010X", Region: "620102", Industry: "E", BaselineHeadcount: 300}
@@ -117,7 +120,7 @@ func TestHabitualLayoffSeparations(t *testing.T) {
 			}
 			for k := 36 - tt.history; k < 36; k++ {
 				var s [8]uint32
-				if k%12 == 0 {
+				if !tt.once && k%12 == 0 || tt.once && k == 25 {
 					s[economic] = 25
 				}
 				ds.Set(f.ID, start.Add(k), 1, 300, 0, s[economic], s)

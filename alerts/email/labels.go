@@ -53,6 +53,8 @@ func metricLabels() []metricLabel {
 		{name: "separations_excess", zh: "超出平时的离职人数", en: "separations beyond the usual"},
 		{name: "unusual_separations", zh: "离职原因超出企业平时的人数", en: "separations beyond the firm's habit for their reasons"},
 		{name: "unusual_separations3", zh: "三个月离职原因超出平时的人数", en: "separations beyond the firm's habit over 3 months"},
+		{name: "habitual_layoff_separations", zh: "企业每年惯常报告的裁员人数", en: "reported layoffs within the firm's habit"},
+		{name: "habitual_layoff_separations3", zh: "三个月惯常报告的裁员人数", en: "reported layoffs within the firm's habit over 3 months"},
 		{name: "unexplained_loss", zh: "离职招聘数据无法解释的减员", en: "loss the flows do not explain"},
 		{name: "largest_share3", zh: "三个月中单月减员最大占比", en: "worst month's share of the 3-month loss", pct: true},
 		{name: "peers", zh: "同行业可比企业数", en: "peer firms"},

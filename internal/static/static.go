@@ -18,13 +18,22 @@ func Handler(prefix string, fsys fs.FS) http.Handler {
 	return http.StripPrefix(prefix, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		name := strings.TrimPrefix(r.URL.Path, "/")
 		if name == "" || name == "." || !fs.ValidPath(name) {
-			http.NotFound(w, r)
+			notFound(w, r)
 			return
 		}
 		if info, err := fs.Stat(fsys, name); err == nil && info.IsDir() {
-			http.NotFound(w, r)
+			notFound(w, r)
 			return
 		}
 		files.ServeHTTP(w, r)
 	}))
+}
+
+// notFound answers 404 without the caching headers a caller set for the
+// files (as http.FileServer does on its errors).
+func notFound(w http.ResponseWriter, r *http.Request) {
+	for _, h := range []string{"Cache-Control", "Etag", "Last-Modified"} {
+		w.Header().Del(h)
+	}
+	http.NotFound(w, r)
 }

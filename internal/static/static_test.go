@@ -37,3 +37,19 @@ func TestHandler(t *testing.T) {
 		}
 	}
 }
+
+// TestNotFoundIsNotCached: a caller's caching headers for the files are not
+// kept on a 404 (http.FileServer drops them on its own errors too).
+func TestNotFoundIsNotCached(t *testing.T) {
+	h := static.Handler("/static/", fstest.MapFS{"style.css": {Data: []byte("body{}")}})
+	for _, path := range []string{"/static/", "/static/\x8c.css"} {
+		req := httptest.NewRequest(http.MethodGet, "/", nil)
+		req.URL.Path = path
+		rec := httptest.NewRecorder()
+		rec.Header().Set("Cache-Control", "public, max-age=3600")
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusNotFound || rec.Header().Get("Cache-Control") != "" {
+			t.Errorf("GET %q: %d, Cache-Control %q; want 404 without it", path, rec.Code, rec.Header().Get("Cache-Control"))
+		}
+	}
+}
